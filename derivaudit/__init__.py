@@ -1,0 +1,22 @@
+"""derivaudit: audit hand-derived derivatives exactly, and measure how
+finite differences converge to them at arbitrary precision."""
+
+from .errors import (DerivauditError, DomainError, LimitExceeded, ParseError, ReportError,
+                     ShapeError, SpecError, UnsafeExpressionError)
+from .limits import DEFAULT_LIMITS, Limits
+from .parse import format_formula, parse_constant, parse_formula
+from .stencils import Stencil, backward, centered, forward, stencil
+from .study import best_steps, fitted_orders, observed_order, parse_eps, study
+from .symbolic import derivative, gradient, partial
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DerivauditError", "DomainError", "LimitExceeded", "ParseError", "ReportError", "ShapeError",
+    "SpecError", "UnsafeExpressionError",
+    "DEFAULT_LIMITS", "Limits",
+    "format_formula", "parse_constant", "parse_formula",
+    "Stencil", "backward", "centered", "forward", "stencil",
+    "best_steps", "fitted_orders", "observed_order", "parse_eps", "study",
+    "derivative", "gradient", "partial",
+]

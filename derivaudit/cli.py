@@ -1,0 +1,151 @@
+"""The ``derivaudit`` command line: a thin layer over the library API.
+
+Exit codes: 0 success (every claim right), 1 a claim is wrong, 2 bad input
+(one line on stderr, no traceback; ``--debug`` shows it), 3 an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import DerivauditError
+from .report import table_as_text, write_csv
+from .study import DEFAULT_EPS, fitted_orders, study
+
+EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit code 2."""
+
+    def error(self, message):
+        raise _UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
+    """``["x=1", "y=2,z=3"]`` → ``{"x": "1", "y": "2", "z": "3"}`` (values stay text)."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        for item in pair.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            name, sep, value = item.partition("=")
+            name, value = name.strip(), value.strip()
+            if not sep or not name or not value:
+                raise DerivauditError(f"--at expects NAME=VALUE, got {item!r}")
+            if name in values:
+                raise DerivauditError(f"--at gives {name} twice")
+            values[name] = value
+    return values
+
+
+def _split_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+
+
+def _add_study(sub) -> None:
+    p = sub.add_parser("study", help="sweep finite-difference schemes over step sizes",
+                       description="Measure how finite-difference approximations of a derivative "
+                                   "converge to the exact value as the step ε shrinks.")
+    p.add_argument("formula", help='the function, e.g. "theta**3" or "log(1+exp(w*x+b))"')
+    p.add_argument("--wrt", help="variable to differentiate by (optional with one variable)")
+    p.add_argument("--at", nargs="+", default=[], metavar="NAME=VALUE",
+                   help="the point, e.g. --at x=1 y=0.5 (values are exact: 0.1 is 1/10)")
+    p.add_argument("--eps", default=",".join(DEFAULT_EPS),
+                   help="steps: a list 0.1,0.01 or a log range START:STOP:COUNT "
+                        "(default 1e-1 … 1e-8)")
+    p.add_argument("--schemes", default="forward,centered",
+                   help="comma-separated: forward, backward, centered, centered4, forward2, ... "
+                        "(default forward,centered)")
+    p.add_argument("--order", type=int, default=1, help="derivative order (default 1)")
+    p.add_argument("--dps", type=int, default=50,
+                   help="significant digits of the arbitrary-precision run (default 50)")
+    p.add_argument("--float64", action="store_true",
+                   help="evaluate the stencils in IEEE doubles, to see roundoff")
+    p.add_argument("--digits", type=int, default=20, help="digits printed per number (default 20)")
+    p.add_argument("--csv", metavar="FILE", help="write the table as CSV")
+    _add_common(p)
+    p.set_defaults(run=_run_study)
+
+
+def _run_study(args) -> int:
+    table = study(args.formula, wrt=args.wrt, at=parse_assignments(args.at), eps=args.eps,
+                  schemes=_split_list(args.schemes), order=args.order, dps=args.dps,
+                  precision="float64" if args.float64 else "mp")
+    if args.csv:
+        write_csv(table, args.csv)
+    if not args.quiet:
+        meta = table.attrs
+        point = ", ".join(f"{k}={v}" for k, v in meta["point"].items())
+        mode = "float64" if args.float64 else f"{meta['dps']} significant digits"
+        order = "" if meta["derivative"] == 1 else f"^{meta['derivative']}"
+        print(f"f = {meta['formula']}")
+        print(f"d{order}f/d{meta['wrt']}{order} = {meta['exact_derivative']}")
+        print(f"at {point}; {mode}")
+        print()
+        print(table_as_text(table, digits=args.digits))
+        if table["eps"].nunique() > 1:
+            print()
+            print(fitted_orders(table).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        if args.csv:
+            print(f"\nwrote {args.csv}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(prog="derivaudit",
+                             description="Audit hand-derived derivatives and measure how finite "
+                                         "differences converge to them.")
+    parser.add_argument("--version", action="version", version=f"derivaudit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
+    sub.required = True
+    _add_study(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except _UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except DerivauditError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"derivaudit: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("derivaudit: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug in derivaudit, not in the input
+        if debug:
+            traceback.print_exc()
+        print(f"derivaudit: internal error: {type(exc).__name__}: {exc} "
+              "(rerun with --debug for details and report it)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def console_main() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_main()

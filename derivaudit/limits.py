@@ -1,0 +1,35 @@
+"""Resource limits applied to untrusted formulas.
+
+Formulas come from people derivaudit does not trust (a teacher grading a
+class feeds it every student's text), so each stage that can grow without
+bound checks one of these limits and raises :class:`~derivaudit.errors.LimitExceeded`
+with the limit's name and value.  Pass a custom :class:`Limits` to raise them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on input size, exact constants, precision and time."""
+
+    #: longest formula text, in characters
+    max_formula_length: int = 10_000
+    #: deepest nesting of the formula's syntax tree
+    max_depth: int = 100
+    #: largest number of decimal digits of an integer literal (10**100 passes)
+    max_literal_digits: int = 101
+    #: largest number of decimal digits of a constant computed while parsing
+    #: (``2**1000`` passes, ``9**9**9`` is refused before it is computed)
+    max_constant_digits: int = 1_000
+    #: largest |n| of an integer exponent applied to a non-constant base
+    max_exponent: int = 1_000
+    #: highest precision, in significant decimal digits
+    max_dps: int = 10_000
+    #: seconds one simplification attempt may take before it is abandoned
+    simplify_seconds: float = 5.0
+
+
+DEFAULT_LIMITS = Limits()

@@ -1,0 +1,373 @@
+"""Convergence studies: ε sweeps of finite-difference schemes as pandas tables.
+
+For each scheme and step ε the table records the approximation ``D_ε f``,
+the exact derivative, the error ``D_ε f − f⁽ᵈ⁾`` and the observed order
+
+    q = log(e₁/e₂) / log(ε₁/ε₂)
+
+between consecutive steps.  In arbitrary precision (the default) the error
+is pure truncation error, so ``q`` converges to the scheme's order ``p``; in
+float64 it also carries roundoff ``≈ u·|f|/εᵈ``, which makes the error curve
+V-shaped with a best step near its bottom.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+import pandas as pd
+import sympy as sp
+
+from .errors import DerivauditError, LimitExceeded, ParseError
+from .limits import DEFAULT_LIMITS, Limits
+from .numeric import (GUARD_DIGITS, Samples, compile_formula, difference_quotient, difference_quotient_float64,
+                      exact_value, to_mpf)
+from .parse import format_formula, free_variables, parse_constant, parse_formula
+from .stencils import Stencil, stencil
+from .symbolic import as_symbol, default_variable, derivative, require_variables
+
+__all__ = [
+    "PRECISIONS",
+    "DEFAULT_EPS",
+    "parse_eps",
+    "resolve_point",
+    "study",
+    "observed_order",
+    "fitted_orders",
+    "best_steps",
+]
+
+PRECISIONS = ("mp", "float64")
+#: steps used when none are given: 10⁻¹ … 10⁻⁸
+DEFAULT_EPS = tuple(f"1e-{k}" for k in range(1, 9))
+_MAX_STEPS = 1_000
+
+TABLE_COLUMNS = ["scheme", "derivative", "eps", "approx", "exact", "error", "abs_error",
+                 "rel_error", "observed_order", "theoretical_order"]
+
+
+def _exact_number(value, what: str) -> sp.Expr:
+    """A user number as an exact sympy constant; floats by their shortest repr."""
+    if isinstance(value, sp.Expr):
+        if value.free_symbols:
+            raise ParseError(f"{what} {value} must be a number")
+        return value
+    if isinstance(value, bool):
+        raise ParseError(f"{what} must be a number, not {value!r}")
+    if isinstance(value, int):
+        return sp.Integer(value)
+    if isinstance(value, Fraction):
+        return sp.Rational(value.numerator, value.denominator)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ParseError(f"{what} must be finite, not {value!r}")
+        # repr is the shortest decimal that round-trips: 0.01 means 1/100
+        return parse_constant(repr(value), what=what)
+    if isinstance(value, mpmath.mpf):
+        return sp.Float(value, mpmath.mp.dps)
+    if isinstance(value, str):
+        return parse_constant(value, what=what)
+    raise ParseError(f"{what} must be a number or text, not {type(value).__name__}")
+
+
+def parse_eps(spec: str | float | Iterable) -> list[sp.Rational]:
+    """Step sizes from a list or a text spec, as exact positive rationals.
+
+    ``"0.1,0.01"`` is a list; ``"1e-1:1e-12:12"`` is ``START:STOP:COUNT``,
+    COUNT steps spaced evenly in log ε from START to STOP (both included).
+    Log-spaced interior steps are rounded to 15 significant digits, then
+    taken exactly.
+    """
+    if isinstance(spec, str):
+        text = spec.strip()
+        if ":" in text:
+            parts = text.split(":")
+            if len(parts) != 3:
+                raise ParseError(f"step range {spec!r} must be START:STOP:COUNT, e.g. 1e-1:1e-12:12")
+            start, stop = (_exact_number(p.strip(), "step") for p in parts[:2])
+            try:
+                count = int(parts[2])
+            except ValueError:
+                raise ParseError(f"step count {parts[2]!r} must be a whole number") from None
+            if count < 1 or count > _MAX_STEPS:
+                raise ParseError(f"step count must be between 1 and {_MAX_STEPS}, not {count}")
+            for value in (start, stop):
+                if not value.is_positive:
+                    raise ParseError(f"steps must be positive, not {value}")
+            if count == 1:
+                return [sp.Rational(start)] if start.is_Rational else [_exact_number(float(start), "step")]
+            with mpmath.workdps(30):
+                lo, hi = mpmath.log10(to_mpf(start, 30)), mpmath.log10(to_mpf(stop, 30))
+                steps = []
+                for i in range(count):
+                    if i == 0:
+                        steps.append(start)
+                    elif i == count - 1:
+                        steps.append(stop)
+                    else:
+                        value = mpmath.power(10, lo + (hi - lo) * i / (count - 1))
+                        steps.append(parse_constant(mpmath.nstr(value, 15, min_fixed=1, max_fixed=0),
+                                                    what="step"))
+            values = steps
+        else:
+            values = [_exact_number(p.strip(), "step") for p in text.split(",") if p.strip()]
+    elif isinstance(spec, (int, float, Fraction, sp.Expr, mpmath.mpf)):
+        values = [_exact_number(spec, "step")]
+    else:
+        values = [_exact_number(v, "step") for v in spec]
+    if not values:
+        raise ParseError("no step sizes given")
+    if len(values) > _MAX_STEPS:
+        raise LimitExceeded(f"{len(values)} steps requested (limit {_MAX_STEPS})")
+    for value in values:
+        if not value.is_positive:
+            raise ParseError(f"steps must be positive, not {value}")
+        if not value.is_Rational:
+            raise ParseError(f"step {value} must be a rational number such as 0.01 or 1e-12")
+    return [sp.Rational(v) for v in values]
+
+
+def resolve_point(expr: sp.Expr, at: Mapping[str, object] | None) -> dict[sp.Symbol, sp.Expr]:
+    """The evaluation point as exact values for every variable of ``expr``."""
+    at = dict(at or {})
+    point = {}
+    for name, value in at.items():
+        symbol = as_symbol(name)
+        point[symbol] = _exact_number(value, f"value of {symbol.name}")
+    names = {s.name for s in point}
+    missing = [v.name for v in free_variables(expr) if v.name not in names]
+    if missing:
+        raise DerivauditError(f"no value given for {', '.join(missing)}; "
+                              f"give the point as --at {missing[0]}=VALUE")
+    unknown = sorted(names - {s.name for s in expr.free_symbols})
+    if unknown:
+        raise DerivauditError(f"--at names {', '.join(unknown)}, which the formula does not use")
+    return {v: point[v] for v in free_variables(expr)}
+
+
+def _as_expr(formula, limits: Limits) -> sp.Expr:
+    if isinstance(formula, sp.Expr):
+        return formula
+    return parse_formula(formula, limits=limits)
+
+
+def _check_dps(dps, limits: Limits) -> int:
+    if not isinstance(dps, int) or isinstance(dps, bool) or dps < 5:
+        raise DerivauditError(f"precision must be a whole number of digits ≥ 5, not {dps!r}")
+    if dps > limits.max_dps:
+        raise LimitExceeded(f"precision {dps} digits is above the limit of {limits.max_dps}")
+    return dps
+
+
+def observed_order(errors: Sequence, steps: Sequence) -> list[float]:
+    """``log(e₁/e₂) / log(ε₁/ε₂)`` between each step and the previous one.
+
+    The first entry is NaN, and so is any entry where an error is zero
+    (exact, or below the precision's resolution).
+    """
+    orders = [math.nan]
+    for (e1, s1), (e2, s2) in zip(zip(errors, steps), zip(errors[1:], steps[1:])):
+        e1, e2, s1, s2 = (mpmath.mpf(abs(v)) for v in (e1, e2, s1, s2))
+        if e1 == 0 or e2 == 0 or s1 == s2 or not all(mpmath.isfinite(v) for v in (e1, e2)):
+            orders.append(math.nan)
+        else:
+            orders.append(float(mpmath.log(e1 / e2) / mpmath.log(s1 / s2)))
+    return orders
+
+
+def _resolved(approx, exact, dps: int):
+    """``approx − exact``, or exactly 0 when at or below ``10⁻ᵈᵖˢ·|exact|``."""
+    with mpmath.workdps(dps + GUARD_DIGITS):
+        error = approx - exact
+        if abs(error) <= abs(exact) * mpmath.mpf(10) ** (-dps):
+            return mpmath.mpf(0)
+    return error
+
+
+def _quotient_and_error(samples: Samples, st: Stencil, eps: sp.Rational, dps: int, exact_at,
+                        limits: Limits):
+    """``D_ε f`` and its error ``D_ε f − f⁽ᵈ⁾``, each to ``dps`` significant digits.
+
+    An error of ``10⁻ᵏ·|f⁽ᵈ⁾|`` cancels ``k`` leading digits of ``D_ε f``, so
+    when ``k`` exceeds the guard digits the quotient (and the exact value) is
+    computed once more at ``dps + k`` digits.  Errors below the resolution
+    ``10⁻ᵈᵖˢ·|f⁽ᵈ⁾|`` read as 0.
+    """
+    exact = exact_at(dps)
+    approx = difference_quotient(samples, st, eps, dps, limits)
+    error = _resolved(approx, exact, dps)
+    if error != 0 and exact != 0:
+        with mpmath.workdps(dps):
+            lost = int(mpmath.ceil(mpmath.log10(abs(exact) / abs(error))))
+        if lost > GUARD_DIGITS // 2 - 2:
+            exact = exact_at(dps + lost)
+            approx = difference_quotient(samples, st, eps, dps + lost, limits)
+            error = _resolved(approx, exact, dps)
+    return approx, error
+
+
+def _scheme_rows(st: Stencil, steps, approx, errors, exact, dps: int) -> list[dict]:
+    """Table rows for one scheme, numbers rounded to ``dps`` digits.
+
+    mpmath approximations (arbitrary-precision mode) stay mpmath numbers;
+    float approximations (float64 mode) stay floats, and so do their errors.
+    """
+    rows = []
+    with mpmath.workdps(dps):
+        exact = +exact
+        for eps, value, error in zip(steps, approx, errors):
+            error = +error
+            size = abs(error)
+            rel = size / abs(exact) if exact != 0 else mpmath.mpf("nan")
+            if isinstance(value, mpmath.mpf):
+                value = +value
+            else:
+                value, error, size, rel = float(value), float(error), float(size), float(rel)
+            rows.append({"scheme": st.name, "derivative": st.derivative, "eps": eps,
+                         "approx": value, "exact": exact, "error": error, "abs_error": size,
+                         "rel_error": rel, "theoretical_order": st.accuracy})
+    orders = observed_order([r["abs_error"] for r in rows], steps)
+    for row, q in zip(rows, orders):
+        row["observed_order"] = q
+    return rows
+
+
+def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT_EPS,
+          schemes: Sequence[str] = ("forward", "centered"), order: int = 1, dps: int = 50,
+          precision: str = "mp", limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
+    """Sweep finite-difference schemes over step sizes against the exact derivative.
+
+    Parameters
+    ----------
+    formula : str or sympy.Expr
+        The function ``f``; text is parsed safely (:func:`~derivaudit.parse.parse_formula`).
+    wrt : str, optional
+        Variable to differentiate by; optional when ``f`` has one variable.
+    at : mapping of name to value
+        The point; every variable needs a value (exact: ``"0.1"`` is 1/10).
+    eps : list or str
+        Steps, see :func:`parse_eps`.
+    schemes : names of stencils (``forward``, ``backward``, ``centered``, ``centered4``, ...).
+    order : int
+        Derivative order ``d``.
+    dps : int
+        Significant digits of every reported value (mp mode) and of ``exact``.
+    precision : ``"mp"`` or ``"float64"``
+        ``"float64"`` evaluates the stencils in IEEE doubles, as user code does.
+
+    Returns
+    -------
+    DataFrame with columns ``scheme, derivative, eps, approx, exact, error,
+    abs_error, rel_error, observed_order, theoretical_order``: one row per
+    scheme × step, in the order given.  ``eps``, ``exact`` and (in mp mode)
+    ``approx`` and the errors are mpmath numbers carrying ``dps`` digits.
+    ``table.attrs`` records the formula, variable, point, derivative,
+    precision and ``dps``.
+    """
+    if precision not in PRECISIONS:
+        raise DerivauditError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    dps = _check_dps(dps, limits)
+    expr = _as_expr(formula, limits)
+    var = as_symbol(wrt) if wrt is not None else default_variable(expr)
+    require_variables(expr, [var])
+    point = resolve_point(expr, at)
+    steps = parse_eps(eps)
+    names = [schemes] if isinstance(schemes, str) else list(schemes)
+    if not names:
+        raise DerivauditError("no schemes given")
+    stencils = [(name, stencil(name, order)) for name in names]
+
+    exact_expr = derivative(expr, var, order)
+    variables = tuple(point)
+    f = compile_formula(expr, variables)
+    exact_f = compile_formula(exact_expr, variables)
+    exact_cache: dict[int, mpmath.mpf] = {}
+
+    def exact_at(digits: int) -> mpmath.mpf:
+        if digits not in exact_cache:
+            exact_cache[digits] = exact_value(exact_f, point, digits, limits)
+        return exact_cache[digits]
+
+    exact = exact_at(dps)
+    exact_value(f, point, dps, limits)  # f itself must be defined at the point
+
+    rows: list[dict] = []
+    if precision == "mp":
+        samples = Samples(f, var, point)
+        with mpmath.workdps(dps):
+            eps_values = [+to_mpf(s, dps) for s in steps]
+        for name, st in stencils:
+            pairs = [_quotient_and_error(samples, st, s, dps, exact_at, limits) for s in steps]
+            rows += _scheme_rows(st, eps_values, [a for a, _ in pairs], [e for _, e in pairs],
+                                 exact, dps)
+    else:
+        eps_values = np.array([float(s) for s in steps])
+        if np.any(eps_values == 0):
+            raise DerivauditError("a step underflows to 0 in float64; use steps above 1e-308")
+        for name, st in stencils:
+            approx = list(difference_quotient_float64(f, st, var, point, eps_values))
+            with mpmath.workdps(dps + GUARD_DIGITS):
+                errors = [mpmath.mpf(a) - exact for a in approx]
+            rows += _scheme_rows(st, list(eps_values), approx, errors, exact, dps)
+
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    table.attrs.update({
+        "formula": format_formula(expr),
+        "wrt": var.name,
+        "point": {s.name: str(v) for s, v in point.items()},
+        "derivative": order,
+        "exact_derivative": format_formula(exact_expr) if not exact_expr.has(sp.Heaviside, sp.sign,
+                                                                              sp.DiracDelta) else str(exact_expr),
+        "precision": precision,
+        "dps": dps,
+    })
+    return table
+
+
+def _log10(values) -> np.ndarray:
+    """log10 of |v| as floats, without underflow for tiny mpmath numbers."""
+    return np.array([float(mpmath.log10(abs(mpmath.mpf(v)))) for v in values])
+
+
+def best_steps(table: pd.DataFrame) -> pd.DataFrame:
+    """Per scheme, the step with the smallest error: ``scheme, best_eps, min_abs_error``."""
+    rows = []
+    for name, group in table.groupby("scheme", sort=False):
+        errors = [mpmath.mpf(e) for e in group["abs_error"]]
+        i = min(range(len(errors)), key=lambda k: errors[k])
+        rows.append({"scheme": name, "best_eps": group["eps"].iloc[i],
+                     "min_abs_error": group["abs_error"].iloc[i]})
+    return pd.DataFrame(rows, columns=["scheme", "best_eps", "min_abs_error"])
+
+
+def fitted_orders(table: pd.DataFrame) -> pd.DataFrame:
+    """Least-squares slope of ``log|error|`` against ``log ε``, per scheme.
+
+    Only steps where truncation dominates enter the fit: steps with a
+    non-zero error, and in float64 mode only steps at or above the best step
+    (the right arm of the V; left of it roundoff grows as ε shrinks).
+    Returns ``scheme, fitted_order, theoretical_order, steps_used``;
+    ``fitted_order`` is NaN when fewer than two steps qualify.
+    """
+    float64 = table.attrs.get("precision") == "float64"
+    rows = []
+    for name, group in table.groupby("scheme", sort=False):
+        errors = [mpmath.mpf(e) for e in group["abs_error"]]
+        steps = [mpmath.mpf(s) for s in group["eps"]]
+        keep = [i for i, e in enumerate(errors) if e != 0 and mpmath.isfinite(e)]
+        if float64 and keep:
+            best = min(keep, key=lambda k: errors[k])
+            keep = [i for i in keep if steps[i] >= steps[best]]
+        fitted = math.nan
+        if len({steps[i] for i in keep}) >= 2:
+            x = _log10([steps[i] for i in keep])
+            y = _log10([errors[i] for i in keep])
+            fitted = float(np.polyfit(x, y, 1)[0])
+        rows.append({"scheme": name, "fitted_order": fitted,
+                     "theoretical_order": int(group["theoretical_order"].iloc[0]),
+                     "steps_used": len(keep)})
+    return pd.DataFrame(rows, columns=["scheme", "fitted_order", "theoretical_order", "steps_used"])

@@ -1,0 +1,121 @@
+import pytest
+import sympy as sp
+
+from derivaudit.errors import LimitExceeded, ParseError, UnsafeExpressionError
+from derivaudit.parse import FUNCTIONS, format_formula, make_symbol, parse_constant, parse_formula
+
+x, y, theta = (make_symbol(n) for n in ("x", "y", "theta"))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("theta**3", theta**3),
+    ("theta^3 + 1", theta**3 + 1),          # ^ is power with power's precedence
+    ("x^2*y", x**2 * y),
+    ("0.01*x", sp.Rational(1, 100) * x),     # exact decimal, not a binary float
+    ("1e-12", sp.Rational(1, 10**12)),
+    ("2.5E3", sp.Integer(2500)),
+    ("1_000*x", 1000 * x),
+    ("-x", -x),
+    ("+x", x),
+    ("x - y - 1", x - y - 1),
+    ("x / y / 2", x / y / 2),
+    ("pi*e", sp.pi * sp.E),
+    ("e**x", sp.exp(x)),
+    ("sigmoid(x)", 1 / (1 + sp.exp(-x))),
+    ("softplus(x)", sp.log(1 + sp.exp(x))),
+    ("relu(x)", sp.Max(0, x)),
+    ("max(x, y)", sp.Max(x, y)),
+    ("min(x, y)", sp.Min(x, y)),
+    ("abs(x)", sp.Abs(x)),
+    ("sqrt(x)", sp.sqrt(x)),
+    ("log(x, 2)", sp.log(x) / sp.log(2)),
+    ("arctan(x)", sp.atan(x)),
+    ("tanh(x) + sinh(x) + cosh(x)", sp.tanh(x) + sp.sinh(x) + sp.cosh(x)),
+    ("asin(x)+acos(x)+atan(x)", sp.asin(x) + sp.acos(x) + sp.atan(x)),
+    ("θ**2", make_symbol("θ")**2),
+])
+def test_accepts_the_formula_language(text, expected):
+    assert parse_formula(text) == expected
+
+
+def test_every_whitelisted_function_parses():
+    for name, spec in FUNCTIONS.items():
+        args = ", ".join(["x", "y"][:spec.min_args]) if spec.min_args <= 2 else "x"
+        expr = parse_formula(f"{name}({args})")
+        assert expr.free_symbols <= {x, y}
+
+
+def test_variables_are_real_symbols():
+    assert parse_formula("w*x").free_symbols == {make_symbol("w"), x}
+    assert all(s.is_real for s in parse_formula("w*x").free_symbols)
+
+
+def test_unknown_function_names_column_and_suggestion():
+    with pytest.raises(ParseError) as info:
+        parse_formula("sine(x)")
+    assert str(info.value) == "unknown function 'sine' at column 1; did you mean 'sin'?"
+    assert info.value.column == 1
+
+
+def test_column_points_after_caret_rewrite():
+    with pytest.raises(ParseError) as info:
+        parse_formula("x^2 + foo(x)")
+    assert info.value.column == 7
+
+
+@pytest.mark.parametrize("text, cls, fragment", [
+    ("x.real", UnsafeExpressionError, "attribute access"),
+    ("().__class__.__bases__", UnsafeExpressionError, "attribute access"),
+    ("__import__('os')", UnsafeExpressionError, "dunder"),
+    ("x[0]", UnsafeExpressionError, "subscript"),
+    ("lambda: 1", UnsafeExpressionError, "lambda"),
+    ("[x for x in y]", UnsafeExpressionError, "comprehension"),
+    ("(x for x in y)", UnsafeExpressionError, "generator"),
+    ("'abc'", UnsafeExpressionError, "string"),
+    ("f'{x}'", UnsafeExpressionError, "f-string"),
+    ("(y := 2)", UnsafeExpressionError, ":="),
+    ("exp(*x)", UnsafeExpressionError, "starred"),
+    ("exp(x=1)", UnsafeExpressionError, "keyword"),
+    ("np.exp(x)", UnsafeExpressionError, "attribute access"),
+    ("ｅｘｐ(x)", UnsafeExpressionError, "plain form"),
+    ("f(x)", ParseError, "unknown function 'f'"),
+    ("x < y", ParseError, "comparison"),
+    ("x % 2", ParseError, "'%'"),
+    ("x @ y", ParseError, "'@'"),
+    ("1j*x", ParseError, "complex"),
+    ("sin", ParseError, "is a function"),
+    ("max(x, y, 1)", ParseError, "takes 2 arguments"),
+    ("(x", ParseError, "syntax error"),
+    ("", ParseError, "empty"),
+    ("x\x00", ParseError, "null byte"),
+    ("1/0", ParseError, "division by zero"),
+])
+def test_rejects_everything_else(text, cls, fragment):
+    with pytest.raises(cls) as info:
+        parse_formula(text)
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["9**9**9**9", "10**10**10", "2**(2**(2**50))", "x**100000",
+                                  "1" * 200, "(" * 150 + "x" + ")" * 150, "1e99999", "x+" * 6000 + "x"])
+def test_limits(text):
+    with pytest.raises(LimitExceeded):
+        parse_formula(text)
+
+
+def test_long_sums_are_flat_not_deep():
+    expr = parse_formula("+".join(f"x{i}" for i in range(1500)))  # 1500 levels deep in Python's AST
+    assert len(expr.args) == 1500
+
+
+def test_parse_constant():
+    assert parse_constant("pi/4") == sp.pi / 4
+    assert parse_constant("0.01") == sp.Rational(1, 100)
+    with pytest.raises(ParseError, match="must be a number"):
+        parse_constant("x+1")
+
+
+@pytest.mark.parametrize("text", ["relu(x) + abs(y) + max(x, y)", "sigmoid(x)*e**y", "log(1+exp(x))/3"])
+def test_format_round_trips(text):
+    expr = parse_formula(text)
+    assert parse_formula(format_formula(expr)) == expr
