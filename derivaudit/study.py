@@ -27,6 +27,7 @@ from .limits import DEFAULT_LIMITS, Limits
 from .numeric import (GUARD_DIGITS, Samples, compile_formula, difference_quotient, difference_quotient_float64,
                       exact_value, to_mpf)
 from .parse import format_formula, free_variables, parse_constant, parse_formula
+from .progress import Progress, ProgressArg
 from .stencils import Stencil, stencil
 from .symbolic import as_symbol, default_variable, derivative, require_variables
 
@@ -238,7 +239,8 @@ def _scheme_rows(st: Stencil, steps, approx, errors, exact, dps: int) -> list[di
 
 def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT_EPS,
           schemes: Sequence[str] = ("forward", "centered"), order: int = 1, dps: int = 50,
-          precision: str = "mp", limits: Limits = DEFAULT_LIMITS) -> pd.DataFrame:
+          precision: str = "mp", limits: Limits = DEFAULT_LIMITS,
+          progress: ProgressArg = None) -> pd.DataFrame:
     """Sweep finite-difference schemes over step sizes against the exact derivative.
 
     Parameters
@@ -258,6 +260,9 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
         Significant digits of every reported value (mp mode) and of ``exact``.
     precision : ``"mp"`` or ``"float64"``
         ``"float64"`` evaluates the stencils in IEEE doubles, as user code does.
+    progress : bool or callable, optional
+        ``True`` draws a progress bar on stderr for sweeps that take over a
+        second; a callable is called as ``progress(done, total)`` per step.
 
     Returns
     -------
@@ -296,12 +301,16 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     exact_value(f, point, dps, limits)  # f itself must be defined at the point
 
     rows: list[dict] = []
+    advance = Progress(progress, len(stencils) * len(steps), "study")
     if precision == "mp":
         samples = Samples(f, var, point)
         with mpmath.workdps(dps):
             eps_values = [+to_mpf(s, dps) for s in steps]
         for name, st in stencils:
-            pairs = [_quotient_and_error(samples, st, s, dps, exact_at, limits) for s in steps]
+            pairs = []
+            for s in steps:
+                pairs.append(_quotient_and_error(samples, st, s, dps, exact_at, limits))
+                advance()
             rows += _scheme_rows(st, eps_values, [a for a, _ in pairs], [e for _, e in pairs],
                                  exact, dps)
     else:
@@ -313,6 +322,7 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
             with mpmath.workdps(dps + GUARD_DIGITS):
                 errors = [mpmath.mpf(a) - exact for a in approx]
             rows += _scheme_rows(st, list(eps_values), approx, errors, exact, dps)
+            advance(len(steps))
 
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     table.attrs.update({
