@@ -1,0 +1,392 @@
+"""Is a claimed expression identically equal to an exact one?
+
+:func:`compare_expressions` decides ``claim ≡ exact`` in three ways, cheapest
+first, and says which one decided:
+
+1. **Numeric evidence** (always, in-process, milliseconds).  Both sides are
+   compiled once with :func:`~derivaudit.numeric.compile_formula` and
+   evaluated at ``points`` exact rational points drawn reproducibly
+   (``seed``) inside the domain: points where an expression of ``domain`` or
+   the exact side is undefined, infinite or complex are rejected and
+   redrawn, and so are points within :data:`KINK_MARGIN` of a switch of
+   ``abs``/``max``/``min``/``relu``/``sign``/``Heaviside``.  The first few
+   points use small fractions (so that a counterexample reads ``x=3/2``),
+   the rest 12-digit random decimals (so that an accidental root of the
+   difference is never hit: a non-zero analytic difference vanishes on a
+   set of measure zero — the Schwartz–Zippel argument for polynomials).
+   A point is a counterexample when the two sides differ by more than
+   ``10⁻ᵈᵖˢ`` relative to the larger of them, the difference being computed
+   at ``2·dps + 30`` digits and required to exceed the rounding noise
+   measured between two precisions.
+2. **Symbolic proof** when the numbers agree: canonical forms of
+   ``claim − exact`` (``expand``; ``together`` + ``cancel``; hyperbolic
+   functions rewritten as ``exp`` then ``cancel``; ``powsimp``;
+   ``trigsimp``) and then :func:`sympy.simplify`.  All of it runs in a
+   worker process that is killed after ``limits.simplify_seconds``, because a
+   Python thread cannot be interrupted and ``simplify`` can run for hours.
+3. If the budget runs out first, the verdict is ``"numerical"``: equal at
+   every tested point to ``dps`` digits, not proved.
+
+When the sides differ, the same budgeted simplification is used only to
+present the shortest form of the difference found.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import mpmath
+import sympy as sp
+
+from .errors import DerivauditError, DomainError
+from .limits import DEFAULT_LIMITS, Limits
+from .numeric import GUARD_DIGITS, CompiledFormula, _evaluate, compile_formula, to_mpf
+from .parse import free_variables
+
+__all__ = ["STATUSES", "KINK_MARGIN", "Comparison", "compare_expressions", "kink_arguments",
+           "draw_points"]
+
+#: possible values of :attr:`Comparison.status`
+STATUSES = ("proved", "numerical", "different")
+
+#: evidence points closer than this to a switch of abs/max/min/relu are not used
+KINK_MARGIN = mpmath.mpf("1e-6")
+
+#: how many of the first candidate points use small fractions
+_NICE_POINTS = 6
+_NICE_VALUES = [sp.Rational(p, q) for p, q in
+                [(1, 2), (3, 2), (2, 1), (-1, 2), (1, 1), (-3, 2), (3, 4), (5, 2), (-2, 1), (1, 3)]]
+#: candidate points tried per requested point before giving up on the domain
+_ATTEMPTS_PER_POINT = 60
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The outcome of comparing ``claim`` with ``exact``.
+
+    ``status`` is ``"proved"`` (``claim − exact`` simplifies to 0),
+    ``"numerical"`` (equal to ``dps`` digits at ``points_tested`` random
+    points in the domain, but not proved within the time budget) or
+    ``"different"`` (``counterexample`` is an exact point where they differ;
+    ``claim_value`` and ``exact_value`` are the two sides there, to ``dps``
+    digits; ``claim_value`` is None where the claim is undefined or not real
+    although the exact side is).  ``difference`` is ``claim − exact``
+    simplified as far as the budget allowed; ``method`` says what decided.
+    """
+
+    status: str
+    difference: sp.Expr
+    counterexample: dict[str, sp.Expr] | None
+    claim_value: mpmath.mpf | None
+    exact_value: mpmath.mpf | None
+    points_tested: int
+    dps: int
+    method: str
+
+    @property
+    def equal(self) -> bool:
+        """True unless a counterexample was found."""
+        return self.status != "different"
+
+
+# --------------------------------------------------------------------------
+# symbolic side: budgeted, in a worker process
+
+def _hyperbolic_as_exp(expr: sp.Expr) -> sp.Expr:
+    for function in (sp.tanh, sp.sinh, sp.cosh, sp.coth, sp.sech, sp.csch):
+        expr = expr.rewrite(function, sp.exp)
+    return expr
+
+
+def _candidate_forms(expr: sp.Expr, use_simplify: bool) -> list[tuple[str, object]]:
+    """``(method, function)`` pairs, from cheap canonical forms to :func:`sympy.simplify`."""
+    forms: list[tuple[str, object]] = [
+        ("expand", sp.expand),
+        ("cancel", lambda e: sp.cancel(sp.together(e))),
+    ]
+    if expr.has(sp.tanh, sp.sinh, sp.cosh, sp.coth, sp.sech, sp.csch):
+        forms.append(("cancel after rewrite(exp)",
+                      lambda e: sp.cancel(sp.together(_hyperbolic_as_exp(e)))))
+    forms.append(("powsimp", lambda e: sp.powsimp(sp.expand(e), combine="exp")))
+    if expr.has(sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc):
+        forms.append(("trigsimp", sp.trigsimp))
+    if use_simplify:
+        forms.append(("simplify", sp.simplify))
+    return forms
+
+
+def _forms(expr: sp.Expr, use_simplify: bool) -> Iterator[tuple[str, sp.Expr]]:
+    """Each form of ``expr`` that could be computed (a sympy failure skips one form)."""
+    for method, function in _candidate_forms(expr, use_simplify):
+        try:
+            form = function(expr)
+        except Exception:  # noqa: BLE001 - sympy raises many kinds; the next form may work
+            continue
+        yield method, form
+
+
+def _size(expr: sp.Expr) -> int:
+    return sp.count_ops(expr, visual=False)
+
+
+def _symbolic_worker(expr: sp.Expr, use_simplify: bool, conn) -> None:
+    """Send every form found as ``(method, form)``; stop at the first zero."""
+    try:
+        for method, form in _forms(expr, use_simplify):
+            conn.send((method, form))
+            if form == 0:
+                break
+    finally:
+        conn.close()
+
+
+def _mp_context():
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+@dataclass(frozen=True)
+class _Symbolic:
+    proved_by: str | None   # method that reduced the difference to 0
+    best: sp.Expr           # shortest form seen
+    finished: bool          # every form was tried within the budget
+
+
+def _symbolic(expr: sp.Expr, seconds: float, use_simplify: bool = True) -> _Symbolic:
+    """Try to reduce ``expr`` to 0 within ``seconds`` (wall clock, worker process)."""
+    forms: list[tuple[str, sp.Expr]] = []
+    finished = False
+    if seconds > 0:
+        try:
+            ctx = _mp_context()
+            receiver, sender = ctx.Pipe(duplex=False)
+            worker = ctx.Process(target=_symbolic_worker, args=(expr, use_simplify, sender),
+                                 daemon=True)
+            worker.start()
+        except (AssertionError, OSError, ValueError):
+            # e.g. inside a daemonic worker, which may not have children: cheap forms in-process
+            forms = list(_forms(expr, False))
+            finished = False
+        else:
+            sender.close()
+            deadline = time.monotonic() + seconds
+            try:
+                while True:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or not receiver.poll(remaining):
+                        break
+                    try:
+                        forms.append(receiver.recv())
+                    except EOFError:
+                        finished = True
+                        break
+                    if forms[-1][1] == 0:
+                        finished = True
+                        break
+            finally:
+                if worker.is_alive():
+                    worker.kill()
+                worker.join()
+                receiver.close()
+    for method, form in forms:
+        if form == 0:
+            return _Symbolic(method, sp.Integer(0), True)
+    # a form with nan/zoo (e.g. a Piecewise for the kink) is true but unreadable as a difference
+    readable = [f for _, f in forms if not f.has(sp.nan, sp.zoo)]
+    best = min([expr] + readable, key=_size)
+    return _Symbolic(None, best, finished)
+
+
+# --------------------------------------------------------------------------
+# numeric side
+
+def kink_arguments(exprs: Iterable[sp.Expr]) -> list[sp.Expr]:
+    """Expressions whose zeros are the switches (kinks, jumps) of ``exprs``.
+
+    ``abs(a)``, ``sign(a)``, ``Heaviside(a)`` switch at ``a = 0``;
+    ``max(a, b)`` and ``min(a, b)`` (``relu`` is ``max(0, a)``) at ``a = b``.
+    """
+    found: list[sp.Expr] = []
+    for expr in exprs:
+        for node in sp.preorder_traversal(expr):
+            if isinstance(node, (sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta)):
+                found.append(node.args[0])
+            elif isinstance(node, (sp.Max, sp.Min)):
+                args = node.args
+                found += [a - b for i, a in enumerate(args) for b in args[i + 1:]]
+    unique = []
+    for arg in found:
+        if arg.free_symbols and arg not in unique:
+            unique.append(arg)
+    return unique
+
+
+def _random_value(rng: random.Random, widen: int) -> sp.Rational:
+    """A 12-digit decimal, log-uniform in magnitude over 10^±(1+widen), random sign."""
+    magnitude = 10 ** rng.uniform(-1 - widen, 1 + widen)
+    sign = -1 if rng.random() < 0.5 else 1
+    return sp.Rational(f"{sign * magnitude:.12g}")
+
+
+def draw_points(variables: Sequence[sp.Symbol], seed: int = 0) -> Iterator[dict[sp.Symbol, sp.Rational]]:
+    """Reproducible candidate points: small fractions first, then random decimals.
+
+    The first candidates give the variables small fractions (1/2, 3/2, 2,
+    −1/2, …; different ones per variable), so a counterexample is readable.
+    The random part widens its range every 50 candidates (10^±1, 10^±2, …)
+    so that domains far from the origin (``sqrt(x - 40)``) are found too.
+    """
+    rng = random.Random(seed)
+    count = 0
+    while True:
+        if count < _NICE_POINTS:
+            # variable j of candidate i: a different small fraction per variable
+            point = {v: _NICE_VALUES[(count + 3 * j) % len(_NICE_VALUES)]
+                     for j, v in enumerate(variables)}
+        else:
+            widen = min((count - _NICE_POINTS) // 50, 4)
+            point = {v: _random_value(rng, widen) for v in variables}
+        count += 1
+        yield point
+
+
+def _value(compiled: CompiledFormula, point, wp: int):
+    """The real value at ``wp`` digits, or None where undefined, infinite or complex."""
+    with mpmath.workdps(wp):
+        try:
+            return _evaluate(compiled, [to_mpf(point[v], wp) for v in compiled.variables], "")
+        except DomainError:
+            return None
+        except (TypeError, ArithmeticError):
+            return None
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    points: int
+    counterexample: dict[sp.Symbol, sp.Rational] | None = None
+    claim_value: mpmath.mpf | None = None
+    exact_value: mpmath.mpf | None = None
+
+
+def _differs(c1, c2, e1, e2, dps: int, wp1: int, wp2: int) -> bool:
+    """Do the two sides differ beyond ``10⁻ᵈᵖˢ`` relative and beyond rounding noise?
+
+    ``c1, e1`` are at ``wp1`` digits, ``c2, e2`` at ``wp2``; ``|c1 − c2|``
+    estimates the rounding error of ``c1``, so that of ``c2`` is about
+    ``10^(wp1−wp2)`` times smaller.  A difference within that noise is no
+    evidence (both sides may be cancelling expressions whose value is 0).
+    """
+    with mpmath.workdps(wp2):
+        difference = abs(c2 - e2)
+        if difference == 0:
+            return False
+        scale = max(abs(c2), abs(e2))
+        noise = (abs(c1 - c2) + abs(e1 - e2)) * mpmath.mpf(10) ** (wp1 - wp2 + 3)
+        return difference > scale * mpmath.mpf(10) ** (-dps) and difference > noise
+
+
+def _numeric_evidence(claim: sp.Expr, exact: sp.Expr, domain: Sequence[sp.Expr], variables,
+                      dps: int, points: int, seed: int) -> _Evidence:
+    wp1 = dps + GUARD_DIGITS
+    wp2 = 2 * dps + 2 * GUARD_DIGITS
+    claim_f = compile_formula(claim, variables)
+    exact_f = compile_formula(exact, variables)
+    guards = [compile_formula(d, variables) for d in domain]
+    kinks = [compile_formula(k, variables) for k in kink_arguments([claim, exact, *domain])]
+    tested = 0
+    candidates = draw_points(variables, seed)
+    for _ in range(points * _ATTEMPTS_PER_POINT):
+        point = next(candidates)
+        if any(_value(g, point, wp1) is None for g in guards):
+            continue
+        e1 = _value(exact_f, point, wp1)
+        if e1 is None:
+            continue
+        switches = [_value(k, point, wp1) for k in kinks]
+        if any(s is None or abs(s) < KINK_MARGIN for s in switches):
+            continue
+        e2 = _value(exact_f, point, wp2)
+        c1, c2 = _value(claim_f, point, wp1), _value(claim_f, point, wp2)
+        tested += 1
+        if c1 is None or c2 is None or e2 is None:
+            if e2 is None:  # exact side resolved at wp1 only: skip the point
+                tested -= 1
+                continue
+            with mpmath.workdps(dps):
+                return _Evidence(tested, point, None, +e2)
+        if _differs(c1, c2, e1, e2, dps, wp1, wp2):
+            with mpmath.workdps(dps):
+                return _Evidence(tested, point, +c2, +e2)
+        if tested >= points:
+            break
+    if tested == 0:
+        names = ", ".join(v.name for v in variables)
+        raise DomainError(f"found no point where the formula and its derivative are real and "
+                          f"defined (tried {points * _ATTEMPTS_PER_POINT} points in {names})")
+    return _Evidence(tested)
+
+
+# --------------------------------------------------------------------------
+
+def _as_expr(value, what: str) -> sp.Expr:
+    if isinstance(value, sp.Expr):
+        return value
+    if isinstance(value, (int, sp.Rational)) and not isinstance(value, bool):
+        return sp.Integer(value) if isinstance(value, int) else value
+    raise DerivauditError(f"{what} must be a sympy expression, not {type(value).__name__}")
+
+
+def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
+                        limits: Limits = DEFAULT_LIMITS, dps: int = 50, points: int = 24,
+                        seed: int = 0) -> Comparison:
+    """Decide whether ``claim`` and ``exact`` are the same function.
+
+    Parameters
+    ----------
+    claim, exact : sympy.Expr
+        The two sides (typically a hand-derived and the exact derivative).
+    domain : expressions that must be real and finite at every evidence
+        point (typically the original formula); the exact side always must.
+    limits : ``limits.simplify_seconds`` bounds the symbolic work.
+    dps : significant digits to which the sides must agree at each point.
+    points : number of evidence points.
+    seed : seed of the reproducible point sequence.
+
+    Returns a :class:`Comparison`; see the module docstring for the method.
+    Raises :class:`~derivaudit.errors.DomainError` when no point of the
+    domain can be found.
+    """
+    claim, exact = _as_expr(claim, "claim"), _as_expr(exact, "exact")
+    domain = [_as_expr(d, "domain expression") for d in domain]
+    if not isinstance(points, int) or points < 1:
+        raise DerivauditError(f"points must be a whole number ≥ 1, not {points!r}")
+    difference = claim - exact
+    variables = tuple(free_variables(sp.Add(claim, exact, *domain, evaluate=False)))
+    evidence = _numeric_evidence(claim, exact, domain, variables, dps,
+                                 points if variables else 1, seed)
+    if evidence.counterexample is not None:
+        shown = _symbolic(difference, limits.simplify_seconds).best if difference != 0 else difference
+        if shown == 0:  # simplification "proved" what a point refutes: show the raw difference
+            shown = difference
+        return Comparison("different", shown,
+                          {v.name: value for v, value in evidence.counterexample.items()},
+                          evidence.claim_value, evidence.exact_value, evidence.points,
+                          dps, f"counterexample found among {evidence.points} points")
+    evidence_text = (f"numeric at {evidence.points} random points, {dps} digits"
+                     if variables else f"numeric, {dps} digits")
+    if difference == 0:
+        return Comparison("proved", difference, None, None, None, evidence.points, dps,
+                          "identical after sympy's automatic simplification")
+    symbolic = _symbolic(difference, limits.simplify_seconds)
+    if symbolic.proved_by is not None:
+        return Comparison("proved", sp.Integer(0), None, None, None, evidence.points, dps,
+                          symbolic.proved_by)
+    why = ("simplification did not reach 0" if symbolic.finished
+           else f"simplification gave up after {limits.simplify_seconds:g} s")
+    return Comparison("numerical", symbolic.best, None, None, None, evidence.points, dps,
+                      f"{evidence_text} ({why})")
