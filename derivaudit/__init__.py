@@ -5,6 +5,7 @@ from .errors import (DerivauditError, DomainError, LimitExceeded, ParseError, Re
                      ShapeError, SpecError, UnsafeExpressionError)
 from .limits import DEFAULT_LIMITS, Limits
 from .parse import format_formula, parse_constant, parse_formula
+from .report import write_csv, write_html
 from .stencils import Stencil, backward, centered, forward, stencil
 from .study import best_steps, fitted_orders, observed_order, parse_eps, study
 from .symbolic import derivative, gradient, partial
@@ -19,4 +20,5 @@ __all__ = [
     "Stencil", "backward", "centered", "forward", "stencil",
     "best_steps", "fitted_orders", "observed_order", "parse_eps", "study",
     "derivative", "gradient", "partial",
+    "write_csv", "write_html",
 ]

@@ -7,13 +7,15 @@ Exit codes: 0 success (every claim right), 1 a claim is wrong, 2 bad input
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import traceback
 from collections.abc import Sequence
 
 from . import __version__
 from .errors import DerivauditError
-from .report import table_as_text, write_csv
+from .progress import terminal_progress
+from .report import table_as_text, write_csv, write_html
 from .study import DEFAULT_EPS, fitted_orders, study
 
 EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -77,7 +79,9 @@ def _add_study(sub) -> None:
     p.add_argument("--float64", action="store_true",
                    help="evaluate the stencils in IEEE doubles, to see roundoff")
     p.add_argument("--digits", type=int, default=20, help="digits printed per number (default 20)")
-    p.add_argument("--csv", metavar="FILE", help="write the table as CSV")
+    p.add_argument("--csv", metavar="FILE",
+                   help="write the table as CSV, every digit kept (a folder path: table + summary)")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report with plots")
     _add_common(p)
     p.set_defaults(run=_run_study)
 
@@ -85,9 +89,12 @@ def _add_study(sub) -> None:
 def _run_study(args) -> int:
     table = study(args.formula, wrt=args.wrt, at=parse_assignments(args.at), eps=args.eps,
                   schemes=_split_list(args.schemes), order=args.order, dps=args.dps,
-                  precision="float64" if args.float64 else "mp")
+                  precision="float64" if args.float64 else "mp",
+                  progress=terminal_progress(args.quiet))
     if args.csv:
         write_csv(table, args.csv)
+    if args.html:
+        write_html(table, args.html)
     if not args.quiet:
         meta = table.attrs
         point = ", ".join(f"{k}={v}" for k, v in meta["point"].items())
@@ -101,9 +108,47 @@ def _run_study(args) -> int:
         if table["eps"].nunique() > 1:
             print()
             print(fitted_orders(table).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-        if args.csv:
-            print(f"\nwrote {args.csv}")
+        written = [path for path in (args.csv, args.html) if path]
+        if written:
+            print("\n" + "\n".join(f"wrote {path}" for path in written))
     return EXIT_OK
+
+
+def _add_check(sub) -> None:
+    p = sub.add_parser("check", help="audit a hand-derived derivative or gradient",
+                       description="Decide whether a claimed derivative is right: proved, "
+                                   "numerically equal, or wrong with a counterexample, the likely "
+                                   "mistake and the finite-difference evidence. Exit 0 when every "
+                                   "claim is correct, 1 when one is wrong, 2 on bad input.")
+    p.add_argument("formula", help='the function, e.g. "log(1+exp(w*x+b))"')
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--wrt", help="variable of the derivative (optional with one variable)")
+    target.add_argument("--grad", metavar="VARS",
+                        help="audit a gradient: comma-separated variables, e.g. --grad x,y")
+    p.add_argument("--claim", required=True, metavar="TEXT",
+                   help='the hand-derived derivative; for a gradient one component per variable, '
+                        'separated by commas: "2*x*y, x**2"')
+    p.add_argument("--order", type=int, default=1, help="derivative order (default 1)")
+    p.add_argument("--at", nargs="+", default=[], metavar="NAME=VALUE",
+                   help="a point to examine (evidence table there; kinks detected)")
+    p.add_argument("--dps", type=int, default=50,
+                   help="digits to which claim and exact derivative must agree (default 50)")
+    p.add_argument("--digits", type=int, default=12, help="digits printed per number (default 12)")
+    _add_common(p)
+    # a formula or claim may start with a minus ("-sin(x)"): read every "-..." that is not
+    # one of the short options -h/-q as a value, as argparse does for negative numbers
+    p._negative_number_matcher = re.compile(r"^-(?!-)(?![hq]+$)")
+    p.set_defaults(run=_run_check)
+
+
+def _run_check(args) -> int:
+    from .check import check, format_result
+
+    result = check(args.formula, wrt=args.wrt, claim=args.claim, order=args.order, grad=args.grad,
+                   at=parse_assignments(args.at) or None, dps=args.dps)
+    if not args.quiet:
+        print(format_result(result, digits=args.digits))
+    return EXIT_OK if result.correct else EXIT_WRONG
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
     sub.required = True
     _add_study(sub)
+    _add_check(sub)
     return parser
 
 

@@ -1,8 +1,17 @@
-"""Reports of study tables: text for the terminal and CSV files.
+"""Reports: text for the terminal, CSV files and self-contained HTML pages.
+
+:func:`write_csv` and :func:`write_html` take any result — a study table
+(a DataFrame whose metadata is in ``table.attrs``), a check result or an
+audit result — and write it.  CSV keeps every computed digit as text with
+float64 columns beside it; HTML is one file with its plots inline as SVG,
+its style inline and no reference to anything outside it.
 
 Files are written atomically: into a temporary file in the target folder,
 then renamed over the target, so a failed or interrupted run never leaves a
-half-written report and never truncates an existing one.
+half-written report and never truncates an existing one.  A target ending in
+a path separator or without a suffix (``reports/mlp/``, ``reports/mlp``) is a
+folder: it gets one CSV per table plus ``summary.csv``; every file is
+rendered in memory before the first one is written.
 """
 
 from __future__ import annotations
@@ -18,7 +27,8 @@ import pandas as pd
 
 from .errors import ReportError
 
-__all__ = ["format_number", "table_as_text", "csv_frame", "write_csv", "atomic_write_text"]
+__all__ = ["format_number", "scientific", "table_as_text", "csv_frame", "study_summary", "write_csv",
+           "write_html", "render_html", "atomic_write_text"]
 
 
 def format_number(value, digits: int | None = None) -> str:
@@ -54,8 +64,36 @@ def table_as_text(table: pd.DataFrame, digits: int = 20,
     return shown.to_string(index=False)
 
 
-def csv_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """The table with every number as decimal text carrying all its digits."""
+def scientific(value, digits: int = 4) -> str:
+    """``value`` in scientific notation with ``digits`` significant digits (``3.010e-02``).
+
+    mpmath numbers keep their exponent however small (``1.000e-500``);
+    zero prints as ``0`` and NaN as an empty string.
+    """
+    if isinstance(value, mpmath.mpf):
+        if mpmath.isnan(value):
+            return ""
+        if value == 0:
+            return "0"
+        with mpmath.workdps(digits + 10):
+            exponent = int(mpmath.floor(mpmath.log10(abs(value))))
+            mantissa = round(float(value / mpmath.mpf(10) ** exponent), digits - 1)
+        if abs(mantissa) >= 10:
+            mantissa, exponent = mantissa / 10, exponent + 1
+        return f"{mantissa:.{digits - 1}f}e{exponent:+03d}"
+    value = float(value)
+    if math.isnan(value):
+        return ""
+    return "0" if value == 0 else f"{value:.{digits - 1}e}"
+
+
+def csv_frame(table: pd.DataFrame, f64: bool = True) -> pd.DataFrame:
+    """The table with every number as decimal text carrying all its digits.
+
+    With ``f64`` each column holding mpmath numbers is followed by
+    ``<column>_f64``, the same numbers rounded to float64 (0.0 where they
+    underflow), for tools that only want floats.
+    """
     dps = table.attrs.get("dps")
     out = pd.DataFrame(index=table.index)
     for column in table.columns:
@@ -63,22 +101,49 @@ def csv_frame(table: pd.DataFrame) -> pd.DataFrame:
         if values.map(lambda v: isinstance(v, mpmath.mpf)).any():
             out[column] = [format_number(v, dps) if isinstance(v, mpmath.mpf) else format_number(v)
                            for v in values]
+            if f64:
+                out[f"{column}_f64"] = [float(v) for v in values]
         else:
             out[column] = values
     return out
+
+
+def study_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per scheme: ``scheme, theoretical_order, fitted_order, steps_used, best_eps, min_abs_error``."""
+    from .study import best_steps, fitted_orders  # study imports report's neighbours; keep import lazy
+
+    fitted = fitted_orders(table)
+    summary = fitted.merge(best_steps(table), on="scheme", how="left", sort=False)
+    summary.attrs = dict(table.attrs)
+    return summary[["scheme", "theoretical_order", "fitted_order", "steps_used", "best_eps",
+                    "min_abs_error"]]
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` via a temporary file and a rename.
 
     Creates missing parent folders.  On any failure the temporary file is
-    removed and the previous content of ``path`` (if any) is untouched.
+    removed and the previous content of ``path`` (if any) is untouched.  The
+    file gets the permissions of the report it replaces, or the usual ones
+    for a new file (``mkstemp`` alone would leave it readable only by its owner).
     """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_dir():
             raise ReportError(f"cannot write {path}: it is a folder")
+        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask()
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except ReportError:
         raise
@@ -89,6 +154,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -99,6 +165,56 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return path
 
 
-def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write a study table as CSV, every computed digit kept as text."""
-    return atomic_write_text(path, csv_frame(table).to_csv(index=False))
+def _is_folder(path: str | os.PathLike) -> bool:
+    """A target ending in a separator, or without a suffix, names a folder."""
+    text = os.fspath(path)
+    return text.endswith(("/", os.sep)) or Path(text).suffix == ""
+
+
+def _csv_tables(result) -> dict[str, pd.DataFrame]:
+    """The tables of ``result`` by file stem, the long table first and ``summary`` last."""
+    if isinstance(result, pd.DataFrame):
+        return {"study": csv_frame(result), "summary": csv_frame(study_summary(result))}
+    raise TypeError(f"no report for a {type(result).__name__}; expected a study table, "
+                    "a CheckResult or an AuditResult")
+
+
+def write_csv(result, path: str | os.PathLike) -> Path:
+    """Write ``result`` (study table, check or audit result) as CSV.
+
+    A file target gets one long table — one row per (claim, scheme, ε) —
+    with every computed digit kept as text and ``*_f64`` float columns
+    beside the text ones; ``pandas.read_csv`` reads it back.  A folder
+    target (``reports/mlp/``) gets one CSV per table plus ``summary.csv``.
+    Returns the path written.
+    """
+    tables = _csv_tables(result)
+    if not _is_folder(path):
+        first = next(iter(tables.values()))
+        return atomic_write_text(path, first.to_csv(index=False))
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ReportError(f"cannot write CSV files into {folder}: it is a file; "
+                          "give a folder path or a .csv file name")
+    texts = {folder / f"{stem}.csv": table.to_csv(index=False) for stem, table in tables.items()}
+    for target, text in texts.items():
+        atomic_write_text(target, text)
+    return folder
+
+
+def render_html(result) -> str:
+    """The self-contained HTML report of ``result`` as text."""
+    from .html_report import render  # matplotlib and jinja2 load only when HTML is asked for
+
+    return render(result)
+
+
+def write_html(result, path: str | os.PathLike) -> Path:
+    """Write the self-contained HTML report of ``result`` (study table, check or audit result).
+
+    The page is rendered completely before the file is touched.
+    """
+    if os.fspath(path).endswith(("/", os.sep)):
+        raise ReportError(f"cannot write {path}: an HTML report is one file; give a file name "
+                          "such as reports/cubic.html")
+    return atomic_write_text(path, render_html(result))

@@ -1,0 +1,226 @@
+"""HTML pages of study, check and audit results (jinja2 templates + inline SVG plots).
+
+Each result type has a context builder that turns the result into plain
+values — text already formatted, plots already rendered to SVG — and a
+template under ``derivaudit/templates/`` that lays them out.  Templates
+autoescape everything; only the SVG made by :mod:`derivaudit.plots` is
+marked safe.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jinja2
+import mpmath
+import pandas as pd
+import sympy as sp
+from markupsafe import Markup
+
+from .errors import DerivauditError
+from .numeric import compile_formula, exact_value
+from .parse import parse_formula
+from .plots import convergence_svg
+from .report import format_number, scientific, study_summary
+from .stencils import stencil
+from .study import resolve_point
+
+__all__ = ["render", "convergence_context", "pretty_formula", "ORDER_TOLERANCE"]
+
+#: an observed or fitted order further than this from the theoretical one is shaded
+ORDER_TOLERANCE = 0.25
+#: significant digits of approximations shown in HTML tables (CSV keeps all)
+SHOWN_DIGITS = 20
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("derivaudit", "templates"),
+                              autoescape=True, undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+def pretty_formula(text: str) -> str:
+    """sympy's Unicode pretty print of a formula in derivaudit syntax (the text itself if it does not parse)."""
+    try:
+        return sp.pretty(parse_formula(text), use_unicode=True)
+    except DerivauditError:
+        return text
+
+
+def _order_text(value) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+
+
+def _departs(value, theoretical) -> bool:
+    return isinstance(value, float) and not math.isnan(value) and abs(value - theoretical) > ORDER_TOLERANCE
+
+
+def _short_step(value) -> str:
+    """A step as compact text: ``0.01``, ``1e-08``, ``3.16e-05``."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return mpmath.nstr(mpmath.mpf(value), 6, min_fixed=-4, max_fixed=5)
+
+
+def _function_scale(attrs) -> float | None:
+    """|f| at the study's point as a float, for the roundoff floor; None if unavailable."""
+    try:
+        expr = parse_formula(attrs["formula"])
+        point = resolve_point(expr, attrs["point"])
+        value = exact_value(compile_formula(expr, tuple(point)), point, 17)
+    except (DerivauditError, KeyError):
+        return None
+    return abs(float(value)) or None
+
+
+def _predicted_column(table: pd.DataFrame) -> str | None:
+    for name in ("predicted_abs_error", "predicted_error"):
+        if name in table.columns:
+            return name
+    return None
+
+
+def convergence_context(table: pd.DataFrame, salt: str = "study", title: str = "") -> dict:
+    """Plot, per-scheme summary and per-step rows of a study table, formatted for a template."""
+    attrs = table.attrs
+    float64 = attrs.get("precision") == "float64"
+    summary = study_summary(table)
+    predicted = _predicted_column(table)
+    # the float64 error model (issue 8) records each scheme's predicted best step
+    predicted_best = {name: model["predicted_best_eps"] for name, model in (attrs.get("error_model") or {}).items()
+                      if not math.isnan(model.get("predicted_best_eps", math.nan))}
+    best = {r.scheme: r.best_eps for r in summary.itertuples()}
+    series, rows = [], []
+    for name, group in table.groupby("scheme", sort=False):
+        series.append({"label": name, "eps": list(group["eps"]), "abs_error": list(group["abs_error"]),
+                       "best_eps": best[name] if float64 else None,
+                       "predicted": list(group[predicted]) if predicted else None})
+        for r in group.to_dict("records"):
+            rows.append({
+                "scheme": name, "eps": _short_step(r["eps"]),
+                "approx": format_number(r["approx"], SHOWN_DIGITS),
+                "exact": format_number(r["exact"], SHOWN_DIGITS),
+                "abs_error": scientific(r["abs_error"]), "rel_error": scientific(r["rel_error"]),
+                "predicted": scientific(r[predicted]) if predicted else "",
+                "order": _order_text(r["observed_order"]),
+                "off": _departs(r["observed_order"], r["theoretical_order"]),
+                "theory": r["theoretical_order"],
+                "best": float64 and r["eps"] == best[name],
+            })
+    summary_rows = []
+    for r in summary.itertuples():
+        summary_rows.append({
+            "scheme": r.scheme, "stencil": _stencil_text(r.scheme, attrs),
+            "theoretical": r.theoretical_order, "fitted": _order_text(r.fitted_order),
+            "off": _departs(r.fitted_order, r.theoretical_order), "steps_used": r.steps_used,
+            "best_eps": _short_step(r.best_eps), "min_error": scientific(r.min_abs_error),
+            "predicted_best": f"{predicted_best[r.scheme]:.3g}" if r.scheme in predicted_best else "",
+        })
+    floor = None
+    if float64:
+        scale = _function_scale(attrs)
+        floor = {"scale": scale, "derivative": attrs.get("derivative", 1)} if scale else None
+    svg = convergence_svg(series, title=title, floor=floor, salt=salt)
+    return {"svg": Markup(svg), "float64": float64, "dps": attrs.get("dps"),
+            "derivative": attrs.get("derivative", 1), "summary": summary_rows, "rows": rows,
+            "has_predicted": predicted is not None, "has_predicted_best": bool(predicted_best),
+            "tolerance": ORDER_TOLERANCE}
+
+
+def _stencil_text(name: str, attrs) -> str:
+    """The scheme's formula, e.g. ``(-f(x) + f(x + ε))/ε``; for a mixed partial, in words."""
+    wrt = str(attrs.get("wrt", "x"))
+    if "," in wrt:
+        return f"{name} along each of {wrt}"
+    try:
+        return stencil(name, attrs.get("derivative", 1)).formula(x=wrt)
+    except (DerivauditError, AttributeError, TypeError):
+        return ""
+
+
+def _reached_orders(table: pd.DataFrame) -> dict[str, float]:
+    """Per scheme, the order the truncation arm of the curve shows.
+
+    In arbitrary precision that is the fitted order.  In float64 the fit
+    still includes the best step, where roundoff already bends the curve,
+    so the largest observed order right of the best step is taken instead.
+    """
+    summary = study_summary(table)
+    if table.attrs.get("precision") != "float64":
+        return dict(zip(summary.scheme, summary.fitted_order))
+    reached = {}
+    for r in summary.itertuples():
+        group = table[(table.scheme == r.scheme) & (table.eps > r.best_eps)]
+        orders = [q for q in group.observed_order if not math.isnan(q)]
+        reached[r.scheme] = max(orders) if orders else math.nan
+    return reached
+
+
+def _study_verdict(table: pd.DataFrame) -> dict:
+    """Whether every scheme reaches its theoretical order (within the tolerance)."""
+    theory = dict(zip(table.scheme, table.theoretical_order))
+    reached = _reached_orders(table)
+    what = "largest observed order right of the best step" if table.attrs.get("precision") == "float64" \
+        else "fitted order"
+    slow = [(name, q) for name, q in reached.items()
+            if not math.isnan(q) and q < theory[name] - ORDER_TOLERANCE]
+    if slow:
+        detail = "; ".join(f"{name}: {what} {q:.2f}, theory {theory[name]}" for name, q in slow)
+        return {"text": "order below theory", "css": "wrong",
+                "detail": f"{detail} — the function may not be smooth enough at this point."}
+    parts = [f"{name} {q:.2f} (theory {theory[name]})" if not math.isnan(q)
+             else f"{name}: too few non-zero errors to measure an order" for name, q in reached.items()]
+    return {"text": "converges as theory predicts", "css": "ok",
+            "detail": f"{what.capitalize()}s: " + ", ".join(parts)}
+
+
+def _derivative_label(wrt: str, order: int) -> str:
+    """``df/dx``, ``d²f/dx²``, or for a mixed partial (``wrt="x,y"``) ``∂²f/∂x∂y``."""
+    if "," in wrt:
+        return f"∂{_superscript(order)}f/" + "".join(f"∂{v}" for v in wrt.split(","))
+    return f"df/d{wrt}" if order == 1 else f"d{_superscript(order)}f/d{wrt}{_superscript(order)}"
+
+
+def _superscript(n: int) -> str:
+    return str(n).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
+def _study_page(table: pd.DataFrame) -> tuple[str, dict]:
+    attrs = table.attrs
+    if "formula" not in attrs:
+        raise DerivauditError("the table has no study metadata (table.attrs); pass the table "
+                              "derivaudit.study returned, not a copy without attrs")
+    wrt, order = attrs["wrt"], attrs.get("derivative", 1)
+    point = ", ".join(f"{k} = {v}" for k, v in attrs["point"].items())
+    precision = ("float64 (IEEE doubles), exact values to {dps} digits" if attrs["precision"] == "float64"
+                 else "{dps} significant digits").format(dps=attrs["dps"])
+    convergence = convergence_context(table, salt="study")
+    label = _derivative_label(wrt, order)
+    header = {
+        "formula_text": attrs["formula"], "formula_pretty": pretty_formula(attrs["formula"]),
+        "exact_text": attrs["exact_derivative"], "exact_pretty": pretty_formula(attrs["exact_derivative"]),
+        "derivative_label": label,
+        "meta": [("point", point), ("precision", precision), ("derivative", f"order {order} in {wrt}"),
+                 ("steps", f"{table['eps'].nunique()} from {_short_step(table['eps'].max())} "
+                           f"to {_short_step(table['eps'].min())}"),
+                 ("schemes", ", ".join(dict.fromkeys(table["scheme"])))],
+    }
+    context = {"title": f"Convergence study of {label} for f = {attrs['formula']} at {point}",
+               "verdict": _study_verdict(table), "header": header,
+               "convergence": convergence}
+    return "study.html.j2", context
+
+
+def _page(result) -> tuple[str, dict]:
+    if isinstance(result, pd.DataFrame):
+        return _study_page(result)
+    raise TypeError(f"no report for a {type(result).__name__}; expected a study table, "
+                    "a CheckResult or an AuditResult")
+
+
+def render(result) -> str:
+    """The HTML page of ``result``: one self-contained document."""
+    from . import __version__
+
+    template, context = _page(result)
+    return _environment().get_template(template).render(version=__version__, **context)

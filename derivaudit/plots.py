@@ -1,0 +1,192 @@
+"""Plots for the HTML reports, as inline SVG text.
+
+Figures are built with :class:`matplotlib.figure.Figure` directly — never
+through ``pyplot`` — so no GUI backend, no global figure registry and no
+state shared between reports; ``savefig(format="svg")`` renders them with
+matplotlib's own SVG backend (the raster Agg backend is never needed).
+
+Errors span hundreds of decades at high precision (an error of 10⁻⁴⁰⁰
+underflows a float), so the convergence plot draws ``log10|error|`` against
+``log10 ε`` computed by mpmath on linear axes labelled as powers of ten: a
+scheme of order ``p`` is a straight line of slope ``p``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Sequence
+
+import matplotlib
+import matplotlib.patches
+import mpmath
+import numpy as np
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+__all__ = ["figure_svg", "convergence_svg", "heatmap_svg", "log10_abs"]
+
+#: float64 unit roundoff, 2⁻⁵³
+UNIT_ROUNDOFF = 2.0 ** -53
+#: reference slopes drawn faintly behind the data
+REFERENCE_SLOPES = (1, 2, 4)
+
+
+def log10_abs(value) -> float:
+    """``log10|value|`` as a float (−inf for 0, NaN for NaN), exact for tiny mpmath numbers."""
+    value = mpmath.mpf(value)
+    if mpmath.isnan(value):
+        return math.nan
+    if value == 0:
+        return -math.inf
+    return float(mpmath.log10(abs(value)))
+
+
+def figure_svg(fig: Figure, salt: str, label: str) -> str:
+    """The figure as an ``<svg>`` element for inlining into HTML.
+
+    ``salt`` makes matplotlib's element ids unique within one page (several
+    plots share a document) and repeatable between runs; ``label`` is the
+    accessible name of the image.
+    """
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "path"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None},
+                    bbox_inches="tight")
+    text = buffer.getvalue()
+    text = text[text.index("<svg"):]
+    return text.replace("<svg ", f'<svg role="img" aria-label="{_attr(label)}" ', 1)
+
+
+def _attr(text: str) -> str:
+    return (text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+            .replace(">", "&gt;"))
+
+
+def _power_axis(axis) -> None:
+    axis.set_major_locator(MaxNLocator(integer=True, nbins=8))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"$10^{{{int(round(v))}}}$"))
+
+
+def convergence_svg(series: Sequence[dict], *, title: str = "", floor: dict | None = None,
+                    salt: str = "convergence") -> str:
+    """Log–log plot of |error| against ε, one line per scheme.
+
+    Each item of ``series`` has ``label``, ``eps`` and ``abs_error`` (numbers
+    of any kind) and optionally ``best_eps`` (marked with a star) and
+    ``predicted`` (a predicted |error| per step, drawn dashed).  Zero errors
+    (below the precision's resolution) are left out.  Faint lines of slope
+    1, 2 and 4 start at the largest plotted error of the largest step.
+    ``floor`` (float64 mode) draws the roundoff floor ``u·scale/εᵈ``: keys
+    ``scale`` and ``derivative``.
+    """
+    fig = Figure(figsize=(8.6, 4.6), layout="constrained")
+    ax = fig.subplots()
+    colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    xs_all, ys_all = [], []
+    for i, item in enumerate(series):
+        colour = colours[i % len(colours)]
+        x = np.array([log10_abs(v) for v in item["eps"]])
+        y = np.array([log10_abs(v) for v in item["abs_error"]])
+        keep = np.isfinite(x) & np.isfinite(y)
+        ax.plot(x[keep], y[keep], "o-", color=colour, label=item["label"], markersize=4, linewidth=1.6)
+        xs_all.extend(x[keep])
+        ys_all.extend(y[keep])
+        if item.get("predicted") is not None:
+            p = np.array([log10_abs(v) for v in item["predicted"]])
+            ok = np.isfinite(x) & np.isfinite(p)
+            ax.plot(x[ok], p[ok], "--", color=colour, linewidth=1, alpha=0.8,
+                    label=f"{item['label']} (predicted)")
+        if item.get("best_eps") is not None:
+            bx = log10_abs(item["best_eps"])
+            match = [j for j in range(len(x)) if keep[j] and abs(x[j] - bx) < 1e-12]
+            if match:
+                j = match[0]
+                ax.plot([x[j]], [y[j]], "*", color=colour, markersize=15, markeredgecolor="black",
+                        markeredgewidth=0.6, zorder=5,
+                        label=f"best ε for {item['label']} = {_short(item['best_eps'])}")
+    if not xs_all:
+        ax.text(0.5, 0.5, "every error is 0 at this precision", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        return figure_svg(fig, salt, title or "convergence plot")
+    x_lo, x_hi = min(xs_all), max(xs_all)
+    y_lo, y_hi = min(ys_all), max(ys_all)
+    pad_x = max(0.3, 0.04 * (x_hi - x_lo))
+    pad_y = max(0.5, 0.06 * (y_hi - y_lo))
+    if floor is not None and floor.get("scale"):
+        grid = np.linspace(x_lo - pad_x, x_hi + pad_x, 50)
+        values = math.log10(UNIT_ROUNDOFF * floor["scale"]) - floor["derivative"] * grid
+        ax.plot(grid, values, ":", color="0.35", linewidth=1.4,
+                label="roundoff floor u·|f|/ε" + ("" if floor["derivative"] == 1 else f"^{floor['derivative']}"))
+    # reference slopes through the top-right data point, faint so data stays in front
+    x0 = x_hi
+    y0 = max(y for x, y in zip(xs_all, ys_all) if x == x_hi)
+    for slope in REFERENCE_SLOPES:
+        xr = np.array([x_lo - pad_x, x0])
+        ax.plot(xr, y0 + slope * (xr - x0), "-", color="0.55", alpha=0.35, linewidth=1, zorder=0)
+        x_text = max(x_lo, x0 - (y0 - y_lo) / slope) if slope else x_lo
+        ax.annotate(f"slope {slope}", (x_text, y0 + slope * (x_text - x0)), color="0.45",
+                    fontsize=8, alpha=0.8, xytext=(4, -2), textcoords="offset points")
+    ax.set_xlim(x_lo - pad_x, x_hi + pad_x)
+    ax.set_ylim(y_lo - pad_y, y_hi + pad_y)
+    _power_axis(ax.xaxis)
+    _power_axis(ax.yaxis)
+    ax.set_xlabel("step ε")
+    ax.set_ylabel("|error|")
+    ax.grid(True, alpha=0.25)
+    if title:
+        ax.set_title(title, fontsize=11)
+    fig.legend(fontsize=8, loc="outside right upper", frameon=False)
+    return figure_svg(fig, salt, title or "convergence plot: |error| against step ε")
+
+
+def heatmap_svg(values, *, wrong=None, title: str = "", salt: str = "heatmap",
+                row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None) -> str:
+    """A small heat-map of |claim − exact| per matrix entry (log colour scale).
+
+    ``values`` is a 2-D array of absolute differences (numbers of any kind;
+    zeros show white); ``wrong`` an optional boolean mask of entries to
+    outline in red.  Entries are printed in the cells when the matrix is small.
+    """
+    grid = np.array([[log10_abs(v) for v in row] for row in np.atleast_2d(np.asarray(values, dtype=object))])
+    rows, cols = grid.shape
+    fig = Figure(figsize=(min(1.2 + 0.55 * cols, 7.5), min(1.0 + 0.45 * rows, 6.5)), layout="constrained")
+    ax = fig.subplots()
+    finite = np.isfinite(grid)
+    shown = np.ma.masked_where(~finite, np.where(finite, 10.0 ** np.clip(grid, -300, 300), 1.0))
+    if finite.any():
+        lo, hi = shown.min(), shown.max()
+        norm = LogNorm(vmin=lo, vmax=hi if hi > lo else lo * 10)
+        image = ax.imshow(shown, cmap="Reds", norm=norm, aspect="auto")
+        colourbar = fig.colorbar(image, ax=ax, shrink=0.9)
+        colourbar.set_label("|claim − exact|", fontsize=8)
+    else:
+        ax.imshow(np.zeros(grid.shape), cmap="Greys", vmin=0, vmax=1, aspect="auto")
+    if rows * cols <= 64:
+        for r in range(rows):
+            for c in range(cols):
+                text = "0" if not finite[r, c] else f"{10.0 ** grid[r, c]:.1e}" if abs(grid[r, c]) < 300 \
+                    else f"1e{grid[r, c]:.0f}"
+                ax.text(c, r, text, ha="center", va="center", fontsize=7)
+    if wrong is not None:
+        mask = np.atleast_2d(np.asarray(wrong, dtype=bool))
+        for r, c in zip(*np.nonzero(mask)):
+            ax.add_patch(matplotlib.patches.Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False,
+                                                      edgecolor="#c0392b", linewidth=2.2))
+    ax.set_xticks(range(cols), labels=col_labels or [str(c) for c in range(cols)], fontsize=8)
+    ax.set_yticks(range(rows), labels=row_labels or [str(r) for r in range(rows)], fontsize=8)
+    ax.set_xlabel("column", fontsize=8)
+    ax.set_ylabel("row", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return figure_svg(fig, salt, title or "heat-map of |claim − exact| per entry")
+
+
+def _short(value) -> str:
+    """A step as short text: 1e-08 rather than 1.0000000000000000209e-8."""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return re.sub(r"\.?0+e", "e", mpmath.nstr(mpmath.mpf(value), 3, min_fixed=-3, max_fixed=4))

@@ -1,0 +1,111 @@
+"""The HTML report opened in a real browser: headless Chromium from a file:// URL.
+
+Skipped where no Chromium is installed (``.ci/run`` installs it on CI).  The
+screenshot is saved next to the report in the test's temporary folder, and
+also into ``$DERIVAUDIT_SCREENSHOTS`` when that is set, for a person to look at.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+import derivaudit as da
+
+CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def _chromium() -> str | None:
+    for name in CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
+
+
+CHROMIUM = _chromium()
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed")
+
+#: writes what the browser laid out into the DOM, for --dump-dom to carry back
+PROBE = """<script>
+window.addEventListener("load", () => {
+  const boxes = [...document.querySelectorAll("svg")].map(s => s.getBoundingClientRect());
+  const verdict = document.getElementById("verdict");
+  const out = document.createElement("pre");
+  out.id = "probe";
+  out.textContent = JSON.stringify({
+    svgs: boxes.map(b => [b.width, b.height]),
+    verdictColour: getComputedStyle(verdict).color,
+    verdictSize: parseFloat(getComputedStyle(verdict).fontSize),
+  });
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def _run(profile: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check",
+               "--hide-scrollbars", f"--user-data-dir={profile}", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+class _Dom(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.inside, self.title, self.verdict, self.probe = None, "", "", ""
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "title" or attrs.get("id") in ("verdict", "probe"):
+            self.inside = attrs.get("id", tag)
+
+    def handle_endtag(self, tag):
+        self.inside = None
+
+    def handle_data(self, data):
+        if self.inside:
+            setattr(self, self.inside, getattr(self, self.inside) + data)
+
+
+def test_report_renders_in_chromium(tmp_path):
+    import json
+
+    table = da.study("theta**3", wrt="theta", at={"theta": 1}, eps="1e-1:1e-12:12", precision="float64")
+    report = da.write_html(table, tmp_path / "cubic.html")
+
+    probe = tmp_path / "probe.html"
+    probe.write_text(report.read_text(encoding="utf-8").replace("</body>", PROBE + "\n</body>"),
+                     encoding="utf-8")
+    dumped = _run(tmp_path / "profile-dom", "--virtual-time-budget=5000", "--dump-dom", probe.as_uri())
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    dom = _Dom()
+    dom.feed(dumped.stdout)
+    assert dom.title.startswith("Convergence study of df/dtheta for f = theta**3")
+    assert dom.verdict.strip() == "converges as theory predicts"
+    laid_out = json.loads(dom.probe)
+    assert len(laid_out["svgs"]) == 1
+    width, height = laid_out["svgs"][0]
+    assert width > 300 and height > 150
+    assert laid_out["verdictColour"] == "rgb(30, 132, 73)"  # the "ok" green, large
+    assert laid_out["verdictSize"] >= 30
+
+    shot = tmp_path / "cubic.png"
+    taken = _run(tmp_path / "profile-shot", "--window-size=1200,1600", f"--screenshot={shot}", report.as_uri())
+    assert taken.returncode == 0 and shot.exists(), taken.stderr[-2000:]
+    pixels = imread(shot)[..., :3]
+    assert pixels.shape[:2] == (1600, 1200)
+    # not a blank page: a good share of the pixels are drawn, and the green verdict is among them
+    assert (pixels.mean(axis=2) < 0.9).mean() > 0.02
+    green = np.all(np.abs(pixels - np.array([30, 132, 73]) / 255) < 0.06, axis=2)
+    assert green.sum() > 500
+    keep = os.environ.get("DERIVAUDIT_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(keep) / shot.name)
