@@ -112,8 +112,11 @@ def _candidate_forms(expr: sp.Expr, use_simplify: bool) -> list[tuple[str, objec
         forms.append(("cancel after rewrite(exp)",
                       lambda e: sp.cancel(sp.together(_hyperbolic_as_exp(e)))))
     forms.append(("powsimp", lambda e: sp.powsimp(sp.expand(e), combine="exp")))
+    forms.append(("factor", sp.factor))
     if expr.has(sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc):
         forms.append(("trigsimp", sp.trigsimp))
+    if expr.has(*_KINK_FUNCTIONS):
+        forms.append(("cancel on each side of every kink", _zero_on_each_side))
     if use_simplify:
         forms.append(("simplify", sp.simplify))
     return forms
@@ -127,6 +130,41 @@ def _forms(expr: sp.Expr, use_simplify: bool) -> Iterator[tuple[str, sp.Expr]]:
         except Exception:  # noqa: BLE001 - sympy raises many kinds; the next form may work
             continue
         yield method, form
+
+
+_KINK_FUNCTIONS = (sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min)
+#: deepest nesting of kink case splits (2**depth cases at most)
+_MAX_KINK_SPLITS = 4
+
+
+def _zero_on_each_side(expr: sp.Expr) -> sp.Expr:
+    """0 if ``expr`` vanishes on both sides of every kink, else ``expr`` itself.
+
+    A kink argument ``a = c·v + r`` linear in a variable ``v`` (``c`` a
+    constant) splits the line into ``a > 0`` and ``a < 0``: substituting
+    ``v = (±p − r)/c`` with ``p > 0`` turns ``abs(a)`` into ``p``, ``max(a, 0)``
+    into ``p`` or 0, …, and each case is proved with the cheap forms.  The
+    switch set ``a = 0`` itself has measure zero: the derivative of a kinked
+    function does not exist there, and a claim is judged where it does.
+    """
+    return sp.Integer(0) if _cases_vanish(expr, 0) else expr
+
+
+def _cases_vanish(expr: sp.Expr, depth: int) -> bool:
+    arguments = kink_arguments([expr])
+    if not arguments:
+        return any(form == 0 for _, form in _forms(expr, False))
+    if depth >= _MAX_KINK_SPLITS:
+        return False
+    for argument in arguments:
+        for v in free_variables(argument):
+            c = sp.diff(argument, v)
+            rest = sp.expand(argument - c * v)
+            if c.is_number and c != 0 and not rest.has(v):
+                p = sp.Dummy("p", positive=True)
+                return all(_cases_vanish(expr.subs(v, (sign * p - rest) / c), depth + 1)
+                           for sign in (1, -1))
+    return False
 
 
 def _size(expr: sp.Expr) -> int:
@@ -370,13 +408,16 @@ def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
     evidence = _numeric_evidence(claim, exact, domain, variables, dps,
                                  points if variables else 1, seed)
     if evidence.counterexample is not None:
-        shown = _symbolic(difference, limits.simplify_seconds).best if difference != 0 else difference
+        # only for display: the cheap forms (factor among them) without simplify
+        shown = (_symbolic(difference, limits.simplify_seconds, use_simplify=False).best
+                 if difference != 0 else difference)
         if shown == 0:  # simplification "proved" what a point refutes: show the raw difference
             shown = difference
         return Comparison("different", shown,
                           {v.name: value for v, value in evidence.counterexample.items()},
                           evidence.claim_value, evidence.exact_value, evidence.points,
-                          dps, f"counterexample found among {evidence.points} points")
+                          dps, f"counterexample: evidence point {evidence.points} differs "
+                               f"beyond {dps} digits")
     evidence_text = (f"numeric at {evidence.points} random points, {dps} digits"
                      if variables else f"numeric, {dps} digits")
     if difference == 0:

@@ -1,0 +1,719 @@
+"""Audit a hand-derived derivative: verdict, proof or counterexample, diagnosis.
+
+:func:`check` takes a formula ``f``, a variable (or several, for a gradient),
+a derivative order and the user's *claimed* derivative, and returns a
+:class:`CheckResult` with one :class:`ComponentResult` per claimed
+derivative:
+
+- the **verdict** (:class:`Verdict`): proved correct, numerically correct
+  (equal to ``dps`` digits at many random points of the domain, not proved
+  within the time budget), wrong, or not differentiable at the point asked;
+- the exact derivative and the difference ``claim − exact``, simplified as
+  far as the budget allowed (:func:`~derivaudit.equivalence.compare_expressions`
+  decides);
+- for a wrong claim an exact counterexample point with both values, and the
+  **likely mistake** (:class:`Mistake`): sign flipped, constant factor,
+  missing or extra term, wrong variable, chain rule without the inner
+  derivative, wrong derivative order;
+- the numeric **evidence**: a :func:`~derivaudit.study.study` table of
+  centered and forward differences at the counterexample (or at ``at``),
+  with the claim's value and each approximation's distance to it — the
+  differences converge to the exact value, not to the claim;
+- at a kink (``abs``, ``relu``, ``max``, ``min``) given as ``at``, the two
+  one-sided derivatives instead of a meaningless convergence order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import mpmath
+import pandas as pd
+import sympy as sp
+
+from .equivalence import Comparison, compare_expressions, kink_arguments
+from .errors import DerivauditError, DomainError, LimitExceeded, ParseError
+from .limits import DEFAULT_LIMITS, Limits
+from .numeric import GUARD_DIGITS, Samples, compile_formula, difference_quotient, exact_value
+from .parse import format_formula, parse_formula
+from .report import table_as_text
+from .stencils import backward, forward
+from .study import resolve_point, study
+from .symbolic import as_symbol, default_variable, derivative, require_variables
+
+__all__ = ["Verdict", "Mistake", "Diagnosis", "OneSided", "ComponentResult", "CheckResult",
+           "check", "diagnose", "split_claim", "format_result", "format_component", "EVIDENCE_EPS"]
+
+#: steps of the evidence table; smaller ranges are tried near a domain edge
+EVIDENCE_EPS = ("1e-1:1e-6:6", "1e-3:1e-8:6", "1e-6:1e-11:6")
+#: steps of the one-sided differences that decide differentiability at a point
+_ONE_SIDED_EPS = tuple(sp.Rational(1, 10 ** k) for k in (4, 6, 8, 10))
+
+
+class Verdict(str, enum.Enum):
+    """The verdict on one claimed derivative (its value is the text shown)."""
+
+    #: ``claim − exact`` simplifies to 0
+    PROVED = "correct (proved)"
+    #: equal to ``dps`` digits at every tested point; simplification ran out of budget
+    NUMERICAL = "correct (numerically, not proved)"
+    #: a counterexample point exists
+    WRONG = "wrong"
+    #: the point given as ``at`` is a kink: left and right derivatives differ (or diverge)
+    NOT_DIFFERENTIABLE = "not differentiable at the point"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Mistake(str, enum.Enum):
+    """Classes of mistakes :func:`check` recognises in a wrong claim."""
+
+    SIGN = "sign flipped"
+    FACTOR = "off by a constant factor"
+    MISSING_TERM = "missing term"
+    EXTRA_TERM = "extra term"
+    WRONG_VARIABLE = "derivative with respect to the wrong variable"
+    CHAIN_RULE = "chain rule without the inner derivative"
+    WRONG_ORDER = "wrong derivative order"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A likely mistake: its class, a sentence, and the quantity it names
+    (the factor, the term, the variable, the inner derivative or the order)."""
+
+    mistake: Mistake
+    message: str
+    detail: sp.Expr | str | int | None = None
+
+
+@dataclass(frozen=True)
+class OneSided:
+    """One-sided derivatives at a point: the limits of the backward (left) and
+    forward (right) differences, each None where it diverges or is undefined."""
+
+    left: mpmath.mpf | None
+    right: mpmath.mpf | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class ComponentResult:
+    """The audit of one claimed derivative ``∂ⁿf/∂vⁿ``."""
+
+    variable: str
+    order: int
+    claim: sp.Expr
+    exact: sp.Expr
+    verdict: Verdict
+    comparison: Comparison
+    #: likely mistakes, most specific first (empty when correct or unexplained)
+    diagnosis: tuple[Diagnosis, ...] = ()
+    #: study table at ``evidence_point`` (None when correct and no ``at`` was given)
+    evidence: pd.DataFrame | None = dataclasses.field(default=None, repr=False)
+    evidence_point: dict[str, sp.Expr] | None = None
+    #: the claim and the exact derivative at ``at`` (when given and defined)
+    claim_at_point: mpmath.mpf | None = None
+    exact_at_point: mpmath.mpf | None = None
+    one_sided: OneSided | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def correct(self) -> bool:
+        """The claim equals the exact derivative (wherever that exists)."""
+        return self.comparison.equal
+
+    @property
+    def difference(self) -> sp.Expr:
+        return self.comparison.difference
+
+    @property
+    def counterexample(self) -> dict[str, sp.Expr] | None:
+        return self.comparison.counterexample
+
+    @property
+    def label(self) -> str:
+        power = "" if self.order == 1 else f"^{self.order}"
+        return f"d{power}f/d{self.variable}{power}"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The audit of a claimed derivative or gradient of ``formula``.
+
+    ``components`` holds one :class:`ComponentResult` per claimed derivative
+    (one for ``wrt``, one per variable for a gradient).  ``verdict`` is the
+    worst of them (wrong > not differentiable > numerical > proved).  For a
+    single derivative the properties ``exact``, ``difference``,
+    ``counterexample``, ``diagnosis`` and ``evidence`` read its component.
+    """
+
+    formula: sp.Expr
+    components: tuple[ComponentResult, ...]
+    at: dict[str, sp.Expr] | None
+    dps: int
+    gradient: bool
+
+    @property
+    def correct(self) -> bool:
+        return all(c.correct for c in self.components)
+
+    @property
+    def verdict(self) -> Verdict:
+        for verdict in (Verdict.WRONG, Verdict.NOT_DIFFERENTIABLE, Verdict.NUMERICAL):
+            if any(c.verdict is verdict for c in self.components):
+                return verdict
+        return Verdict.PROVED
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every claim is correct, 1 when any is wrong (the CLI's code)."""
+        return 0 if self.correct else 1
+
+    def _single(self) -> ComponentResult:
+        if len(self.components) != 1:
+            raise DerivauditError("a gradient check has one result per component; "
+                                  "read result.components[i]")
+        return self.components[0]
+
+    @property
+    def exact(self) -> sp.Expr:
+        return self._single().exact
+
+    @property
+    def difference(self) -> sp.Expr:
+        return self._single().difference
+
+    @property
+    def counterexample(self) -> dict[str, sp.Expr] | None:
+        return self._single().counterexample
+
+    @property
+    def diagnosis(self) -> tuple[Diagnosis, ...]:
+        return self._single().diagnosis
+
+    @property
+    def evidence(self) -> pd.DataFrame | None:
+        return self._single().evidence
+
+
+# --------------------------------------------------------------------------
+# input
+
+def split_claim(text: str) -> list[str]:
+    """Split ``"2*x*y, x**2"`` at its top-level commas (not inside ``max(a, b)``)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts]
+
+
+def _parse_part(value, what: str, limits: Limits) -> sp.Expr:
+    if isinstance(value, sp.Expr):
+        return value
+    if isinstance(value, (int, Fraction)) and not isinstance(value, bool):
+        return sp.Rational(value)
+    if not isinstance(value, str):
+        raise ParseError(f"{what} must be text or a sympy expression, not {type(value).__name__}")
+    try:
+        return parse_formula(value, limits=limits)
+    except (ParseError, LimitExceeded) as exc:
+        raise type(exc)(f"{what} {value!r}: {exc}") from None
+
+
+def _claims(claim, count: int, limits: Limits) -> list[sp.Expr]:
+    """The claimed derivative(s) as expressions, one per component."""
+    if claim is None:
+        raise DerivauditError("no claim given; pass the hand-derived derivative as claim=... "
+                              "(--claim TEXT)")
+    if isinstance(claim, str):
+        parts = split_claim(claim)
+    elif isinstance(claim, (list, tuple)):
+        parts = list(claim)
+    else:
+        parts = [claim]
+    if len(parts) != count:
+        has = f"the claim has {len(parts)} component{'s' if len(parts) != 1 else ''}"
+        if count == 1:
+            raise DerivauditError(f"{has} but one derivative was asked; for a gradient use "
+                                  "--grad / grad=[...]")
+        raise DerivauditError(f"{has} but the gradient has {count}; give one per variable, "
+                              "separated by commas")
+    if count == 1:
+        return [_parse_part(parts[0], "claim", limits)]
+    return [_parse_part(p, f"claim component {i + 1}", limits) for i, p in enumerate(parts)]
+
+
+def _variables(expr: sp.Expr, wrt, grad) -> tuple[list[sp.Symbol], bool]:
+    if grad is not None and wrt is not None:
+        raise DerivauditError("give either wrt (one derivative) or grad (a gradient), not both")
+    if grad is not None:
+        names = split_claim(grad) if isinstance(grad, str) else list(grad)
+        variables = [as_symbol(v) for v in names]
+        if not variables:
+            raise DerivauditError("grad names no variables")
+        seen = set()
+        for v in variables:
+            if v in seen:
+                raise DerivauditError(f"grad names {v.name} twice")
+            seen.add(v)
+        require_variables(expr, variables)
+        return variables, True
+    var = as_symbol(wrt) if wrt is not None else default_variable(expr)
+    require_variables(expr, [var])
+    return [var], False
+
+
+# --------------------------------------------------------------------------
+# diagnosis
+
+def _same(a: sp.Expr, b: sp.Expr, domain: Sequence[sp.Expr], limits: Limits, seed: int) -> bool:
+    """Numerically the same function (12 points, 30 digits, no symbolic work)."""
+    try:
+        return compare_expressions(a, b, domain=domain, dps=30, points=12, seed=seed,
+                                   limits=dataclasses.replace(limits, simplify_seconds=0)).equal
+    except DomainError:
+        return False
+
+
+def _constant_ratio(comparison: Comparison) -> sp.Rational | None:
+    """``claim/exact`` at the counterexample as a small fraction, if it is one."""
+    c, e = comparison.claim_value, comparison.exact_value
+    if c is None or e is None or e == 0 or c == 0:
+        return None
+    with mpmath.workdps(comparison.dps):
+        ratio = c / e
+        fraction = Fraction(mpmath.nstr(ratio, comparison.dps)).limit_denominator(1000)
+        if abs(ratio - mpmath.mpf(fraction.numerator) / fraction.denominator) > \
+                abs(ratio) * mpmath.mpf(10) ** (-comparison.dps // 2):
+            return None
+    return sp.Rational(fraction.numerator, fraction.denominator)
+
+
+def _terms(expr: sp.Expr) -> list[sp.Expr]:
+    """The additive terms of ``expr`` as written and of its expansion."""
+    terms = list(sp.Add.make_args(expr))
+    for term in sp.Add.make_args(sp.expand(expr)):
+        if term not in terms:
+            terms.append(term)
+    return terms if len(terms) > 1 else []
+
+
+def _inner_arguments(f: sp.Expr, var: sp.Symbol, limit: int = 12) -> list[sp.Expr]:
+    """Arguments of functions and powers in ``f`` that depend on ``var`` non-trivially."""
+    found: list[sp.Expr] = []
+    for node in sp.preorder_traversal(f):
+        if isinstance(node, sp.Function) or isinstance(node, sp.Pow):
+            args = node.args if isinstance(node, sp.Function) else (node.base,)
+            if isinstance(node, sp.Pow) and node.base == sp.E:
+                args = (node.exp,)
+            for arg in args:
+                if arg.has(var) and arg != var and arg not in found and sp.diff(arg, var) != 1:
+                    found.append(arg)
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _without_inner(f: sp.Expr, var: sp.Symbol, inner: sp.Expr) -> sp.Expr | None:
+    """``df/dvar`` with the factor ``d inner/dvar`` of the chain rule left out."""
+    t = sp.Dummy("t", real=True)
+    outer = f.subs(inner, t)
+    if not outer.has(t):
+        return None
+    return (sp.diff(outer, var) + sp.diff(outer, t)).subs(t, inner)
+
+
+def diagnose(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, exact: sp.Expr,
+             comparison: Comparison, limits: Limits = DEFAULT_LIMITS, seed: int = 0
+             ) -> tuple[Diagnosis, ...]:
+    """Likely mistakes that turn ``exact`` into ``claim``, most specific first.
+
+    Each candidate is confirmed numerically on the domain (the claim must
+    *equal* the mistaken derivative as a function, not just at one point):
+
+    - ``claim = f'(g)`` with the factor ``g'`` of an inner argument g left out: chain rule
+      (tried first: it also explains a constant factor or a "wrong variable" in ``w·x + b``);
+    - ``claim = c·exact``: sign flipped (c = −1) or constant factor c;
+    - ``claim = ∂ⁿf/∂uⁿ`` for another variable u: wrong variable;
+    - ``claim = dᵏf/dvarᵏ`` with k ≠ n: wrong order;
+    - only when none of these fits: ``claim − exact = −t`` (``+t``) for a term t of
+      exact (of claim), or a difference that is a single term: missing (extra) term.
+    """
+    domain = [f]
+    found: list[Diagnosis] = []
+    difference = claim - exact
+
+    if order == 1:
+        for inner in _inner_arguments(f, var):
+            candidate = _without_inner(f, var, inner)
+            if candidate is not None and candidate != exact and \
+                    _same(claim, candidate, domain, limits, seed):
+                inner_derivative = sp.diff(inner, var)
+                found.append(Diagnosis(Mistake.CHAIN_RULE, f"the chain rule's inner derivative "
+                                       f"d({format_formula(inner)})/d{var.name} = "
+                                       f"{format_formula(inner_derivative)} is missing",
+                                       inner_derivative))
+                break
+
+    factor = _constant_ratio(comparison)
+    if factor is not None and factor != 1 and _same(claim, factor * exact, domain, limits, seed):
+        if factor == -1:
+            found.append(Diagnosis(Mistake.SIGN, "the claim is the exact derivative with its "
+                                   "sign flipped (claim = −exact)", sp.Integer(-1)))
+        else:
+            found.append(Diagnosis(Mistake.FACTOR, f"the claim is {factor} times the exact "
+                                   f"derivative (claim = {factor}·exact)", factor))
+
+    for other in sorted(f.free_symbols - {var}, key=lambda s: s.name):
+        wrong = derivative(f, other, order)
+        if wrong != 0 and _same(claim, wrong, domain, limits, seed):
+            found.append(Diagnosis(Mistake.WRONG_VARIABLE, f"the claim is the derivative with "
+                                   f"respect to {other.name}, not {var.name}", other.name))
+
+    for k in range(0, order + 3):
+        if k != order:
+            other_order = derivative(f, var, k)
+            if other_order != 0 and _same(claim, other_order, domain, limits, seed):
+                what = "the formula itself" if k == 0 else f"the derivative of order {k}"
+                found.append(Diagnosis(Mistake.WRONG_ORDER, f"the claim is {what}, not the "
+                                       f"derivative of order {order}", k))
+
+    if not found:
+        for term in _terms(exact):
+            if _same(difference, -term, domain, limits, seed):
+                found.append(Diagnosis(Mistake.MISSING_TERM, f"the term {format_formula(term)} "
+                                       "of the exact derivative is missing", term))
+                break
+        else:
+            for term in _terms(claim):
+                if _same(difference, term, domain, limits, seed):
+                    found.append(Diagnosis(Mistake.EXTRA_TERM, f"the claim has an extra term "
+                                           f"{format_formula(term)}", term))
+                    break
+            else:
+                shown = comparison.difference
+                if len(sp.Add.make_args(sp.expand(shown))) == 1 and not shown.is_number:
+                    mistake, term, word = ((Mistake.EXTRA_TERM, shown, "an extra term")
+                                           if not sp.expand(shown).could_extract_minus_sign()
+                                           else (Mistake.MISSING_TERM, -shown, "a missing term"))
+                    found.append(Diagnosis(mistake, f"the claim differs by {word} "
+                                           f"{format_formula(term)}", term))
+    return tuple(found)
+
+
+# --------------------------------------------------------------------------
+# the point
+
+def _one_sided(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.Expr],
+               dps: int, limits: Limits) -> OneSided | None:
+    """Left and right derivatives at a point where a kink switches, else None.
+
+    The ``(order−1)``-th exact derivative ``g`` is differentiated once more by
+    backward and forward differences at ε = 10⁻⁴ … 10⁻¹⁰ (exact arithmetic, so
+    only truncation error, O(ε)).  Differentiable means both sequences settle
+    (last change below 10⁻³ relative) on the same value (to 10⁻⁶ relative).
+    """
+    g = derivative(f, var, order - 1)
+    kinks = kink_arguments([g])
+    if not kinks:
+        return None
+    variables = tuple(point)
+    on_switch = False
+    for kink in kinks:
+        value = exact_value(compile_formula(kink, variables), point, 20, limits) \
+            if kink.free_symbols else kink
+        if abs(value) < mpmath.mpf(10) ** -15:
+            on_switch = True
+    if not on_switch:
+        return None
+    samples = Samples(compile_formula(g, variables), var, point)
+    limits_found = []
+    for st in (backward(1), forward(1)):
+        try:
+            values = [difference_quotient(samples, st, eps, dps, limits) for eps in _ONE_SIDED_EPS]
+        except DomainError:
+            limits_found.append(None)
+            continue
+        with mpmath.workdps(dps + GUARD_DIGITS):
+            last, before = values[-1], values[-2]
+            settled = abs(last - before) <= mpmath.mpf("1e-3") * max(1, abs(last))
+            limits_found.append(+last if settled else None)
+    left, right = limits_found
+    if left is None or right is None:
+        side = "left" if left is None else "right"
+        if left is None and right is None:
+            side = "both"
+        return OneSided(left, right, f"the one-sided difference quotients diverge or are undefined "
+                                     f"({side})")
+    with mpmath.workdps(dps):
+        if abs(left - right) > mpmath.mpf("1e-6") * max(1, abs(left), abs(right)):
+            return OneSided(left, right, "the left and right derivatives differ")
+    return None
+
+
+def _value_at(expr: sp.Expr, point, dps: int, limits: Limits) -> mpmath.mpf | None:
+    try:
+        return exact_value(compile_formula(expr, tuple(point)), point, dps, limits)
+    except DomainError:
+        return None
+
+
+def _evidence(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.Expr],
+              claim_value: mpmath.mpf | None, dps: int, limits: Limits) -> pd.DataFrame | None:
+    """Centered and forward sweeps at ``point`` with the claim's value and distance."""
+    at = {s.name: v for s, v in point.items()}
+    for eps in EVIDENCE_EPS:
+        try:
+            table = study(f, wrt=var.name, at=at, eps=eps, schemes=("centered", "forward"),
+                          order=order, dps=dps, limits=limits)
+            break
+        except DomainError:
+            continue
+    else:
+        return None
+    with mpmath.workdps(dps):
+        if claim_value is None:
+            table["claim"] = mpmath.mpf("nan")
+            table["distance_to_claim"] = mpmath.mpf("nan")
+        else:
+            table["claim"] = [+claim_value] * len(table)
+            table["distance_to_claim"] = [abs(a - claim_value) for a in table["approx"]]
+    return table
+
+
+# --------------------------------------------------------------------------
+
+def _component(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr,
+               point: dict[sp.Symbol, sp.Expr] | None, dps: int, limits: Limits,
+               points: int, seed: int) -> ComponentResult:
+    exact = derivative(f, var, order)
+    comparison = compare_expressions(claim, exact, domain=[f], limits=limits, dps=dps,
+                                     points=points, seed=seed)
+    verdict = {"proved": Verdict.PROVED, "numerical": Verdict.NUMERICAL,
+               "different": Verdict.WRONG}[comparison.status]
+    notes: list[str] = []
+    one_sided = None
+    claim_at = exact_at = None
+    evidence_point = None
+    if point is not None:
+        one_sided = _one_sided(f, var, order, point, dps, limits)
+        exact_at = _value_at(exact, point, dps, limits) if one_sided is None else None
+        if one_sided is None and exact_at is None:
+            one_sided = OneSided(None, None, "the exact derivative is undefined there although "
+                                             "the formula is defined")
+        if one_sided is not None:
+            verdict = Verdict.NOT_DIFFERENTIABLE
+        claim_at = _value_at(claim, point, dps, limits)
+        if claim_at is None:
+            notes.append("the claim is undefined or not real at the point")
+        if exact_at is not None and claim_at is not None and comparison.equal is False:
+            with mpmath.workdps(dps):
+                if abs(claim_at - exact_at) <= max(abs(claim_at), abs(exact_at)) * \
+                        mpmath.mpf(10) ** (-dps):
+                    notes.append("at the given point the claim happens to equal the exact "
+                                 "derivative; it differs elsewhere (see the counterexample)")
+        if one_sided is None:
+            evidence_point = point
+    elif not comparison.equal:
+        evidence_point = {as_symbol(k): v for k, v in comparison.counterexample.items()}
+        evidence_point = {v: evidence_point[v] for v in sorted(f.free_symbols, key=lambda s: s.name)}
+        claim_at = comparison.claim_value
+    diagnosis = () if comparison.equal else diagnose(f, var, order, claim, exact, comparison,
+                                                      limits, seed)
+    evidence = None
+    if evidence_point is not None:
+        evidence = _evidence(f, var, order, evidence_point, claim_at, dps, limits)
+        if evidence is None:
+            notes.append("no evidence table: every step leaves the domain near the point")
+    return ComponentResult(
+        variable=var.name, order=order, claim=claim, exact=exact, verdict=verdict,
+        comparison=comparison, diagnosis=diagnosis, evidence=evidence,
+        evidence_point=None if evidence_point is None else
+        {s.name: v for s, v in evidence_point.items()},
+        claim_at_point=claim_at if point is not None else None,
+        exact_at_point=exact_at, one_sided=one_sided, notes=tuple(notes))
+
+
+def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None,
+          at: Mapping[str, object] | None = None, dps: int = 50,
+          limits: Limits = DEFAULT_LIMITS, points: int = 24, seed: int = 0) -> CheckResult:
+    """Audit a claimed derivative (or gradient) of ``formula``.
+
+    Parameters
+    ----------
+    formula : str or sympy.Expr
+        The function ``f``.
+    wrt : str, optional
+        Variable of the derivative (optional when ``f`` has one variable).
+    claim : str, sympy.Expr or a list of them
+        The hand-derived derivative; for a gradient a list or a text with one
+        component per variable, separated by commas (``"2*x*y, x**2"``).
+    order : int
+        Derivative order (with ``wrt``; a gradient is first order).
+    grad : list of names or ``"x,y"``
+        Audit a gradient instead: one claimed component per variable.
+    at : mapping name → value, optional
+        A point to examine: the evidence table is computed there, and a kink
+        there gives the verdict "not differentiable at the point".  Values
+        are exact (``"0.1"`` is 1/10).
+    dps : int
+        Digits to which claim and exact derivative must agree at each
+        evidence point, and of every number reported.
+    limits : :class:`~derivaudit.limits.Limits`; ``simplify_seconds`` bounds
+        the symbolic proof.
+    points, seed : number of random evidence points and their seed.
+
+    Raises :class:`~derivaudit.errors.ParseError` (formula or claim
+    unreadable), :class:`~derivaudit.errors.DerivauditError` (unknown
+    variables, wrong number of components) and
+    :class:`~derivaudit.errors.DomainError` (``at`` outside the domain).
+    """
+    if not isinstance(order, int) or isinstance(order, bool) or order < 1:
+        raise DerivauditError(f"derivative order must be a whole number ≥ 1, not {order!r}")
+    if not isinstance(dps, int) or isinstance(dps, bool) or dps < 5:
+        raise DerivauditError(f"precision must be a whole number of digits ≥ 5, not {dps!r}")
+    if dps > limits.max_dps:
+        raise LimitExceeded(f"precision {dps} digits is above the limit of {limits.max_dps}")
+    f = _parse_part(formula, "formula", limits)
+    if not f.free_symbols:
+        raise DerivauditError("the formula has no variables to differentiate by")
+    variables, is_gradient = _variables(f, wrt, grad)
+    if is_gradient and order != 1:
+        raise DerivauditError("a gradient is a first derivative; use wrt with order for "
+                              "higher derivatives")
+    claims = _claims(claim, len(variables), limits)
+    known = {s.name for s in f.free_symbols}
+    for i, c in enumerate(claims):
+        extra = sorted({s.name for s in c.free_symbols} - known)
+        if extra:
+            where = "the claim" if len(claims) == 1 else f"claim component {i + 1}"
+            raise DerivauditError(f"{where} uses {', '.join(extra)}, which the formula does not "
+                                  f"(its variables: {', '.join(sorted(known))})")
+    point = None
+    if at:
+        point = resolve_point(f, at)
+        try:
+            exact_value(compile_formula(f, tuple(point)), point, dps, limits)
+        except DomainError as exc:
+            raise DomainError(f"the point given is outside the formula's domain: {exc}") from None
+    components = tuple(_component(f, var, order, c, point, dps, limits, points, seed)
+                       for var, c in zip(variables, claims))
+    return CheckResult(formula=f, components=components,
+                       at=None if point is None else {s.name: v for s, v in point.items()},
+                       dps=dps, gradient=is_gradient)
+
+
+# --------------------------------------------------------------------------
+# text
+
+EVIDENCE_COLUMNS = ("scheme", "eps", "approx", "exact", "abs_error", "claim", "distance_to_claim",
+                    "observed_order")
+
+
+def _formula_text(expr: sp.Expr) -> str:
+    try:
+        return format_formula(expr)
+    except ParseError:
+        return str(expr)
+
+
+def _number(value, digits: int) -> str:
+    if value is None:
+        return "undefined (not real)"
+    return mpmath.nstr(value, digits)
+
+
+def _point_text(point: Mapping[str, sp.Expr]) -> str:
+    return ", ".join(f"{name}={value}" for name, value in point.items())
+
+
+def _verdict_line(component: ComponentResult) -> str:
+    comparison = component.comparison
+    if component.verdict is Verdict.PROVED:
+        return f"CORRECT (proved symbolically: {comparison.method})"
+    if component.verdict is Verdict.NUMERICAL:
+        return (f"CORRECT (numerically, not proved): equal to {comparison.dps} digits at "
+                f"{comparison.points_tested} random points of the domain; {comparison.method}")
+    if component.verdict is Verdict.WRONG:
+        return "WRONG"
+    if not component.correct:
+        return "NOT DIFFERENTIABLE AT THE POINT, and the claim is WRONG elsewhere"
+    how = ("proved" if comparison.status == "proved" else
+           f"numerically at {comparison.points_tested} points")
+    return f"NOT DIFFERENTIABLE AT THE POINT (the claim is correct elsewhere, {how})"
+
+
+def format_component(component: ComponentResult, digits: int = 20) -> str:
+    """Readable audit of one claimed derivative: verdict, exact, difference, evidence."""
+    label = component.label
+    lines = [f"{label}: {_verdict_line(component)}",
+             f"  claim:      {_formula_text(component.claim)}",
+             f"  exact:      {_formula_text(component.exact)}"]
+    if component.verdict is not Verdict.PROVED:
+        lines.append(f"  difference: {_formula_text(component.difference)}   (claim − exact)")
+    comparison = component.comparison
+    if comparison.counterexample is not None:
+        lines.append(f"  counterexample: {_point_text(comparison.counterexample)}: claim = "
+                     f"{_number(comparison.claim_value, digits)}, exact = "
+                     f"{_number(comparison.exact_value, digits)}")
+    for diagnosis in component.diagnosis:
+        lines.append(f"  likely mistake: {diagnosis.mistake}: {diagnosis.message}")
+    if not component.correct and not component.diagnosis:
+        lines.append("  likely mistake: no simple pattern (sign, factor, term, variable, chain "
+                     "rule, order) explains it; see the difference")
+    if component.one_sided is not None:
+        sided = component.one_sided
+        lines.append(f"  at the point: {sided.reason}: left derivative "
+                     f"{_number(sided.left, 12) if sided.left is not None else 'none'}, right "
+                     f"derivative {_number(sided.right, 12) if sided.right is not None else 'none'}")
+    elif component.exact_at_point is not None:
+        lines.append(f"  at the point: claim = {_number(component.claim_at_point, digits)}, "
+                     f"exact = {_number(component.exact_at_point, digits)}")
+    for note in component.notes:
+        lines.append(f"  note: {note}")
+    if component.evidence is not None:
+        lines.append(f"  evidence at {_point_text(component.evidence_point)} ({comparison.dps} "
+                     "digits): finite differences converge to the exact value, "
+                     + ("and so to the claim" if component.correct else "not to the claim"))
+        columns = [c for c in EVIDENCE_COLUMNS if c in component.evidence.columns]
+        table = _evidence_text(component.evidence, columns, digits)
+        lines += ["    " + row for row in table.splitlines()]
+    return "\n".join(lines)
+
+
+def _evidence_text(table: pd.DataFrame, columns, digits: int) -> str:
+    if not isinstance(table["claim"].iloc[0], mpmath.mpf) or mpmath.isnan(table["claim"].iloc[0]):
+        columns = [c for c in columns if c not in ("claim", "distance_to_claim")]
+    return table_as_text(table, digits=digits, columns=tuple(columns))
+
+
+def format_result(result: CheckResult, digits: int = 20) -> str:
+    """The whole audit as text: the formula, then one block per component."""
+    lines = [f"f = {_formula_text(result.formula)}"]
+    if result.at is not None:
+        lines.append(f"at {_point_text(result.at)}")
+    blocks = [format_component(c, digits) for c in result.components]
+    text = "\n".join(lines) + "\n\n" + "\n\n".join(blocks)
+    if result.gradient:
+        wrong = sum(not c.correct for c in result.components)
+        total = len(result.components)
+        summary = (f"gradient: all {total} components correct" if not wrong else
+                   f"gradient: {wrong} of {total} components wrong")
+        text += "\n\n" + summary
+    return text
