@@ -91,10 +91,7 @@ def _run_study(args) -> int:
                   schemes=_split_list(args.schemes), order=args.order, dps=args.dps,
                   precision="float64" if args.float64 else "mp",
                   progress=terminal_progress(args.quiet))
-    if args.csv:
-        write_csv(table, args.csv)
-    if args.html:
-        write_html(table, args.html)
+    _write_reports(table, args)
     if not args.quiet:
         meta = table.attrs
         point = ", ".join(f"{k}={v}" for k, v in meta["point"].items())
@@ -108,9 +105,7 @@ def _run_study(args) -> int:
         if table["eps"].nunique() > 1:
             print()
             print(fitted_orders(table).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-        written = [path for path in (args.csv, args.html) if path]
-        if written:
-            print("\n" + "\n".join(f"wrote {path}" for path in written))
+        _print_written(args)
     return EXIT_OK
 
 
@@ -134,6 +129,9 @@ def _add_check(sub) -> None:
     p.add_argument("--dps", type=int, default=50,
                    help="digits to which claim and exact derivative must agree (default 50)")
     p.add_argument("--digits", type=int, default=12, help="digits printed per number (default 12)")
+    p.add_argument("--csv", metavar="FILE",
+                   help="write the verdicts and evidence as CSV (a folder path: one CSV per table + summary)")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report with plots")
     _add_common(p)
     # a formula or claim may start with a minus ("-sin(x)"): read every "-..." that is not
     # one of the short options -h/-q as a value, as argparse does for negative numbers
@@ -146,9 +144,25 @@ def _run_check(args) -> int:
 
     result = check(args.formula, wrt=args.wrt, claim=args.claim, order=args.order, grad=args.grad,
                    at=parse_assignments(args.at) or None, dps=args.dps)
+    _write_reports(result, args)
     if not args.quiet:
         print(format_result(result, digits=args.digits))
+        _print_written(args)
     return EXIT_OK if result.correct else EXIT_WRONG
+
+
+def _write_reports(result, args) -> None:
+    """Write the --csv and --html reports a command asked for."""
+    if args.csv:
+        write_csv(result, args.csv)
+    if args.html:
+        write_html(result, args.html)
+
+
+def _print_written(args) -> None:
+    written = [path for path in (args.csv, args.html) if path]
+    if written:
+        print("\n" + "\n".join(f"wrote {path}" for path in written))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,9 +19,9 @@ from markupsafe import Markup
 
 from .errors import DerivauditError
 from .numeric import compile_formula, exact_value
-from .parse import parse_formula
+from .parse import format_formula, parse_formula
 from .plots import convergence_svg
-from .report import format_number, scientific, study_summary
+from .report import _result_kind, format_number, relative_difference, scientific, study_summary
 from .stencils import stencil
 from .study import resolve_point
 
@@ -106,6 +106,7 @@ def convergence_context(table: pd.DataFrame, salt: str = "study", title: str = "
                 "off": _departs(r["observed_order"], r["theoretical_order"]),
                 "theory": r["theoretical_order"],
                 "best": float64 and r["eps"] == best[name],
+                "to_claim": scientific(r["distance_to_claim"]) if "distance_to_claim" in r else "",
             })
     summary_rows = []
     for r in summary.itertuples():
@@ -120,11 +121,30 @@ def convergence_context(table: pd.DataFrame, salt: str = "study", title: str = "
     if float64:
         scale = _function_scale(attrs)
         floor = {"scale": scale, "derivative": attrs.get("derivative", 1)} if scale else None
+    claim = _claim_series(table)
+    if claim is not None:
+        series.append(claim)
     svg = convergence_svg(series, title=title, floor=floor, salt=salt)
     return {"svg": Markup(svg), "float64": float64, "dps": attrs.get("dps"),
             "derivative": attrs.get("derivative", 1), "summary": summary_rows, "rows": rows,
-            "has_predicted": predicted is not None, "has_predicted_best": bool(predicted_best),
+            "has_predicted": predicted is not None, "has_claim": claim is not None, "has_predicted_best": bool(predicted_best),
             "tolerance": ORDER_TOLERANCE}
+
+
+def _claim_series(table: pd.DataFrame) -> dict | None:
+    """|approx − claim| of the first scheme, for check evidence tables whose claim is defined.
+
+    A wrong claim's distance levels off at |claim − exact| while the error
+    falls: the picture of a wrong derivative.
+    """
+    if "distance_to_claim" not in table.columns:
+        return None
+    first = table[table.scheme == table.scheme.iloc[0]]
+    distances = list(first["distance_to_claim"])
+    if all(mpmath.isnan(mpmath.mpf(d)) for d in distances):
+        return None
+    return {"label": f"|approx − claim| ({first.scheme.iloc[0]})", "eps": list(first["eps"]),
+            "abs_error": distances, "style": "x--", "colour": "#c0392b"}
 
 
 def _stencil_text(name: str, attrs) -> str:
@@ -211,11 +231,114 @@ def _study_page(table: pd.DataFrame) -> tuple[str, dict]:
     return "study.html.j2", context
 
 
+def pretty_expr(expr) -> str:
+    """sympy's Unicode pretty print of an expression."""
+    return sp.pretty(expr, use_unicode=True)
+
+
+def _text(expr) -> str:
+    try:
+        return format_formula(expr)
+    except DerivauditError:
+        return str(expr)
+
+
+#: check verdict → (headline, colour class)
+_CHECK_VERDICTS = {
+    "PROVED": ("correct", "ok"), "NUMERICAL": ("correct", "ok"),
+    "WRONG": ("wrong", "wrong"), "NOT_DIFFERENTIABLE": ("not differentiable", "warn"),
+}
+
+
+def _number(value, digits: int = SHOWN_DIGITS) -> str:
+    return "undefined (not real)" if value is None else format_number(value, digits)
+
+
+def _component_context(c, dps: int, index: int) -> dict:
+    comparison = c.comparison
+    headline, css = _CHECK_VERDICTS[c.verdict.name]
+    if c.verdict.name == "PROVED":
+        how = f"Proved symbolically ({comparison.method})."
+    elif c.verdict.name == "NUMERICAL":
+        how = (f"Equal to {comparison.dps} digits at {comparison.points_tested} random points of the "
+               f"domain, but not proved within the time budget ({comparison.method}).")
+    elif c.verdict.name == "WRONG":
+        how = f"The claim differs from the exact derivative ({comparison.method})."
+    else:
+        how = f"Not differentiable at the point: {c.one_sided.reason}." if c.one_sided else ""
+        if not c.correct:
+            how += " The claim is also wrong elsewhere."
+    facts = []
+    if comparison.counterexample is not None:
+        point = ", ".join(f"{k} = {v}" for k, v in comparison.counterexample.items())
+        facts += [("counterexample", point), ("claim there", _number(comparison.claim_value)),
+                  ("exact there", _number(comparison.exact_value))]
+        rel = relative_difference(comparison.claim_value, comparison.exact_value)
+    else:
+        rel = relative_difference(c.claim_at_point, c.exact_at_point)
+    if c.one_sided is not None:
+        side = c.one_sided
+        facts += [("left derivative", _number(side.left, 12) if side.left is not None else "none (diverges)"),
+                  ("right derivative", _number(side.right, 12) if side.right is not None else "none (diverges)")]
+    elif c.exact_at_point is not None:
+        facts += [("claim at the point", _number(c.claim_at_point)), ("exact at the point", _number(c.exact_at_point))]
+    mistakes = [f"{d.mistake}: {d.message}" for d in c.diagnosis]
+    if not c.correct and not mistakes:
+        mistakes = ["no simple pattern (sign, factor, term, variable, chain rule, order) explains it; "
+                    "see the difference"]
+    convergence = None
+    if c.evidence is not None:
+        convergence = convergence_context(c.evidence, salt=f"check{index}")
+    return {
+        "label": c.label, "anchor": f"claim-{index}", "verdict": headline if headline != "correct" else str(c.verdict),
+        "css": css, "correct": c.correct, "how": how,
+        "claim_text": _text(c.claim), "claim_pretty": pretty_expr(c.claim),
+        "exact_text": _text(c.exact), "exact_pretty": pretty_expr(c.exact),
+        "show_difference": c.verdict.name != "PROVED",
+        "difference_text": _text(c.difference), "difference_pretty": pretty_expr(c.difference),
+        "facts": facts, "mistakes": mistakes, "notes": list(c.notes),
+        "rel_difference": scientific(rel) if not math.isnan(rel) else "",
+        "evidence_point": ", ".join(f"{k} = {v}" for k, v in (c.evidence_point or {}).items()),
+        "convergence": convergence,
+    }
+
+
+def _check_page(result) -> tuple[str, dict]:
+    components = [_component_context(c, result.dps, i) for i, c in enumerate(result.components)]
+    headline, css = _CHECK_VERDICTS[result.verdict.name]
+    wrong = [c["label"] for c in components if not c["correct"]]
+    if result.gradient:
+        detail = (f"All {len(components)} components correct." if not wrong else
+                  f"{len(wrong)} of {len(components)} components wrong: {', '.join(wrong)}.")
+    else:
+        detail = components[0]["how"]
+    if result.verdict.name == "NOT_DIFFERENTIABLE" and result.gradient:
+        detail += " Not differentiable at the point."
+    formula = _text(result.formula)
+    meta = []
+    if result.at is not None:
+        meta.append(("point", ", ".join(f"{k} = {v}" for k, v in result.at.items())))
+    meta.append(("precision", f"{result.dps} significant digits"))
+    meta.append(("claims", "; ".join(f"{c['label']} = {c['claim_text']}" for c in components)))
+    what = "gradient" if result.gradient else components[0]["label"]
+    context = {"title": f"Check of the claimed {what} of f = {formula}",
+               "verdict": {"text": headline, "css": css, "detail": detail},
+               "header": {"formula_text": formula, "formula_pretty": pretty_expr(result.formula), "meta": meta},
+               "components": components}
+    return "check.html.j2", context
+
+
 def _page(result) -> tuple[str, dict]:
-    if isinstance(result, pd.DataFrame):
+    kind = _result_kind(result)
+    if kind == "study":
         return _study_page(result)
-    raise TypeError(f"no report for a {type(result).__name__}; expected a study table, "
-                    "a CheckResult or an AuditResult")
+    if kind == "check":
+        return _check_page(result)
+    return _audit_page(result)
+
+
+def _audit_page(result) -> tuple[str, dict]:
+    raise TypeError("audit reports are not available yet")
 
 
 def render(result) -> str:

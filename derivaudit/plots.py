@@ -75,8 +75,9 @@ def convergence_svg(series: Sequence[dict], *, title: str = "", floor: dict | No
     """Log–log plot of |error| against ε, one line per scheme.
 
     Each item of ``series`` has ``label``, ``eps`` and ``abs_error`` (numbers
-    of any kind) and optionally ``best_eps`` (marked with a star) and
-    ``predicted`` (a predicted |error| per step, drawn dashed).  Zero errors
+    of any kind) and optionally ``best_eps`` (marked with a star),
+    ``predicted`` (a predicted |error| per step, drawn dashed), ``style``
+    (a matplotlib format string) and ``colour``.  Zero errors
     (below the precision's resolution) are left out.  Faint lines of slope
     1, 2 and 4 start at the largest plotted error of the largest step.
     ``floor`` (float64 mode) draws the roundoff floor ``u·scale/εᵈ``: keys
@@ -91,7 +92,9 @@ def convergence_svg(series: Sequence[dict], *, title: str = "", floor: dict | No
         x = np.array([log10_abs(v) for v in item["eps"]])
         y = np.array([log10_abs(v) for v in item["abs_error"]])
         keep = np.isfinite(x) & np.isfinite(y)
-        ax.plot(x[keep], y[keep], "o-", color=colour, label=item["label"], markersize=4, linewidth=1.6)
+        colour = item.get("colour", colour)
+        ax.plot(x[keep], y[keep], item.get("style", "o-"), color=colour, label=item["label"], markersize=4,
+                linewidth=1.6)
         xs_all.extend(x[keep])
         ys_all.extend(y[keep])
         if item.get("predicted") is not None:

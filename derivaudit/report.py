@@ -25,10 +25,10 @@ from pathlib import Path
 import mpmath
 import pandas as pd
 
-from .errors import ReportError
+from .errors import DerivauditError, ReportError
 
 __all__ = ["format_number", "scientific", "table_as_text", "csv_frame", "study_summary", "write_csv",
-           "write_html", "render_html", "atomic_write_text"]
+           "write_html", "render_html", "atomic_write_text", "check_summary", "relative_difference"]
 
 
 def format_number(value, digits: int | None = None) -> str:
@@ -171,12 +171,114 @@ def _is_folder(path: str | os.PathLike) -> bool:
     return text.endswith(("/", os.sep)) or Path(text).suffix == ""
 
 
-def _csv_tables(result) -> dict[str, pd.DataFrame]:
-    """The tables of ``result`` by file stem, the long table first and ``summary`` last."""
+def _result_kind(result) -> str:
+    """``"study"``, ``"check"`` or ``"audit"``; TypeError for anything else."""
     if isinstance(result, pd.DataFrame):
-        return {"study": csv_frame(result), "summary": csv_frame(study_summary(result))}
+        return "study"
+    from .check import CheckResult  # check imports this module: import it lazily
+
+    if isinstance(result, CheckResult):
+        return "check"
+    try:
+        from .audit import AuditResult
+    except ImportError:  # pragma: no cover - audit lands separately
+        AuditResult = ()
+    if AuditResult and isinstance(result, AuditResult):
+        return "audit"
     raise TypeError(f"no report for a {type(result).__name__}; expected a study table, "
                     "a CheckResult or an AuditResult")
+
+
+def _slug(text: str) -> str:
+    """A file stem from a label: ``d^2f/dx^2`` → ``d2f_dx2``."""
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in text).strip("_")
+    while "__" in stem:
+        stem = stem.replace("__", "_")
+    return stem or "table"
+
+
+def relative_difference(claim, exact) -> float:
+    """``|claim − exact| / |exact|`` as a float (``|claim − exact|`` where exact is 0; NaN if either is missing)."""
+    if claim is None or exact is None:
+        return math.nan
+    claim, exact = mpmath.mpf(claim), mpmath.mpf(exact)
+    with mpmath.workdps(max(mpmath.mp.dps, 30)):
+        difference = abs(claim - exact)
+        return float(difference / abs(exact)) if exact != 0 else float(difference)
+
+
+def check_summary(result) -> pd.DataFrame:
+    """One row per claimed derivative of a :class:`~derivaudit.check.CheckResult`.
+
+    Columns ``component, variable, order, verdict, correct, claim, exact,
+    difference, likely_mistake, counterexample, claim_value, exact_value,
+    rel_difference, method``; the values are those at the counterexample
+    (wrong claims) or at the given point.
+    """
+    from .parse import format_formula
+
+    def text(expr):
+        try:
+            return format_formula(expr)
+        except DerivauditError:
+            return str(expr)
+
+    rows = []
+    for c in result.components:
+        comparison = c.comparison
+        if comparison.counterexample is not None:
+            claim_value, exact_value = comparison.claim_value, comparison.exact_value
+        else:
+            claim_value, exact_value = c.claim_at_point, c.exact_at_point
+        rows.append({
+            "component": c.label, "variable": c.variable, "order": c.order, "verdict": str(c.verdict),
+            "correct": c.correct, "claim": text(c.claim), "exact": text(c.exact),
+            "difference": text(c.difference),
+            "likely_mistake": "; ".join(f"{d.mistake}: {d.message}" for d in c.diagnosis),
+            "counterexample": ", ".join(f"{k}={v}" for k, v in (comparison.counterexample or {}).items()),
+            "claim_value": claim_value if claim_value is not None else math.nan,
+            "exact_value": exact_value if exact_value is not None else math.nan,
+            "rel_difference": relative_difference(claim_value, exact_value),
+            "method": comparison.method,
+        })
+    table = pd.DataFrame(rows)
+    table.attrs["dps"] = result.dps
+    return table
+
+
+def _check_long(result) -> pd.DataFrame:
+    """Every evidence row of every component, labelled; a component without evidence is one row."""
+    parts = []
+    for c in result.components:
+        head = {"component": c.label, "verdict": str(c.verdict)}
+        if c.evidence is None:
+            parts.append(pd.DataFrame([head]))
+            continue
+        frame = csv_frame(c.evidence.rename(columns={"claim": "claim_value"}))
+        for i, (key, value) in enumerate(head.items()):
+            frame.insert(i, key, value)
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _csv_tables(result) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The long table of ``result`` (for a file target) and its tables by file stem (for a folder)."""
+    kind = _result_kind(result)
+    if kind == "study":
+        long = csv_frame(result)
+        return long, {"study": long, "summary": csv_frame(study_summary(result))}
+    if kind == "check":
+        tables = {}
+        for c in result.components:
+            if c.evidence is not None:
+                tables[_slug(c.label)] = csv_frame(c.evidence.rename(columns={"claim": "claim_value"}))
+        tables["summary"] = csv_frame(check_summary(result))
+        return _check_long(result), tables
+    return _audit_tables(result)
+
+
+def _audit_tables(result) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    raise TypeError("audit reports are not available yet")
 
 
 def write_csv(result, path: str | os.PathLike) -> Path:
@@ -188,10 +290,9 @@ def write_csv(result, path: str | os.PathLike) -> Path:
     target (``reports/mlp/``) gets one CSV per table plus ``summary.csv``.
     Returns the path written.
     """
-    tables = _csv_tables(result)
+    long, tables = _csv_tables(result)
     if not _is_folder(path):
-        first = next(iter(tables.values()))
-        return atomic_write_text(path, first.to_csv(index=False))
+        return atomic_write_text(path, long.to_csv(index=False))
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise ReportError(f"cannot write CSV files into {folder}: it is a file; "
