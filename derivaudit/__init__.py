@@ -9,6 +9,8 @@ from .report import write_csv, write_html
 from .stencils import Stencil, backward, centered, forward, stencil
 from .study import best_steps, fitted_orders, observed_order, parse_eps, study
 from .symbolic import derivative, gradient, partial
+from .check import CheckResult, ComponentResult, Diagnosis, Mistake, Verdict, check
+from .equivalence import Comparison, compare_expressions
 
 __version__ = "0.1.0"
 
@@ -21,4 +23,6 @@ __all__ = [
     "best_steps", "fitted_orders", "observed_order", "parse_eps", "study",
     "derivative", "gradient", "partial",
     "write_csv", "write_html",
+    "check", "CheckResult", "ComponentResult", "Diagnosis", "Mistake", "Verdict",
+    "Comparison", "compare_expressions",
 ]

@@ -35,7 +35,7 @@ import mpmath
 import pandas as pd
 import sympy as sp
 
-from .equivalence import Comparison, compare_expressions, kink_arguments
+from .equivalence import Comparison, compare_expressions, kink_arguments, off_switches
 from .errors import DerivauditError, DomainError, LimitExceeded, ParseError
 from .limits import DEFAULT_LIMITS, Limits
 from .numeric import GUARD_DIGITS, Samples, compile_formula, difference_quotient, exact_value
@@ -422,61 +422,68 @@ def diagnose(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, exact: sp.E
 
 def _one_sided(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.Expr],
                dps: int, limits: Limits) -> OneSided | None:
-    """Left and right derivatives at a point where a kink switches, else None.
+    """Left and right derivatives where a kink switches at the point, else None.
 
-    The ``(order−1)``-th exact derivative ``g`` is differentiated once more by
-    backward and forward differences at ε = 10⁻⁴ … 10⁻¹⁰ (exact arithmetic, so
-    only truncation error, O(ε)).  Differentiable means both sequences settle
-    (last change below 10⁻³ relative) on the same value (to 10⁻⁶ relative).
+    Only examined when a kink argument (of ``abs``, ``max``, …) vanishes at the
+    point.  Then each exact derivative ``g = f⁽ᵏ⁾``, k = 0 … order−1, is
+    differentiated once more by backward and forward differences at
+    ε = 10⁻⁴ … 10⁻¹⁰ (exact arithmetic, so only truncation error, O(ε)).
+    ``g`` is differentiable when both sequences settle (last change below
+    10⁻³ relative) on the same value (to 10⁻⁶ relative); the first ``g`` that
+    is not makes the point non-differentiable for this order.
     """
-    g = derivative(f, var, order - 1)
-    kinks = kink_arguments([g])
-    if not kinks:
-        return None
     variables = tuple(point)
-    on_switch = False
-    for kink in kinks:
-        value = exact_value(compile_formula(kink, variables), point, 20, limits) \
-            if kink.free_symbols else kink
-        if abs(value) < mpmath.mpf(10) ** -15:
-            on_switch = True
-    if not on_switch:
+    derivatives = [derivative(f, var, k) for k in range(order)]
+    switching = False
+    for kink in kink_arguments(derivatives):
+        value = _value_at(kink, point, 20, limits)
+        if value is not None and abs(value) < mpmath.mpf(10) ** -15:
+            switching = True
+    if not switching:
         return None
-    samples = Samples(compile_formula(g, variables), var, point)
-    limits_found = []
-    for st in (backward(1), forward(1)):
-        try:
-            values = [difference_quotient(samples, st, eps, dps, limits) for eps in _ONE_SIDED_EPS]
-        except DomainError:
-            limits_found.append(None)
-            continue
-        with mpmath.workdps(dps + GUARD_DIGITS):
-            last, before = values[-1], values[-2]
-            settled = abs(last - before) <= mpmath.mpf("1e-3") * max(1, abs(last))
-            limits_found.append(+last if settled else None)
-    left, right = limits_found
-    if left is None or right is None:
-        side = "left" if left is None else "right"
-        if left is None and right is None:
-            side = "both"
-        return OneSided(left, right, f"the one-sided difference quotients diverge or are undefined "
-                                     f"({side})")
-    with mpmath.workdps(dps):
-        if abs(left - right) > mpmath.mpf("1e-6") * max(1, abs(left), abs(right)):
-            return OneSided(left, right, "the left and right derivatives differ")
+    for k, g in enumerate(derivatives):
+        samples = Samples(compile_formula(off_switches(g), variables), var, point)
+        sides = []
+        for st in (backward(1), forward(1)):
+            try:
+                values = [difference_quotient(samples, st, eps, dps, limits) for eps in _ONE_SIDED_EPS]
+            except DomainError:
+                sides.append(None)
+                continue
+            with mpmath.workdps(dps + GUARD_DIGITS):
+                last, before = values[-1], values[-2]
+                settled = abs(last - before) <= mpmath.mpf("1e-3") * max(1, abs(last))
+                sides.append(+last if settled else None)
+        left, right = sides
+        what = "f" if k == 0 else f"d^{k}f/d{var.name}^{k}" if k > 1 else f"df/d{var.name}"
+        if left is None or right is None:
+            side = {(True, True): "both sides", (True, False): "left",
+                    (False, True): "right"}[(left is None, right is None)]
+            return OneSided(left, right, f"the one-sided difference quotients of {what} diverge "
+                                         f"or are undefined ({side})")
+        with mpmath.workdps(dps):
+            if abs(left - right) > mpmath.mpf("1e-6") * max(1, abs(left), abs(right)):
+                return OneSided(left, right, f"the left and right derivatives of {what} differ")
     return None
 
 
 def _value_at(expr: sp.Expr, point, dps: int, limits: Limits) -> mpmath.mpf | None:
     try:
-        return exact_value(compile_formula(expr, tuple(point)), point, dps, limits)
+        return exact_value(compile_formula(off_switches(expr), tuple(point)), point, dps, limits)
     except DomainError:
         return None
 
 
 def _evidence(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.Expr],
-              claim_value: mpmath.mpf | None, dps: int, limits: Limits) -> pd.DataFrame | None:
-    """Centered and forward sweeps at ``point`` with the claim's value and distance."""
+              claim_value: mpmath.mpf | None, dps: int, limits: Limits
+              ) -> tuple[pd.DataFrame | None, str]:
+    """Centered and forward sweeps at ``point`` with the claim's value and distance.
+
+    Returns the table, or None and the reason there is none.
+    """
+    if derivative(f, var, order).has(sp.DiracDelta):
+        # study evaluates the exact derivative, and mpmath has no DiracDelta
+        return None, "no evidence table: the exact derivative contains DiracDelta"
     at = {s.name: v for s, v in point.items()}
     for eps in EVIDENCE_EPS:
         try:
@@ -486,7 +493,7 @@ def _evidence(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.
         except DomainError:
             continue
     else:
-        return None
+        return None, "no evidence table: every step tried leaves the domain near the point"
     with mpmath.workdps(dps):
         if claim_value is None:
             table["claim"] = mpmath.mpf("nan")
@@ -494,7 +501,7 @@ def _evidence(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.
         else:
             table["claim"] = [+claim_value] * len(table)
             table["distance_to_claim"] = [abs(a - claim_value) for a in table["approx"]]
-    return table
+    return table, ""
 
 
 # --------------------------------------------------------------------------
@@ -538,9 +545,9 @@ def _component(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr,
                                                       limits, seed)
     evidence = None
     if evidence_point is not None:
-        evidence = _evidence(f, var, order, evidence_point, claim_at, dps, limits)
+        evidence, why_none = _evidence(f, var, order, evidence_point, claim_at, dps, limits)
         if evidence is None:
-            notes.append("no evidence table: every step leaves the domain near the point")
+            notes.append(why_none)
     return ComponentResult(
         variable=var.name, order=order, claim=claim, exact=exact, verdict=verdict,
         comparison=comparison, diagnosis=diagnosis, evidence=evidence,

@@ -48,7 +48,7 @@ from .numeric import GUARD_DIGITS, CompiledFormula, _evaluate, compile_formula, 
 from .parse import free_variables
 
 __all__ = ["STATUSES", "KINK_MARGIN", "Comparison", "compare_expressions", "kink_arguments",
-           "draw_points"]
+           "off_switches", "draw_points"]
 
 #: possible values of :attr:`Comparison.status`
 STATUSES = ("proved", "numerical", "different")
@@ -263,6 +263,18 @@ def kink_arguments(exprs: Iterable[sp.Expr]) -> list[sp.Expr]:
     return unique
 
 
+def off_switches(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with ``DiracDelta`` terms set to 0, their value off the switch set.
+
+    Derivatives of kinked functions contain ``DiracDelta(a)`` (the derivative of
+    ``Heaviside(a)``), which is 0 wherever ``a ≠ 0`` and which mpmath cannot
+    evaluate; evidence points stay off the switches (:data:`KINK_MARGIN`).
+    """
+    if not expr.has(sp.DiracDelta):
+        return expr
+    return expr.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
+
+
 def _random_value(rng: random.Random, widen: int) -> sp.Rational:
     """A 12-digit decimal, log-uniform in magnitude over 10^±(1+widen), random sign."""
     magnitude = 10 ** rng.uniform(-1 - widen, 1 + widen)
@@ -332,9 +344,9 @@ def _numeric_evidence(claim: sp.Expr, exact: sp.Expr, domain: Sequence[sp.Expr],
                       dps: int, points: int, seed: int) -> _Evidence:
     wp1 = dps + GUARD_DIGITS
     wp2 = 2 * dps + 2 * GUARD_DIGITS
-    claim_f = compile_formula(claim, variables)
-    exact_f = compile_formula(exact, variables)
-    guards = [compile_formula(d, variables) for d in domain]
+    claim_f = compile_formula(off_switches(claim), variables)
+    exact_f = compile_formula(off_switches(exact), variables)
+    guards = [compile_formula(off_switches(d), variables) for d in domain]
     kinks = [compile_formula(k, variables) for k in kink_arguments([claim, exact, *domain])]
     tested = 0
     candidates = draw_points(variables, seed)
