@@ -16,7 +16,7 @@ from . import __version__
 from .errors import DerivauditError
 from .progress import terminal_progress
 from .report import table_as_text, write_csv, write_html
-from .study import DEFAULT_EPS, fitted_orders, study
+from .study import DEFAULT_EPS, fitted_orders, predicted_best_steps, study
 
 EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -71,7 +71,8 @@ def _add_study(sub) -> None:
                    help="steps: a list 0.1,0.01 or a log range START:STOP:COUNT "
                         "(default 1e-1 … 1e-8)")
     p.add_argument("--schemes", default="forward,centered",
-                   help="comma-separated: forward, backward, centered, centered4, forward2, ... "
+                   help="comma-separated: forward, backward, centered, centered4, forward2, ..., "
+                        "richardson-<scheme> (e.g. richardson-centered), complex-step "
                         "(default forward,centered)")
     p.add_argument("--order", type=int, default=1, help="derivative order (default 1)")
     p.add_argument("--dps", type=int, default=50,
@@ -87,7 +88,8 @@ def _add_study(sub) -> None:
 
 
 def _run_study(args) -> int:
-    table = study(args.formula, wrt=args.wrt, at=parse_assignments(args.at), eps=args.eps,
+    wrt = _split_list(args.wrt) if args.wrt and "," in args.wrt else args.wrt  # x,y: a mixed partial
+    table = study(args.formula, wrt=wrt, at=parse_assignments(args.at), eps=args.eps,
                   schemes=_split_list(args.schemes), order=args.order, dps=args.dps,
                   precision="float64" if args.float64 else "mp",
                   progress=terminal_progress(args.quiet))
@@ -98,13 +100,20 @@ def _run_study(args) -> int:
         mode = "float64" if args.float64 else f"{meta['dps']} significant digits"
         order = "" if meta["derivative"] == 1 else f"^{meta['derivative']}"
         print(f"f = {meta['formula']}")
-        print(f"d{order}f/d{meta['wrt']}{order} = {meta['exact_derivative']}")
+        if "," in meta["wrt"]:
+            print(f"∂{order}f/{''.join('∂' + v for v in meta['wrt'].split(','))} = {meta['exact_derivative']}")
+        else:
+            print(f"d{order}f/d{meta['wrt']}{order} = {meta['exact_derivative']}")
         print(f"at {point}; {mode}")
         print()
         print(table_as_text(table, digits=args.digits))
         if table["eps"].nunique() > 1:
             print()
             print(fitted_orders(table).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        if args.float64:
+            print("\nbest step: measured, and predicted by the float64 error model "
+                  "(truncation + roundoff)")
+            print(predicted_best_steps(table).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         _print_written(args)
     return EXIT_OK
 

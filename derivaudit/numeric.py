@@ -27,7 +27,7 @@ import sympy as sp
 
 from .errors import DomainError, LimitExceeded
 from .limits import DEFAULT_LIMITS, Limits
-from .stencils import Stencil
+from .stencils import ComplexStep, Stencil
 
 __all__ = [
     "GUARD_DIGITS",
@@ -38,6 +38,9 @@ __all__ = [
     "Samples",
     "difference_quotient",
     "difference_quotient_float64",
+    "complex_step_quotient",
+    "complex_step_float64",
+    "require_analytic",
 ]
 
 #: extra decimal digits carried beyond the requested precision
@@ -135,13 +138,17 @@ class Samples:
     for it once.
     """
 
-    def __init__(self, compiled: CompiledFormula, wrt: sp.Symbol, point: Mapping[sp.Symbol, sp.Expr]):
-        if wrt not in compiled.variables:
-            raise DomainError(f"'{wrt}' is not an argument of the compiled formula")
+    def __init__(self, compiled: CompiledFormula, wrt, point: Mapping[sp.Symbol, sp.Expr]):
+        # For mixed partials ``wrt`` is a tuple of variables and a shift a tuple of shifts.
+        directions = tuple(wrt) if isinstance(wrt, (tuple, list)) else (wrt,)
+        for v in directions:
+            if v not in compiled.variables:
+                raise DomainError(f"'{v}' is not an argument of the compiled formula")
         self.compiled = compiled
         self.wrt = wrt
+        self.directions = directions
         self.point = dict(point)
-        self._index = compiled.variables.index(wrt)
+        self._index = tuple(compiled.variables.index(v) for v in directions)
         self._base: dict[int, list] = {}
         self._memo: dict[tuple[sp.Rational, int], mpmath.mpf] = {}
 
@@ -155,17 +162,24 @@ class Samples:
             if base is None:
                 base = self._base[wp] = [to_mpf(self.point[v], wp) for v in self.compiled.variables]
             args = list(base)
-            if shift:
-                args[self._index] = base[self._index] + mpmath.mpf(shift.p) / shift.q
+            shifts = shift if isinstance(shift, tuple) else (shift,)
+            for i, s in zip(self._index, shifts):
+                if s:
+                    args[i] = base[i] + mpmath.mpf(s.p) / s.q
             try:
                 result = _evaluate(self.compiled, args, "")
             except DomainError:
-                moved = {**self.point, self.wrt: self.point[self.wrt] + shift}
+                moved = {**self.point, **{v: self.point[v] + s for v, s in zip(self.directions, shifts)}}
                 raise DomainError(f"the formula is undefined or not real {_describe(moved)}, "
                                   "a point the stencil needs; use a smaller step or another point"
                                   ) from None
         self._memo[key] = result
         return result
+
+
+def _scaled(offset, eps):
+    """``offset · ε`` for a scalar offset or a tuple of them (tensor stencils)."""
+    return tuple(o * eps for o in offset) if isinstance(offset, tuple) else offset * eps
 
 
 def difference_quotient(samples: Samples, stencil: Stencil, eps: sp.Rational, dps: int,
@@ -175,14 +189,19 @@ def difference_quotient(samples: Samples, stencil: Stencil, eps: sp.Rational, dp
     The working precision starts at ``dps + d·log10(1/ε) + GUARD_DIGITS`` and
     is raised by the cancellation actually measured in the sum.  The result
     carries at least ``GUARD_DIGITS/2`` digits beyond ``dps``.
+    A :class:`~derivaudit.stencils.ComplexStep` is evaluated by
+    :func:`complex_step_quotient`; a :class:`~derivaudit.stencils.TensorStencil`
+    needs ``samples`` along all its directions.
     """
     eps = sp.Rational(eps)
+    if isinstance(stencil, ComplexStep):
+        return complex_step_quotient(samples, eps, dps, limits)
     terms = stencil.terms()
     cancellation = max(0, math.ceil(stencil.derivative * -math.log10(float(eps)))) if eps < 1 else 0
     wp = dps + cancellation + GUARD_DIGITS
     for _ in range(6):
         with mpmath.workdps(wp):
-            parts = [mpmath.mpf(w.p) / w.q * samples.value(o * eps, wp) for o, w in terms]
+            parts = [mpmath.mpf(w.p) / w.q * samples.value(_scaled(o, eps), wp) for o, w in terms]
             total = mpmath.fsum(parts)
             magnitude = mpmath.fsum(abs(p) for p in parts)
         if total == 0:
@@ -206,15 +225,23 @@ def difference_quotient_float64(compiled: CompiledFormula, stencil: Stencil, wrt
     Every operation is a float64 operation, as in user code: ``x + oᵢε``
     rounds, ``f`` rounds, the weighted sum cancels.  This is the computation
     whose error shows the V-shaped curve (truncation ∝ εᵖ, roundoff ∝ u/εᵈ).
+    For a tensor stencil ``wrt`` is the tuple of its directions' variables.
     """
     eps = np.asarray(eps, dtype=np.float64)
+    if isinstance(stencil, ComplexStep):
+        return complex_step_float64(compiled, wrt, point, eps)
     terms = stencil.terms()
-    offsets = np.array([float(o) for o, _ in terms])[:, None]
+    directions = tuple(wrt) if isinstance(wrt, (tuple, list)) else (wrt,)
+    offsets = np.array([[float(c) for c in (o if isinstance(o, tuple) else (o,))] for o, _ in terms])
     weights = np.array([float(w) for _, w in terms])
     args = []
     for v in compiled.variables:
         x = float(point[v])
-        args.append(x + offsets * eps[None, :] if v == wrt else np.full((len(terms), eps.size), x))
+        if v in directions:
+            k = directions.index(v)
+            args.append(x + offsets[:, k:k + 1] * eps[None, :])
+        else:
+            args.append(np.full((len(terms), eps.size), x))
     with np.errstate(all="ignore"):
         values = np.asarray(compiled.np(*args), dtype=np.float64)
         values = np.broadcast_to(values, (len(terms), eps.size))
@@ -224,3 +251,86 @@ def difference_quotient_float64(compiled: CompiledFormula, stencil: Stencil, wrt
         raise DomainError(f"the formula is undefined in float64 at a stencil point for step(s) "
                           f"{', '.join(f'{e:g}' for e in bad[:3])}; use smaller steps or another point")
     return quotient
+
+
+#: sympy heads that are not complex-analytic along the real axis
+_NOT_ANALYTIC = {sp.Abs: "abs", sp.Max: "max/relu", sp.Min: "min", sp.Heaviside: "Heaviside",
+                 sp.sign: "sign", sp.Piecewise: "a piecewise definition", sp.floor: "floor",
+                 sp.ceiling: "ceiling", sp.re: "re", sp.im: "im", sp.arg: "arg",
+                 sp.conjugate: "conjugate"}
+
+
+def require_analytic(expr: sp.Expr) -> None:
+    """Raise unless ``expr`` is analytic along the real axis (the complex step's premise).
+
+    ``abs``, ``relu``/``max``, ``min`` and the like are real-differentiable
+    almost everywhere but have no complex derivative: ``Im |x + iε|/ε`` is
+    ``0``, not ``sign(x)``, so the complex step would be silently wrong.
+    """
+    found = sorted({label for head, label in _NOT_ANALYTIC.items() if expr.has(head)})
+    if found:
+        raise DomainError(f"the complex step needs a formula analytic along the real axis, and "
+                          f"{', '.join(found)} is not; use centered or richardson-centered instead")
+
+
+def complex_step_quotient(samples: Samples, eps: sp.Rational, dps: int,
+                          limits: Limits = DEFAULT_LIMITS) -> mpmath.mpf:
+    """``Im f(x + iε)/ε`` with mpmath complex numbers, correct to ``dps`` digits.
+
+    No subtraction cancels in the imaginary part, but intermediate complex
+    operations may, so the value is computed at two working precisions and
+    the precision raised until they agree to ``dps + 2`` digits.
+    """
+    eps = sp.Rational(eps)
+    compiled, point = samples.compiled, samples.point
+    if len(samples.directions) != 1:
+        raise DomainError("the complex step takes derivatives along one variable only")
+    var, index = samples.directions[0], samples._index[0]
+    where = f"at {var.name} = {point[var]} + {eps}·i"
+    wp = dps + GUARD_DIGITS
+    previous = None
+    while True:
+        with mpmath.workdps(wp):
+            args = [to_mpf(point[v], wp) for v in compiled.variables]
+            step = mpmath.mpf(eps.p) / eps.q
+            args[index] = mpmath.mpc(args[index], step)
+            try:
+                value = compiled.mp(*args)
+            except (ZeroDivisionError, ValueError, OverflowError, TypeError) as exc:
+                raise DomainError(f"the formula cannot be evaluated {where} ({exc})") from None
+            quotient = mpmath.im(value) / step
+            if not mpmath.isfinite(quotient):
+                raise DomainError(f"the formula is undefined {where}")
+            if previous is not None and (quotient == previous or abs(quotient - previous)
+                                         <= abs(quotient) * mpmath.mpf(10) ** (-dps - 2)):
+                return quotient
+        wp = wp + GUARD_DIGITS if previous is None else 2 * wp
+        previous = quotient
+        if wp > limits.max_dps + 4 * GUARD_DIGITS:
+            raise LimitExceeded(f"the complex step {where} cannot be resolved to {dps} digits "
+                                f"within the precision limit of {limits.max_dps} digits")
+
+
+def complex_step_float64(compiled: CompiledFormula, wrt: sp.Symbol, point: Mapping[sp.Symbol, sp.Expr],
+                         eps: np.ndarray) -> np.ndarray:
+    """``Im f(x + iε)/ε`` in complex128, vectorised over ``eps``.
+
+    The error is truncation ``ε²/6·|f⁽³⁾|`` plus rounding ``≈ u·|f'|``, with
+    no ``1/ε`` growth: steps down to 1e-200 (and below) work.
+    """
+    eps = np.asarray(eps, dtype=np.float64)
+    args = []
+    for v in compiled.variables:
+        x = float(point[v])
+        args.append(x + 1j * eps if v == wrt else np.full(eps.size, x))
+    with np.errstate(all="ignore"):
+        try:
+            values = np.asarray(compiled.np(*args))
+        except TypeError as exc:
+            raise DomainError(f"the formula cannot be evaluated at complex points in float64 ({exc})") from None
+    values = np.broadcast_to(values, eps.shape).astype(np.complex128)
+    if not np.all(np.isfinite(values)):
+        bad = eps[~np.isfinite(values)]
+        raise DomainError(f"the formula is undefined in float64 at x + iε for step(s) "
+                          f"{', '.join(f'{e:g}' for e in bad[:3])}; use smaller steps or another point")
+    return values.imag / eps

@@ -28,8 +28,10 @@ from .numeric import (GUARD_DIGITS, Samples, compile_formula, difference_quotien
                       exact_value, to_mpf)
 from .parse import format_formula, free_variables, parse_constant, parse_formula
 from .progress import Progress, ProgressArg
-from .stencils import Stencil, stencil
-from .symbolic import as_symbol, default_variable, derivative, require_variables
+from .stencils import ComplexStep, Stencil, stencil, tensor_stencil
+from .symbolic import as_symbol, default_variable, derivative, partial, require_variables
+from .error_model import float64_error_model
+from .numeric import require_analytic
 
 __all__ = [
     "PRECISIONS",
@@ -40,6 +42,7 @@ __all__ = [
     "observed_order",
     "fitted_orders",
     "best_steps",
+    "predicted_best_steps",
 ]
 
 PRECISIONS = ("mp", "float64")
@@ -253,9 +256,12 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
         The point; every variable needs a value (exact: ``"0.1"`` is 1/10).
     eps : list or str
         Steps, see :func:`parse_eps`.
-    schemes : names of stencils (``forward``, ``backward``, ``centered``, ``centered4``, ...).
+    schemes : names of stencils (``forward``, ``backward``, ``centered``, ``centered4``,
+        ``richardson-centered``, ``complex-step``, ...).
     order : int
-        Derivative order ``d``.
+        Derivative order ``d``.  A list ``wrt=["x", "y"]`` instead asks for
+        the mixed partial ``∂²f/∂x∂y`` (a variable may repeat: ``["x", "x", "y"]``),
+        computed with the tensor product of the scheme along each variable.
     dps : int
         Significant digits of every reported value (mp mode) and of ``exact``.
     precision : ``"mp"`` or ``"float64"``
@@ -271,22 +277,43 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     scheme × step, in the order given.  ``eps``, ``exact`` and (in mp mode)
     ``approx`` and the errors are mpmath numbers carrying ``dps`` digits.
     ``table.attrs`` records the formula, variable, point, derivative,
-    precision and ``dps``.
+    precision and ``dps``.  In float64 mode the table also has the column
+    ``predicted_error`` of the error model (:mod:`derivaudit.error_model`),
+    and ``table.attrs["error_model"]`` holds each scheme's predicted best
+    step and least error (see :func:`predicted_best_steps`).
     """
     if precision not in PRECISIONS:
         raise DerivauditError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     dps = _check_dps(dps, limits)
     expr = _as_expr(formula, limits)
-    var = as_symbol(wrt) if wrt is not None else default_variable(expr)
-    require_variables(expr, [var])
+    if isinstance(wrt, (list, tuple)) and len(wrt) == 1:
+        wrt = wrt[0]
+    mixed = isinstance(wrt, (list, tuple))
+    if mixed:
+        if order != 1:
+            raise DerivauditError("give either a list of variables (a mixed partial) or an order, not both")
+        wrt_list = [as_symbol(v) for v in wrt]
+        require_variables(expr, wrt_list)
+        var = tuple(dict.fromkeys(wrt_list))
+        counts = tuple(wrt_list.count(v) for v in var)
+        if len(var) == 1:  # ["x", "x"] is the plain second derivative
+            var, order, mixed = var[0], counts[0], False
+    else:
+        var = as_symbol(wrt) if wrt is not None else default_variable(expr)
+        require_variables(expr, [var])
     point = resolve_point(expr, at)
     steps = parse_eps(eps)
     names = [schemes] if isinstance(schemes, str) else list(schemes)
     if not names:
         raise DerivauditError("no schemes given")
-    stencils = [(name, stencil(name, order)) for name in names]
-
-    exact_expr = derivative(expr, var, order)
+    if mixed:
+        stencils = [(name, tensor_stencil(name, counts)) for name in names]
+        exact_expr = partial(expr, wrt_list)
+    else:
+        stencils = [(name, stencil(name, order)) for name in names]
+        exact_expr = derivative(expr, var, order)
+    if any(isinstance(st, ComplexStep) for _, st in stencils):
+        require_analytic(expr)
     variables = tuple(point)
     f = compile_formula(expr, variables)
     exact_f = compile_formula(exact_expr, variables)
@@ -299,6 +326,7 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
 
     exact = exact_at(dps)
     exact_value(f, point, dps, limits)  # f itself must be defined at the point
+    models: dict[str, dict] = {}
 
     rows: list[dict] = []
     advance = Progress(progress, len(stencils) * len(steps), "study")
@@ -321,21 +349,43 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
             approx = list(difference_quotient_float64(f, st, var, point, eps_values))
             with mpmath.workdps(dps + GUARD_DIGITS):
                 errors = [mpmath.mpf(a) - exact for a in approx]
-            rows += _scheme_rows(st, list(eps_values), approx, errors, exact, dps)
+            scheme_rows = _scheme_rows(st, list(eps_values), approx, errors, exact, dps)
+            predicted = _predicted_errors(expr, var, point, st, eps_values, models)
+            for row, value in zip(scheme_rows, predicted):
+                row["predicted_error"] = value
+            rows += scheme_rows
             advance(len(steps))
 
-    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    columns = TABLE_COLUMNS + (["predicted_error"] if precision == "float64" else [])
+    table = pd.DataFrame(rows, columns=columns)
     table.attrs.update({
         "formula": format_formula(expr),
-        "wrt": var.name,
+        "wrt": ",".join(v.name for v in wrt_list) if mixed else var.name,
         "point": {s.name: str(v) for s, v in point.items()},
-        "derivative": order,
+        "derivative": sum(counts) if mixed else order,
         "exact_derivative": format_formula(exact_expr) if not exact_expr.has(sp.Heaviside, sp.sign,
                                                                               sp.DiracDelta) else str(exact_expr),
         "precision": precision,
         "dps": dps,
     })
+    if precision == "float64":
+        table.attrs["error_model"] = models
     return table
+
+
+def _predicted_errors(expr, var, point, st, eps_values, models: dict) -> list[float]:
+    """The error model's prediction at each step; records its best step in ``models``.
+
+    Where the model cannot be evaluated (a derivative it needs is undefined
+    at the point, e.g. at a kink of ``abs``) the prediction is NaN.
+    """
+    try:
+        model = float64_error_model(expr, var, point, st)
+    except DerivauditError:
+        models[st.name] = {"predicted_best_eps": math.nan, "predicted_min_error": math.nan}
+        return [math.nan] * len(eps_values)
+    models[st.name] = {"predicted_best_eps": model.best_eps, "predicted_min_error": model.min_error}
+    return [float(v) for v in model.error(eps_values)]
 
 
 def _log10(values) -> np.ndarray:
@@ -352,6 +402,54 @@ def best_steps(table: pd.DataFrame) -> pd.DataFrame:
         rows.append({"scheme": name, "best_eps": group["eps"].iloc[i],
                      "min_abs_error": group["abs_error"].iloc[i]})
     return pd.DataFrame(rows, columns=["scheme", "best_eps", "min_abs_error"])
+
+
+def predicted_best_steps(table: pd.DataFrame) -> pd.DataFrame:
+    """Measured best step and least error beside the float64 error model's prediction.
+
+    Columns ``scheme, best_eps, min_abs_error, fitted_best_eps,
+    predicted_best_eps, predicted_min_error``; needs a float64 table
+    (``study(..., precision="float64")``).  ``best_eps`` is the step of least
+    measured error, partly luck (a step where the roundings happen to
+    cancel); ``fitted_best_eps`` is the bottom of the V fitted to the measured
+    errors (:func:`_fitted_bottom`), which luck moves far less.  For the
+    complex step the predicted best step is the largest step that reaches
+    the rounding floor: every smaller step is as good.
+    """
+    models = table.attrs.get("error_model")
+    if models is None:
+        raise DerivauditError("the error model belongs to float64 studies; "
+                              "run the study with precision='float64' (--float64)")
+    best = best_steps(table)
+    best["min_abs_error"] = [float(v) for v in best["min_abs_error"]]
+    best["fitted_best_eps"] = [_fitted_bottom(group) for _, group in table.groupby("scheme", sort=False)]
+    for column in ("predicted_best_eps", "predicted_min_error"):
+        best[column] = [models[name][column] for name in best["scheme"]]
+    return best
+
+
+def _fitted_bottom(group: pd.DataFrame) -> float:
+    """The bottom of a measured float64 V: ``argmin a·εᵖ + b/εᵈ``.
+
+    ``a`` is the median of ``error/εᵖ`` over the steps right of the least
+    error (the truncation arm), ``b`` the median of ``error·εᵈ`` over those
+    left of it (the roundoff arm); medians ignore a lucky step.  NaN
+    without two steps on each arm (e.g. the complex step, which has no
+    roundoff arm).
+    """
+    if group["scheme"].iloc[0] == "complex-step":
+        return math.nan
+    p, d = int(group["theoretical_order"].iloc[0]), int(group["derivative"].iloc[0])
+    errors = np.array([float(e) for e in group["abs_error"]])
+    steps = np.array([float(s) for s in group["eps"]])
+    i = int(np.argmin(errors))
+    right = (steps > steps[i]) & (errors > 0)
+    left = (steps < steps[i]) & (errors > 0)
+    if right.sum() < 2 or left.sum() < 2:
+        return math.nan
+    a = float(np.median(errors[right] / steps[right] ** p))
+    b = float(np.median(errors[left] * steps[left] ** d))
+    return (d * b / (p * a)) ** (1 / (p + d))
 
 
 def fitted_orders(table: pd.DataFrame) -> pd.DataFrame:
