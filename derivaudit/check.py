@@ -87,12 +87,15 @@ class Mistake(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """A likely mistake: its class, a sentence, and the quantity it names
-    (the factor, the term, the variable, the inner derivative or the order)."""
+    """A likely mistake: its class, what exactly went wrong, and the quantity it
+    names (the factor, the term, the variable, the inner derivative or the order)."""
 
     mistake: Mistake
     message: str
     detail: sp.Expr | str | int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.mistake} — {self.message}"
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,8 @@ class ComponentResult:
     exact_at_point: mpmath.mpf | None = None
     one_sided: OneSided | None = None
     notes: tuple[str, ...] = ()
+    #: the claim as the user wrote it
+    claim_text: str = ""
 
     @property
     def correct(self) -> bool:
@@ -161,6 +166,8 @@ class CheckResult:
     at: dict[str, sp.Expr] | None
     dps: int
     gradient: bool
+    #: the formula as the user wrote it
+    formula_text: str = ""
 
     @property
     def correct(self) -> bool:
@@ -236,8 +243,12 @@ def _parse_part(value, what: str, limits: Limits) -> sp.Expr:
         raise type(exc)(f"{what} {value!r}: {exc}") from None
 
 
-def _claims(claim, count: int, limits: Limits) -> list[sp.Expr]:
-    """The claimed derivative(s) as expressions, one per component."""
+def _text(value) -> str:
+    return value.strip() if isinstance(value, str) else _formula_text(sp.sympify(value))
+
+
+def _claims(claim, count: int, limits: Limits) -> list[tuple[sp.Expr, str]]:
+    """The claimed derivative(s) as ``(expression, text as given)``, one per component."""
     if claim is None:
         raise DerivauditError("no claim given; pass the hand-derived derivative as claim=... "
                               "(--claim TEXT)")
@@ -255,8 +266,9 @@ def _claims(claim, count: int, limits: Limits) -> list[sp.Expr]:
         raise DerivauditError(f"{has} but the gradient has {count}; give one per variable, "
                               "separated by commas")
     if count == 1:
-        return [_parse_part(parts[0], "claim", limits)]
-    return [_parse_part(p, f"claim component {i + 1}", limits) for i, p in enumerate(parts)]
+        return [(_parse_part(parts[0], "claim", limits), _text(parts[0]))]
+    return [(_parse_part(p, f"claim component {i + 1}", limits), _text(p))
+            for i, p in enumerate(parts)]
 
 
 def _variables(expr: sp.Expr, wrt, grad) -> tuple[list[sp.Symbol], bool]:
@@ -365,20 +377,17 @@ def diagnose(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, exact: sp.E
             if candidate is not None and candidate != exact and \
                     _same(claim, candidate, domain, limits, seed):
                 inner_derivative = sp.diff(inner, var)
-                found.append(Diagnosis(Mistake.CHAIN_RULE, f"the chain rule's inner derivative "
-                                       f"d({format_formula(inner)})/d{var.name} = "
-                                       f"{format_formula(inner_derivative)} is missing",
-                                       inner_derivative))
+                found.append(Diagnosis(Mistake.CHAIN_RULE, f"the factor d({format_formula(inner)})"
+                                       f"/d{var.name} = {format_formula(inner_derivative)} is "
+                                       "missing", inner_derivative))
                 break
 
     factor = _constant_ratio(comparison)
     if factor is not None and factor != 1 and _same(claim, factor * exact, domain, limits, seed):
         if factor == -1:
-            found.append(Diagnosis(Mistake.SIGN, "the claim is the exact derivative with its "
-                                   "sign flipped (claim = −exact)", sp.Integer(-1)))
+            found.append(Diagnosis(Mistake.SIGN, "claim = −exact", sp.Integer(-1)))
         else:
-            found.append(Diagnosis(Mistake.FACTOR, f"the claim is {factor} times the exact "
-                                   f"derivative (claim = {factor}·exact)", factor))
+            found.append(Diagnosis(Mistake.FACTOR, f"claim = {factor}·exact", factor))
 
     for other in sorted(f.free_symbols - {var}, key=lambda s: s.name):
         wrong = derivative(f, other, order)
@@ -397,14 +406,14 @@ def diagnose(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, exact: sp.E
     if not found:
         for term in _terms(exact):
             if _same(difference, -term, domain, limits, seed):
-                found.append(Diagnosis(Mistake.MISSING_TERM, f"the term {format_formula(term)} "
-                                       "of the exact derivative is missing", term))
+                found.append(Diagnosis(Mistake.MISSING_TERM, f"the exact derivative's term "
+                                       f"{format_formula(term)} is not in the claim", term))
                 break
         else:
             for term in _terms(claim):
                 if _same(difference, term, domain, limits, seed):
-                    found.append(Diagnosis(Mistake.EXTRA_TERM, f"the claim has an extra term "
-                                           f"{format_formula(term)}", term))
+                    found.append(Diagnosis(Mistake.EXTRA_TERM, f"the claim's term "
+                                           f"{format_formula(term)} does not belong", term))
                     break
             else:
                 shown = comparison.difference
@@ -506,7 +515,7 @@ def _evidence(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.
 
 # --------------------------------------------------------------------------
 
-def _component(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr,
+def _component(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, claim_text: str,
                point: dict[sp.Symbol, sp.Expr] | None, dps: int, limits: Limits,
                points: int, seed: int) -> ComponentResult:
     exact = derivative(f, var, order)
@@ -554,7 +563,7 @@ def _component(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr,
         evidence_point=None if evidence_point is None else
         {s.name: v for s, v in evidence_point.items()},
         claim_at_point=claim_at if point is not None else None,
-        exact_at_point=exact_at, one_sided=one_sided, notes=tuple(notes))
+        exact_at_point=exact_at, one_sided=one_sided, notes=tuple(notes), claim_text=claim_text)
 
 
 def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None,
@@ -606,7 +615,7 @@ def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None,
                               "higher derivatives")
     claims = _claims(claim, len(variables), limits)
     known = {s.name for s in f.free_symbols}
-    for i, c in enumerate(claims):
+    for i, (c, _) in enumerate(claims):
         extra = sorted({s.name for s in c.free_symbols} - known)
         if extra:
             where = "the claim" if len(claims) == 1 else f"claim component {i + 1}"
@@ -619,11 +628,11 @@ def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None,
             exact_value(compile_formula(f, tuple(point)), point, dps, limits)
         except DomainError as exc:
             raise DomainError(f"the point given is outside the formula's domain: {exc}") from None
-    components = tuple(_component(f, var, order, c, point, dps, limits, points, seed)
-                       for var, c in zip(variables, claims))
+    components = tuple(_component(f, var, order, c, text, point, dps, limits, points, seed)
+                       for var, (c, text) in zip(variables, claims))
     return CheckResult(formula=f, components=components,
                        at=None if point is None else {s.name: v for s, v in point.items()},
-                       dps=dps, gradient=is_gradient)
+                       dps=dps, gradient=is_gradient, formula_text=_text(formula))
 
 
 # --------------------------------------------------------------------------
@@ -670,7 +679,7 @@ def format_component(component: ComponentResult, digits: int = 20) -> str:
     """Readable audit of one claimed derivative: verdict, exact, difference, evidence."""
     label = component.label
     lines = [f"{label}: {_verdict_line(component)}",
-             f"  claim:      {_formula_text(component.claim)}",
+             f"  claim:      {component.claim_text or _formula_text(component.claim)}",
              f"  exact:      {_formula_text(component.exact)}"]
     if component.verdict is not Verdict.PROVED:
         lines.append(f"  difference: {_formula_text(component.difference)}   (claim − exact)")
@@ -680,7 +689,7 @@ def format_component(component: ComponentResult, digits: int = 20) -> str:
                      f"{_number(comparison.claim_value, digits)}, exact = "
                      f"{_number(comparison.exact_value, digits)}")
     for diagnosis in component.diagnosis:
-        lines.append(f"  likely mistake: {diagnosis.mistake}: {diagnosis.message}")
+        lines.append(f"  likely mistake: {diagnosis}")
     if not component.correct and not component.diagnosis:
         lines.append("  likely mistake: no simple pattern (sign, factor, term, variable, chain "
                      "rule, order) explains it; see the difference")
@@ -712,7 +721,7 @@ def _evidence_text(table: pd.DataFrame, columns, digits: int) -> str:
 
 def format_result(result: CheckResult, digits: int = 20) -> str:
     """The whole audit as text: the formula, then one block per component."""
-    lines = [f"f = {_formula_text(result.formula)}"]
+    lines = [f"f = {result.formula_text or _formula_text(result.formula)}"]
     if result.at is not None:
         lines.append(f"at {_point_text(result.at)}")
     blocks = [format_component(c, digits) for c in result.components]
