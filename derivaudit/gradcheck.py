@@ -40,7 +40,7 @@ import pandas as pd
 from .error_model import UNIT_ROUNDOFF
 from .errors import DerivauditError, DomainError, ShapeError
 
-__all__ = ["THRESHOLDS", "DEFAULT_EPS", "GradientCheckResult", "check_gradient", "verdict_of"]
+__all__ = ["THRESHOLDS", "DEFAULT_EPS", "GradientCheckResult", "check_gradient", "suggest_cause", "verdict_of"]
 
 #: relative-difference thresholds: below the first fine, the second ok, the third look again
 THRESHOLDS = (1e-7, 1e-5, 1e-3)
