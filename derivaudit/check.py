@@ -681,7 +681,7 @@ def format_component(component: ComponentResult, digits: int = 20) -> str:
     lines = [f"{label}: {_verdict_line(component)}",
              f"  claim:      {component.claim_text or _formula_text(component.claim)}",
              f"  exact:      {_formula_text(component.exact)}"]
-    if component.verdict is not Verdict.PROVED:
+    if component.comparison.status != "proved":
         lines.append(f"  difference: {_formula_text(component.difference)}   (claim − exact)")
     comparison = component.comparison
     if comparison.counterexample is not None:

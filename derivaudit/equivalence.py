@@ -112,7 +112,7 @@ def _candidate_forms(expr: sp.Expr, use_simplify: bool) -> list[tuple[str, objec
         forms.append(("cancel after rewrite(exp)",
                       lambda e: sp.cancel(sp.together(_hyperbolic_as_exp(e)))))
     forms.append(("powsimp", lambda e: sp.powsimp(sp.expand(e), combine="exp")))
-    forms.append(("factor", sp.factor))
+    forms.append(("factor", lambda e: sp.powsimp(sp.factor(e), deep=True)))
     if expr.has(sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc):
         forms.append(("trigsimp", sp.trigsimp))
     if expr.has(*_KINK_FUNCTIONS):
