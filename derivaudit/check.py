@@ -35,14 +35,14 @@ import mpmath
 import pandas as pd
 import sympy as sp
 
-from .equivalence import Comparison, compare_expressions, kink_arguments, off_switches
+from .equivalence import Comparison, compare_expressions, kink_arguments, off_switches, safe_expand
 from .errors import DerivauditError, DomainError, LimitExceeded, ParseError
 from .limits import DEFAULT_LIMITS, Limits
 from .numeric import GUARD_DIGITS, Samples, compile_formula, difference_quotient, exact_value
 from .parse import format_formula, parse_formula
 from .report import table_as_text
 from .stencils import backward, forward
-from .study import resolve_point, study
+from .study import _check_dps, resolve_point, study
 from .symbolic import as_symbol, default_variable, derivative, require_variables
 
 __all__ = ["Verdict", "Mistake", "Diagnosis", "OneSided", "ComponentResult", "CheckResult",
@@ -54,7 +54,14 @@ EVIDENCE_EPS = ("1e-1:1e-6:6", "1e-3:1e-8:6", "1e-6:1e-11:6")
 _ONE_SIDED_EPS = tuple(sp.Rational(1, 10 ** k) for k in (4, 6, 8, 10))
 
 
-class Verdict(str, enum.Enum):
+class _Text(str, enum.Enum):
+    """An enum whose members print as their text."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Verdict(_Text):
     """The verdict on one claimed derivative (its value is the text shown)."""
 
     #: ``claim − exact`` simplifies to 0
@@ -66,11 +73,8 @@ class Verdict(str, enum.Enum):
     #: the point given as ``at`` is a kink: left and right derivatives differ (or diverge)
     NOT_DIFFERENTIABLE = "not differentiable at the point"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Mistake(str, enum.Enum):
+class Mistake(_Text):
     """Classes of mistakes :func:`check` recognises in a wrong claim."""
 
     SIGN = "sign flipped"
@@ -80,9 +84,6 @@ class Mistake(str, enum.Enum):
     WRONG_VARIABLE = "derivative with respect to the wrong variable"
     CHAIN_RULE = "chain rule without the inner derivative"
     WRONG_ORDER = "wrong derivative order"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)
@@ -320,7 +321,7 @@ def _constant_ratio(comparison: Comparison) -> sp.Rational | None:
 def _terms(expr: sp.Expr) -> list[sp.Expr]:
     """The additive terms of ``expr`` as written and of its expansion."""
     terms = list(sp.Add.make_args(expr))
-    for term in sp.Add.make_args(sp.expand(expr)):
+    for term in sp.Add.make_args(safe_expand(expr)):
         if term not in terms:
             terms.append(term)
     return terms if len(terms) > 1 else []
@@ -417,9 +418,10 @@ def diagnose(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, exact: sp.E
                     break
             else:
                 shown = comparison.difference
-                if len(sp.Add.make_args(sp.expand(shown))) == 1 and not shown.is_number:
+                expanded = safe_expand(shown)
+                if len(sp.Add.make_args(expanded)) == 1 and not shown.is_number:
                     mistake, term, word = ((Mistake.EXTRA_TERM, shown, "an extra term")
-                                           if not sp.expand(shown).could_extract_minus_sign()
+                                           if not expanded.could_extract_minus_sign()
                                            else (Mistake.MISSING_TERM, -shown, "a missing term"))
                     found.append(Diagnosis(mistake, f"the claim differs by {word} "
                                            f"{format_formula(term)}", term))
@@ -602,10 +604,7 @@ def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None,
     """
     if not isinstance(order, int) or isinstance(order, bool) or order < 1:
         raise DerivauditError(f"derivative order must be a whole number ≥ 1, not {order!r}")
-    if not isinstance(dps, int) or isinstance(dps, bool) or dps < 5:
-        raise DerivauditError(f"precision must be a whole number of digits ≥ 5, not {dps!r}")
-    if dps > limits.max_dps:
-        raise LimitExceeded(f"precision {dps} digits is above the limit of {limits.max_dps}")
+    dps = _check_dps(dps, limits)
     f = _parse_part(formula, "formula", limits)
     if not f.free_symbols:
         raise DerivauditError("the formula has no variables to differentiate by")

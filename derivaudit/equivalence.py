@@ -33,6 +33,7 @@ present the shortest form of the difference found.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import random
 import time
@@ -48,7 +49,7 @@ from .numeric import GUARD_DIGITS, CompiledFormula, _evaluate, compile_formula, 
 from .parse import free_variables
 
 __all__ = ["STATUSES", "KINK_MARGIN", "Comparison", "compare_expressions", "kink_arguments",
-           "off_switches", "draw_points"]
+           "off_switches", "draw_points", "expanded_terms", "safe_expand", "MAX_EXPANDED_TERMS"]
 
 #: possible values of :attr:`Comparison.status`
 STATUSES = ("proved", "numerical", "different")
@@ -103,16 +104,20 @@ def _hyperbolic_as_exp(expr: sp.Expr) -> sp.Expr:
 
 
 def _candidate_forms(expr: sp.Expr, use_simplify: bool) -> list[tuple[str, object]]:
-    """``(method, function)`` pairs, from cheap canonical forms to :func:`sympy.simplify`."""
-    forms: list[tuple[str, object]] = [
-        ("expand", sp.expand),
-        ("cancel", lambda e: sp.cancel(sp.together(e))),
-    ]
-    if expr.has(sp.tanh, sp.sinh, sp.cosh, sp.coth, sp.sech, sp.csch):
-        forms.append(("cancel after rewrite(exp)",
-                      lambda e: sp.cancel(sp.together(_hyperbolic_as_exp(e)))))
-    forms.append(("powsimp", lambda e: sp.powsimp(sp.expand(e), combine="exp")))
-    forms.append(("factor", lambda e: sp.powsimp(sp.factor(e), deep=True)))
+    """``(method, function)`` pairs, from cheap canonical forms to :func:`sympy.simplify`.
+
+    The polynomial forms (expand, cancel, factor) are left out when the
+    expansion would have more than :data:`MAX_EXPANDED_TERMS` terms: they
+    would only spend the budget.
+    """
+    forms: list[tuple[str, object]] = []
+    if expanded_terms(expr) <= MAX_EXPANDED_TERMS:
+        forms += [("expand", sp.expand), ("cancel", lambda e: sp.cancel(sp.together(e)))]
+        if expr.has(sp.tanh, sp.sinh, sp.cosh, sp.coth, sp.sech, sp.csch):
+            forms.append(("cancel after rewrite(exp)",
+                          lambda e: sp.cancel(sp.together(_hyperbolic_as_exp(e)))))
+        forms.append(("powsimp", lambda e: sp.powsimp(sp.expand(e), combine="exp")))
+        forms.append(("factor", lambda e: sp.powsimp(sp.factor(e), deep=True)))
     if expr.has(sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc):
         forms.append(("trigsimp", sp.trigsimp))
     if expr.has(*_KINK_FUNCTIONS):
@@ -167,6 +172,38 @@ def _cases_vanish(expr: sp.Expr, depth: int) -> bool:
     return False
 
 
+#: largest estimated number of terms :func:`safe_expand` lets sympy produce
+MAX_EXPANDED_TERMS = 2_000
+
+
+def expanded_terms(expr: sp.Expr) -> int:
+    """An upper estimate of the number of terms ``sympy.expand(expr)`` produces.
+
+    ``(a₁ + … + aₖ)ⁿ`` has at most ``C(n + k − 1, k − 1)`` monomials, a product
+    the product of its factors' counts; function arguments are expanded too,
+    so they count as well.  Capped at 10¹² so the estimate itself stays cheap.
+    """
+    cap = 10 ** 12
+    if expr.is_Add:
+        return min(cap, sum(expanded_terms(a) for a in expr.args))
+    if expr.is_Mul:
+        total = 1
+        for factor in expr.args:
+            total = min(cap, total * expanded_terms(factor))
+        return total
+    if expr.is_Pow:
+        base = expanded_terms(expr.base)
+        if expr.exp.is_Integer and expr.exp > 1 and base > 1:
+            return min(cap, math.comb(int(expr.exp) + base - 1, base - 1))
+        return max(base, expanded_terms(expr.exp))
+    return max([1] + [expanded_terms(a) for a in expr.args if isinstance(a, sp.Expr)])
+
+
+def safe_expand(expr: sp.Expr) -> sp.Expr:
+    """``sympy.expand(expr)``, or ``expr`` itself when the expansion would be huge."""
+    return expr if expanded_terms(expr) > MAX_EXPANDED_TERMS else sp.expand(expr)
+
+
 def _size(expr: sp.Expr) -> int:
     return sp.count_ops(expr, visual=False)
 
@@ -206,8 +243,10 @@ def _symbolic(expr: sp.Expr, seconds: float, use_simplify: bool = True) -> _Symb
                                  daemon=True)
             worker.start()
         except (AssertionError, OSError, ValueError):
-            # e.g. inside a daemonic worker, which may not have children: cheap forms in-process
-            forms = list(_forms(expr, False))
+            # e.g. inside a daemonic worker, which may not have children: the cheap forms
+            # in-process, but only where they cannot blow up (nothing could stop them here)
+            if expanded_terms(expr) <= MAX_EXPANDED_TERMS:
+                forms = list(_forms(expr, False))
             finished = False
         else:
             sender.close()

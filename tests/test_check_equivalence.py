@@ -105,3 +105,30 @@ def test_removable_singularity_at_a_small_fraction_is_not_a_counterexample():
     # (x**2 - 1)/(x - 1) is undefined at x = 1, one of the first points tried
     c = compare_expressions(P("(x**2 - 1)/(x - 1)"), P("x + 1"), limits=Limits(simplify_seconds=0))
     assert c.status == "numerical" and c.points_tested == 24
+
+
+def _compare_in_daemon(conn):
+    c = compare_expressions(P("1/cosh(x)**2"), P("1 - tanh(x)**2"))
+    conn.send((c.status, c.method))
+    conn.close()
+
+
+def test_inside_a_daemonic_worker_the_cheap_forms_run_in_process():
+    # daemonic processes may not start children (e.g. multiprocessing.Pool workers)
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    worker = ctx.Process(target=_compare_in_daemon, args=(sender,), daemon=True)
+    worker.start()
+    assert receiver.poll(60)
+    assert receiver.recv() == ("proved", "cancel after rewrite(exp)")
+    worker.join()
+
+
+def test_huge_expansions_are_not_attempted():
+    from derivaudit.equivalence import expanded_terms, safe_expand
+    big = P("(x + y + 1)**300")
+    assert expanded_terms(big) == 45451   # C(302, 2) monomials
+    assert safe_expand(big) is big
+    assert safe_expand(P("(x + 1)**2")) == P("x**2 + 2*x + 1")
+    c = compare_expressions(P("(x + y + 1)**298"), P("(x + y + 1)**299"))
+    assert c.status == "different"
