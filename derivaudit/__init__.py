@@ -12,6 +12,7 @@ from .error_model import ErrorModel, float64_error_model
 from .gradcheck import GradientCheckResult, check_gradient
 from . import testing
 from .symbolic import derivative, gradient, partial
+from .parallel import StudyTask, study_many
 from .check import CheckResult, ComponentResult, Diagnosis, Mistake, Verdict, check
 from .equivalence import Comparison, compare_expressions
 
@@ -25,6 +26,7 @@ __all__ = [
     "Stencil", "backward", "centered", "forward", "stencil",
     "best_steps", "fitted_orders", "observed_order", "parse_eps", "study",
     "derivative", "gradient", "partial",
+    "StudyTask", "study_many",
     "complex_step", "richardson", "tensor_stencil", "predicted_best_steps", "ErrorModel",
     "float64_error_model", "GradientCheckResult", "check_gradient", "testing",
     "write_csv", "write_html",

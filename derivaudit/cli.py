@@ -160,6 +160,39 @@ def _run_check(args) -> int:
     return EXIT_OK if result.correct else EXIT_WRONG
 
 
+def _add_sweep(sub) -> None:
+    p = sub.add_parser("sweep", help="run the convergence studies listed in a TOML file, in parallel",
+                       description="Run many convergence studies (formulas × points) from a TOML "
+                                   "sweep file on all cores, or on a Dask cluster.")
+    p.add_argument("file", help="sweep file: [defaults] and one [[study]] table per formula")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes (default: one per core; 1 runs in this process)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on this Dask scheduler instead, e.g. tcp://host:8786 "
+                        "(needs pip install 'derivaudit[dask]')")
+    p.add_argument("--csv", metavar="FILE", help="write every study's table as one long CSV")
+    _add_common(p)
+    p.set_defaults(run=_run_sweep)
+
+
+def _run_sweep(args) -> int:
+    from .parallel import combine, load_sweep, study_many, sweep_summary
+    from .report import atomic_write_text, csv_frame
+
+    if args.workers is not None and args.scheduler:
+        raise DerivauditError("give --workers or --scheduler, not both")
+    tasks = load_sweep(args.file)
+    tables = study_many(tasks, workers=args.workers, client=args.scheduler,
+                        progress=terminal_progress(args.quiet))
+    if args.csv:
+        atomic_write_text(args.csv, csv_frame(combine(tables)).to_csv(index=False))
+    if not args.quiet:
+        print(sweep_summary(tables).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        if args.csv:
+            print(f"\nwrote {args.csv}")
+    return EXIT_OK
+
+
 def _write_reports(result, args) -> None:
     """Write the --csv and --html reports a command asked for."""
     if args.csv:
@@ -183,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_study(sub)
     _add_check(sub)
+    _add_sweep(sub)
     return parser
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Callable
 
 import mpmath
@@ -26,6 +26,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import DomainError, LimitExceeded
+from .guards import lambdify_mpmath, under_limits
 from .limits import DEFAULT_LIMITS, Limits
 from .stencils import ComplexStep, Stencil
 
@@ -38,6 +39,7 @@ __all__ = [
     "Samples",
     "difference_quotient",
     "difference_quotient_float64",
+    "cancelled_digits",
     "complex_step_quotient",
     "complex_step_float64",
     "require_analytic",
@@ -49,12 +51,23 @@ GUARD_DIGITS = 15
 
 @dataclass(frozen=True)
 class CompiledFormula:
-    """A sympy expression compiled for mpmath and numpy, with its argument order."""
+    """A sympy expression compiled for mpmath and numpy, with its argument order.
+
+    Each target is lambdified on first use and kept: an arbitrary-precision
+    study never pays for the numpy function, nor a float64 study for the
+    mpmath one of its samples.
+    """
 
     expr: sp.Expr
     variables: tuple[sp.Symbol, ...]
-    mp: Callable = field(repr=False)
-    np: Callable = field(repr=False)
+
+    @cached_property
+    def mp(self) -> Callable:
+        return lambdify_mpmath(self.variables, self.expr)  # magnitudes guarded, see guards.py
+
+    @cached_property
+    def np(self) -> Callable:
+        return sp.lambdify(self.variables, self.expr, modules="numpy")
 
     def arguments(self, point: Mapping[sp.Symbol, object]) -> list:
         return [point[v] for v in self.variables]
@@ -63,9 +76,7 @@ class CompiledFormula:
 @lru_cache(maxsize=1024)
 def compile_formula(expr: sp.Expr, variables: tuple[sp.Symbol, ...]) -> CompiledFormula:
     """Compile ``expr`` as a function of ``variables`` (cached by both)."""
-    mp_function = sp.lambdify(variables, expr, modules="mpmath")
-    np_function = sp.lambdify(variables, expr, modules="numpy")
-    return CompiledFormula(expr, tuple(variables), mp_function, np_function)
+    return CompiledFormula(expr, tuple(variables))
 
 
 def to_mpf(value: sp.Expr, dps: int) -> mpmath.mpf:
@@ -102,6 +113,7 @@ def _describe(point: Mapping[sp.Symbol, sp.Expr]) -> str:
     return "at " + ", ".join(f"{s.name}={v}" for s, v in point.items())
 
 
+@under_limits("evaluating the formula's exact value")
 def exact_value(compiled: CompiledFormula, point: Mapping[sp.Symbol, sp.Expr], dps: int,
                 limits: Limits = DEFAULT_LIMITS) -> mpmath.mpf:
     """``compiled.expr`` at the exact ``point``, correct to ``dps`` significant digits.
@@ -133,9 +145,12 @@ def exact_value(compiled: CompiledFormula, point: Mapping[sp.Symbol, sp.Expr], d
 class Samples:
     """Values of one formula along one variable near one point, memoised.
 
-    ``value(shift, wp)`` is ``f(point with wrt = x + shift)`` at ``wp`` digits.
-    Schemes and step sizes that share a sample (``f(x)``, ``f(x + ε)``) pay
-    for it once.
+    ``value(shift, wp)`` is ``f(point with wrt = x + shift)`` correct to at
+    least ``wp`` digits.  Schemes and step sizes that share a sample
+    (``f(x)``, ``f(x + ε)``) pay for it once: a sample computed at higher
+    precision serves every later request at lower precision (extra correct
+    digits never hurt a difference quotient), so a sweep that asks for the
+    most demanding precision first evaluates each point once.
     """
 
     def __init__(self, compiled: CompiledFormula, wrt, point: Mapping[sp.Symbol, sp.Expr]):
@@ -150,13 +165,14 @@ class Samples:
         self.point = dict(point)
         self._index = tuple(compiled.variables.index(v) for v in directions)
         self._base: dict[int, list] = {}
-        self._memo: dict[tuple[sp.Rational, int], mpmath.mpf] = {}
+        #: shift → (digits, value) at the highest precision computed so far
+        self._memo: dict[sp.Rational, tuple[int, mpmath.mpf]] = {}
+        self.evaluations = 0
 
     def value(self, shift: sp.Rational, wp: int) -> mpmath.mpf:
-        key = (shift, wp)
-        cached = self._memo.get(key)
-        if cached is not None:
-            return cached
+        cached = self._memo.get(shift)
+        if cached is not None and cached[0] >= wp:
+            return cached[1]
         with mpmath.workdps(wp):
             base = self._base.get(wp)
             if base is None:
@@ -173,7 +189,8 @@ class Samples:
                 raise DomainError(f"the formula is undefined or not real {_describe(moved)}, "
                                   "a point the stencil needs; use a smaller step or another point"
                                   ) from None
-        self._memo[key] = result
+        self.evaluations += 1
+        self._memo[shift] = (wp, result)
         return result
 
 
@@ -182,6 +199,31 @@ def _scaled(offset, eps):
     return tuple(o * eps for o in offset) if isinstance(offset, tuple) else offset * eps
 
 
+def cancelled_digits(whole: mpmath.mpf, part: mpmath.mpf) -> int:
+    """An upper bound of ``log10(|whole| / |part|)``, at least 0 (``part ≠ 0``).
+
+    The decimal digits lost when ``part`` is what remains of ``whole``.  Read
+    from the binary exponents (``2^(mag−1) ≤ |v| < 2^mag``), so it costs no
+    logarithm and overestimates by under one digit — the safe direction.
+    """
+    bits = mpmath.mag(whole) - mpmath.mag(part) + 1
+    return max(0, math.ceil(bits * _LOG10_2))
+
+
+_LOG10_2 = math.log10(2)
+
+
+@lru_cache(maxsize=4096)
+def _shifted_terms(stencil: Stencil, eps: sp.Rational) -> tuple:
+    """``(oᵢ·ε, weight numerator, weight denominator)`` of the stencil's non-zero terms.
+
+    Cached: a sweep asks for the same stencil and step once per precision,
+    and exact rational arithmetic in sympy costs more than the lookup.
+    """
+    return tuple((_scaled(o, eps), int(w.p), int(w.q)) for o, w in stencil.terms())
+
+
+@under_limits("evaluating a difference quotient")
 def difference_quotient(samples: Samples, stencil: Stencil, eps: sp.Rational, dps: int,
                         limits: Limits = DEFAULT_LIMITS) -> mpmath.mpf:
     """``ε⁻ᵈ Σ wᵢ f(x + oᵢ ε)`` correct to ``dps`` significant digits.
@@ -193,23 +235,26 @@ def difference_quotient(samples: Samples, stencil: Stencil, eps: sp.Rational, dp
     :func:`complex_step_quotient`; a :class:`~derivaudit.stencils.TensorStencil`
     needs ``samples`` along all its directions.
     """
-    eps = sp.Rational(eps)
+    if not isinstance(eps, sp.Rational):
+        eps = sp.Rational(eps)
     if isinstance(stencil, ComplexStep):
         return complex_step_quotient(samples, eps, dps, limits)
-    terms = stencil.terms()
-    cancellation = max(0, math.ceil(stencil.derivative * -math.log10(float(eps)))) if eps < 1 else 0
+    terms = _shifted_terms(stencil, eps)
+    # log10(1/ε) from the integers of ε = p/q: no float underflow for tiny steps
+    cancellation = (max(0, math.ceil(stencil.derivative * (math.log10(eps.q) - math.log10(eps.p))))
+                    if eps.p < eps.q else 0)
     wp = dps + cancellation + GUARD_DIGITS
     for _ in range(6):
         with mpmath.workdps(wp):
-            parts = [mpmath.mpf(w.p) / w.q * samples.value(_scaled(o, eps), wp) for o, w in terms]
+            parts = [(mpmath.mpf(p) if q == 1 else mpmath.mpf(p) / q) * samples.value(shift, wp)
+                     for shift, p, q in terms]
             total = mpmath.fsum(parts)
-            magnitude = mpmath.fsum(abs(p) for p in parts)
-        if total == 0:
-            lost = 0 if magnitude == 0 else wp
-        else:
-            lost = max(0, int(mpmath.ceil(mpmath.log10(magnitude / abs(total)))))
-        if wp - lost >= dps + GUARD_DIGITS // 2 or total == 0 and magnitude == 0:
-            with mpmath.workdps(wp):
+            magnitude = mpmath.fsum(parts, absolute=True)
+            if total == 0:
+                lost = 0 if magnitude == 0 else wp
+            else:
+                lost = cancelled_digits(magnitude, total)
+            if wp - lost >= dps + GUARD_DIGITS // 2 or total == 0 and magnitude == 0:
                 return total / (mpmath.mpf(eps.p) / eps.q) ** stencil.derivative
         wp = lost + dps + GUARD_DIGITS
         if wp > limits.max_dps + cancellation + 4 * GUARD_DIGITS:
@@ -273,6 +318,7 @@ def require_analytic(expr: sp.Expr) -> None:
                           f"{', '.join(found)} is not; use centered or richardson-centered instead")
 
 
+@under_limits("evaluating a complex-step quotient")
 def complex_step_quotient(samples: Samples, eps: sp.Rational, dps: int,
                           limits: Limits = DEFAULT_LIMITS) -> mpmath.mpf:
     """``Im f(x + iε)/ε`` with mpmath complex numbers, correct to ``dps`` digits.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
+from functools import lru_cache
 
 import mpmath
 import numpy as np
@@ -24,8 +25,8 @@ import sympy as sp
 
 from .errors import DerivauditError, LimitExceeded, ParseError
 from .limits import DEFAULT_LIMITS, Limits
-from .numeric import (GUARD_DIGITS, Samples, compile_formula, difference_quotient, difference_quotient_float64,
-                      exact_value, to_mpf)
+from .numeric import (GUARD_DIGITS, Samples, cancelled_digits, compile_formula, difference_quotient,
+                      difference_quotient_float64, exact_value, to_mpf)
 from .parse import format_formula, free_variables, parse_constant, parse_formula
 from .progress import Progress, ProgressArg
 from .stencils import ComplexStep, Stencil, stencil, tensor_stencil
@@ -174,22 +175,50 @@ def observed_order(errors: Sequence, steps: Sequence) -> list[float]:
     (exact, or below the precision's resolution).
     """
     orders = [math.nan]
+    errors = [mpmath.mpf(abs(v)) for v in errors]
+    steps = [mpmath.mpf(abs(v)) for v in steps]
     for (e1, s1), (e2, s2) in zip(zip(errors, steps), zip(errors[1:], steps[1:])):
-        e1, e2, s1, s2 = (mpmath.mpf(abs(v)) for v in (e1, e2, s1, s2))
         if e1 == 0 or e2 == 0 or s1 == s2 or not all(mpmath.isfinite(v) for v in (e1, e2)):
             orders.append(math.nan)
         else:
-            orders.append(float(mpmath.log(e1 / e2) / mpmath.log(s1 / s2)))
+            orders.append(_log_ratio(e1, e2) / _log_ratio(s1, s2))
     return orders
+
+
+def _log_ratio(a: mpmath.mpf, b: mpmath.mpf) -> float:
+    """``log(a/b)`` as a float; the ratio of two tiny mpf numbers is usually a normal float."""
+    ratio = float(a / b)
+    if 0 < ratio < math.inf:
+        return math.log(ratio)
+    return float(mpmath.log(a / b))
 
 
 def _resolved(approx, exact, dps: int):
     """``approx − exact``, or exactly 0 when at or below ``10⁻ᵈᵖˢ·|exact|``."""
     with mpmath.workdps(dps + GUARD_DIGITS):
         error = approx - exact
-        if abs(error) <= abs(exact) * mpmath.mpf(10) ** (-dps):
+        if abs(error) <= abs(exact) * _resolution(dps):
             return mpmath.mpf(0)
     return error
+
+
+@lru_cache(maxsize=64)
+def _resolution(dps: int) -> mpmath.mpf:
+    """``10⁻ᵈᵖˢ`` at ``dps + GUARD_DIGITS`` digits."""
+    with mpmath.workdps(dps + GUARD_DIGITS):
+        return mpmath.mpf(10) ** (-dps)
+
+
+def _expected_loss(st: Stencil, eps: sp.Rational) -> int:
+    """Digits an error of ``εᵖ·|f⁽ᵈ⁾|`` cancels in ``D_ε f``: ``⌊p·log10(1/ε)⌋`` (0 for ε ≥ 1).
+
+    A prediction with error constant 1: computing at ``dps`` plus these digits
+    at once usually makes the second evaluation below unnecessary.  A wrong
+    prediction costs time, never digits: the measured loss still decides.
+    """
+    if eps.p >= eps.q:
+        return 0
+    return math.floor(st.accuracy * (math.log10(eps.q) - math.log10(eps.p)))
 
 
 def _quotient_and_error(samples: Samples, st: Stencil, eps: sp.Rational, dps: int, exact_at,
@@ -197,17 +226,19 @@ def _quotient_and_error(samples: Samples, st: Stencil, eps: sp.Rational, dps: in
     """``D_ε f`` and its error ``D_ε f − f⁽ᵈ⁾``, each to ``dps`` significant digits.
 
     An error of ``10⁻ᵏ·|f⁽ᵈ⁾|`` cancels ``k`` leading digits of ``D_ε f``, so
-    when ``k`` exceeds the guard digits the quotient (and the exact value) is
-    computed once more at ``dps + k`` digits.  Errors below the resolution
+    the quotient and the exact value are computed at ``dps + k`` digits:
+    ``k`` is first predicted (:func:`_expected_loss`), and when the measured
+    ``k`` exceeds the prediction by more than the guard digits, both are
+    computed once more at ``dps + k``.  Errors below the resolution
     ``10⁻ᵈᵖˢ·|f⁽ᵈ⁾|`` read as 0.
     """
-    exact = exact_at(dps)
-    approx = difference_quotient(samples, st, eps, dps, limits)
+    expected = _expected_loss(st, sp.Rational(eps))
+    exact = exact_at(dps + expected)
+    approx = difference_quotient(samples, st, eps, dps + expected, limits)
     error = _resolved(approx, exact, dps)
     if error != 0 and exact != 0:
-        with mpmath.workdps(dps):
-            lost = int(mpmath.ceil(mpmath.log10(abs(exact) / abs(error))))
-        if lost > GUARD_DIGITS // 2 - 2:
+        lost = cancelled_digits(exact, error)
+        if lost - expected > GUARD_DIGITS // 2 - 2:
             exact = exact_at(dps + lost)
             approx = difference_quotient(samples, st, eps, dps + lost, limits)
             error = _resolved(approx, exact, dps)
@@ -320,11 +351,16 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     exact_cache: dict[int, mpmath.mpf] = {}
 
     def exact_at(digits: int) -> mpmath.mpf:
-        if digits not in exact_cache:
+        # a value correct to more digits serves every request for fewer
+        best = max(exact_cache, default=-1)
+        if best < digits:
+            best = digits
             exact_cache[digits] = exact_value(exact_f, point, digits, limits)
-        return exact_cache[digits]
+        return exact_cache[best]
 
-    exact = exact_at(dps)
+    # mp mode: computed once for the most demanding quotient, it serves all the others
+    demand = max((_expected_loss(st, s) for _, st in stencils for s in steps), default=0)
+    exact = exact_at(dps + (demand if precision == "mp" else 0))
     exact_value(f, point, dps, limits)  # f itself must be defined at the point
     models: dict[str, dict] = {}
 
@@ -334,13 +370,17 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
         samples = Samples(f, var, point)
         with mpmath.workdps(dps):
             eps_values = [+to_mpf(s, dps) for s in steps]
-        for name, st in stencils:
-            pairs = []
-            for s in steps:
-                pairs.append(_quotient_and_error(samples, st, s, dps, exact_at, limits))
+        # Most demanding first (smallest step, highest order): the samples and the
+        # exact value computed for it serve every later, less demanding quotient.
+        pairs = {}
+        for j in sorted(range(len(steps)), key=lambda j: steps[j]):
+            for i in sorted(range(len(stencils)), key=lambda i: -stencils[i][1].accuracy):
+                pairs[i, j] = _quotient_and_error(samples, stencils[i][1], steps[j], dps, exact_at,
+                                                  limits)
                 advance()
-            rows += _scheme_rows(st, eps_values, [a for a, _ in pairs], [e for _, e in pairs],
-                                 exact, dps)
+        for i, (name, st) in enumerate(stencils):
+            rows += _scheme_rows(st, eps_values, [pairs[i, j][0] for j in range(len(steps))],
+                                 [pairs[i, j][1] for j in range(len(steps))], exact, dps)
     else:
         eps_values = np.array([float(s) for s in steps])
         if np.any(eps_values == 0):
@@ -359,11 +399,11 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     columns = TABLE_COLUMNS + (["predicted_error"] if precision == "float64" else [])
     table = pd.DataFrame(rows, columns=columns)
     table.attrs.update({
-        "formula": format_formula(expr),
+        "formula": _formatted(expr),
         "wrt": ",".join(v.name for v in wrt_list) if mixed else var.name,
         "point": {s.name: str(v) for s, v in point.items()},
         "derivative": sum(counts) if mixed else order,
-        "exact_derivative": format_formula(exact_expr) if not exact_expr.has(sp.Heaviside, sp.sign,
+        "exact_derivative": _formatted(exact_expr) if not exact_expr.has(sp.Heaviside, sp.sign,
                                                                               sp.DiracDelta) else str(exact_expr),
         "precision": precision,
         "dps": dps,
@@ -386,6 +426,12 @@ def _predicted_errors(expr, var, point, st, eps_values, models: dict) -> list[fl
         return [math.nan] * len(eps_values)
     models[st.name] = {"predicted_best_eps": model.best_eps, "predicted_min_error": model.min_error}
     return [float(v) for v in model.error(eps_values)]
+
+
+@lru_cache(maxsize=1024)
+def _formatted(expr: sp.Expr) -> str:
+    """:func:`format_formula`, memoised: printing a derivative can cost more than a short sweep."""
+    return format_formula(expr)
 
 
 def _log10(values) -> np.ndarray:
