@@ -321,16 +321,18 @@ def _random_value(rng: random.Random, widen: int) -> sp.Rational:
     return sp.Rational(f"{sign * magnitude:.12g}")
 
 
-def draw_points(variables: Sequence[sp.Symbol], seed: int = 0) -> Iterator[dict[sp.Symbol, sp.Rational]]:
+def draw_points(variables: Sequence[sp.Symbol], seed: int = 0, small_fractions: bool = True
+                ) -> Iterator[dict[sp.Symbol, sp.Rational]]:
     """Reproducible candidate points: small fractions first, then random decimals.
 
     The first candidates give the variables small fractions (1/2, 3/2, 2,
     −1/2, …; different ones per variable), so a counterexample is readable.
     The random part widens its range every 50 candidates (10^±1, 10^±2, …)
     so that domains far from the origin (``sqrt(x - 40)``) are found too.
+    ``small_fractions=False`` starts with the random decimals.
     """
     rng = random.Random(seed)
-    count = 0
+    count = 0 if small_fractions else _NICE_POINTS
     while True:
         if count < _NICE_POINTS:
             # variable j of candidate i: a different small fraction per variable
@@ -380,7 +382,7 @@ def _differs(c_low, c_high, e_low, e_high, dps: int) -> bool:
 
 
 def _numeric_evidence(claim: sp.Expr, exact: sp.Expr, domain: Sequence[sp.Expr], variables,
-                      dps: int, points: int, seed: int) -> _Evidence:
+                      dps: int, points: int, seed: int, small_fractions: bool) -> _Evidence:
     """Evaluate both sides at ``points`` points of the domain; stop at the first difference.
 
     Domain and kink tests run at ``dps + GUARD_DIGITS`` digits, the comparison
@@ -398,7 +400,8 @@ def _numeric_evidence(claim: sp.Expr, exact: sp.Expr, domain: Sequence[sp.Expr],
     guards = [compile_formula(off_switches(d), variables) for d in domain]
     kinks = [compile_formula(k, variables) for k in kink_arguments([claim, exact, *domain])]
     tested = 0
-    candidates = draw_points(variables, seed)
+    candidates = draw_points(variables, seed, small_fractions)
+    nice = _NICE_POINTS if small_fractions else 0
     for index in range(points * _ATTEMPTS_PER_POINT):
         point = next(candidates)
         if any(_value(g, point, wp) is None for g in guards):
@@ -411,7 +414,7 @@ def _numeric_evidence(claim: sp.Expr, exact: sp.Expr, domain: Sequence[sp.Expr],
             continue
         c_low, c_high = _value(claim_f, point, wp_low), _value(claim_f, point, wp_high)
         if c_low is None or c_high is None:
-            if index < _NICE_POINTS:
+            if index < nice:
                 continue
             with mpmath.workdps(dps):
                 return _Evidence(tested + 1, point, None, +e_high)
@@ -440,7 +443,7 @@ def _as_expr(value, what: str) -> sp.Expr:
 
 def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
                         limits: Limits = DEFAULT_LIMITS, dps: int = 50, points: int = 24,
-                        seed: int = 0) -> Comparison:
+                        seed: int = 0, small_fractions: bool = True) -> Comparison:
     """Decide whether ``claim`` and ``exact`` are the same function.
 
     Parameters
@@ -453,6 +456,8 @@ def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
     dps : significant digits to which the sides must agree at each point.
     points : number of evidence points.
     seed : seed of the reproducible point sequence.
+    small_fractions : try small fractions (x = 1/2, 3/2, …) first, for a
+        readable counterexample; False uses random decimals only.
 
     Returns a :class:`Comparison`; see the module docstring for the method.
     Raises :class:`~derivaudit.errors.DomainError` when no point of the
@@ -465,7 +470,7 @@ def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
     difference = claim - exact
     variables = tuple(free_variables(sp.Add(claim, exact, *domain, evaluate=False)))
     evidence = _numeric_evidence(claim, exact, domain, variables, dps,
-                                 points if variables else 1, seed)
+                                 points if variables else 1, seed, small_fractions)
     if evidence.counterexample is not None:
         # only for display: the cheap forms (factor among them) without simplify
         shown = (_symbolic(difference, limits.simplify_seconds, use_simplify=False).best
@@ -477,8 +482,8 @@ def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
                           evidence.claim_value, evidence.exact_value, evidence.points,
                           dps, f"counterexample: evidence point {evidence.points} differs "
                                f"beyond {dps} digits")
-    evidence_text = (f"numeric at {evidence.points} random points, {dps} digits"
-                     if variables else f"numeric, {dps} digits")
+    evidence_text = (f"equal to {dps} digits at {evidence.points} random points of the domain"
+                     if variables else f"equal to {dps} digits")
     if difference == 0:
         return Comparison("proved", difference, None, None, None, evidence.points, dps,
                           "identical after sympy's automatic simplification")
@@ -489,4 +494,4 @@ def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
     why = ("simplification did not reach 0" if symbolic.finished
            else f"simplification gave up after {limits.simplify_seconds:g} s")
     return Comparison("numerical", symbolic.best, None, None, None, evidence.points, dps,
-                      f"{evidence_text} ({why})")
+                      f"{evidence_text}; {why}")

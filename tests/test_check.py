@@ -382,3 +382,26 @@ def test_package_exports_check():
     result = da.check("theta**3", wrt="theta", claim="3*theta**2")
     assert isinstance(result, da.CheckResult) and result.verdict is da.Verdict.PROVED
     assert str(da.Verdict.NUMERICAL) == "correct (numerically, not proved)"
+
+
+def test_factor_with_a_transcendental_constant():
+    result = check("log10(x)", claim="1/x")
+    assert result.diagnosis[0].mistake is Mistake.FACTOR
+    assert result.diagnosis[0].detail == sp.log(10)
+
+
+def test_evidence_moves_off_a_zero_of_the_formula():
+    # the first counterexample, x = 2, is a zero of sin(pi*x), which the study cannot
+    # resolve to relative precision; the evidence is taken at a random counterexample
+    result = check("sin(pi*x)", claim="cos(pi*x)")
+    assert result.counterexample == {"x": 2}
+    component = result.components[0]
+    assert component.evidence is not None and component.evidence_point["x"] != 2
+    assert result.diagnosis[0].mistake is Mistake.CHAIN_RULE and result.diagnosis[0].detail == sp.pi
+
+
+def test_point_where_the_formula_is_zero_is_inside_the_domain():
+    result = check("sin(pi*x)", claim="pi*cos(pi*x)", at={"x": 1})
+    assert result.verdict is PROVED
+    with mpmath.workdps(50):
+        assert mpmath.almosteq(result.components[0].exact_at_point, -mpmath.pi, 1e-45)
