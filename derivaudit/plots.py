@@ -57,6 +57,9 @@ def figure_svg(fig: Figure, salt: str, label: str) -> str:
                     bbox_inches="tight")
     text = buffer.getvalue()
     text = text[text.index("<svg"):]
+    # the RDF metadata block only names namespaces by URL; a page that must not even mention
+    # remote addresses is better without it
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.S)
     return text.replace("<svg ", f'<svg role="img" aria-label="{_attr(label)}" ', 1)
 
 
