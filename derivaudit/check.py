@@ -507,16 +507,20 @@ def _value_at(expr: sp.Expr, point, dps: int, limits: Limits) -> mpmath.mpf | No
         return mpmath.mpf(0)
 
 
+class _NoEvidence(Exception):
+    """No evidence table at a point; the message says why."""
+
+
 def _evidence(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.Expr],
-              claim_value: mpmath.mpf | None, dps: int, limits: Limits
-              ) -> tuple[pd.DataFrame | None, str]:
+              claim_value: mpmath.mpf | None, dps: int, limits: Limits) -> pd.DataFrame:
     """Centered and forward sweeps at ``point`` with the claim's value and distance.
 
-    Returns the table, or None and the reason there is none.
+    Steps shrink (:data:`EVIDENCE_EPS`) until the stencils stay in the domain.
+    Raises :class:`_NoEvidence` when there can be no table at the point.
     """
     if derivative(f, var, order).has(sp.DiracDelta):
         # study evaluates the exact derivative, and mpmath has no DiracDelta
-        return None, "no evidence table: the exact derivative contains DiracDelta"
+        raise _NoEvidence("no evidence table: the exact derivative contains DiracDelta")
     at = {s.name: v for s, v in point.items()}
     for eps in EVIDENCE_EPS:
         try:
@@ -526,10 +530,11 @@ def _evidence(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.
         except DomainError:
             continue
         except LimitExceeded:
-            return None, ("no evidence table: the function or its derivative is 0 at the point, "
-                          "a value the study cannot resolve to relative precision")
+            raise _NoEvidence("no evidence table: the function or its derivative is 0 at the "
+                              "point, a value the study cannot resolve to relative precision"
+                              ) from None
     else:
-        return None, "no evidence table: every step tried leaves the domain near the point"
+        raise _NoEvidence("no evidence table: every step tried leaves the domain near the point")
     with mpmath.workdps(dps):
         if claim_value is None:
             table["claim"] = mpmath.mpf("nan")
@@ -537,73 +542,91 @@ def _evidence(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.
         else:
             table["claim"] = [+claim_value] * len(table)
             table["distance_to_claim"] = [abs(a - claim_value) for a in table["approx"]]
-    return table, ""
+    return table
 
 
-# --------------------------------------------------------------------------
+def _symbol_point(f: sp.Expr, point: Mapping[str, sp.Expr]) -> dict[sp.Symbol, sp.Expr]:
+    by_symbol = {as_symbol(name): value for name, value in point.items()}
+    return {v: by_symbol[v] for v in sorted(f.free_symbols, key=lambda s: s.name)}
+
+
+def _evidence_off_the_point(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr,
+                            exact: sp.Expr, comparison: Comparison, dps: int, limits: Limits,
+                            points: int, seed: int):
+    """The evidence at the counterexample: ``(point, table, note)``.
+
+    When the first counterexample (a small fraction) is a zero of ``f`` or of
+    the derivative, which the study cannot resolve (``sin(pi*x)`` at 2), a
+    random counterexample is used instead.
+    """
+    point = _symbol_point(f, comparison.counterexample)
+    try:
+        return point, _evidence(f, var, order, point, comparison.claim_value, dps, limits), None
+    except _NoEvidence as exc:
+        note = str(exc)
+    other = compare_expressions(claim, exact, domain=[f], dps=dps, points=points, seed=seed,
+                                small_fractions=False,
+                                limits=dataclasses.replace(limits, simplify_seconds=0))
+    if other.counterexample is not None:
+        moved = _symbol_point(f, other.counterexample)
+        try:
+            return moved, _evidence(f, var, order, moved, other.claim_value, dps, limits), None
+        except _NoEvidence:
+            pass
+    return point, None, note
+
 
 def _component(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, claim_text: str,
                point: dict[sp.Symbol, sp.Expr] | None, dps: int, limits: Limits,
                points: int, seed: int) -> ComponentResult:
+    """Audit one claimed derivative: compare, examine the point, diagnose, gather evidence."""
     exact = derivative(f, var, order)
     comparison = compare_expressions(claim, exact, domain=[f], limits=limits, dps=dps,
                                      points=points, seed=seed)
     verdict = {"proved": Verdict.PROVED, "numerical": Verdict.NUMERICAL,
                "different": Verdict.WRONG}[comparison.status]
     notes: list[str] = []
-    one_sided = None
-    claim_at = exact_at = None
-    evidence_point = None
+    one_sided = claim_at = exact_at = None
     if point is not None:
         one_sided = _one_sided(f, var, order, point, dps, limits)
-        exact_at = _value_at(exact, point, dps, limits) if one_sided is None else None
-        if one_sided is None and exact_at is None:
-            one_sided = OneSided(None, None, "the exact derivative is undefined there although "
-                                             "the formula is defined")
+        if one_sided is None:
+            exact_at = _value_at(exact, point, dps, limits)
+            if exact_at is None:
+                one_sided = OneSided(None, None, "the exact derivative is undefined there "
+                                                 "although the formula is defined")
         if one_sided is not None:
             verdict = Verdict.NOT_DIFFERENTIABLE
         claim_at = _value_at(claim, point, dps, limits)
         if claim_at is None:
             notes.append("the claim is undefined or not real at the point")
-        if exact_at is not None and claim_at is not None and comparison.equal is False:
+        elif exact_at is not None and not comparison.equal:
             with mpmath.workdps(dps):
                 if abs(claim_at - exact_at) <= max(abs(claim_at), abs(exact_at)) * \
                         mpmath.mpf(10) ** (-dps):
                     notes.append("at the given point the claim happens to equal the exact "
                                  "derivative; it differs elsewhere (see the counterexample)")
-        if one_sided is None:
-            evidence_point = point
-    elif not comparison.equal:
-        evidence_point = {as_symbol(k): v for k, v in comparison.counterexample.items()}
-        evidence_point = {v: evidence_point[v] for v in sorted(f.free_symbols, key=lambda s: s.name)}
-        claim_at = comparison.claim_value
     diagnosis = () if comparison.equal else diagnose(f, var, order, claim, exact, comparison,
                                                       limits, seed)
-    evidence = None
-    if evidence_point is not None:
-        evidence, why_none = _evidence(f, var, order, evidence_point, claim_at, dps, limits)
-        if evidence is None and point is None and "cannot resolve" in why_none:
-            # the small-fraction counterexample is a zero of f or f' (sin(pi*x) at x=2):
-            # show the evidence at a random counterexample instead
-            other = compare_expressions(claim, exact, domain=[f], dps=dps, points=points,
-                                        seed=seed, small_fractions=False,
-                                        limits=dataclasses.replace(limits, simplify_seconds=0))
-            if other.counterexample is not None:
-                moved = {as_symbol(k): v for k, v in other.counterexample.items()}
-                moved = {v: moved[v] for v in evidence_point}
-                evidence, why_none = _evidence(f, var, order, moved, other.claim_value, dps,
-                                               limits)
-                if evidence is not None:
-                    evidence_point = moved
-        if evidence is None:
-            notes.append(why_none)
+    evidence = evidence_point = None
+    if point is not None and one_sided is None:
+        evidence_point = point
+        try:
+            evidence = _evidence(f, var, order, point, claim_at, dps, limits)
+        except _NoEvidence as exc:
+            notes.append(str(exc))
+    elif not comparison.equal:
+        # no point given, or a kink there: the evidence is taken where the claim fails
+        evidence_point, evidence, note = _evidence_off_the_point(
+            f, var, order, claim, exact, comparison, dps, limits, points, seed)
+        if note:
+            notes.append(note)
     return ComponentResult(
         variable=var.name, order=order, claim=claim, exact=exact, verdict=verdict,
         comparison=comparison, diagnosis=diagnosis, evidence=evidence,
         evidence_point=None if evidence_point is None else
         {s.name: v for s, v in evidence_point.items()},
-        claim_at_point=claim_at if point is not None else None,
-        exact_at_point=exact_at, one_sided=one_sided, notes=tuple(notes), claim_text=claim_text)
+        claim_at_point=claim_at, exact_at_point=exact_at, one_sided=one_sided,
+        notes=tuple(notes), claim_text=claim_text)
 
 
 def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None,
