@@ -20,15 +20,22 @@ first, and says which one decided:
    at both (rounding noise is not).
 2. **Symbolic proof** when the numbers agree: canonical forms of
    ``claim − exact`` (``expand``; ``together`` + ``cancel``; hyperbolic
-   functions rewritten as ``exp`` then ``cancel``; ``powsimp``;
-   ``trigsimp``) and then :func:`sympy.simplify`.  All of it runs in a
-   worker process that is killed after ``limits.simplify_seconds``, because a
-   Python thread cannot be interrupted and ``simplify`` can run for hours.
-3. If the budget runs out first, the verdict is ``"numerical"``: equal at
-   every tested point to ``dps`` digits, not proved.
+   functions rewritten as ``exp`` then ``cancel``; ``powsimp``; ``factor``;
+   ``trigsimp``; a case split on both sides of every kink, see
+   :func:`_zero_on_each_side`) and then :func:`sympy.simplify`.  All of it
+   runs in a worker process that is killed after ``limits.simplify_seconds``,
+   because a Python thread cannot be interrupted and ``simplify`` can run for
+   hours.  Polynomial forms whose expansion would exceed
+   :data:`MAX_EXPANDED_TERMS` terms are not attempted.
+3. If the budget runs out first (or no form reaches 0), the verdict is
+   ``"numerical"``: equal at every tested point to ``dps`` digits, not proved.
 
-When the sides differ, the same budgeted simplification is used only to
-present the shortest form of the difference found.
+When the sides differ, the cheap forms (not ``simplify``), under the same
+budget, only serve to present the shortest form of the difference.
+
+Inside a daemonic process (a ``multiprocessing.Pool`` worker), which may not
+start children, the cheap forms run in-process, and only when their
+expansion is small.
 """
 
 from __future__ import annotations
