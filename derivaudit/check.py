@@ -366,6 +366,15 @@ def _without_inner(f: sp.Expr, var: sp.Symbol, inner: sp.Expr) -> sp.Expr | None
     return (sp.diff(outer, var) + sp.diff(outer, t)).subs(t, inner)
 
 
+def _derivative_or_none(f: sp.Expr, var: sp.Symbol, order: int, limits: Limits) -> sp.Expr | None:
+    """A derivative for a diagnosis candidate, or None past the limits (the
+    diagnosis is a best effort; the verdict does not depend on it)."""
+    try:
+        return derivative(f, var, order, limits)
+    except LimitExceeded:
+        return None
+
+
 def diagnose(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, exact: sp.Expr,
              comparison: Comparison, limits: Limits = DEFAULT_LIMITS, seed: int = 0
              ) -> tuple[Diagnosis, ...]:
@@ -406,15 +415,16 @@ def diagnose(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, exact: sp.E
                                    factor))
 
     for other in sorted(f.free_symbols - {var}, key=lambda s: s.name):
-        wrong = derivative(f, other, order)
-        if wrong != 0 and _same(claim, wrong, domain, limits, seed):
+        wrong = _derivative_or_none(f, other, order, limits)
+        if wrong is not None and wrong != 0 and _same(claim, wrong, domain, limits, seed):
             found.append(Diagnosis(Mistake.WRONG_VARIABLE, f"the claim is the derivative with "
                                    f"respect to {other.name}, not {var.name}", other.name))
 
-    for k in range(0, order + 3):
+    for k in range(0, min(order + 2, limits.max_derivative_order) + 1):
         if k != order:
-            other_order = derivative(f, var, k)
-            if other_order != 0 and _same(claim, other_order, domain, limits, seed):
+            other_order = _derivative_or_none(f, var, k, limits)
+            if other_order is not None and other_order != 0 and \
+                    _same(claim, other_order, domain, limits, seed):
                 what = "the formula itself" if k == 0 else f"the derivative of order {k}"
                 found.append(Diagnosis(Mistake.WRONG_ORDER, f"the claim is {what}, not the "
                                        f"derivative of order {order}", k))
@@ -433,14 +443,19 @@ def diagnose(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, exact: sp.E
                     break
             else:
                 shown = comparison.difference
-                expanded = safe_expand(shown)
-                if len(sp.Add.make_args(expanded)) == 1 and not shown.is_number:
-                    mistake, term, word = ((Mistake.EXTRA_TERM, shown, "an extra term")
-                                           if not expanded.could_extract_minus_sign()
-                                           else (Mistake.MISSING_TERM, -shown, "a missing term"))
-                    found.append(Diagnosis(mistake, f"the claim differs by {word} "
-                                           f"{format_formula(term)}", term))
+                if len(sp.Add.make_args(safe_expand(shown))) == 1 and not shown.is_number:
+                    # claim = exact + shown: the side with more terms has the odd one
+                    if _term_count(claim) > _term_count(exact):
+                        found.append(Diagnosis(Mistake.EXTRA_TERM, f"the claim has the extra "
+                                               f"term {format_formula(shown)}", shown))
+                    else:
+                        found.append(Diagnosis(Mistake.MISSING_TERM, f"the claim lacks the "
+                                               f"term {format_formula(-shown)}", -shown))
     return tuple(found)
+
+
+def _term_count(expr: sp.Expr) -> int:
+    return 0 if expr == 0 else len(sp.Add.make_args(safe_expand(expr)))
 
 
 # --------------------------------------------------------------------------
@@ -459,7 +474,7 @@ def _one_sided(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp
     is not makes the point non-differentiable for this order.
     """
     variables = tuple(point)
-    derivatives = [derivative(f, var, k) for k in range(order)]
+    derivatives = [derivative(f, var, k, limits) for k in range(order)]
     switching = False
     for kink in kink_arguments(derivatives):
         value = _value_at(kink, point, 20, limits)
@@ -518,7 +533,7 @@ def _evidence(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.
     Steps shrink (:data:`EVIDENCE_EPS`) until the stencils stay in the domain.
     Raises :class:`_NoEvidence` when there can be no table at the point.
     """
-    if derivative(f, var, order).has(sp.DiracDelta):
+    if derivative(f, var, order, limits).has(sp.DiracDelta):
         # study evaluates the exact derivative, and mpmath has no DiracDelta
         raise _NoEvidence("no evidence table: the exact derivative contains DiracDelta")
     at = {s.name: v for s, v in point.items()}
@@ -580,7 +595,7 @@ def _component(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, claim_tex
                point: dict[sp.Symbol, sp.Expr] | None, dps: int, limits: Limits,
                points: int, seed: int) -> ComponentResult:
     """Audit one claimed derivative: compare, examine the point, diagnose, gather evidence."""
-    exact = derivative(f, var, order)
+    exact = derivative(f, var, order, limits)
     comparison = compare_expressions(claim, exact, domain=[f], limits=limits, dps=dps,
                                      points=points, seed=seed)
     verdict = {"proved": Verdict.PROVED, "numerical": Verdict.NUMERICAL,

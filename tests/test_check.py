@@ -405,3 +405,13 @@ def test_point_where_the_formula_is_zero_is_inside_the_domain():
     assert result.verdict is PROVED
     with mpmath.workdps(50):
         assert mpmath.almosteq(result.components[0].exact_at_point, -mpmath.pi, 1e-45)
+
+
+def test_high_orders_stay_within_the_derivative_limit():
+    # the wrong-order candidates stop at Limits.max_derivative_order (20)
+    result = check("sin(x)", claim="0", order=20)
+    assert result.verdict is WRONG
+    assert result.diagnosis[0].mistake is Mistake.MISSING_TERM
+    assert result.diagnosis[0].detail == sp.sin(sp.Symbol("x", real=True))
+    with pytest.raises(da.LimitExceeded, match="max_derivative_order"):
+        check("sin(x)", claim="0", order=21)
