@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .errors import DerivauditError
+from .limits import DEFAULT_LIMITS
 from .progress import terminal_progress
 from .report import table_as_text, write_csv, write_html
 from .study import DEFAULT_EPS, fitted_orders, predicted_best_steps, study
@@ -50,6 +51,23 @@ def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
     return values
 
 
+def _digits_argument(text: str) -> int:
+    """``--digits``: a whole number from 1 to ``Limits.max_dps`` (printing more costs time, not accuracy)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text[:40]!r}") from None
+    if not 1 <= value <= DEFAULT_LIMITS.max_dps:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {DEFAULT_LIMITS.max_dps}, not {value}")
+    return value
+
+
+def _one_line(message: object) -> str:
+    """``message`` on one line with control characters escaped: user text is echoed
+    in error messages, and must not add lines or drive the terminal."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(message))
+
+
 def _split_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -79,7 +97,7 @@ def _add_study(sub) -> None:
                    help="significant digits of the arbitrary-precision run (default 50)")
     p.add_argument("--float64", action="store_true",
                    help="evaluate the stencils in IEEE doubles, to see roundoff")
-    p.add_argument("--digits", type=int, default=20, help="digits printed per number (default 20)")
+    p.add_argument("--digits", type=_digits_argument, default=20, help="digits printed per number (default 20)")
     p.add_argument("--csv", metavar="FILE",
                    help="write the table as CSV, every digit kept (a folder path: table + summary)")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report with plots")
@@ -137,7 +155,7 @@ def _add_check(sub) -> None:
                    help="a point to examine (evidence table there; kinks detected)")
     p.add_argument("--dps", type=int, default=50,
                    help="digits to which claim and exact derivative must agree (default 50)")
-    p.add_argument("--digits", type=int, default=12, help="digits printed per number (default 12)")
+    p.add_argument("--digits", type=_digits_argument, default=12, help="digits printed per number (default 12)")
     p.add_argument("--csv", metavar="FILE",
                    help="write the verdicts and evidence as CSV (a folder path: one CSV per table + summary)")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report with plots")
@@ -228,12 +246,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return args.run(args)
     except _UsageError as exc:
-        print(exc, file=sys.stderr)
+        print(_one_line(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     except DerivauditError as exc:
         if debug:
             traceback.print_exc()
-        print(f"derivaudit: error: {exc}", file=sys.stderr)
+        print(_one_line(f"derivaudit: error: {exc}"), file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("derivaudit: interrupted", file=sys.stderr)
@@ -241,8 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug in derivaudit, not in the input
         if debug:
             traceback.print_exc()
-        print(f"derivaudit: internal error: {type(exc).__name__}: {exc} "
-              "(rerun with --debug for details and report it)", file=sys.stderr)
+        print(_one_line(f"derivaudit: internal error: {type(exc).__name__}: {exc} "
+                        "(rerun with --debug for details and report it)"), file=sys.stderr)
         return EXIT_INTERNAL
 
 

@@ -33,7 +33,7 @@ class ParseError(DerivauditError, ValueError):
         text = self.message
         if self.column is not None:
             where = f"column {self.column}"
-            if self.line is not None and "\n" in self.source:
+            if self.line is not None and ("\n" in self.source or "\r" in self.source):
                 where = f"line {self.line}, {where}"
             text = f"{text} at {where}"
         return f"{text}; {self.hint}" if self.hint else text

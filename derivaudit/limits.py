@@ -4,6 +4,8 @@ Formulas come from people derivaudit does not trust (a teacher grading a
 class feeds it every student's text), so each stage that can grow without
 bound checks one of these limits and raises :class:`~derivaudit.errors.LimitExceeded`
 with the limit's name and value.  Pass a custom :class:`Limits` to raise them.
+The time limits are enforced by :class:`derivaudit.guards.time_budget`; a
+time of 0 means no budget.
 """
 
 from __future__ import annotations
@@ -28,8 +30,24 @@ class Limits:
     max_exponent: int = 1_000
     #: highest precision, in significant decimal digits
     max_dps: int = 10_000
+    #: highest derivative order computed exactly
+    max_derivative_order: int = 20
+    #: largest expression (sympy tree nodes) a derivative may grow to
+    max_expression_size: int = 200_000
+    #: values met while evaluating a formula numerically stay within 10^±this
+    #: (``exp(exp(exp(exp(x))))`` at x = 10 is refused, not computed for hours)
+    max_value_digits: int = 1_000_000
     #: seconds one simplification attempt may take before it is abandoned
     simplify_seconds: float = 5.0
+    #: seconds parsing or differentiating one formula may take
+    symbolic_seconds: float = 10.0
+    #: seconds one numeric evaluation (an exact value, a difference quotient) may take
+    evaluate_seconds: float = 10.0
+
+    def __post_init__(self):
+        for name, value in vars(self).items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"Limits.{name} must be a number ≥ 0, not {value!r}")
 
 
 DEFAULT_LIMITS = Limits()

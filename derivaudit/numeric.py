@@ -26,6 +26,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import DomainError, LimitExceeded
+from .guards import lambdify_mpmath, under_limits
 from .limits import DEFAULT_LIMITS, Limits
 from .stencils import ComplexStep, Stencil
 
@@ -62,7 +63,7 @@ class CompiledFormula:
 
     @cached_property
     def mp(self) -> Callable:
-        return sp.lambdify(self.variables, self.expr, modules="mpmath")
+        return lambdify_mpmath(self.variables, self.expr)  # magnitudes guarded, see guards.py
 
     @cached_property
     def np(self) -> Callable:
@@ -112,6 +113,7 @@ def _describe(point: Mapping[sp.Symbol, sp.Expr]) -> str:
     return "at " + ", ".join(f"{s.name}={v}" for s, v in point.items())
 
 
+@under_limits("evaluating the formula's exact value")
 def exact_value(compiled: CompiledFormula, point: Mapping[sp.Symbol, sp.Expr], dps: int,
                 limits: Limits = DEFAULT_LIMITS) -> mpmath.mpf:
     """``compiled.expr`` at the exact ``point``, correct to ``dps`` significant digits.
@@ -221,6 +223,7 @@ def _shifted_terms(stencil: Stencil, eps: sp.Rational) -> tuple:
     return tuple((_scaled(o, eps), int(w.p), int(w.q)) for o, w in stencil.terms())
 
 
+@under_limits("evaluating a difference quotient")
 def difference_quotient(samples: Samples, stencil: Stencil, eps: sp.Rational, dps: int,
                         limits: Limits = DEFAULT_LIMITS) -> mpmath.mpf:
     """``ε⁻ᵈ Σ wᵢ f(x + oᵢ ε)`` correct to ``dps`` significant digits.
@@ -315,6 +318,7 @@ def require_analytic(expr: sp.Expr) -> None:
                           f"{', '.join(found)} is not; use centered or richardson-centered instead")
 
 
+@under_limits("evaluating a complex-step quotient")
 def complex_step_quotient(samples: Samples, eps: sp.Rational, dps: int,
                           limits: Limits = DEFAULT_LIMITS) -> mpmath.mpf:
     """``Im f(x + iε)/ε`` with mpmath complex numbers, correct to ``dps`` digits.

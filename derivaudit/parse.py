@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import math
 import re
 import sys
 import unicodedata
@@ -28,7 +29,8 @@ from typing import Callable
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
-from .errors import LimitExceeded, ParseError, UnsafeExpressionError
+from .errors import DerivauditError, LimitExceeded, ParseError, UnsafeExpressionError
+from .guards import time_budget
 from .limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
@@ -154,7 +156,8 @@ class SourceText:
     ``^`` is rewritten to ``**`` before parsing (Python reads ``^`` as xor,
     with the wrong precedence); :meth:`column` maps positions in the
     rewritten text back to the user's columns so errors point at what they
-    typed.
+    typed.  Line ends are rewritten to ``\n``: Python's tokenizer also ends
+    lines at ``\r\n`` and a lone ``\r``, and positions must count lines as it does.
     """
 
     def __init__(self, text: str):
@@ -165,6 +168,10 @@ class SourceText:
             if ch == "^":
                 pieces.append("**")
                 self._origin += [i, i]
+            elif ch == "\r":
+                if text[i + 1:i + 2] != "\n":
+                    pieces.append("\n")
+                    self._origin.append(i)
             else:
                 pieces.append(ch)
                 self._origin.append(i)
@@ -189,9 +196,10 @@ class SourceText:
 
     def _original_position(self, lineno: int, char_col: int) -> tuple[int, int]:
         offset = self._origin[self._offset(lineno, char_col)]
-        line = self.original.count("\n", 0, offset) + 1
-        line_start = self.original.rfind("\n", 0, offset) + 1
-        return line, offset - line_start + 1
+        head = self.original[:offset].replace("\r\n", "\n").replace("\r", "\n")
+        line_start = self.original[:offset].rfind("\n")
+        line_start = max(line_start, self.original[:offset].rfind("\r")) + 1
+        return head.count("\n") + 1, offset - line_start + 1
 
     def segment(self, node: ast.AST) -> str:
         """The rewritten text of ``node`` (as typed, before NFKC folding)."""
@@ -229,8 +237,26 @@ class FormulaBuilder:
         return self.visit(tree.body, 1)
 
     def visit(self, node: ast.AST, depth: int):
+        """The value of ``node``; every failure leaves as a DerivauditError.
+
+        sympy raises plain ValueError/TypeError/ArithmeticError when asked to
+        build something meaningless from valid syntax (``max(sqrt(-1), 1)``
+        compares a complex number); those become a ParseError pointing at the
+        innermost node that failed.
+        """
         if depth > self.limits.max_depth:
             raise self.limit(f"formula nested deeper than {self.limits.max_depth} levels", node)
+        try:
+            return self.dispatch(node, depth)
+        except DerivauditError:
+            raise
+        except (RecursionError, MemoryError):
+            raise self.limit("formula is too large to build", node) from None
+        except (ValueError, TypeError, ArithmeticError, NotImplementedError) as exc:
+            raise self.error(f"cannot build this part of the formula ({exc})", node) from exc
+
+    def dispatch(self, node: ast.AST, depth: int):
+        """Build ``node`` by its kind (called by :meth:`visit`, which checks and wraps)."""
         if isinstance(node, _CODE_NODES):
             raise self.error(f"{_NODE_WORDS[type(node)]} is not allowed in a formula", node,
                              UnsafeExpressionError)
@@ -397,12 +423,19 @@ class FormulaBuilder:
         return int(abs(n).bit_length() * 0.30102999566398120) + 1
 
     def check_constant(self, value, node: ast.AST):
-        """Refuse exact constants with more digits than the limit allows."""
+        """Refuse exact constants with more digits than the limit allows, and
+        powers that combined past the exponent limit (``x**1000*x**1000``)."""
         if isinstance(value, sp.Rational):
             digits = max(self._digits(value.p), self._digits(value.q))
             if digits > self.limits.max_constant_digits:
                 raise self.limit(f"constant has about {digits} digits (limit "
                                  f"{self.limits.max_constant_digits})", node)
+        elif isinstance(value, sp.Basic):
+            for term in (value, *value.args):
+                if (term.is_Pow and term.exp.is_Rational and not term.base.is_Rational
+                        and abs(term.exp.p) > self.limits.max_exponent):
+                    raise self.limit(f"the formula combines to the power {term.exp}, beyond the "
+                                     f"limit of {self.limits.max_exponent}", node)
         return value
 
     def check_power(self, base, exponent, node: ast.AST) -> None:
@@ -413,10 +446,14 @@ class FormulaBuilder:
         """
         if not (isinstance(exponent, sp.Rational) and exponent.is_Rational):
             return
+        if isinstance(base, sp.Pow) and base.exp.is_Rational and not base.base.is_Rational:
+            # (x**a)**b is x**(a*b) for the integer exponents sympy combines
+            base, exponent = base.base, base.exp * exponent
         if isinstance(base, sp.Rational):
             if base == 0 and exponent < 0:
                 raise self.error("division by zero", node)
-            size = max(self._digits(base.p), self._digits(base.q)) * abs(exponent.p) / exponent.q
+            # digits of the result: |n|·log10(base) + 1, estimated before sympy computes it
+            size = max(math.log10(abs(base.p)) if base.p else 0, math.log10(base.q)) * abs(exponent.p) / exponent.q + 1
             if size > self.limits.max_constant_digits:
                 raise self.limit(f"power has about {int(size)} digits (limit "
                                  f"{self.limits.max_constant_digits})", node)
@@ -485,7 +522,8 @@ def parse_formula(text: str, *, limits: Limits = DEFAULT_LIMITS) -> sp.Expr:
     """
     source, tree = prepare(text, limits)
     try:
-        expr = FormulaBuilder(source, limits).build(tree)
+        with time_budget(limits.symbolic_seconds, "building the formula", "symbolic_seconds"):
+            expr = FormulaBuilder(source, limits).build(tree)
     except RecursionError:
         raise LimitExceeded("formula is too deeply nested to build") from None
     if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
@@ -512,6 +550,30 @@ def free_variables(expr: sp.Expr) -> list[sp.Symbol]:
     return sorted(expr.free_symbols, key=lambda s: s.name)
 
 
+#: digits per piece when a long integer is printed; below the default literal limit
+_PIECE_DIGITS = 100
+
+
+def _integer_text(n: int) -> str:
+    """``n`` as formula text that parses back under the default literal limit.
+
+    A computed constant may have up to ``max_constant_digits`` digits, more
+    than a literal may; such a number is printed as a sum of exact literals of
+    at most 100 digits each, ``(d₁e200 + d₂e100 + d₃)``.
+    """
+    digits = str(abs(n))
+    if len(digits) <= _PIECE_DIGITS:
+        return str(n)
+    pieces = []
+    for end in range(len(digits), 0, -_PIECE_DIGITS):
+        piece = digits[max(0, end - _PIECE_DIGITS):end].lstrip("0")
+        power = len(digits) - end
+        if piece:
+            pieces.append(piece if power == 0 else f"{piece}e{power}")
+    text = "(" + " + ".join(reversed(pieces)) + ")"
+    return "-" + text if n < 0 else text
+
+
 class _FormulaPrinter(StrPrinter):
     """Prints sympy expressions back in the formula language."""
 
@@ -532,6 +594,14 @@ class _FormulaPrinter(StrPrinter):
 
     def _print_Exp1(self, expr):
         return "e"
+
+    def _print_Integer(self, expr):
+        return _integer_text(int(expr.p))
+
+    def _print_Rational(self, expr):
+        if expr.q == 1:
+            return _integer_text(int(expr.p))
+        return f"{_integer_text(int(expr.p))}/{_integer_text(expr.q)}"
 
     def _print_ImaginaryUnit(self, expr):
         raise ParseError("the expression is complex and has no formula form")

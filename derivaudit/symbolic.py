@@ -10,7 +10,9 @@ from collections.abc import Sequence
 
 import sympy as sp
 
-from .errors import DerivauditError, ParseError
+from .errors import DerivauditError, LimitExceeded, ParseError
+from .guards import time_budget
+from .limits import DEFAULT_LIMITS, Limits
 from .parse import free_variables, make_symbol
 
 __all__ = ["as_symbol", "derivative", "partial", "gradient", "default_variable"]
@@ -35,26 +37,89 @@ def default_variable(expr: sp.Expr) -> sp.Symbol:
     return variables[0]
 
 
-def derivative(expr: sp.Expr, wrt: str | sp.Symbol, order: int = 1) -> sp.Expr:
+def _tree_size(expr: sp.Basic) -> int:
+    return sum(1 for _ in sp.preorder_traversal(expr))
+
+
+def _derivative_size(expr: sp.Basic, var: sp.Symbol) -> int:
+    """An estimate, in tree nodes, of the size of ``d expr/d var`` — without computing it.
+
+    Sum rule: sizes add.  Product rule: the term for factor i carries every
+    other factor, so a product of k factors in ``var`` costs about k times
+    its size.  Chain rule: ``f(g)'`` costs about ``|f(g)| + |g'|``.
+    """
+    sizes: dict[sp.Basic, tuple[int, int]] = {}  # node -> (size, derivative size)
+
+    def visit(node):
+        if node in sizes:
+            return sizes[node]
+        if not node.args:
+            result = (1, 1 if node == var else 0)
+        else:
+            parts = [visit(arg) for arg in node.args]
+            size = 1 + sum(p[0] for p in parts)
+            if not any(d for _, d in parts):
+                result = (size, 0)
+            elif isinstance(node, sp.Add):
+                result = (size, 1 + sum(d for _, d in parts))
+            elif isinstance(node, sp.Mul):
+                result = (size, sum(size + d for _, d in parts if d))
+            else:
+                result = (size, size + sum(size + d for _, d in parts if d))
+        sizes[node] = result
+        return result
+
+    return visit(expr)[1]
+
+
+def _differentiate(expr: sp.Expr, steps: Sequence[sp.Symbol], limits: Limits) -> sp.Expr:
+    """``expr`` differentiated once by each of ``steps`` in turn, within ``limits``.
+
+    The product rule multiplies the size of a product of n factors by n at
+    each step, so the size is checked after every step, and the whole under
+    ``limits.symbolic_seconds``: a hostile formula is refused rather than
+    differentiated into gigabytes.
+    """
+    if len(steps) > limits.max_derivative_order:
+        raise LimitExceeded(f"derivative of order {len(steps)} is above the limit of "
+                            f"{limits.max_derivative_order} (Limits.max_derivative_order)")
+    with time_budget(limits.symbolic_seconds, "differentiating the formula", "symbolic_seconds"):
+        for var in steps:
+            if limits.max_expression_size and _derivative_size(expr, var) > limits.max_expression_size:
+                raise LimitExceeded(f"the derivative would grow beyond about {limits.max_expression_size} "
+                                    "terms and symbols (Limits.max_expression_size)")
+            expr = sp.diff(expr, var)
+            if limits.max_expression_size and _tree_size(expr) > limits.max_expression_size:
+                raise LimitExceeded(f"the derivative grows beyond {limits.max_expression_size} "
+                                    "terms and symbols (Limits.max_expression_size)")
+    return expr
+
+
+def derivative(expr: sp.Expr, wrt: str | sp.Symbol, order: int = 1,
+               limits: Limits = DEFAULT_LIMITS) -> sp.Expr:
     """The exact ``order``-th derivative ``dⁿ expr / d wrtⁿ``.
 
     Differentiating by a variable the formula does not contain is allowed
     (the result is 0) but usually a typo, so callers that take user input
-    check membership first (see :func:`require_variables`).
+    check membership first (see :func:`require_variables`).  Raises
+    LimitExceeded past ``limits.max_derivative_order``,
+    ``limits.max_expression_size`` or ``limits.symbolic_seconds``.
     """
     if not isinstance(order, int) or isinstance(order, bool) or order < 0:
         raise DerivauditError(f"derivative order must be a whole number ≥ 0, not {order!r}")
-    return sp.diff(expr, as_symbol(wrt), order)
+    return _differentiate(expr, [as_symbol(wrt)] * order, limits)
 
 
-def partial(expr: sp.Expr, wrt: Sequence[str | sp.Symbol]) -> sp.Expr:
+def partial(expr: sp.Expr, wrt: Sequence[str | sp.Symbol],
+            limits: Limits = DEFAULT_LIMITS) -> sp.Expr:
     """The mixed partial ``∂ⁿ expr / ∂v₁ ∂v₂ … ∂vₙ`` (one variable per step)."""
-    return sp.diff(expr, *(as_symbol(v) for v in wrt))
+    return _differentiate(expr, [as_symbol(v) for v in wrt], limits)
 
 
-def gradient(expr: sp.Expr, variables: Sequence[str | sp.Symbol]) -> list[sp.Expr]:
+def gradient(expr: sp.Expr, variables: Sequence[str | sp.Symbol],
+             limits: Limits = DEFAULT_LIMITS) -> list[sp.Expr]:
     """``[∂expr/∂v for v in variables]``."""
-    return [sp.diff(expr, as_symbol(v)) for v in variables]
+    return [_differentiate(expr, [as_symbol(v)], limits) for v in variables]
 
 
 def require_variables(expr: sp.Expr, variables: Sequence[str | sp.Symbol], what: str = "formula"):

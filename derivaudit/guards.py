@@ -1,0 +1,321 @@
+"""Run-time guards: wall-clock budgets and bounded magnitudes in numeric evaluation.
+
+The parser bounds what a formula *says*; these guards bound what computing
+with it *costs*.  Two mechanisms, both raising
+:class:`~derivaudit.errors.LimitExceeded`:
+
+* :class:`time_budget` stops a block of Python code (sympy, mpmath) that runs
+  longer than its budget.  A watchdog thread raises an exception inside the
+  running thread (CPython's ``PyThreadState_SetAsyncExc``), so it works in any
+  thread, not only the main one as ``signal.alarm`` would, and it repeats the
+  exception until the block is left, because library code that catches
+  ``Exception`` broadly would otherwise swallow it.  Pure-Python loops stop
+  within milliseconds; one huge C-level operation cannot be interrupted,
+  which is why the magnitude guard below keeps every operand small.
+
+* :func:`lambdify_mpmath` compiles an expression for mpmath with every
+  function call and power routed through checks: a value whose magnitude
+  passes ``10^±max_value_digits`` is refused, and so is an ``exp``/``sinh``/
+  ``cosh`` or a power whose result would.  Without this, ``exp(exp(exp(exp(x))))``
+  at ``x = 10`` or a power tower asks mpmath for numbers whose *exponents*
+  have billions of digits: hours of work or gigabytes of memory in a single
+  uninterruptible step.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ctypes
+import functools
+import heapq
+import inspect
+import itertools
+import math
+import os
+import threading
+import time
+
+import mpmath
+import sympy as sp
+from sympy.printing.pycode import MpmathPrinter
+
+from .errors import LimitExceeded
+from .limits import DEFAULT_LIMITS, Limits
+
+__all__ = ["time_budget", "evaluation_limits", "under_limits", "lambdify_mpmath", "GUARDED_FUNCTIONS"]
+
+
+# -- wall-clock budgets --------------------------------------------------------
+
+class _Expired(LimitExceeded):
+    """Raised asynchronously in a thread whose budget ran out.
+
+    Each budget gets its own subclass carrying its message, because the
+    exception is injected as a class (instantiated without arguments).
+    """
+
+    message = "the computation ran past its time budget"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+_set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+_set_async_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
+_set_async_exc.restype = ctypes.c_int
+_NO_EXCEPTION = ctypes.py_object()  # NULL: clears a pending asynchronous exception
+
+#: after a budget expires, the exception is raised again this often until the block is left
+_REPEAT_SECONDS = 0.02
+
+
+class _Token:
+    __slots__ = ("thread_id", "exc_class", "active", "fired")
+
+    def __init__(self, thread_id: int, exc_class: type):
+        self.thread_id = thread_id
+        self.exc_class = exc_class
+        self.active = True
+        self.fired = False
+
+
+class _Watchdog:
+    """One daemon thread that raises expired budgets' exceptions in their threads."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Token]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, seconds: float, exc_class: type) -> _Token:
+        token = _Token(threading.get_ident(), exc_class)
+        with self._cond:
+            heapq.heappush(self._heap, (time.monotonic() + seconds, next(self._order), token))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="derivaudit-budget",
+                                                daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return token
+
+    def disarm(self, token: _Token) -> bool:
+        """Stop watching ``token``; True if its budget had expired."""
+        with self._cond:
+            token.active = False
+            return token.fired
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and not self._heap[0][2].active:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                when, _, token = self._heap[0]
+                now = time.monotonic()
+                if when > now:
+                    self._cond.wait(when - now)
+                    continue
+                heapq.heappop(self._heap)
+                token.fired = True
+                _set_async_exc(token.thread_id, token.exc_class)
+                heapq.heappush(self._heap, (now + _REPEAT_SECONDS, next(self._order), token))
+
+    def reset_after_fork(self) -> None:
+        self.__init__()
+
+
+_WATCHDOG = _Watchdog()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_WATCHDOG.reset_after_fork)
+
+
+class time_budget:
+    """``with time_budget(seconds, what, setting):`` — LimitExceeded past ``seconds``.
+
+    ``what`` names the work in the message ("differentiating the formula");
+    ``setting`` names the :class:`~derivaudit.limits.Limits` field that raises
+    it.  ``seconds`` of None, 0 or infinity means no budget.  Budgets nest;
+    the innermost one that expires is reported.  mpmath's working precision
+    is restored if the block is stopped.
+    """
+
+    def __init__(self, seconds: float | None, what: str, setting: str = ""):
+        self.seconds = seconds
+        self.message = (f"{what} took longer than {seconds:g} s"
+                        + (f" (limit Limits.{setting})" if setting else "")) if seconds else ""
+        self._token: _Token | None = None
+
+    def __enter__(self):
+        seconds = self.seconds
+        if seconds is None or seconds <= 0 or math.isinf(seconds):
+            return self
+        self._prec = mpmath.mp.prec
+        exc_class = type("BudgetExpired", (_Expired,), {"message": self.message})
+        self._token = _WATCHDOG.arm(seconds, exc_class)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        token = self._token
+        if token is None:
+            return False
+        try:
+            fired = _WATCHDOG.disarm(token)
+            if fired:
+                _set_async_exc(token.thread_id, _NO_EXCEPTION)  # drop a raise still pending
+        except _Expired:  # delivered while disarming
+            fired = _WATCHDOG.disarm(token)
+            _set_async_exc(token.thread_id, _NO_EXCEPTION)
+            exc_type = exc_type or token.exc_class
+        if fired:
+            mpmath.mp.prec = self._prec
+        if exc_type is not None and issubclass(exc_type, token.exc_class):
+            raise LimitExceeded(self.message) from None
+        return False
+
+
+# -- bounded magnitudes in mpmath evaluation ----------------------------------
+
+_LIMITS: contextvars.ContextVar[Limits] = contextvars.ContextVar("derivaudit_limits",
+                                                                 default=DEFAULT_LIMITS)
+
+
+class evaluation_limits:
+    """``with evaluation_limits(limits, what):`` — the guards of compiled formulas use
+    ``limits`` inside the block, which also runs under ``limits.evaluate_seconds``."""
+
+    def __init__(self, limits: Limits, what: str = "evaluating the formula"):
+        self.limits = limits
+        self._budget = time_budget(limits.evaluate_seconds, what, "evaluate_seconds")
+
+    def __enter__(self):
+        self._reset = _LIMITS.set(self.limits)
+        self._budget.__enter__()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            return self._budget.__exit__(exc_type, exc, tb)
+        finally:
+            _LIMITS.reset(self._reset)
+
+
+_LN10 = math.log(10)
+
+
+def _too_large(where: str, digits: int, limit: int) -> LimitExceeded:
+    return LimitExceeded(f"{where} gives a number of about 10^{digits} in magnitude, beyond "
+                         f"10^±{limit} (limit Limits.max_value_digits)")
+
+
+def _check_value(value, where: str):
+    """``value`` itself if its magnitude is within ``10^±max_value_digits``."""
+    if isinstance(value, (mpmath.mpf, mpmath.mpc)) and value and mpmath.isfinite(value):
+        limit = _LIMITS.get().max_value_digits
+        bits = mpmath.mag(value)
+        if abs(bits) > limit * 3.3219280948873626:  # log2(10)
+            raise _too_large(where, _digits(bits), limit)
+    return value
+
+
+def _digits(bits: int) -> int:
+    return int(bits * 0.30102999566398120)
+
+
+def _guarded(name: str, function, exponential: bool):
+    def guarded(*args):
+        for arg in args:
+            _check_value(arg, f"an argument of {name}")
+        if exponential:
+            limit = _LIMITS.get().max_value_digits
+            t = args[0]
+            if mpmath.isfinite(t) and abs(t) > limit * _LN10:
+                raise LimitExceeded(f"{name}({mpmath.nstr(t, 5)}) is outside 10^-{limit} … 10^{limit} "
+                                    "(limit Limits.max_value_digits)")
+        return _check_value(function(*args), f"{name}(...)")
+
+    guarded.__name__ = name
+    return guarded
+
+
+def _power(base, exponent):
+    """``base ** exponent``, refused when the result's magnitude would pass the limit."""
+    _check_value(base, "the base of a power")
+    _check_value(exponent, "an exponent")
+    b, x = (v if isinstance(v, (mpmath.mpf, mpmath.mpc)) else mpmath.mpf(v) for v in (base, exponent))
+    if b and x and mpmath.isfinite(b) and mpmath.isfinite(x):
+        limit = _LIMITS.get().max_value_digits
+        with mpmath.workprec(53):  # |log10 result| ≈ |x|·|log10 b|; cheap at any magnitude
+            too_large = abs(x) * abs(mpmath.log10(abs(b))) > limit + 1
+        if too_large:
+            raise LimitExceeded(f"a power in the formula gives a number beyond 10^±{limit} "
+                                "(limit Limits.max_value_digits)")
+    return _check_value(base ** exponent, "a power")
+
+
+#: mpmath functions compiled formulas may call, and whether they grow exponentially
+GUARDED_FUNCTIONS: dict[str, bool] = {
+    **{name: True for name in ("exp", "expm1", "sinh", "cosh")},
+    **{name: False for name in (
+        "log", "log1p", "log10", "sqrt", "cbrt", "root", "sin", "cos", "tan", "cot", "sec", "csc",
+        "tanh", "coth", "sech", "csch", "asin", "acos", "atan", "atan2", "acot", "asec", "acsc",
+        "asinh", "acosh", "atanh", "acoth", "asech", "acsch", "erf", "erfc", "sign", "fabs",
+        "power", "sigmoid")},
+}
+
+
+class _GuardedPrinter(MpmathPrinter):
+    """mpmath code printer that routes ``a**b`` through :func:`_power`."""
+
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp == sp.S.Half or expr.exp == -1:
+            return super()._print_Pow(expr, rational)  # sqrt and 1/x cannot grow past their operand
+        return f"_derivaudit_power({self._print(expr.base)}, {self._print(expr.exp)})"
+
+
+def _namespace() -> dict:
+    names = {name: _guarded(name, getattr(mpmath, name), grows)
+             for name, grows in GUARDED_FUNCTIONS.items()}
+    names["_derivaudit_power"] = _power
+    return names
+
+
+_NAMESPACE = _namespace()
+
+
+def lambdify_mpmath(variables, expr: sp.Expr):
+    """``sympy.lambdify(variables, expr, "mpmath")`` with magnitude guards.
+
+    Calls of the compiled function raise LimitExceeded when a value passes
+    ``10^±max_value_digits`` of the limits active in :class:`evaluation_limits`
+    (the defaults outside one).
+    """
+    printer = _GuardedPrinter({"fully_qualified_modules": False, "inline": True,
+                               "allow_unknown_functions": True,
+                               "user_functions": {name: name for name in _NAMESPACE}})
+    return sp.lambdify(variables, expr, modules=[_NAMESPACE, "mpmath"], printer=printer)
+
+
+def under_limits(what: str):
+    """Decorator: run the function inside :class:`evaluation_limits` of its ``limits`` argument.
+
+    The function must take a ``limits`` parameter (positional or keyword);
+    nested guarded calls share the outermost budget's deadline as well as
+    their own.
+    """
+    def decorate(function):
+        signature = inspect.signature(function)
+        position = list(signature.parameters).index("limits")
+        default = signature.parameters["limits"].default
+
+        @functools.wraps(function)
+        def run(*args, **kwargs):
+            limits = (args[position] if len(args) > position else kwargs.get("limits", default))
+            with evaluation_limits(limits, what):
+                return function(*args, **kwargs)
+
+        return run
+
+    return decorate
