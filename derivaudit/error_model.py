@@ -48,6 +48,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import sympy as sp
@@ -116,6 +117,13 @@ def _directions(wrt) -> tuple[sp.Symbol, ...]:
     return tuple(wrt) if isinstance(wrt, (tuple, list)) else (wrt,)
 
 
+@lru_cache(maxsize=1024)
+def _diff(expr: sp.Expr, *spec) -> sp.Expr:
+    """``sympy.diff(expr, *spec)``, memoised: a high derivative of a large formula
+    costs far more than the float64 sweep that needs it, and sweeps repeat."""
+    return sp.diff(expr, *spec)
+
+
 def float64_error_model(expr: sp.Expr, wrt, point: Mapping[sp.Symbol, sp.Expr],
                         st: Stencil | TensorStencil, unit_roundoff: float = UNIT_ROUNDOFF,
                         statistic: str = "typical") -> ErrorModel:
@@ -140,7 +148,7 @@ def float64_error_model(expr: sp.Expr, wrt, point: Mapping[sp.Symbol, sp.Expr],
             raise DomainError(f"the error model cannot evaluate {e} ({exc})") from None
 
     def diff(counts: Sequence[int]) -> sp.Expr:
-        return sp.diff(expr, *[(v, c) for v, c in zip(directions, counts) if c])
+        return _diff(expr, *[(v, c) for v, c in zip(directions, counts) if c])
 
     if isinstance(st, TensorStencil):
         if len(st.factors) != len(directions):
@@ -160,12 +168,12 @@ def float64_error_model(expr: sp.Expr, wrt, point: Mapping[sp.Symbol, sp.Expr],
     target = diff(counts)
     truncation = at(sum(c * diff(k) for c, k in leading))
     xs = [abs(float(point[v])) for v in directions]
-    moved = sum(x * at(sp.diff(target, v)) for x, v in zip(xs, directions) if x)
+    moved = sum(x * at(_diff(target, v)) for x, v in zip(xs, directions) if x)
     if isinstance(st, ComplexStep):
         roundoff, floor = 0.0, u * combine(at(target), moved)
     else:
         floor = u * moved
-        sample = combine(at(expr), sum(x * at(sp.diff(expr, v)) for x, v in zip(xs, directions) if x))
+        sample = combine(at(expr), sum(x * at(_diff(expr, v)) for x, v in zip(xs, directions) if x))
         spread = math.sqrt(float(sum(w * w for w in weights))) if typical else float(sum(abs(w) for w in weights))
         roundoff = u * spread * sample
     return ErrorModel(st.name, st.derivative if not isinstance(st, ComplexStep) else 0, st.accuracy,
