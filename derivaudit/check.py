@@ -36,6 +36,7 @@ import pandas as pd
 import sympy as sp
 
 from .equivalence import Comparison, compare_expressions, kink_arguments, off_switches, safe_expand
+from .equivalence import _value as _plain_value
 from .errors import DerivauditError, DomainError, LimitExceeded, ParseError
 from .limits import DEFAULT_LIMITS, Limits
 from .numeric import GUARD_DIGITS, Samples, compile_formula, difference_quotient, exact_value, to_mpf
@@ -508,18 +509,30 @@ def _one_sided(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp
     return None
 
 
-def _value_at(expr: sp.Expr, point, dps: int, limits: Limits) -> mpmath.mpf | None:
-    """``expr`` at the exact point to ``dps`` digits; None where undefined or not real.
+def _resolved_value(expr: sp.Expr, point, dps: int, limits: Limits) -> mpmath.mpf:
+    """``expr`` at the exact point to ``dps`` digits (DomainError where undefined).
 
-    A value that stays below the rounding noise at every precision up to the
-    limit (``sin(pi*x)`` at ``x = 2``) is 0.
+    :func:`~derivaudit.numeric.exact_value` resolves values to relative
+    precision, which a value that is exactly 0 with irrational intermediate
+    steps (``sin(pi*x)`` at ``x = 2``) never reaches; such a value, below
+    ``10⁻ᵈᵖˢ`` at ``2·dps + GUARD_DIGITS`` digits, is 0.
     """
+    compiled = compile_formula(off_switches(expr), tuple(point))
     try:
-        return exact_value(compile_formula(off_switches(expr), tuple(point)), point, dps, limits)
+        return exact_value(compiled, point, dps, limits)
+    except LimitExceeded:
+        value = _plain_value(compiled, point, 2 * dps + GUARD_DIGITS)
+        if value is not None and abs(value) < mpmath.mpf(10) ** (-dps):
+            return mpmath.mpf(0)
+        raise
+
+
+def _value_at(expr: sp.Expr, point, dps: int, limits: Limits) -> mpmath.mpf | None:
+    """Like :func:`_resolved_value`, None where undefined or not real."""
+    try:
+        return _resolved_value(expr, point, dps, limits)
     except DomainError:
         return None
-    except LimitExceeded:
-        return mpmath.mpf(0)
 
 
 class _NoEvidence(Exception):
@@ -700,11 +713,9 @@ def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None,
     if at:
         point = resolve_point(f, at)
         try:
-            exact_value(compile_formula(f, tuple(point)), point, dps, limits)
+            _resolved_value(f, point, dps, limits)
         except DomainError as exc:
             raise DomainError(f"the point given is outside the formula's domain: {exc}") from None
-        except LimitExceeded:
-            pass   # f is 0 there to every digit within the limit: defined
     components = tuple(_component(f, var, order, c, text, point, dps, limits, points, seed)
                        for var, (c, text) in zip(variables, claims))
     return CheckResult(formula=f, components=components,
