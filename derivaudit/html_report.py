@@ -10,9 +10,11 @@ marked safe.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import jinja2
 import mpmath
+import numpy as np
 import pandas as pd
 import sympy as sp
 from markupsafe import Markup
@@ -20,8 +22,9 @@ from markupsafe import Markup
 from .errors import DerivauditError
 from .numeric import compile_formula, exact_value
 from .parse import format_formula, parse_formula
-from .plots import convergence_svg
-from .report import _result_kind, format_number, relative_difference, scientific, study_summary
+from .plots import convergence_svg, heatmap_svg
+from .report import (_result_kind, _shape_text, _slug, audit_entries, audit_steps, format_number,
+                     relative_difference, scientific, study_summary)
 from .stencils import stencil
 from .study import resolve_point
 
@@ -337,8 +340,76 @@ def _page(result) -> tuple[str, dict]:
     return _audit_page(result)
 
 
+def _audit_claim_context(c, index: int, steps: pd.DataFrame, settings_dps: int) -> dict:
+    css = "ok" if c.correct else "wrong"
+    rows = steps[steps.parameter == c.parameter]
+    theory = 2 if c.correct else 0  # centered differences of the loss: O(h²) against a right claim
+    # differences at the rounding level of the audit's precision (an exactly quadratic loss) have no order
+    resolved = not c.correct or any(r > 10.0 ** (10 - settings_dps) for r in c.rel_by_step)
+    step_rows = [{"eps": r.eps, "rel": scientific(r.rel_difference), "order": _order_text(r.observed_order),
+                  "off": resolved and _departs(r.observed_order, theory)} for r in rows.itertuples()]
+    plot = None
+    if len(rows):
+        plot = Markup(convergence_svg([{"label": f"claimed ∂loss/∂{c.parameter}", "eps": list(rows.eps),
+                                        "abs_error": list(rows.rel_difference),
+                                        "colour": "#1e8449" if c.correct else "#c0392b"}],
+                                      salt=f"audit{index}", xlabel="step h", ylabel="relative difference"))
+    heatmap, caption = None, ""
+    shape = tuple(c.shape)
+    if not c.correct and len(shape) in (1, 2) and max(shape, default=0) > 1:
+        table = audit_entries(c)
+        grid = np.array(table.abs_difference.tolist(), dtype=object).reshape(shape if len(shape) == 2 else (1, shape[0]))
+        wrong = np.array(table.wrong.tolist()).reshape(grid.shape)
+        if any(isinstance(v, float) and math.isnan(v) for v in table.abs_difference):
+            grid = np.where(wrong, 1.0, 0.0)  # the audit recorded no values: show which entries are wrong
+            caption = "Wrong entries (outlined); the audit did not record their values."
+        else:
+            caption = ("|claim − exact| per entry at the audit's first random point (log colour scale; "
+                       "white: equal); wrong entries are outlined in red.")
+        heatmap = Markup(heatmap_svg(grid, wrong=wrong, salt=f"heat{index}",
+                                     title=f"{c.parameter}: {c.wrong_description or 'no wrong entry'}"))
+    facts = [("shape", f"{_shape_text(c.shape)} (claim {_shape_text(c.claim_shape)})"),
+             ("verdict", c.verdict), ("entries proved", f"{c.proved_entries} of {c.entries}")]
+    if c.wrong_description:
+        facts.append(("wrong entries", c.wrong_description))
+    if c.counterexample:
+        shown = list(c.counterexample.items())
+        text = ", ".join(f"{k} = {v}" for k, v in shown[:8]) + (", …" if len(shown) > 8 else "")
+        facts.append(("counterexample", text))
+    facts += [("relative difference", f"{scientific(c.rel_difference)} ({c.grade} in a float64 gradient check: "
+                                      f"{scientific(c.rel_difference_float64)})"),
+              ("order", _order_text(c.order) if resolved else "none: the differences are at the rounding level")]
+    diagnosis = list(c.diagnosis) + ([c.difference] if c.difference else [])
+    return {"parameter": c.parameter, "anchor": f"claim-{_slug(c.parameter)}", "correct": c.correct,
+            "css": css, "verdict": c.verdict, "shape": _shape_text(c.shape), "claim": c.claim,
+            "rel": scientific(c.rel_difference), "rel64": scientific(c.rel_difference_float64),
+            "grade": c.grade, "order": _order_text(c.order) if resolved else "exact",
+            "order_off": resolved and _departs(c.order, theory),
+            "wrong_description": c.wrong_description or "–", "facts": facts, "diagnosis": diagnosis,
+            "heatmap": heatmap, "heatmap_caption": caption, "plot": plot, "steps": step_rows}
+
+
 def _audit_page(result) -> tuple[str, dict]:
-    raise TypeError("audit reports are not available yet")
+    steps = audit_steps(result)
+    claims = [_audit_claim_context(c, i, steps, result.settings.dps) for i, c in enumerate(result.claims)]
+    wrong = [c["parameter"] for c in claims if not c["correct"]]
+    if wrong:
+        verdict = {"text": "wrong", "css": "wrong",
+                   "detail": f"{len(wrong)} of {len(claims)} claimed gradients wrong: {', '.join(wrong)}."}
+    else:
+        verdict = {"text": "correct", "css": "ok", "detail": f"All {len(claims)} claimed gradients correct."}
+    settings = result.settings
+    meta = [("spec", str(result.source)), ("precision", f"{settings.dps} significant digits"),
+            ("random points", f"{settings.points} (seed {settings.seed}, values in "
+                              f"[{settings.low}, {settings.high}])"),
+            ("steps h", ", ".join(map(str, settings.steps)) + f"; float64 check at h = {settings.float64_step}")]
+    bad = [b for b in result.backward if not b.correct]
+    context = {"title": f"Backprop audit of {Path(str(result.source)).name or result.source}",
+               "verdict": verdict, "meta": meta, "claims": claims, "dps": settings.dps,
+               "smallest_step": str(settings.steps[-1]) if settings.steps else "",
+               "backward": result.backward,
+               "first_wrong_backward": f"{bad[0].name} is not ∂loss/∂{bad[0].of}" if bad else ""}
+    return "audit.html.j2", context
 
 
 def render(result) -> str:

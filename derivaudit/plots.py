@@ -74,7 +74,7 @@ def _power_axis(axis) -> None:
 
 
 def convergence_svg(series: Sequence[dict], *, title: str = "", floor: dict | None = None,
-                    salt: str = "convergence") -> str:
+                    salt: str = "convergence", xlabel: str = "step ε", ylabel: str = "|error|") -> str:
     """Log–log plot of |error| against ε, one line per scheme.
 
     Each item of ``series`` has ``label``, ``eps`` and ``abs_error`` (numbers
@@ -121,7 +121,8 @@ def convergence_svg(series: Sequence[dict], *, title: str = "", floor: dict | No
     x_lo, x_hi = min(xs_all), max(xs_all)
     y_lo, y_hi = min(ys_all), max(ys_all)
     pad_x = max(0.3, 0.04 * (x_hi - x_lo))
-    pad_y = max(0.5, 0.06 * (y_hi - y_lo))
+    # at least two decades tall, so the power-of-ten ticks stay whole numbers
+    pad_y = max(0.5, 0.06 * (y_hi - y_lo), (2.0 - (y_hi - y_lo)) / 2)
     if floor is not None and floor.get("scale"):
         grid = np.linspace(x_lo - pad_x, x_hi + pad_x, 50)
         values = math.log10(UNIT_ROUNDOFF * floor["scale"]) - floor["derivative"] * grid
@@ -140,8 +141,8 @@ def convergence_svg(series: Sequence[dict], *, title: str = "", floor: dict | No
     ax.set_ylim(y_lo - pad_y, y_hi + pad_y)
     _power_axis(ax.xaxis)
     _power_axis(ax.yaxis)
-    ax.set_xlabel("step ε")
-    ax.set_ylabel("|error|")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.25)
     if title:
         ax.set_title(title, fontsize=11)

@@ -23,12 +23,14 @@ import tempfile
 from pathlib import Path
 
 import mpmath
+import numpy as np
 import pandas as pd
 
 from .errors import DerivauditError, ReportError
 
 __all__ = ["format_number", "scientific", "table_as_text", "csv_frame", "study_summary", "write_csv",
-           "write_html", "render_html", "atomic_write_text", "check_summary", "relative_difference"]
+           "write_html", "render_html", "atomic_write_text", "check_summary", "relative_difference",
+           "audit_steps", "audit_entries"]
 
 
 def format_number(value, digits: int | None = None) -> str:
@@ -277,8 +279,66 @@ def _csv_tables(result) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     return _audit_tables(result)
 
 
+def audit_steps(result) -> pd.DataFrame:
+    """One row per (claim, scheme, step) of an audit's convergence evidence.
+
+    Columns ``parameter, shape, verdict, scheme, eps, rel_difference,
+    observed_order``: ``rel_difference`` is ``‖claim − g_h‖ / (‖claim‖ + ‖g_h‖)``
+    against the centered differences ``g_h`` of the loss at step ``h``; its
+    observed order is 2 for a right claim and about 0 for a wrong one.
+    ``eps`` is the exact decimal text of the step.
+    """
+    from .study import observed_order
+
+    rows = []
+    for c in result.claims:
+        steps = [mpmath.mpf(h) for h in c.steps]
+        orders = observed_order(c.rel_by_step, steps)
+        for h, rel, q in zip(c.steps, c.rel_by_step, orders):
+            rows.append({"parameter": c.parameter, "shape": _shape_text(c.shape), "verdict": c.verdict,
+                         "scheme": "centered", "eps": str(h), "eps_f64": float(mpmath.mpf(h)),
+                         "rel_difference": rel, "observed_order": q})
+    return pd.DataFrame(rows, columns=["parameter", "shape", "verdict", "scheme", "eps", "eps_f64",
+                                       "rel_difference", "observed_order"])
+
+
+def _shape_text(shape) -> str:
+    return "x".join(map(str, shape)) or "scalar"
+
+
+def audit_entries(claim) -> pd.DataFrame:
+    """One row per entry of a claimed gradient: ``entry, index, wrong, abs_difference``.
+
+    ``abs_difference`` is ``|claim − exact|`` at the audit's first random
+    point when the audit recorded it (``ClaimResult.entry_abs_difference``),
+    else NaN; entries the audit found right everywhere read 0.
+    """
+    shape = tuple(claim.shape)
+    wrong = {tuple(w) for w in claim.wrong_entries}
+    values = list(getattr(claim, "entry_abs_difference", None) or [])
+    indices = [tuple(int(i) for i in ix) for ix in np.ndindex(*shape)] if shape else [()]
+    rows = []
+    for flat, index in enumerate(indices):
+        is_wrong = index in wrong
+        if not is_wrong:
+            value = mpmath.mpf(0)
+        elif flat < len(values):
+            value = mpmath.mpf(values[flat])
+        else:
+            value = math.nan
+        label = f"{claim.parameter}[{','.join(map(str, index))}]" if index else claim.parameter
+        rows.append({"entry": label, "index": ",".join(map(str, index)), "wrong": is_wrong,
+                     "abs_difference": value})
+    return pd.DataFrame(rows, columns=["entry", "index", "wrong", "abs_difference"])
+
+
 def _audit_tables(result) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    raise TypeError("audit reports are not available yet")
+    long = audit_steps(result)
+    tables = {"steps": long}
+    for c in result.claims:
+        tables[f"{_slug(c.parameter)}_entries"] = csv_frame(audit_entries(c))
+    tables["summary"] = result.table()
+    return long, tables
 
 
 def write_csv(result, path: str | os.PathLike) -> Path:
