@@ -164,7 +164,9 @@ class Samples:
         self.directions = directions
         self.point = dict(point)
         self._index = tuple(compiled.variables.index(v) for v in directions)
-        self._base: dict[int, list] = {}
+        #: the point's coordinates at the highest precision asked for so far
+        self._base: list[mpmath.mpf] = []
+        self._base_digits = 0
         #: shift → (digits, value) at the highest precision computed so far
         self._memo: dict[sp.Rational, tuple[int, mpmath.mpf]] = {}
         self.evaluations = 0
@@ -174,9 +176,10 @@ class Samples:
         if cached is not None and cached[0] >= wp:
             return cached[1]
         with mpmath.workdps(wp):
-            base = self._base.get(wp)
-            if base is None:
-                base = self._base[wp] = [to_mpf(self.point[v], wp) for v in self.compiled.variables]
+            if self._base_digits < wp:
+                self._base = [to_mpf(self.point[v], wp) for v in self.compiled.variables]
+                self._base_digits = wp
+            base = self._base
             args = list(base)
             shifts = shift if isinstance(shift, tuple) else (shift,)
             for i, s in zip(self._index, shifts):

@@ -178,7 +178,7 @@ def observed_order(errors: Sequence, steps: Sequence) -> list[float]:
     errors = [mpmath.mpf(abs(v)) for v in errors]
     steps = [mpmath.mpf(abs(v)) for v in steps]
     for (e1, s1), (e2, s2) in zip(zip(errors, steps), zip(errors[1:], steps[1:])):
-        if e1 == 0 or e2 == 0 or s1 == s2 or not all(mpmath.isfinite(v) for v in (e1, e2)):
+        if e1 == 0 or e2 == 0 or s1 == s2 or not (mpmath.isfinite(e1) and mpmath.isfinite(e2)):
             orders.append(math.nan)
         else:
             orders.append(_log_ratio(e1, e2) / _log_ratio(s1, s2))
