@@ -98,9 +98,7 @@ def _add_study(sub) -> None:
     p.add_argument("--float64", action="store_true",
                    help="evaluate the stencils in IEEE doubles, to see roundoff")
     p.add_argument("--digits", type=_digits_argument, default=20, help="digits printed per number (default 20)")
-    p.add_argument("--csv", metavar="FILE",
-                   help="write the table as CSV, every digit kept (a folder path: table + summary)")
-    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report with plots")
+    _add_reports(p, "the table, every digit kept (a folder path: table + summary)")
     _add_common(p)
     p.set_defaults(run=_run_study)
 
@@ -156,9 +154,7 @@ def _add_check(sub) -> None:
     p.add_argument("--dps", type=int, default=50,
                    help="digits to which claim and exact derivative must agree (default 50)")
     p.add_argument("--digits", type=_digits_argument, default=12, help="digits printed per number (default 12)")
-    p.add_argument("--csv", metavar="FILE",
-                   help="write the verdicts and evidence as CSV (a folder path: one CSV per table + summary)")
-    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report with plots")
+    _add_reports(p, "the verdicts and evidence (a folder path: one CSV per table + summary)")
     _add_common(p)
     # a formula or claim may start with a minus ("-sin(x)"): read every "-..." that is not
     # one of the short options -h/-q as a value, as argparse does for negative numbers
@@ -209,6 +205,11 @@ def _run_sweep(args) -> int:
         if args.csv:
             print(f"\nwrote {args.csv}")
     return EXIT_OK
+
+
+def _add_reports(parser: argparse.ArgumentParser, csv_content: str) -> None:
+    parser.add_argument("--csv", metavar="FILE", help=f"write {csv_content} as CSV")
+    parser.add_argument("--html", metavar="FILE", help="write a self-contained HTML report with plots")
 
 
 def _write_reports(result, args) -> None:
