@@ -63,6 +63,14 @@ def parse(text: str) -> Page:
     return page
 
 
+def written_page(result, path: Path) -> tuple[str, Page]:
+    """Write the HTML report of ``result`` to ``path``; its text and parse, checked self-contained."""
+    text = da.write_html(result, path).read_text(encoding="utf-8")
+    page = parse(text)
+    assert_self_contained(text, page)
+    return text, page
+
+
 def assert_self_contained(text: str, page: Page):
     assert "<svg" in text and "svg" in page.tags
     for tag, ref in page.refs:

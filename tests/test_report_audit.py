@@ -5,7 +5,7 @@ import pytest
 
 import derivaudit as da
 
-from test_report import assert_self_contained, parse
+from test_report import assert_self_contained, parse, written_page
 
 audit_module = pytest.importorskip("derivaudit.audit")
 
@@ -38,9 +38,7 @@ def right(tmp_path_factory):
 
 
 def test_audit_of_right_claims_html(tmp_path, right):
-    text = da.write_html(right, tmp_path / "audit.html").read_text(encoding="utf-8")
-    page = parse(text)
-    assert_self_contained(text, page)
+    text, page = written_page(right, tmp_path / "audit.html")
     assert page.title == "Backprop audit of tanh_regression.toml"
     assert page.verdict.strip() == "correct"
     body = " ".join(page.text)

@@ -8,7 +8,7 @@ import derivaudit as da
 from derivaudit.check import check
 from derivaudit.cli import main
 
-from test_report import assert_self_contained, parse
+from test_report import assert_self_contained, parse, written_page
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +23,7 @@ def gradient():
 
 
 def test_wrong_claim_html(tmp_path, wrong):
-    text = da.write_html(wrong, tmp_path / "wrong.html").read_text(encoding="utf-8")
-    page = parse(text)
-    assert_self_contained(text, page)
+    text, page = written_page(wrong, tmp_path / "wrong.html")
     assert page.title == "Check of the claimed df/dx of f = x**2*sin(x)"
     assert page.verdict.strip() == "wrong"
     body = " ".join(page.text)
@@ -59,9 +57,7 @@ def test_wrong_claim_csv_long_and_folder(tmp_path, wrong):
 
 
 def test_gradient_html_summary_marks_the_wrong_component(tmp_path, gradient):
-    text = da.write_html(gradient, tmp_path / "grad.html").read_text(encoding="utf-8")
-    page = parse(text)
-    assert_self_contained(text, page)
+    text, page = written_page(gradient, tmp_path / "grad.html")
     assert page.verdict.strip() == "wrong"
     body = " ".join(page.text)
     assert "1 of 2 components wrong: df/dy." in body
