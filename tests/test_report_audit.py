@@ -5,7 +5,7 @@ import pytest
 
 import derivaudit as da
 
-from test_report import assert_self_contained, parse, written_page
+from test_report import written_page
 
 audit_module = pytest.importorskip("derivaudit.audit")
 

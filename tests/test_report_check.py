@@ -8,7 +8,7 @@ import derivaudit as da
 from derivaudit.check import check
 from derivaudit.cli import main
 
-from test_report import assert_self_contained, parse, written_page
+from test_report import parse, written_page
 
 
 @pytest.fixture(scope="module")
