@@ -132,6 +132,14 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_WATCHDOG.reset_after_fork)
 
 
+@functools.lru_cache(maxsize=256)
+def _expired_class(message: str) -> type:
+    """The exception a budget's watchdog raises, one class per message: creating a
+    class costs more than the difference quotient the budget guards.  Nested
+    budgets with one message share it and report the same text either way."""
+    return type("BudgetExpired", (_Expired,), {"message": message})
+
+
 class time_budget:
     """``with time_budget(seconds, what, setting):`` — LimitExceeded past ``seconds``.
 
@@ -153,7 +161,7 @@ class time_budget:
         if seconds is None or seconds <= 0 or math.isinf(seconds):
             return self
         self._prec = mpmath.mp.prec
-        exc_class = type("BudgetExpired", (_Expired,), {"message": self.message})
+        exc_class = _expired_class(self.message)
         self._token = _WATCHDOG.arm(seconds, exc_class)
         return self
 
