@@ -26,10 +26,10 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from .error_model import UNIT_ROUNDOFF
+
 __all__ = ["figure_svg", "convergence_svg", "heatmap_svg", "log10_abs"]
 
-#: float64 unit roundoff, 2⁻⁵³
-UNIT_ROUNDOFF = 2.0 ** -53
 #: reference slopes drawn faintly behind the data
 REFERENCE_SLOPES = (1, 2, 4)
 
