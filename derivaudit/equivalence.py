@@ -56,7 +56,8 @@ from .numeric import GUARD_DIGITS, CompiledFormula, _evaluate, compile_formula, 
 from .parse import free_variables
 
 __all__ = ["STATUSES", "KINK_MARGIN", "Comparison", "compare_expressions", "kink_arguments",
-           "off_switches", "draw_points", "expanded_terms", "safe_expand", "MAX_EXPANDED_TERMS"]
+           "off_switches", "draw_points", "expanded_terms", "safe_expand", "MAX_EXPANDED_TERMS",
+           "positive_on_domain"]
 
 #: possible values of :attr:`Comparison.status`
 STATUSES = ("proved", "numerical", "different")
@@ -215,15 +216,52 @@ def _size(expr: sp.Expr) -> int:
     return sp.count_ops(expr, visual=False)
 
 
-def _symbolic_worker(expr: sp.Expr, use_simplify: bool, conn) -> None:
+def _all_forms(variants: Sequence[tuple[str, sp.Expr]], use_simplify: bool
+               ) -> Iterator[tuple[str, sp.Expr]]:
+    """The forms of each variant ``(how, expr)`` of the difference, in turn."""
+    for how, expr in variants:
+        for method, form in _forms(expr, use_simplify):
+            yield method + how, form
+
+
+def _symbolic_worker(variants, use_simplify: bool, conn) -> None:
     """Send every form found as ``(method, form)``; stop at the first zero."""
     try:
-        for method, form in _forms(expr, use_simplify):
+        for method, form in _all_forms(variants, use_simplify):
             conn.send((method, form))
             if form == 0:
                 break
     finally:
         conn.close()
+
+
+def positive_on_domain(domain: Iterable[sp.Expr]) -> list[sp.Symbol]:
+    """Variables that are positive wherever every ``domain`` expression is real.
+
+    ``log(x)`` is real only for ``x > 0`` and ``x**(p/q)`` (``sqrt(x)``) with
+    non-integer ``p/q`` only for ``x ≥ 0`` (``x = 0`` is a single point), so a
+    variable met as such an argument may be assumed positive in a proof.
+    """
+    found: set[sp.Symbol] = set()
+    for expr in domain:
+        for node in sp.preorder_traversal(expr):
+            if isinstance(node, sp.log) and isinstance(node.args[0], sp.Symbol):
+                found.add(node.args[0])
+            elif (isinstance(node, sp.Pow) and isinstance(node.base, sp.Symbol)
+                  and node.exp.is_Rational and not node.exp.is_Integer):
+                found.add(node.base)
+    return sorted(found, key=lambda v: v.name)
+
+
+def _variants(expr: sp.Expr, positive: Sequence[sp.Symbol]) -> list[tuple[str, sp.Expr]]:
+    """The difference as it is, and with the domain's positive variables declared positive."""
+    variants = [("", expr)]
+    positive = [v for v in positive if expr.has(v)]
+    if positive:
+        names = ", ".join(v.name for v in positive)
+        substituted = expr.subs({v: sp.Symbol(v.name, positive=True) for v in positive})
+        variants.append((f", with {names} > 0 as on the domain", substituted))
+    return variants
 
 
 def _mp_context():
@@ -238,22 +276,28 @@ class _Symbolic:
     finished: bool          # every form was tried within the budget
 
 
-def _symbolic(expr: sp.Expr, seconds: float, use_simplify: bool = True) -> _Symbolic:
-    """Try to reduce ``expr`` to 0 within ``seconds`` (wall clock, worker process)."""
+def _symbolic(expr: sp.Expr, seconds: float, use_simplify: bool = True,
+              positive: Sequence[sp.Symbol] = ()) -> _Symbolic:
+    """Try to reduce ``expr`` to 0 within ``seconds`` (wall clock, worker process).
+
+    ``positive`` variables are positive on the domain: if ``expr`` as it is
+    does not reduce to 0, it is tried again with them declared positive.
+    """
+    variants = _variants(expr, positive)
     forms: list[tuple[str, sp.Expr]] = []
     finished = False
     if seconds > 0:
         try:
             ctx = _mp_context()
             receiver, sender = ctx.Pipe(duplex=False)
-            worker = ctx.Process(target=_symbolic_worker, args=(expr, use_simplify, sender),
+            worker = ctx.Process(target=_symbolic_worker, args=(variants, use_simplify, sender),
                                  daemon=True)
             worker.start()
         except (AssertionError, OSError, ValueError):
             # e.g. inside a daemonic worker, which may not have children: the cheap forms
             # in-process, but only where they cannot blow up (nothing could stop them here)
             if expanded_terms(expr) <= MAX_EXPANDED_TERMS:
-                forms = list(_forms(expr, False))
+                forms = list(_all_forms(variants, False))
             finished = False
         else:
             sender.close()
@@ -494,7 +538,8 @@ def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
     if difference == 0:
         return Comparison("proved", difference, None, None, None, evidence.points, dps,
                           "identical after sympy's automatic simplification")
-    symbolic = _symbolic(difference, limits.simplify_seconds)
+    symbolic = _symbolic(difference, limits.simplify_seconds,
+                         positive=positive_on_domain([*domain, exact]))
     if symbolic.proved_by is not None:
         return Comparison("proved", sp.Integer(0), None, None, None, evidence.points, dps,
                           symbolic.proved_by)

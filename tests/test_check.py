@@ -62,14 +62,23 @@ def test_correct_claims_on_restricted_domains(formula, claim):
     assert result.verdict in (PROVED, NUMERICAL)
 
 
-def test_correct_only_on_the_domain_is_numerical_not_wrong():
-    # 1/|x| equals 1/x where log(x) is defined (x > 0); sympy cannot prove it without
-    # knowing the domain, the points in the domain decide
+def test_correct_only_on_the_domain_is_proved_with_the_domain():
+    # 1/|x| equals 1/x where log(x) is defined (x > 0): proved with x declared positive
     result = check("log(x)", claim="1/abs(x)")
+    assert result.verdict is PROVED
+    assert result.components[0].comparison.method == "expand, with x > 0 as on the domain"
+    result = check("x**x", claim="exp(x*log(x))*(1 + log(x))")
+    assert result.verdict is PROVED and "x > 0" in result.components[0].comparison.method
+    # without the domain the same claim is wrong: 1/|x| is not 1/x for x < 0
+    assert check("log(abs(x))", claim="1/abs(x)").verdict is WRONG
+
+
+def test_numerical_verdict_says_points_and_precision():
+    result = check("log(x)", claim="1/abs(x)", limits=Limits(simplify_seconds=0))
     assert result.verdict is NUMERICAL
-    component = result.components[0]
-    assert component.comparison.points_tested == 24
-    assert "24 random points" in component.comparison.method
+    comparison = result.components[0].comparison
+    assert comparison.points_tested == 24 and comparison.dps == 50
+    assert comparison.method.startswith("equal to 50 digits at 24 random points of the domain")
 
 
 # -- wrong claims: the likely mistake is named ------------------------------------------------
