@@ -466,7 +466,7 @@ def _one_sided(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp
                dps: int, limits: Limits) -> OneSided | None:
     """Left and right derivatives where a kink switches at the point, else None.
 
-    Only examined when a kink argument (of ``abs``, ``max``, …) vanishes at the
+    Only examined when a kink argument (of ``abs``, ``max``, …) is 0 at the
     point.  Then each exact derivative ``g = f⁽ᵏ⁾``, k = 0 … order−1, is
     differentiated once more by backward and forward differences at
     ε = 10⁻⁴ … 10⁻¹⁰ (exact arithmetic, so only truncation error, O(ε)).
@@ -478,8 +478,8 @@ def _one_sided(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp
     derivatives = [derivative(f, var, k, limits) for k in range(order)]
     switching = False
     for kink in kink_arguments(derivatives):
-        value = _value_at(kink, point, 20, limits)
-        if value is not None and abs(value) < mpmath.mpf(10) ** -15:
+        # exactly 0 (resolved like every value here): x = 1e-20 is not relu's switch
+        if _value_at(kink, point, dps, limits) == 0:
             switching = True
     if not switching:
         return None

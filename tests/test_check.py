@@ -424,3 +424,13 @@ def test_high_orders_stay_within_the_derivative_limit():
     assert result.diagnosis[0].detail == sp.sin(sp.Symbol("x", real=True))
     with pytest.raises(da.LimitExceeded, match="max_derivative_order"):
         check("sin(x)", claim="0", order=21)
+
+
+@pytest.mark.parametrize("formula, point, kink", [
+    ("abs(sin(pi*x))", {"x": 1}, True),      # the switch value is 0 only after resolution
+    ("abs(x - pi/4)", {"x": "pi/4"}, True),
+    ("relu(x)", {"x": "1e-20"}, False),      # next to the switch is not on it
+])
+def test_kink_detection_at_irrational_and_nearby_points(formula, point, kink):
+    result = check(formula, claim="relu(x)/x" if formula == "relu(x)" else "0", at=point)
+    assert (result.verdict is KINK) is kink
