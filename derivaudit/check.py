@@ -67,7 +67,7 @@ class Verdict(_Text):
 
     #: ``claim − exact`` simplifies to 0
     PROVED = "correct (proved)"
-    #: equal to ``dps`` digits at every tested point; simplification ran out of budget
+    #: equal to ``dps`` digits at every tested point; not reduced to 0 within the budget
     NUMERICAL = "correct (numerically, not proved)"
     #: a counterexample point exists
     WRONG = "wrong"
@@ -218,7 +218,21 @@ class CheckResult:
 # input
 
 def split_claim(text: str) -> list[str]:
-    """Split ``"2*x*y, x**2"`` at its top-level commas (not inside ``max(a, b)``)."""
+    """Split ``"2*x*y, x**2"`` at its top-level commas (not inside ``max(a, b)``).
+
+    A list written with brackets, ``"[2*x*y, x**2]"`` or ``"(2*x*y, x**2)"``,
+    is split the same way.
+    """
+    parts = _split_top_level(text)
+    stripped = text.strip()
+    if len(parts) == 1 and len(stripped) > 1 and stripped[0] + stripped[-1] in ("[]", "()"):
+        inner = _split_top_level(stripped[1:-1])
+        if len(inner) > 1:
+            return inner
+    return parts
+
+
+def _split_top_level(text: str) -> list[str]:
     parts, depth, start = [], 0, 0
     for i, ch in enumerate(text):
         if ch in "([{":
@@ -301,7 +315,7 @@ def _same(a: sp.Expr, b: sp.Expr, domain: Sequence[sp.Expr], limits: Limits, see
     try:
         return compare_expressions(a, b, domain=domain, dps=30, points=12, seed=seed,
                                    limits=dataclasses.replace(limits, simplify_seconds=0)).equal
-    except DomainError:
+    except (DomainError, LimitExceeded):
         return False
 
 

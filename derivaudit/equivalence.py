@@ -50,7 +50,7 @@ from dataclasses import dataclass
 import mpmath
 import sympy as sp
 
-from .errors import DerivauditError, DomainError
+from .errors import DerivauditError, DomainError, LimitExceeded
 from .limits import DEFAULT_LIMITS, Limits
 from .numeric import GUARD_DIGITS, CompiledFormula, _evaluate, compile_formula, to_mpf
 from .parse import free_variables
@@ -442,28 +442,41 @@ def _numeric_evidence(claim: sp.Expr, exact: sp.Expr, domain: Sequence[sp.Expr],
     A claim undefined at a random point (where the exact side is defined) is a
     counterexample; at one of the small-fraction points it may be a removable
     singularity (``(x**2 − 1)/(x − 1)`` at 1), so that point is only skipped.
+    Points where a value passes the evaluation limits (``exp(exp(x))`` at
+    x = 100, see ``Limits.max_value_digits``) are skipped too.
     """
     wp = dps + GUARD_DIGITS
     wp_low = 2 * dps + 2 * GUARD_DIGITS
-    wp_high = wp_low + GUARD_DIGITS
     claim_f = compile_formula(off_switches(claim), variables)
     exact_f = compile_formula(off_switches(exact), variables)
     guards = [compile_formula(off_switches(d), variables) for d in domain]
     kinks = [compile_formula(k, variables) for k in kink_arguments([claim, exact, *domain])]
+
+    def sides(point):
+        """``(claim, exact)`` at two precisions, or None if the point is not usable."""
+        if any(_value(g, point, wp) is None for g in guards):
+            return None
+        switches = [_value(k, point, wp) for k in kinks]
+        if any(s is None or abs(s) < KINK_MARGIN for s in switches):
+            return None
+        exact_values = [_value(exact_f, point, prec) for prec in (wp_low, wp_low + GUARD_DIGITS)]
+        if None in exact_values:
+            return None
+        return [_value(claim_f, point, prec) for prec in (wp_low, wp_low + GUARD_DIGITS)], \
+            exact_values
+
     tested = 0
     candidates = draw_points(variables, seed, small_fractions)
     nice = _NICE_POINTS if small_fractions else 0
     for index in range(points * _ATTEMPTS_PER_POINT):
         point = next(candidates)
-        if any(_value(g, point, wp) is None for g in guards):
+        try:
+            values = sides(point)
+        except LimitExceeded:
             continue
-        switches = [_value(k, point, wp) for k in kinks]
-        if any(s is None or abs(s) < KINK_MARGIN for s in switches):
+        if values is None:
             continue
-        e_low, e_high = _value(exact_f, point, wp_low), _value(exact_f, point, wp_high)
-        if e_low is None or e_high is None:
-            continue
-        c_low, c_high = _value(claim_f, point, wp_low), _value(claim_f, point, wp_high)
+        (c_low, c_high), (e_low, e_high) = values
         if c_low is None or c_high is None:
             if index < nice:
                 continue
@@ -477,8 +490,9 @@ def _numeric_evidence(claim: sp.Expr, exact: sp.Expr, domain: Sequence[sp.Expr],
             break
     if tested == 0:
         names = ", ".join(v.name for v in variables)
-        raise DomainError(f"found no point where the formula and its derivative are real and "
-                          f"defined (tried {points * _ATTEMPTS_PER_POINT} points in {names})")
+        raise DomainError(f"found no point where the formula and its derivative are real, "
+                          f"defined and within the evaluation limits (tried "
+                          f"{points * _ATTEMPTS_PER_POINT} points in {names})")
     return _Evidence(tested)
 
 

@@ -385,6 +385,9 @@ def test_bad_input_names_the_part_at_fault(kwargs, error, fragment):
 def test_split_claim_respects_brackets():
     assert split_claim("max(x, y), min(x, y) + 1") == ["max(x, y)", "min(x, y) + 1"]
     assert split_claim("2*x") == ["2*x"]
+    assert split_claim("[2*x*y, x**2]") == split_claim("(2*x*y, x**2)") == ["2*x*y", "x**2"]
+    assert split_claim("(x + 1)*(y + 1)") == ["(x + 1)*(y + 1)"]
+    assert split_claim("(max(x, y))") == ["(max(x, y))"]
 
 
 def test_package_exports_check():
@@ -434,3 +437,11 @@ def test_high_orders_stay_within_the_derivative_limit():
 def test_kink_detection_at_irrational_and_nearby_points(formula, point, kink):
     result = check(formula, claim="relu(x)/x" if formula == "relu(x)" else "0", at=point)
     assert (result.verdict is KINK) is kink
+
+
+def test_points_beyond_the_evaluation_limits_are_not_evidence():
+    # exp(exp(exp(x))) passes 10**1000000 for x above about 2.6; such points are skipped
+    result = check("exp(exp(exp(x)))", claim="exp(exp(exp(x)))*exp(exp(x))")
+    assert result.verdict is WRONG
+    assert result.diagnosis[0].mistake is Mistake.CHAIN_RULE
+    assert check("exp(exp(exp(x)))", claim="exp(exp(exp(x)) + exp(x) + x)").verdict is PROVED
