@@ -571,10 +571,10 @@ def _evidence(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.
             break
         except DomainError:
             continue
-        except LimitExceeded:
-            raise _NoEvidence("no evidence table: the function or its derivative is 0 at the "
-                              "point, a value the study cannot resolve to relative precision"
-                              ) from None
+        except LimitExceeded as exc:
+            # e.g. f or f' is exactly 0 there (sin(pi*x) at x = 2), which the study cannot
+            # resolve to relative precision
+            raise _NoEvidence(f"no evidence table at the point: {exc}") from None
     else:
         raise _NoEvidence("no evidence table: every step tried leaves the domain near the point")
     with mpmath.workdps(dps):
