@@ -79,7 +79,7 @@ class Comparison:
 
     ``status`` is ``"proved"`` (``claim − exact`` simplifies to 0),
     ``"numerical"`` (equal to ``dps`` digits at ``points_tested`` random
-    points in the domain, but not proved within the time budget) or
+    points in the domain, but not reduced to 0 within the time budget) or
     ``"different"`` (``counterexample`` is an exact point where they differ;
     ``claim_value`` and ``exact_value`` are the two sides there, to ``dps``
     digits; ``claim_value`` is None where the claim is undefined or not real
