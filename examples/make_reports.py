@@ -8,7 +8,7 @@
   truncation against roundoff, with the best step and the error model;
 * reports/mlp_buggy.html, reports/mlp_buggy/ — the backprop audit of the
   two-layer network with bugs planted in its hand-derived gradients
-  (examples/mlp_buggy.toml).
+  (examples/mlp_2layer_buggy.toml).
 """
 
 from pathlib import Path
@@ -32,7 +32,7 @@ def seed_example() -> None:
 def buggy_mlp() -> None:
     from derivaudit.audit import audit
 
-    result = audit(ROOT / "examples" / "mlp_buggy.toml", progress=True)
+    result = audit(ROOT / "examples" / "mlp_2layer_buggy.toml", progress=True)
     print("wrote", da.write_csv(result, REPORTS / "mlp_buggy/"))
     print("wrote", da.write_html(result, REPORTS / "mlp_buggy.html"))
 
