@@ -323,7 +323,8 @@ def audit_entries(claim) -> pd.DataFrame:
         if not is_wrong:
             value = mpmath.mpf(0)
         elif flat < len(values):
-            value = mpmath.mpf(values[flat])
+            # an mpf is kept as it is: mpf(x) outside workdps would round it to 15 digits
+            value = values[flat] if isinstance(values[flat], mpmath.mpf) else mpmath.mpf(values[flat])
         else:
             value = math.nan
         label = f"{claim.parameter}[{','.join(map(str, index))}]" if index else claim.parameter
@@ -336,7 +337,9 @@ def _audit_tables(result) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     long = audit_steps(result)
     tables = {"steps": long}
     for c in result.claims:
-        tables[f"{_slug(c.parameter)}_entries"] = csv_frame(audit_entries(c))
+        entries = audit_entries(c)
+        entries.attrs["dps"] = result.settings.dps
+        tables[f"{_slug(c.parameter)}_entries"] = csv_frame(entries)
     tables["summary"] = result.table()
     return long, tables
 

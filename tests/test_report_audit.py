@@ -1,5 +1,6 @@
 """CSV and HTML reports of backprop audits."""
 
+import mpmath
 import pandas as pd
 import pytest
 
@@ -67,3 +68,61 @@ def test_audit_csv_long_and_folder(tmp_path, right):
     assert set(summary.verdict) <= {"correct (proved)", "correct (numerically)"}
     entries = pd.read_csv(folder / "W_entries.csv")
     assert entries.entry.tolist() == ["W[0,0]", "W[0,1]"] and not entries.wrong.any()
+
+
+# the same regression without tanh, with the classic bug: the mean's 1/m forgotten in W's gradient
+MISSING_MEAN = """
+[shapes]
+X = [2, 3]
+Y = [2, 3]
+W = [2, 2]
+b = [2, 1]
+
+[params]
+names = ["W", "b"]
+
+[forward]
+Z = "W @ X + b"
+loss = "sum((Z - Y)**2) / 3"
+
+[claims]
+W = "2*(Z - Y) @ X.T"
+b = "sum(2*(Z - Y), axis=1, keepdims=True) / 3"
+"""
+
+
+@pytest.fixture(scope="module")
+def buggy(tmp_path_factory):
+    spec = tmp_path_factory.mktemp("spec") / "missing_mean.toml"
+    spec.write_text(MISSING_MEAN)
+    return audit_module.audit(spec)
+
+
+def test_audit_of_a_wrong_claim_html_highlights_it(tmp_path, buggy):
+    text, page = written_page(buggy, tmp_path / "buggy.html")
+    assert page.verdict.strip() == "wrong"
+    body = " ".join(page.text)
+    assert "1 of 2 claimed gradients wrong: W." in body
+    assert "missing factor 1/3" in body
+    assert text.count('<tr class="is-wrong">') == 1
+    assert text.count('<section class="claim wrong"') == 1 and text.count('<section class="claim ok"') == 1
+    # W: convergence plot and heat-map; b: convergence plot
+    assert text.count("<svg") == 3
+    assert "|claim − exact| per entry at the audit's first random point" in body
+
+
+def test_audit_entries_csv_holds_the_differences(tmp_path, buggy):
+    folder = da.write_csv(buggy, tmp_path / "buggy")
+    entries = pd.read_csv(folder / "W_entries.csv", dtype={"abs_difference": str})
+    assert entries.wrong.all()
+    claim = buggy["W"]
+    # claim = 3 × exact entry by entry, so |claim − exact| = 2/3 |claim|; all four differ
+    assert (entries.abs_difference_f64 > 0).all()
+    with mpmath.workdps(buggy.settings.dps):  # every digit kept as text, to the audit's precision
+        for text, value in zip(entries.abs_difference, claim.entry_abs_difference):
+            assert abs(mpmath.mpf(text) - value) <= abs(value) * mpmath.mpf(10) ** (1 - buggy.settings.dps)
+    b = pd.read_csv(folder / "b_entries.csv")
+    assert not b.wrong.any() and (b.abs_difference_f64 == 0).all()
+    summary = pd.read_csv(folder / "summary.csv")
+    assert summary.set_index("parameter").wrong_entries["W"] == "all 4"
+    assert claim.order == pytest.approx(0, abs=0.05)
