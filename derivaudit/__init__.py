@@ -15,6 +15,8 @@ from .symbolic import derivative, gradient, partial
 from .parallel import StudyTask, study_many
 from .check import CheckResult, ComponentResult, Diagnosis, Mistake, Verdict, check
 from .equivalence import Comparison, compare_expressions
+from .audit import AuditResult, ClaimResult, audit
+from .spec import AuditSpec, load_spec
 
 __version__ = "0.1.0"
 
@@ -32,4 +34,5 @@ __all__ = [
     "write_csv", "write_html",
     "check", "CheckResult", "ComponentResult", "Diagnosis", "Mistake", "Verdict",
     "Comparison", "compare_expressions",
+    "audit", "AuditResult", "ClaimResult", "AuditSpec", "load_spec",
 ]

@@ -1,0 +1,538 @@
+"""Audit specifications: a model, its loss and hand-derived gradients, in TOML.
+
+A spec names small concrete shapes, the parameters, ordered forward
+definitions ending in a scalar ``loss``, optional backward intermediates and
+one claimed gradient per parameter::
+
+    [shapes]            # every input: [rows, cols], [n] (1-D) or [] (scalar)
+    X = [4, 8]
+    Y = [3, 8]
+    W = [3, 4]
+    b = [3, 1]
+    [params]            # what the loss is differentiated by
+    names = ["W", "b"]
+    [data]              # optional: how non-parameter inputs are instantiated
+    Y = "onehot(axis=0)"  # "symbolic" (default), "random", "onehot(axis=N)", numbers
+    [forward]           # NumPy-like array formulas, may refer to earlier names
+    Z = "W @ X + b"
+    loss = "-sum(Y * log_softmax(Z, axis=0)) / 8"
+    [backward]          # optional intermediates for hand-written backprop
+    dZ = "softmax(Z, axis=0) - Y"
+    [claims]            # claimed d loss / d param, keyed by parameter (W or dW)
+    W = "dZ @ X.T / 8"
+    b = "sum(dZ, axis=1, keepdims=True) / 8"
+    [audit]             # optional: dps, seed, points, range, steps, float64_step, thresholds
+
+:func:`load_spec` reads and validates the text (sections, keys, names,
+dependency cycles); :func:`build` instantiates every input with scalar
+symbols (``W[0,1]``, ...) and evaluates every definition, checking shapes.
+Every problem is a :class:`~derivaudit.errors.SpecError` naming the section
+and key at fault.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import math
+import random
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .arrays import (ARRAY_FUNCTIONS, Array, Value, constant_array, entries, formula_names,
+                     parse_array_formula, shape_of, symbol_array)
+from .errors import DerivauditError, LimitExceeded, SpecError
+from .limits import DEFAULT_LIMITS, Limits
+from .parse import CONSTANTS, FUNCTIONS, parse_constant
+
+__all__ = ["AuditSettings", "Definition", "AuditSpec", "Model", "load_spec", "build",
+           "claim_layout"]
+
+SECTIONS = ("shapes", "params", "data", "forward", "backward", "claims", "audit")
+_DATA_KINDS = ("symbolic", "random")
+_ONEHOT = re.compile(r"^onehot\(\s*(?:axis\s*=\s*)?(-?\d+)\s*\)$|^onehot$")
+_MAX_ENTRIES = 10_000
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """The ``[audit]`` section: precision, random points and gradient-check thresholds."""
+
+    #: significant digits of the exact comparisons and of the convergence study
+    dps: int = 50
+    #: seed of the random points (and of random data)
+    seed: int = 0
+    #: random points at which claims are compared with the exact gradient
+    points: int = 3
+    #: interval the random values of parameters and symbolic data are drawn from
+    low: float = -1.0
+    high: float = 1.0
+    #: finite-difference steps of the convergence study (exact decimals)
+    steps: tuple[str, ...] = ("1e-2", "1e-3", "1e-4")
+    #: step of the float64 centered-difference gradient check
+    float64_step: float = 1e-6
+    #: relative difference below which a gradient check is fine
+    fine: float = 1e-7
+    #: ... below which it deserves a second look (above: suspicious)
+    look_again: float = 1e-5
+    #: ... at or above which it is a bug
+    bug: float = 1e-3
+
+
+@dataclass(frozen=True)
+class Definition:
+    """``name = formula`` from a section, with the names it uses."""
+
+    name: str
+    formula: str
+    section: str
+    uses: frozenset[str]
+
+
+@dataclass(frozen=True)
+class AuditSpec:
+    """A validated audit specification (before instantiation)."""
+
+    source: str
+    shapes: dict[str, tuple[int, ...]]
+    params: tuple[str, ...]
+    data: dict[str, Any]
+    forward: tuple[Definition, ...]
+    backward: tuple[Definition, ...]
+    claims: dict[str, Definition]
+    settings: AuditSettings = field(default_factory=AuditSettings)
+
+    @property
+    def loss(self) -> Definition:
+        return next(d for d in self.forward if d.name == "loss")
+
+    def definition(self, name: str) -> Definition | None:
+        for d in self.forward + self.backward:
+            if d.name == name:
+                return d
+        return None
+
+
+@dataclass
+class Model:
+    """A spec instantiated with scalar symbols: every name's value.
+
+    ``values`` maps inputs and definitions to sympy scalars or
+    :class:`~derivaudit.arrays.Array` (a forward definition's value is its
+    own symbols, ``local`` holds what they stand for); ``claims`` maps each
+    claimed parameter to its evaluated claim; ``symbols()`` lists the free
+    input symbols: parameter entries first, then symbolic data.
+    """
+
+    spec: AuditSpec
+    values: dict[str, Value]
+    local: dict[str, Value]
+    claims: dict[str, Value]
+    loss: sp.Expr
+    param_symbols: dict[str, Value]
+    data_symbols: dict[str, Value]
+
+    def symbols(self) -> tuple[sp.Symbol, ...]:
+        out = []
+        for value in list(self.param_symbols.values()) + list(self.data_symbols.values()):
+            out += entries(value)
+        return tuple(out)
+
+
+def _fail(source: str, where: str, message: str) -> SpecError:
+    return SpecError(f"{source}: {where}: {message}" if where else f"{source}: {message}")
+
+
+def _suggest(name: str, known) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _read(spec: str | Path | Mapping) -> tuple[dict, str]:
+    if isinstance(spec, Mapping):
+        return dict(spec), "<spec>"
+    if not isinstance(spec, (str, Path)):
+        raise SpecError(f"an audit spec is a TOML file path or a dict, not {type(spec).__name__}")
+    path = Path(spec)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SpecError(f"{path}: is a folder, not a TOML spec") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path}: cannot read it ({exc})") from None
+    try:
+        return tomllib.loads(text), str(path)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _table(raw: dict, name: str, source: str, required: bool) -> dict:
+    value = raw.get(name)
+    if value is None:
+        if required:
+            raise _fail(source, "", f"missing section [{name}]")
+        return {}
+    if not isinstance(value, dict):
+        raise _fail(source, "", f"[{name}] must be a table (a section), not {type(value).__name__}")
+    return value
+
+
+def _check_name(name: str, source: str, where: str) -> None:
+    if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
+        raise _fail(source, where, f"'{name}' is not a valid name (letters, digits, _)")
+    if name in FUNCTIONS or name in ARRAY_FUNCTIONS or name in CONSTANTS:
+        raise _fail(source, where, f"'{name}' is the name of a function or constant; rename it")
+    if name.startswith("__"):
+        raise _fail(source, where, f"'{name}' is not allowed (dunder names are reserved)")
+
+
+def _shape(value, source: str, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or len(value) > 2 or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in value):
+        raise _fail(source, where, f"a shape is a list of at most two positive whole numbers "
+                                   f"([rows, cols], [n] or []), not {value!r}")
+    shape = tuple(value)
+    if math.prod(shape) > _MAX_ENTRIES:
+        raise LimitExceeded(f"{source}: {where}: shape {shape} has more than {_MAX_ENTRIES} entries; "
+                            "an audit instantiates every entry, use small sizes")
+    return shape
+
+
+def _settings(table: dict, source: str) -> AuditSettings:
+    defaults = AuditSettings()
+    kwargs: dict[str, Any] = {}
+    for key, value in table.items():
+        where = f"[audit] {key}"
+        if key in ("dps", "seed", "points"):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise _fail(source, where, f"must be a whole number, not {value!r}")
+            low = {"dps": 15, "seed": 0, "points": 1}[key]
+            if value < low:
+                raise _fail(source, where, f"must be at least {low}, not {value}")
+            kwargs[key] = value
+        elif key == "range":
+            if (not isinstance(value, list) or len(value) != 2 or
+                    not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+                    or not value[0] < value[1]):
+                raise _fail(source, where, f"must be [low, high] with low < high, not {value!r}")
+            kwargs["low"], kwargs["high"] = float(value[0]), float(value[1])
+        elif key == "steps":
+            if not isinstance(value, list) or len(value) < 2:
+                raise _fail(source, where, "must be a list of at least two steps, e.g. "
+                                           "[\"1e-2\", \"1e-3\", \"1e-4\"]")
+            steps = []
+            for v in value:
+                number = parse_constant(str(v), what="step")
+                if not (number.is_Rational and 0 < number < 1):
+                    raise _fail(source, where, f"steps must be exact numbers between 0 and 1, not {v!r}")
+                steps.append(str(v))
+            kwargs["steps"] = tuple(steps)
+        elif key in ("float64_step", "fine", "look_again", "bug"):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
+                raise _fail(source, where, f"must be a number between 0 and 1, not {value!r}")
+            kwargs[key] = float(value)
+        else:
+            known = [f.name for f in AuditSettings.__dataclass_fields__.values()
+                     if f.name not in ("low", "high")] + ["range"]
+            raise _fail(source, where, f"unknown key{_suggest(key, known)}; known keys: "
+                                       f"{', '.join(sorted(known))}")
+    settings = AuditSettings(**{**defaults.__dict__, **kwargs})
+    if not settings.fine < settings.look_again < settings.bug:
+        raise _fail(source, "[audit]", "thresholds must satisfy fine < look_again < bug")
+    return settings
+
+
+def _data(table: dict, shapes: dict, params: tuple, source: str) -> dict:
+    data = {}
+    for name, value in table.items():
+        where = f"[data] {name}"
+        if name in params:
+            raise _fail(source, where, f"'{name}' is a parameter; parameters are always symbolic")
+        if name not in shapes:
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                _check_name(name, source, where)
+                data[name] = value  # a named scalar constant such as m = 8
+                continue
+            raise _fail(source, where, f"'{name}' is not declared in [shapes]{_suggest(name, shapes)}")
+        if isinstance(value, str):
+            text = value.strip()
+            match = _ONEHOT.match(text)
+            if text in _DATA_KINDS:
+                data[name] = text
+            elif match:
+                axis = int(match.group(1) or 0)
+                ndim = len(shapes[name])
+                if ndim == 0 or not -ndim <= axis < ndim:
+                    raise _fail(source, where, f"onehot axis {axis} does not fit shape {shapes[name]}")
+                data[name] = ("onehot", axis % ndim)
+            else:
+                raise _fail(source, where, f"unknown kind {value!r}; use \"symbolic\", \"random\", "
+                                           "\"onehot(axis=N)\" or numbers")
+        elif isinstance(value, (int, float, list)) and not isinstance(value, bool):
+            try:
+                data[name] = constant_array(value, shapes[name]) if shapes[name] else sp.nsimplify(value)
+            except (ValueError, TypeError, DerivauditError) as exc:
+                raise _fail(source, where, f"values do not fit shape {shapes[name]}: {exc}") from None
+        else:
+            raise _fail(source, where, f"must be a kind (text) or numbers, not {type(value).__name__}")
+    return data
+
+
+def _definitions(table: dict, section: str, source: str, limits: Limits) -> list[Definition]:
+    out = []
+    for name, text in table.items():
+        where = f"[{section}] {name}"
+        _check_name(name, source, where)
+        if not isinstance(text, str):
+            raise _fail(source, where, f"must be a formula in quotes, not {type(text).__name__}")
+        try:
+            uses = formula_names(text, limits=limits)
+        except DerivauditError as exc:
+            raise _fail(source, f"{where} = {text!r}", str(exc)) from None
+        out.append(Definition(name, text, section, frozenset(uses)))
+    return out
+
+
+def _order(defs: list[Definition], known: set[str], source: str) -> tuple[Definition, ...]:
+    """``defs`` in dependency order; unknown names and cycles are errors."""
+    by_name = {d.name: d for d in defs}
+    for d in defs:
+        for used in sorted(d.uses):
+            if used not in known and used not in by_name:
+                raise _fail(source, f"[{d.section}] {d.name}",
+                            f"uses '{used}', which is neither declared in [shapes] nor defined"
+                            f"{_suggest(used, known | set(by_name))}")
+    ordered: list[Definition] = []
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(d: Definition, path: list[str]) -> None:
+        if state.get(d.name) == 2:
+            return
+        if state.get(d.name) == 1:
+            cycle = path[path.index(d.name):] + [d.name]
+            raise _fail(source, f"[{d.section}] {d.name}",
+                        f"definitions form a cycle: {' -> '.join(cycle)}")
+        state[d.name] = 1
+        for used in sorted(d.uses):
+            if used in by_name and used not in known:
+                visit(by_name[used], path + [d.name])
+        state[d.name] = 2
+        ordered.append(d)
+
+    for d in defs:
+        visit(d, [])
+    return tuple(ordered)
+
+
+def _claim_parameter(key: str, params: tuple, source: str) -> str:
+    if key in params:
+        return key
+    if key.startswith("d") and key[1:] in params:
+        return key[1:]
+    raise _fail(source, f"[claims] {key}",
+                f"claims a gradient for '{key}', which is not a parameter "
+                f"(parameters: {', '.join(params)}){_suggest(key, params)}")
+
+
+def load_spec(spec: str | Path | Mapping, *, limits: Limits = DEFAULT_LIMITS) -> AuditSpec:
+    """Read and validate an audit spec from a TOML file or a dict of its sections.
+
+    Checks sections and keys, names, shapes, parameter and data declarations,
+    the formulas' syntax, unknown names and dependency cycles, and then
+    instantiates the model once (:func:`build`) so that shape mismatches,
+    a non-scalar loss and claims of the wrong shape are reported here.
+    """
+    raw, source = _read(spec)
+    for section in raw:
+        if section not in SECTIONS:
+            raise _fail(source, "", f"unknown section [{section}]{_suggest(section, SECTIONS)}; "
+                                    f"sections are {', '.join(f'[{s}]' for s in SECTIONS)}")
+    shapes_table = _table(raw, "shapes", source, True)
+    shapes = {}
+    for name, value in shapes_table.items():
+        _check_name(name, source, f"[shapes] {name}")
+        shapes[name] = _shape(value, source, f"[shapes] {name}")
+
+    params_table = _table(raw, "params", source, True)
+    for key in params_table:
+        if key != "names":
+            raise _fail(source, f"[params] {key}", "unknown key; [params] has only names = [...]")
+    names = params_table.get("names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise _fail(source, "[params] names", "must be a non-empty list of names, e.g. [\"W\", \"b\"]")
+    for name in names:
+        if name not in shapes:
+            raise _fail(source, "[params] names", f"'{name}' is not declared in [shapes]"
+                                                  f"{_suggest(name, shapes)}")
+    if len(set(names)) != len(names):
+        raise _fail(source, "[params] names", "lists a parameter twice")
+    params = tuple(names)
+
+    data = _data(_table(raw, "data", source, False), shapes, params, source)
+    inputs = set(shapes) | set(data)
+
+    forward = _definitions(_table(raw, "forward", source, True), "forward", source, limits)
+    backward = _definitions(_table(raw, "backward", source, False), "backward", source, limits)
+    for d in forward + backward:
+        if d.name in inputs:
+            raise _fail(source, f"[{d.section}] {d.name}", f"'{d.name}' is already an input "
+                                                           "(declared in [shapes] or [data])")
+    clash = {d.name for d in forward} & {d.name for d in backward}
+    if clash:
+        name = sorted(clash)[0]
+        raise _fail(source, f"[backward] {name}", f"'{name}' is already defined in [forward]")
+    if not any(d.name == "loss" for d in forward):
+        raise _fail(source, "[forward]", "no 'loss' definition; the last step must be "
+                                         "loss = \"...\" (a scalar)")
+    ordered_forward = _order(forward, inputs, source)
+    forward_names = {d.name for d in forward}
+    ordered_backward = _order(backward, inputs | forward_names, source)
+
+    claims_table = _table(raw, "claims", source, True)
+    if not claims_table:
+        raise _fail(source, "[claims]", "no claims; give at least one, e.g. W = \"...\"")
+    claims: dict[str, Definition] = {}
+    for d in _definitions(claims_table, "claims", source, limits):
+        param = _claim_parameter(d.name, params, source)
+        if param in claims:
+            raise _fail(source, f"[claims] {d.name}", f"a second claim for '{param}'")
+        known = inputs | forward_names | {b.name for b in backward}
+        for used in sorted(d.uses):
+            if used not in known:
+                raise _fail(source, f"[claims] {d.name}",
+                            f"uses '{used}', which is neither declared nor defined"
+                            f"{_suggest(used, known)}")
+        claims[param] = Definition(param, d.formula, "claims", d.uses)
+
+    result = AuditSpec(source, shapes, params, data, ordered_forward, ordered_backward, claims,
+                       _settings(_table(raw, "audit", source, False), source))
+    build(result, limits=limits)  # shape checks: loss scalar, claims of the right shape
+    return result
+
+
+def _random_rational(rng: random.Random, low: float, high: float) -> sp.Rational:
+    # six decimals: exact, reproducible, and far from any special value
+    return sp.Rational(round((low + (high - low) * rng.random()) * 10**6), 10**6)
+
+
+def _instantiate_data(name: str, kind, shape: tuple, settings: AuditSettings) -> Value | None:
+    """A non-parameter input's value, or None when it stays symbolic."""
+    if kind is None or kind == "symbolic":
+        return None
+    rng = random.Random(f"{settings.seed}:{name}")
+    if kind == "random":
+        if not shape:
+            return _random_rational(rng, settings.low, settings.high)
+        return constant_array([[_random_rational(rng, settings.low, settings.high)
+                                for _ in range(shape[-1])] for _ in range(shape[0])]
+                               if len(shape) == 2 else
+                               [_random_rational(rng, settings.low, settings.high)
+                                for _ in range(shape[0])], shape)
+    if isinstance(kind, tuple) and kind[0] == "onehot":
+        axis = kind[1]
+        values = np.zeros(shape, dtype=int)
+        classes = shape[axis]
+        other = [range(n) for i, n in enumerate(shape) if i != axis]
+        for rest in itertools.product(*other):
+            hot = rng.randrange(classes)
+            index = list(rest)
+            index.insert(axis, hot)
+            values[tuple(index)] = 1
+        return constant_array(values.tolist(), shape)
+    return kind  # explicit numbers
+
+
+def _evaluate(d: Definition, env: dict, source: str, limits: Limits) -> Value:
+    try:
+        return parse_array_formula(d.formula, env, limits=limits)
+    except DerivauditError as exc:
+        if isinstance(exc, LimitExceeded):
+            raise
+        raise _fail(source, f"[{d.section}] {d.name} = {d.formula!r}", str(exc)) from None
+
+
+def claim_layout(claim_shape: tuple, param_shape: tuple) -> str | None:
+    """How a claim's shape relates to its parameter's.
+
+    ``"same"``; ``"transposed"`` (the transpose's shape, not square);
+    ``"squeezed"`` (1-D where the parameter is a column or row: a reduction
+    without ``keepdims=True``); ``None`` when it fits none of these.
+    """
+    if claim_shape == param_shape:
+        return "same"
+    if len(param_shape) == 2 and claim_shape == param_shape[::-1]:
+        return "transposed"
+    if len(claim_shape) == 1 and len(param_shape) == 2 and 1 in param_shape and \
+            claim_shape[0] == math.prod(param_shape):
+        return "squeezed"
+    if claim_shape in ((), (1,), (1, 1)) and math.prod(param_shape) == 1:
+        return "same"
+    return None
+
+
+def build(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS,
+          replace: Mapping[str, str] | None = None) -> Model:
+    """Instantiate ``spec`` layer by layer: symbols for inputs, values for every definition.
+
+    Each forward definition ``F`` gets its own symbols ``F[i,j]`` standing for
+    its entries, and ``model.local[F]`` holds the entries' expressions in
+    terms of the symbols of the inputs and earlier definitions.  The model is
+    thus a graph of small scalar expressions (what reverse-mode
+    differentiation and compiled evaluation need) rather than one huge nested
+    expression.  Backward definitions and claims are expressed in these
+    symbols too.  ``replace`` swaps the formula of forward definitions
+    (``{"A1": "sigmoid(Z1)"}``) for diagnoses that ask "what if".
+    """
+    replace = dict(replace or {})
+    settings = spec.settings
+    env: dict[str, Value] = {}
+    param_symbols: dict[str, Value] = {}
+    data_symbols: dict[str, Value] = {}
+    for name, shape in spec.shapes.items():
+        if name in spec.params:
+            env[name] = param_symbols[name] = symbol_array(name, shape)
+            continue
+        value = _instantiate_data(name, spec.data.get(name), shape, settings)
+        if value is None:
+            env[name] = data_symbols[name] = symbol_array(name, shape)
+        else:
+            env[name] = value
+    for name, value in spec.data.items():
+        if name not in spec.shapes:
+            env[name] = sp.nsimplify(value)
+    local: dict[str, Value] = {}
+    for d in spec.forward:
+        if d.name in replace:
+            d = Definition(d.name, replace[d.name], d.section, d.uses)
+        value = _evaluate(d, env, spec.source, limits)
+        if d.name == "loss":
+            if isinstance(value, Array):
+                if value.size != 1:
+                    raise _fail(spec.source, f"[forward] loss = {spec.loss.formula!r}",
+                                f"the loss must be a scalar, but it has shape {value.shape}; "
+                                "reduce it with sum(...) or mean(...)")
+                value = value.flat[0]
+        local[d.name] = value
+        env[d.name] = symbol_array(d.name, shape_of(value))
+    for d in spec.backward:
+        env[d.name] = _evaluate(d, env, spec.source, limits)
+    loss = env["loss"]
+    claims = {}
+    for param, d in spec.claims.items():
+        value = _evaluate(d, env, spec.source, limits)
+        layout = claim_layout(shape_of(value), spec.shapes[param])
+        if layout is None:
+            raise _fail(spec.source, f"[claims] {d.name} = {d.formula!r}",
+                        f"the claim has shape {shape_of(value)}, but {param} has shape "
+                        f"{spec.shapes[param]}; a gradient has its parameter's shape")
+        claims[param] = value
+    return Model(spec, env, local, claims, loss, param_symbols, data_symbols)
