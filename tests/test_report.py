@@ -172,6 +172,12 @@ def test_html_needs_the_study_metadata(tmp_path, cubic):
     assert not (tmp_path / "x.html").exists()
 
 
+def test_html_target_must_be_a_file(tmp_path, cubic):
+    with pytest.raises(ReportError, match="an HTML report is one file"):
+        da.write_html(cubic, str(tmp_path / "reports") + "/")
+    assert not (tmp_path / "reports").exists()
+
+
 def test_unknown_result_type_is_a_type_error(tmp_path):
     with pytest.raises(TypeError, match="no report for a dict"):
         da.write_html({}, tmp_path / "x.html")
