@@ -343,7 +343,9 @@ def _page(result) -> tuple[str, dict]:
 def _audit_claim_context(c, index: int, steps: pd.DataFrame, settings_dps: int) -> dict:
     css = "ok" if c.correct else "wrong"
     rows = steps[steps.parameter == c.parameter]
-    theory = 2 if c.correct else 0  # centered differences of the loss: O(h²) against a right claim
+    # centered differences of the loss: O(h²) against right values (also those of a claim whose
+    # only fault is its shape), about constant against wrong ones
+    theory = 2 if c.correct or not c.wrong_entries else 0
     # differences at the rounding level of the audit's precision (an exactly quadratic loss) have no order
     resolved = not c.correct or any(r > 10.0 ** (10 - settings_dps) for r in c.rel_by_step)
     step_rows = [{"eps": r.eps, "rel": scientific(r.rel_difference), "order": _order_text(r.observed_order),
@@ -356,7 +358,7 @@ def _audit_claim_context(c, index: int, steps: pd.DataFrame, settings_dps: int) 
                                       salt=f"audit{index}", xlabel="step h", ylabel="relative difference"))
     heatmap, caption = None, ""
     shape = tuple(c.shape)
-    if not c.correct and len(shape) in (1, 2) and max(shape, default=0) > 1:
+    if c.wrong_entries and len(shape) in (1, 2) and max(shape, default=0) > 1:
         table = audit_entries(c)
         grid = np.array(table.abs_difference.tolist(), dtype=object).reshape(shape if len(shape) == 2 else (1, shape[0]))
         wrong = np.array(table.wrong.tolist()).reshape(grid.shape)
