@@ -53,9 +53,9 @@ from .arrays import Array, Value, entries, entry_label, shape_of
 from .errors import DerivauditError, DomainError, LimitExceeded
 from .guards import time_budget
 from .limits import DEFAULT_LIMITS, Limits
-from .parse import format_formula
+from .parse import parse_constant
 from .progress import Progress, ProgressArg
-from .spec import AuditSettings, AuditSpec, Model, build, claim_layout, load_spec
+from .spec import AuditSettings, AuditSpec, Model, build, claim_layout, load_spec, random_rational
 
 __all__ = ["ClaimResult", "BackwardCheck", "AuditResult", "audit", "exact_gradient"]
 
@@ -118,8 +118,6 @@ class ClaimResult:
     entries: int
     #: |claim − exact| per entry (parameter layout) at the first random point
     entry_abs_difference: list[float] = field(default_factory=list)
-    #: |claim − exact| per entry (row-major, in the parameter's shape) at the first random point
-    entry_abs_difference: list = field(default_factory=list)
 
     @property
     def correct(self) -> bool:
@@ -270,8 +268,7 @@ def _compile(inputs, outputs, chain, module: str):
 
 def _random_points(inputs, settings: AuditSettings, count: int) -> list[list[sp.Rational]]:
     rng = random.Random(settings.seed)
-    return [[sp.Rational(round((settings.low + (settings.high - settings.low) * rng.random()) * 10**6),
-                         10**6) for _ in inputs] for _ in range(count)]
+    return [[random_rational(rng, settings.low, settings.high) for _ in inputs] for _ in range(count)]
 
 
 def _defined_points(function, inputs, settings: AuditSettings, wp: int):
@@ -630,7 +627,7 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
     t = time.perf_counter()
     point0 = pts[0]
     index_of = {s: i for i, s in enumerate(inputs)}
-    steps = [sp.Rational(sp.nsimplify(s)) if False else _step(s) for s in settings.steps]
+    steps = [_step(s) for s in settings.steps]
     fd_wp = settings.dps + 20
     with mpmath.workdps(fd_wp):
         base = [mpmath.mpf(v.p) / v.q for v in point0]
@@ -764,8 +761,6 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
 
 
 def _step(text: str) -> sp.Rational:
-    from .parse import parse_constant
-
     return sp.Rational(parse_constant(text, what="step"))
 
 
