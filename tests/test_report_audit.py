@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 import derivaudit as da
+from derivaudit.cli import main
 
-from test_report import written_page
+from test_report import parse, written_page
 
 audit_module = pytest.importorskip("derivaudit.audit")
 
@@ -126,3 +127,15 @@ def test_audit_entries_csv_holds_the_differences(tmp_path, buggy):
     summary = pd.read_csv(folder / "summary.csv")
     assert summary.set_index("parameter").wrong_entries["W"] == "all 4"
     assert claim.order == pytest.approx(0, abs=0.05)
+
+
+def test_cli_audit_writes_folder_and_page(tmp_path, capsys):
+    spec = tmp_path / "missing_mean.toml"
+    spec.write_text(MISSING_MEAN)
+    folder, html = tmp_path / "out" / "mlp", tmp_path / "out" / "mlp.html"
+    assert main(["audit", str(spec), "--csv", f"{folder}/", "--html", str(html)]) == 1
+    out = capsys.readouterr().out
+    assert f"wrote {html}" in out
+    assert sorted(p.name for p in folder.iterdir()) == ["W_entries.csv", "b_entries.csv", "steps.csv",
+                                                        "summary.csv"]
+    assert parse(html.read_text(encoding="utf-8")).verdict.strip() == "wrong"
