@@ -38,7 +38,7 @@ from typing import Union
 import numpy as np
 import sympy as sp
 
-from .errors import ParseError, ShapeError, UnsafeExpressionError
+from .errors import LimitExceeded, ParseError, ShapeError, UnsafeExpressionError
 from .limits import DEFAULT_LIMITS, Limits
 from .parse import CONSTANTS, FUNCTIONS, FormulaBuilder, make_symbol, prepare
 
@@ -486,7 +486,6 @@ def parse_array_formula(text: str, env: Mapping[str, Value], *,
     try:
         value = ArrayBuilder(source, limits, env).build(tree)
     except RecursionError:
-        from .errors import LimitExceeded
         raise LimitExceeded("formula is too deeply nested to build") from None
     if any(v.has(sp.zoo, sp.nan, sp.oo, -sp.oo) for v in entries(value)):
         raise ParseError("formula is undefined (it divides by zero)", source=text)

@@ -419,7 +419,8 @@ def load_spec(spec: str | Path | Mapping, *, limits: Limits = DEFAULT_LIMITS) ->
     return result
 
 
-def _random_rational(rng: random.Random, low: float, high: float) -> sp.Rational:
+def random_rational(rng: random.Random, low: float, high: float) -> sp.Rational:
+    """A reproducible random exact value in [low, high] with six decimals."""
     # six decimals: exact, reproducible, and far from any special value
     return sp.Rational(round((low + (high - low) * rng.random()) * 10**6), 10**6)
 
@@ -431,11 +432,11 @@ def _instantiate_data(name: str, kind, shape: tuple, settings: AuditSettings) ->
     rng = random.Random(f"{settings.seed}:{name}")
     if kind == "random":
         if not shape:
-            return _random_rational(rng, settings.low, settings.high)
-        return constant_array([[_random_rational(rng, settings.low, settings.high)
+            return random_rational(rng, settings.low, settings.high)
+        return constant_array([[random_rational(rng, settings.low, settings.high)
                                 for _ in range(shape[-1])] for _ in range(shape[0])]
                                if len(shape) == 2 else
-                               [_random_rational(rng, settings.low, settings.high)
+                               [random_rational(rng, settings.low, settings.high)
                                 for _ in range(shape[0])], shape)
     if isinstance(kind, tuple) and kind[0] == "onehot":
         axis = kind[1]
