@@ -464,29 +464,35 @@ def _proved_zero(difference: sp.Expr) -> bool:
     """
     if difference == 0:
         return True
-    if sp.count_ops(difference) > _PROOF_OPS:
+    if _size(difference) > _PROOF_OPS:
         return False
     expr = _split_exp(difference)
     bases = []
     for node in sp.preorder_traversal(expr):
         if isinstance(node, sp.Pow) and node.base.is_Add and node.exp.is_negative and node.base not in bases:
             bases.append(node.base)
-    for k, base in enumerate(bases):
-        sigma = sp.Dummy(f"sigma{k}")
-        expr = expr.xreplace({base: sigma})
-        inverse = {n.base for n in sp.preorder_traversal(expr)
-                   if isinstance(n, sp.Pow) and n.exp.is_negative}
-        for term in sp.Add.make_args(base):
-            atom = term
-            if atom.is_Atom or atom.is_Pow and atom.exp.is_negative:
+    sigmas = {base: sp.Dummy(f"sigma{k}") for k, base in enumerate(bases)}
+    expr = expr.xreplace(sigmas)
+    inverse = {n.base for n in sp.preorder_traversal(expr) if isinstance(n, sp.Pow) and n.exp.is_negative}
+    eliminate, used = {}, set()
+    for base, sigma in sigmas.items():
+        for atom in sp.Add.make_args(base):
+            if atom in inverse or atom in used or not (atom.is_Function or isinstance(atom, sp.Dummy)):
                 continue
-            if atom not in inverse and (atom.is_Function or isinstance(atom, sp.Dummy)) and \
-                    not any(atom in sp.Add.make_args(b) for b in bases[k + 1:]):
-                expr = expr.xreplace({atom: sigma - (base - atom)})
-                break
-    if sp.count_ops(expr) > _PROOF_OPS:
+            if any(atom in sp.Add.make_args(other) for other in bases if other is not base):
+                continue
+            eliminate[atom] = sigma - (base - atom)
+            used.add(atom)
+            break
+    expr = expr.xreplace(eliminate)
+    if _size(expr) > _PROOF_OPS:
         return False
     return sp.expand(expr) == 0
+
+
+def _size(expr: sp.Expr) -> int:
+    """Nodes of the expression tree: a cheap measure of the work sympy will do on it."""
+    return sum(1 for _ in sp.preorder_traversal(expr))
 
 
 def _shown_difference(difference: sp.Expr, model: Model, limits: Limits) -> str:
@@ -502,8 +508,8 @@ def _shown_difference(difference: sp.Expr, model: Model, limits: Limits) -> str:
     fold = {definitions[s]: s for s in definitions if s not in keep and s != model.values["loss"]}
     try:
         with time_budget(min(limits.simplify_seconds, _SIMPLIFY_SECONDS), "simplifying a difference"):
-            simplified = sp.simplify(expr) if sp.count_ops(expr) <= _SIMPLIFY_OPS else sp.factor_terms(expr)
-            if sp.count_ops(simplified) <= sp.count_ops(expr):
+            simplified = sp.simplify(expr) if _size(expr) <= _SIMPLIFY_OPS else sp.factor_terms(expr)
+            if _size(simplified) <= _size(expr):
                 expr = simplified
     except LimitExceeded:
         pass
