@@ -134,9 +134,11 @@ def convergence_svg(series: Sequence[dict], *, title: str = "", floor: dict | No
     for slope in REFERENCE_SLOPES:
         xr = np.array([x_lo - pad_x, x0])
         ax.plot(xr, y0 + slope * (xr - x0), "-", color="0.55", alpha=0.35, linewidth=1, zorder=0)
-        x_text = max(x_lo, x0 - (y0 - y_lo) / slope) if slope else x_lo
+        # labelled where the line leaves the view (bottom or left edge): apart for every slope
+        bottom = y_lo - pad_y
+        x_text = max(x_lo - pad_x, x0 - (y0 - bottom) / slope)
         ax.annotate(f"slope {slope}", (x_text, y0 + slope * (x_text - x0)), color="0.45",
-                    fontsize=8, alpha=0.8, xytext=(4, -2), textcoords="offset points")
+                    fontsize=8, alpha=0.8, xytext=(3, 3), textcoords="offset points")
     ax.set_xlim(x_lo - pad_x, x_hi + pad_x)
     ax.set_ylim(y_lo - pad_y, y_hi + pad_y)
     _power_axis(ax.xaxis)
