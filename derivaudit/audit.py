@@ -495,25 +495,54 @@ def _size(expr: sp.Expr) -> int:
     return sum(1 for _ in sp.preorder_traversal(expr))
 
 
-def _shown_difference(difference: sp.Expr, model: Model, limits: Limits) -> str:
-    """The difference of one wrong entry, simplified within a time budget, in the layers' names.
+def _fold_layers(expr: sp.Expr, model: Model) -> sp.Expr:
+    """Rewrite ``expr`` in the names of non-polynomial layers where it can.
 
-    Non-polynomial layers (``A1 = tanh(Z1)``, softmax) are written out so that
-    simplification sees through them, then folded back into their names
-    (``A1[0,2]``) wherever they appear whole.
+    ``tanh(Z1[0,2])`` becomes ``A1[0,2]``; for a softmax layer
+    ``A[k,n] = exp(Z[k,n]) / S_n`` every ``exp(Z[k,n])`` becomes ``A[k,n]·S_n``,
+    and ``S_n`` cancels from the (degree-0) derivative expressions after
+    expansion.  Whatever does not fold stays as it is.
     """
     definitions = _definitions(model)
     keep = _polynomial_layers(model)
-    expr = _substitute(difference, definitions, keep)
-    fold = {definitions[s]: s for s in definitions if s not in keep and s != model.values["loss"]}
+    loss = model.values["loss"]
+    direct = {}
+    exps, sums = {}, {}
+    for symbol, local in definitions.items():
+        if symbol in keep or symbol == loss:
+            continue
+        numerator, denominator = local.as_numer_denom()
+        if isinstance(numerator, sp.exp) and denominator.is_Add and \
+                all(isinstance(t, sp.exp) for t in denominator.args) and numerator in denominator.args:
+            sigma = sums.setdefault(denominator, sp.Dummy("S"))
+            exps[numerator] = symbol * sigma
+        else:
+            direct[local] = symbol
+    expr = _substitute(expr, definitions, keep).xreplace(direct)
+    if not sums:
+        return expr
+    def base_exp(e):
+        return sp.exp(e.args[0].as_coeff_Mul()[1])
+
+    # exp(2z) and exp(-z) too; as powers of symbols, which sympy does not fold back into exp(2z)
+    expr = expr.xreplace(sums).replace(lambda e: isinstance(e, sp.exp) and base_exp(e) in exps,
+                                       lambda e: exps[base_exp(e)] ** e.args[0].as_coeff_Mul()[0])
+    expanded = sp.expand(expr)
+    back = {sigma: base for base, sigma in sums.items()}
+    return expanded.xreplace(back) if expanded.free_symbols & set(back) else expanded
+
+
+def _shown_difference(difference: sp.Expr, model: Model, limits: Limits) -> str:
+    """The difference of one wrong entry in the layers' names, simplified within a time budget."""
     try:
         with time_budget(min(limits.simplify_seconds, _SIMPLIFY_SECONDS), "simplifying a difference"):
-            simplified = sp.simplify(expr) if _size(expr) <= _SIMPLIFY_OPS else sp.factor_terms(expr)
-            if _size(simplified) <= _size(expr):
-                expr = simplified
+            expr = _fold_layers(difference, model)
+            if _size(expr) <= _SIMPLIFY_OPS:
+                simplified = sp.factor_terms(sp.simplify(expr))
+                if _size(simplified) <= _size(expr):
+                    expr = simplified
     except LimitExceeded:
-        pass
-    expr = expr.xreplace(fold)
+        expr = difference
     text = str(expr)
     return text if len(text) <= 400 else text[:400] + " ..."
 
