@@ -162,13 +162,16 @@ def heatmap_svg(values, *, wrong=None, title: str = "", salt: str = "heatmap",
     """
     grid = np.array([[log10_abs(v) for v in row] for row in np.atleast_2d(np.asarray(values, dtype=object))])
     rows, cols = grid.shape
-    fig = Figure(figsize=(min(1.2 + 0.55 * cols, 7.5), min(1.0 + 0.45 * rows, 6.5)), layout="constrained")
+    fig = Figure(figsize=(min(max(3.4, 1.6 + 0.6 * cols), 7.5), min(max(2.2, 1.0 + 0.45 * rows), 6.5)),
+                 layout="constrained")
     ax = fig.subplots()
     finite = np.isfinite(grid)
     shown = np.ma.masked_where(~finite, np.where(finite, 10.0 ** np.clip(grid, -300, 300), 1.0))
+    norm = None
     if finite.any():
         lo, hi = shown.min(), shown.max()
-        norm = LogNorm(vmin=lo, vmax=hi if hi > lo else lo * 10)
+        # a decade below the least difference: every non-zero entry is visibly tinted, only 0 is white
+        norm = LogNorm(vmin=lo / 10, vmax=hi if hi > lo else lo * 10)
         image = ax.imshow(shown, cmap="Reds", norm=norm, aspect="auto")
         colourbar = fig.colorbar(image, ax=ax, shrink=0.9)
         colourbar.set_label("|claim − exact|", fontsize=8)
@@ -179,7 +182,8 @@ def heatmap_svg(values, *, wrong=None, title: str = "", salt: str = "heatmap",
             for c in range(cols):
                 text = "0" if not finite[r, c] else f"{10.0 ** grid[r, c]:.1e}" if abs(grid[r, c]) < 300 \
                     else f"1e{grid[r, c]:.0f}"
-                ax.text(c, r, text, ha="center", va="center", fontsize=7)
+                dark = finite[r, c] and norm is not None and norm(shown[r, c]) > 0.6
+                ax.text(c, r, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
     if wrong is not None:
         mask = np.atleast_2d(np.asarray(wrong, dtype=bool))
         for r, c in zip(*np.nonzero(mask)):

@@ -5,8 +5,8 @@ screenshot is saved next to the report in the test's temporary folder, and
 also into ``$DERIVAUDIT_SCREENSHOTS`` when that is set, for a person to look at.
 """
 
+import json
 import os
-import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -74,11 +74,51 @@ class _Dom(HTMLParser):
             setattr(self, self.inside, getattr(self, self.inside) + data)
 
 
-def test_report_renders_in_chromium(tmp_path):
-    import json
+MISSING_MEAN = """
+[shapes]
+X = [2, 3]
+Y = [2, 3]
+W = [2, 2]
+b = [2, 1]
 
+[params]
+names = ["W", "b"]
+
+[forward]
+Z = "W @ X + b"
+loss = "sum((Z - Y)**2) / 3"
+
+[claims]
+W = "2*(Z - Y) @ X.T"
+b = "sum(2*(Z - Y), axis=1, keepdims=True) / 3"
+"""
+
+
+def _study_report(folder: Path) -> Path:
     table = da.study("theta**3", wrt="theta", at={"theta": 1}, eps="1e-1:1e-12:12", precision="float64")
-    report = da.write_html(table, tmp_path / "cubic.html")
+    return da.write_html(table, folder / "cubic.html")
+
+
+def _audit_report(folder: Path) -> Path:
+    from derivaudit.audit import audit
+
+    spec = folder / "missing_mean.toml"
+    spec.write_text(MISSING_MEAN)
+    return da.write_html(audit(spec), folder / "missing_mean.html")
+
+
+#: report maker, title start, verdict, its colour, number of plots
+CASES = {
+    "study": (_study_report, "Convergence study of df/dtheta for f = theta**3", "converges as theory predicts",
+              (30, 132, 73), 1),
+    "audit": (_audit_report, "Backprop audit of missing_mean.toml", "wrong", (192, 57, 43), 3),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_report_renders_in_chromium(tmp_path, case):
+    make, title, verdict, colour, plots = CASES[case]
+    report = make(tmp_path)
 
     probe = tmp_path / "probe.html"
     probe.write_text(report.read_text(encoding="utf-8").replace("</body>", PROBE + "\n</body>"),
@@ -87,24 +127,24 @@ def test_report_renders_in_chromium(tmp_path):
     assert dumped.returncode == 0, dumped.stderr[-2000:]
     dom = _Dom()
     dom.feed(dumped.stdout)
-    assert dom.title.startswith("Convergence study of df/dtheta for f = theta**3")
-    assert dom.verdict.strip() == "converges as theory predicts"
+    assert dom.title.startswith(title)
+    assert dom.verdict.strip() == verdict
     laid_out = json.loads(dom.probe)
-    assert len(laid_out["svgs"]) == 1
-    width, height = laid_out["svgs"][0]
-    assert width > 300 and height > 150
-    assert laid_out["verdictColour"] == "rgb(30, 132, 73)"  # the "ok" green, large
-    assert laid_out["verdictSize"] >= 30
+    assert len(laid_out["svgs"]) == plots
+    for width, height in laid_out["svgs"]:
+        assert width > 50 and height > 50
+    assert laid_out["verdictColour"] == "rgb({}, {}, {})".format(*colour)
+    assert laid_out["verdictSize"] >= 30  # large
 
-    shot = tmp_path / "cubic.png"
+    shot = tmp_path / f"{report.stem}.png"
     taken = _run(tmp_path / "profile-shot", "--window-size=1200,1600", f"--screenshot={shot}", report.as_uri())
     assert taken.returncode == 0 and shot.exists(), taken.stderr[-2000:]
     pixels = imread(shot)[..., :3]
     assert pixels.shape[:2] == (1600, 1200)
-    # not a blank page: a good share of the pixels are drawn, and the green verdict is among them
+    # not a blank page: a good share of the pixels are drawn, and the verdict's colour is among them
     assert (pixels.mean(axis=2) < 0.9).mean() > 0.02
-    green = np.all(np.abs(pixels - np.array([30, 132, 73]) / 255) < 0.06, axis=2)
-    assert green.sum() > 500
+    painted = np.all(np.abs(pixels - np.array(colour) / 255) < 0.06, axis=2)
+    assert painted.sum() > 500
     keep = os.environ.get("DERIVAUDIT_SCREENSHOTS")
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
