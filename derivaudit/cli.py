@@ -236,7 +236,7 @@ def _run_audit(args) -> int:
 
 
 def _add_reports(parser: argparse.ArgumentParser, csv_content: str) -> None:
-    parser.add_argument("--csv", metavar="FILE", help=f"write {csv_content} as CSV")
+    parser.add_argument("--csv", metavar="FILE", help=f"write a CSV report: {csv_content}")
     parser.add_argument("--html", metavar="FILE", help="write a self-contained HTML report with plots")
 
 

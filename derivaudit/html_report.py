@@ -21,9 +21,9 @@ from markupsafe import Markup
 
 from .errors import DerivauditError
 from .numeric import compile_formula, exact_value
-from .parse import format_formula, parse_formula
+from .parse import parse_formula
 from .plots import convergence_svg, heatmap_svg
-from .report import (_result_kind, _shape_text, _slug, audit_entries, audit_steps, format_number,
+from .report import (_result_kind, _shape_text, _slug, audit_entries, audit_steps, format_number, formula_text,
                      relative_difference, scientific, study_summary)
 from .stencils import stencil
 from .study import resolve_point
@@ -239,13 +239,6 @@ def pretty_expr(expr) -> str:
     return sp.pretty(expr, use_unicode=True)
 
 
-def _text(expr) -> str:
-    try:
-        return format_formula(expr)
-    except DerivauditError:
-        return str(expr)
-
-
 #: check verdict → (headline, colour class)
 _CHECK_VERDICTS = {
     "PROVED": ("correct", "ok"), "NUMERICAL": ("correct", "ok"),
@@ -257,7 +250,7 @@ def _number(value, digits: int = SHOWN_DIGITS) -> str:
     return "undefined (not real)" if value is None else format_number(value, digits)
 
 
-def _component_context(c, dps: int, index: int) -> dict:
+def _component_context(c, index: int) -> dict:
     comparison = c.comparison
     headline, css = _CHECK_VERDICTS[c.verdict.name]
     if c.verdict.name == "PROVED":
@@ -295,10 +288,10 @@ def _component_context(c, dps: int, index: int) -> dict:
     return {
         "label": c.label, "anchor": f"claim-{index}", "verdict": headline if headline != "correct" else str(c.verdict),
         "css": css, "correct": c.correct, "how": how,
-        "claim_text": _text(c.claim), "claim_pretty": pretty_expr(c.claim),
-        "exact_text": _text(c.exact), "exact_pretty": pretty_expr(c.exact),
+        "claim_text": formula_text(c.claim), "claim_pretty": pretty_expr(c.claim),
+        "exact_text": formula_text(c.exact), "exact_pretty": pretty_expr(c.exact),
         "show_difference": c.verdict.name != "PROVED",
-        "difference_text": _text(c.difference), "difference_pretty": pretty_expr(c.difference),
+        "difference_text": formula_text(c.difference), "difference_pretty": pretty_expr(c.difference),
         "facts": facts, "mistakes": mistakes, "notes": list(c.notes),
         "rel_difference": scientific(rel) if not math.isnan(rel) else "",
         "evidence_point": ", ".join(f"{k} = {v}" for k, v in (c.evidence_point or {}).items()),
@@ -307,7 +300,7 @@ def _component_context(c, dps: int, index: int) -> dict:
 
 
 def _check_page(result) -> tuple[str, dict]:
-    components = [_component_context(c, result.dps, i) for i, c in enumerate(result.components)]
+    components = [_component_context(c, i) for i, c in enumerate(result.components)]
     headline, css = _CHECK_VERDICTS[result.verdict.name]
     wrong = [c["label"] for c in components if not c["correct"]]
     if result.gradient:
@@ -317,7 +310,7 @@ def _check_page(result) -> tuple[str, dict]:
         detail = components[0]["how"]
     if result.verdict.name == "NOT_DIFFERENTIABLE" and result.gradient:
         detail += " Not differentiable at the point."
-    formula = _text(result.formula)
+    formula = formula_text(result.formula)
     meta = []
     if result.at is not None:
         meta.append(("point", ", ".join(f"{k} = {v}" for k, v in result.at.items())))

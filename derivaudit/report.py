@@ -199,6 +199,16 @@ def _slug(text: str) -> str:
     return stem or "table"
 
 
+def formula_text(expr) -> str:
+    """``expr`` in the formula language, or sympy's text where it has no formula form."""
+    from .parse import format_formula
+
+    try:
+        return format_formula(expr)
+    except DerivauditError:
+        return str(expr)
+
+
 def relative_difference(claim, exact) -> float:
     """``|claim − exact| / |exact|`` as a float (``|claim − exact|`` where exact is 0; NaN if either is missing)."""
     if claim is None or exact is None:
@@ -217,14 +227,7 @@ def check_summary(result) -> pd.DataFrame:
     rel_difference, method``; the values are those at the counterexample
     (wrong claims) or at the given point.
     """
-    from .parse import format_formula
-
-    def text(expr):
-        try:
-            return format_formula(expr)
-        except DerivauditError:
-            return str(expr)
-
+    text = formula_text
     rows = []
     for c in result.components:
         comparison = c.comparison
