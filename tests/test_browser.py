@@ -18,6 +18,8 @@ from matplotlib.image import imread
 
 import derivaudit as da
 
+from test_report_audit import MISSING_MEAN
+
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
@@ -72,26 +74,6 @@ class _Dom(HTMLParser):
     def handle_data(self, data):
         if self.inside:
             setattr(self, self.inside, getattr(self, self.inside) + data)
-
-
-MISSING_MEAN = """
-[shapes]
-X = [2, 3]
-Y = [2, 3]
-W = [2, 2]
-b = [2, 1]
-
-[params]
-names = ["W", "b"]
-
-[forward]
-Z = "W @ X + b"
-loss = "sum((Z - Y)**2) / 3"
-
-[claims]
-W = "2*(Z - Y) @ X.T"
-b = "sum(2*(Z - Y), axis=1, keepdims=True) / 3"
-"""
 
 
 def _study_report(folder: Path) -> Path:
