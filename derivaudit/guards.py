@@ -9,7 +9,8 @@ with it *costs*.  Two mechanisms, both raising
   running thread (CPython's ``PyThreadState_SetAsyncExc``), so it works in any
   thread, not only the main one as ``signal.alarm`` would, and it repeats the
   exception until the block is left, because library code that catches
-  ``Exception`` broadly would otherwise swallow it.  Pure-Python loops stop
+  ``Exception`` broadly would otherwise swallow it (after a few tries the
+  exception raised is a BaseException, which such code does not catch).  Pure-Python loops stop
   within milliseconds; one huge C-level operation cannot be interrupted,
   which is why the magnitude guard below keeps every operand small.
 
@@ -69,14 +70,30 @@ _NO_EXCEPTION = ctypes.py_object()  # NULL: clears a pending asynchronous except
 _REPEAT_SECONDS = 0.02
 
 
-class _Token:
-    __slots__ = ("thread_id", "exc_class", "active", "fired")
+class _Stubborn(BaseException):
+    """Raised instead of :class:`_Expired` once a block has swallowed it a few
+    times (``except Exception`` in a loop); :class:`time_budget` turns it into
+    LimitExceeded."""
 
-    def __init__(self, thread_id: int, exc_class: type):
+    message = _Expired.message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+#: polite (Exception) raises before the stubborn (BaseException) ones
+_POLITE_TRIES = 3
+
+
+class _Token:
+    __slots__ = ("thread_id", "exc_class", "stubborn_class", "active", "fired")
+
+    def __init__(self, thread_id: int, exc_class: type, stubborn_class: type):
         self.thread_id = thread_id
         self.exc_class = exc_class
+        self.stubborn_class = stubborn_class
         self.active = True
-        self.fired = False
+        self.fired = 0
 
 
 class _Watchdog:
@@ -88,8 +105,8 @@ class _Watchdog:
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
 
-    def arm(self, seconds: float, exc_class: type) -> _Token:
-        token = _Token(threading.get_ident(), exc_class)
+    def arm(self, seconds: float, exc_class: type, stubborn_class: type) -> _Token:
+        token = _Token(threading.get_ident(), exc_class, stubborn_class)
         with self._cond:
             heapq.heappush(self._heap, (time.monotonic() + seconds, next(self._order), token))
             if self._thread is None or not self._thread.is_alive():
@@ -103,7 +120,7 @@ class _Watchdog:
         """Stop watching ``token``; True if its budget had expired."""
         with self._cond:
             token.active = False
-            return token.fired
+            return token.fired > 0
 
     def _run(self) -> None:
         with self._cond:
@@ -119,8 +136,9 @@ class _Watchdog:
                     self._cond.wait(when - now)
                     continue
                 heapq.heappop(self._heap)
-                token.fired = True
-                _set_async_exc(token.thread_id, token.exc_class)
+                token.fired += 1
+                _set_async_exc(token.thread_id, token.exc_class if token.fired <= _POLITE_TRIES
+                               else token.stubborn_class)
                 heapq.heappush(self._heap, (now + _REPEAT_SECONDS, next(self._order), token))
 
     def reset_after_fork(self) -> None:
@@ -138,6 +156,11 @@ def _expired_class(message: str) -> type:
     class costs more than the difference quotient the budget guards.  Nested
     budgets with one message share it and report the same text either way."""
     return type("BudgetExpired", (_Expired,), {"message": message})
+
+
+@functools.lru_cache(maxsize=256)
+def _stubborn_class(message: str) -> type:
+    return type("BudgetExpired", (_Stubborn,), {"message": message})
 
 
 class time_budget:
@@ -161,8 +184,8 @@ class time_budget:
         if seconds is None or seconds <= 0 or math.isinf(seconds):
             return self
         self._prec = mpmath.mp.prec
-        exc_class = _expired_class(self.message)
-        self._token = _WATCHDOG.arm(seconds, exc_class)
+        self._token = _WATCHDOG.arm(seconds, _expired_class(self.message),
+                                    _stubborn_class(self.message))
         return self
 
     def __exit__(self, exc_type, exc, tb):
@@ -173,13 +196,13 @@ class time_budget:
             fired = _WATCHDOG.disarm(token)
             if fired:
                 _set_async_exc(token.thread_id, _NO_EXCEPTION)  # drop a raise still pending
-        except _Expired:  # delivered while disarming
+        except (_Expired, _Stubborn):  # delivered while disarming
             fired = _WATCHDOG.disarm(token)
             _set_async_exc(token.thread_id, _NO_EXCEPTION)
             exc_type = exc_type or token.exc_class
         if fired:
             mpmath.mp.prec = self._prec
-        if exc_type is not None and issubclass(exc_type, token.exc_class):
+        if exc_type is not None and issubclass(exc_type, (token.exc_class, token.stubborn_class)):
             raise LimitExceeded(self.message) from None
         return False
 
@@ -211,6 +234,7 @@ class evaluation_limits:
 
 
 _LN10 = math.log(10)
+_LOG2_10 = math.log2(10)
 
 
 def _too_large(where: str, digits: int, limit: int) -> LimitExceeded:
@@ -222,8 +246,8 @@ def _check_value(value, where: str):
     """``value`` itself if its magnitude is within ``10^±max_value_digits``."""
     if isinstance(value, (mpmath.mpf, mpmath.mpc)) and value and mpmath.isfinite(value):
         limit = _LIMITS.get().max_value_digits
-        bits = mpmath.mag(value)
-        if abs(bits) > limit * 3.3219280948873626:  # log2(10)
+        bits = mpmath.mag(value)  # 2**(bits-1) <= |value| < 2**bits
+        if bits - 1 > limit * _LOG2_10 or -bits > limit * _LOG2_10:
             raise _too_large(where, _digits(bits), limit)
     return value
 

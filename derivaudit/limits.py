@@ -21,7 +21,7 @@ class Limits:
     max_formula_length: int = 10_000
     #: deepest nesting of the formula's syntax tree
     max_depth: int = 100
-    #: largest number of decimal digits of an integer literal (10**100 passes)
+    #: integer literals are at most 10**(this - 1): 101 digits, 10**100 passes, 10**100 + 1 does not
     max_literal_digits: int = 101
     #: largest number of decimal digits of a constant computed while parsing
     #: (``2**1000`` passes, ``9**9**9`` is refused before it is computed)
@@ -33,7 +33,7 @@ class Limits:
     #: highest derivative order computed exactly
     max_derivative_order: int = 20
     #: largest expression (sympy tree nodes) a derivative may grow to
-    max_expression_size: int = 200_000
+    max_expression_size: int = 50_000
     #: values met while evaluating a formula numerically stay within 10^±this
     #: (``exp(exp(exp(exp(x))))`` at x = 10 is refused, not computed for hours)
     max_value_digits: int = 1_000_000

@@ -110,8 +110,10 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "softplus": _unary(_softplus),
     "abs": _unary(sp.Abs, analytic=False),
     "relu": _unary(lambda z: sp.Max(0, z), analytic=False),
-    "max": FunctionSpec(sp.Max, 2, 2, analytic=False),
-    "min": FunctionSpec(sp.Min, 2, 2, analytic=False),
+    # doit(): sympy's Max/Min may leave an unevaluated Min(1, 69) inside; printing and
+    # parsing again would evaluate it, so the tree is made canonical once, here
+    "max": FunctionSpec(lambda a, b: sp.Max(a, b).doit(), 2, 2, analytic=False),
+    "min": FunctionSpec(lambda a, b: sp.Min(a, b).doit(), 2, 2, analytic=False),
 }
 
 #: Names that stand for constants rather than variables.
@@ -410,6 +412,12 @@ class FormulaBuilder:
             raise self.error(f"{kind} literal is not allowed in a formula", node, UnsafeExpressionError)
         text = self.source.segment(node).replace("_", "")
         if isinstance(value, int):
+            # exact bound 10**(digits-1), which also catches hex, octal and binary
+            # literals that the decimal digit scan of prepare() cannot see
+            if value > 10 ** (self.limits.max_literal_digits - 1):
+                shown = text if len(text) <= 24 else f"{text[:20]}..."
+                raise self.limit(f"integer {shown} is above 10**{self.limits.max_literal_digits - 1} "
+                                 "(limit Limits.max_literal_digits)", node)
             return sp.Integer(value)
         exponent = _FLOAT_EXPONENT.search(text)
         if exponent and abs(int(exponent.group(1))) > self.limits.max_constant_digits:
@@ -424,18 +432,24 @@ class FormulaBuilder:
 
     def check_constant(self, value, node: ast.AST):
         """Refuse exact constants with more digits than the limit allows, and
-        powers that combined past the exponent limit (``x**1000*x**1000``)."""
-        if isinstance(value, sp.Rational):
-            digits = max(self._digits(value.p), self._digits(value.q))
-            if digits > self.limits.max_constant_digits:
-                raise self.limit(f"constant has about {digits} digits (limit "
-                                 f"{self.limits.max_constant_digits})", node)
-        elif isinstance(value, sp.Basic):
-            for term in (value, *value.args):
-                if (term.is_Pow and term.exp.is_Rational and not term.base.is_Rational
-                        and abs(term.exp.p) > self.limits.max_exponent):
-                    raise self.limit(f"the formula combines to the power {term.exp}, beyond the "
-                                     f"limit of {self.limits.max_exponent}", node)
+        powers that combined past the exponent limit (``x**1000*x**1000``).
+
+        A sum or product combines the constants of its operands (and sympy
+        distributes numbers over sums), so the result and two levels of its
+        arguments are checked; deeper parts were checked when they were built.
+        """
+        if not isinstance(value, sp.Basic):
+            return value
+        for term in (value, *value.args, *(a for arg in value.args for a in arg.args)):
+            if isinstance(term, sp.Rational):
+                digits = max(self._digits(term.p), self._digits(term.q))
+                if digits > self.limits.max_constant_digits:
+                    raise self.limit(f"constant has about {digits} digits (limit "
+                                     f"{self.limits.max_constant_digits})", node)
+            elif (term.is_Pow and term.exp.is_Rational and not term.base.is_Rational
+                    and abs(term.exp.p) > self.limits.max_exponent):
+                raise self.limit(f"the formula combines to the power {term.exp}, beyond the "
+                                 f"limit of {self.limits.max_exponent}", node)
         return value
 
     def check_power(self, base, exponent, node: ast.AST) -> None:
@@ -452,6 +466,11 @@ class FormulaBuilder:
         if isinstance(base, sp.Rational):
             if base == 0 and exponent < 0:
                 raise self.error("division by zero", node)
+            if exponent.q > self.limits.max_exponent and abs(base) != 1 and base != 0:
+                # sympy extracts exact roots of rational bases: cost grows with the degree
+                degree = exponent.q if exponent.q < 10**12 else f"about 10**{len(str(exponent.q)) - 1}"
+                raise self.limit(f"root of degree {degree} of a number is beyond the limit of "
+                                 f"{self.limits.max_exponent}", node)
             # digits of the result: |n|·log10(base) + 1, estimated before sympy computes it
             size = max(math.log10(abs(base.p)) if base.p else 0, math.log10(base.q)) * abs(exponent.p) / exponent.q + 1
             if size > self.limits.max_constant_digits:
@@ -474,6 +493,11 @@ def prepare(text: str, limits: Limits) -> tuple[SourceText, ast.Expression]:
                             f"(limit {limits.max_formula_length})")
     if "\x00" in text:
         raise ParseError("formula contains a null byte", source=text, column=text.index("\x00") + 1)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: not a character at all
+        raise ParseError(f"formula contains an invalid character U+{ord(text[exc.start]):04X}",
+                         source=text, column=exc.start + 1) from None
     if not text.strip():
         raise ParseError("formula is empty")
     depth = deepest = 0
