@@ -168,7 +168,7 @@ class AuditResult:
         for c in self.claims:
             rows.append([c.parameter, "x".join(map(str, c.shape)) or "1", c.verdict,
                          f"{c.rel_difference_float64:.1e}", c.grade,
-                         "exact" if math.isnan(c.order) else f"{c.order:.2f}", c.wrong_description or "-"])
+                         _order_text(c), c.wrong_description or "-"])
         head = ["param", "shape", "verdict", "rel.diff", "check", "order", "wrong entries"]
         widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
         lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()
@@ -191,6 +191,13 @@ class AuditResult:
             if bad_backward:
                 lines.append(f"  first wrong step: {bad_backward[0].name} is not ∂loss/∂{bad_backward[0].of}")
         return "\n".join(lines)
+
+
+def _order_text(c: ClaimResult) -> str:
+    if not math.isnan(c.order):
+        return f"{c.order:.2f}"
+    # no order: the centered differences are exact (a loss at most quadratic in P), or undefined
+    return "exact" if all(math.isfinite(r) and r < 1e-30 for r in c.rel_by_step[-2:]) else "-"
 
 
 # -- exact gradient by reverse mode over the layered model ----------------------------
@@ -280,12 +287,13 @@ def _random_points(inputs, settings: AuditSettings, count: int) -> list[list[sp.
     return [[random_rational(rng, settings.low, settings.high) for _ in inputs] for _ in range(count)]
 
 
-def _defined_points(function, inputs, settings: AuditSettings, wp: int):
-    """``settings.points`` random points where every output is real and finite, with the values.
+def _defined_points(function, inputs, settings: AuditSettings, wp: int, required):
+    """``settings.points`` random points where the ``required`` outputs are real and finite.
 
     Points where the model is undefined (a log of a negative number, a kink
     met exactly) are skipped; a model undefined at every candidate is an
-    error in the spec.
+    error in the spec.  The other outputs (claims) may be NaN there: a claim
+    undefined where the gradient is defined is wrong at that point.
     """
     candidates = _random_points(inputs, settings, 20 * settings.points)
     pts, values = [], []
@@ -294,7 +302,7 @@ def _defined_points(function, inputs, settings: AuditSettings, wp: int):
             vals = _mp_values(function, point, wp)
         except (ZeroDivisionError, ValueError, OverflowError, TypeError):
             continue
-        if all(mpmath.isfinite(v) for v in vals):
+        if all(mpmath.isfinite(vals[i]) for i in required):
             pts.append(point)
             values.append(vals)
             if len(pts) == settings.points:
@@ -311,9 +319,7 @@ def _mp_values(function, point, wp: int) -> list:
         out = []
         for v in values:
             if isinstance(v, mpmath.mpc):
-                if v.imag != 0:
-                    raise ValueError("complex value")
-                v = v.real
+                v = v.real if v.imag == 0 else mpmath.nan
             out.append(mpmath.mpf(v))
         return out
 
@@ -371,6 +377,8 @@ def _as_parameter_layout(values: list, claim_shape, shape, layout: str) -> list:
 
 def _constant_factor(claim_vals, exact_vals) -> Fraction | None:
     """``k`` if claim = k·exact in every entry (to 20 digits), as a simple fraction."""
+    if not all(mpmath.isfinite(v) for v in list(claim_vals) + list(exact_vals)):
+        return None
     ratios = [c / e for c, e in zip(claim_vals, exact_vals) if abs(e) > mpmath.mpf(10) ** -30]
     if not ratios or any(abs(c) > mpmath.mpf(10) ** -30 for c, e in zip(claim_vals, exact_vals)
                          if abs(e) <= mpmath.mpf(10) ** -30):
@@ -628,7 +636,8 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
     t = time.perf_counter()
     wp = settings.dps + 20
     with evaluation_limits(limits, "evaluating the claims and the exact gradient"):
-        pts, values = _defined_points(mp_function, inputs, settings, wp)
+        required = [i for key, (first, n) in slots.items() if "exact" in key for i in range(first, first + n)]
+        pts, values = _defined_points(mp_function, inputs, settings, wp, required)
     timer["evaluate"] = time.perf_counter() - t
 
     def at(k, key):
@@ -638,6 +647,8 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
     tol = mpmath.mpf(10) ** (-(settings.dps - 10))
 
     def differs(a, b, scale):
+        if not (mpmath.isfinite(a) and mpmath.isfinite(b)):
+            return True  # a claim undefined (or infinite) where the gradient is a number
         with mpmath.workdps(wp):
             return abs(a - b) > tol * max(abs(a), abs(b), scale)
 
@@ -647,7 +658,8 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
         for k in range(len(pts)):
             e, c = exact_k(k), claim_k(k)
             with mpmath.workdps(wp):
-                scale = max([abs(v) for v in e + c] + [mpmath.mpf(0)]) * mpmath.mpf(10) ** -10
+                scale = max([abs(v) for v in e + c if mpmath.isfinite(v)] + [mpmath.mpf(0)]) \
+                    * mpmath.mpf(10) ** -10
             for flat, (a, b) in enumerate(zip(e, c)):
                 if differs(a, b, scale) and flat not in first:
                     first[flat] = k

@@ -152,3 +152,21 @@ def test_cli_exit_codes(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "[claims] W" in err and "'@' of shapes (3, 5) and (4, 5)" in err
     assert main(["audit", str(tmp_path / "none.toml")]) == 2
+
+
+def test_a_claim_undefined_at_the_points_is_wrong_and_hides_nothing():
+    spec = {"shapes": {"W": [1, 2], "V": [2, 1]}, "params": {"names": ["W", "V"]},
+            "forward": {"loss": "sum(W**2) + sum(V**3)"},
+            "claims": {"W": "log(-abs(W) - 1)", "V": "3*V**2"}, "audit": {"points": 1}}
+    result = da.audit(spec)
+    assert result["W"].verdict == "wrong" and result["W"].wrong_description == "all 2"
+    assert result["V"].status == "proved"
+    assert "claim nan" in result["W"].diagnosis[-1]
+
+
+def test_a_hostile_spec_is_refused_within_the_limits(tmp_path, capsys):
+    spec = tmp_path / "hostile.toml"
+    spec.write_text('[shapes]\nW = [2, 2]\n[params]\nnames = ["W"]\n[forward]\n'
+                    'loss = "sum(exp(exp(exp(exp(exp(W * 9))))))"\n[claims]\nW = "W"\n')
+    assert main(["audit", str(spec)]) == 2
+    assert "limit Limits.max_value_digits" in capsys.readouterr().err
