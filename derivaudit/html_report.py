@@ -77,10 +77,8 @@ def _function_scale(attrs) -> float | None:
 
 
 def _predicted_column(table: pd.DataFrame) -> str | None:
-    for name in ("predicted_abs_error", "predicted_error"):
-        if name in table.columns:
-            return name
-    return None
+    """The float64 error model's column (:mod:`derivaudit.error_model`), when the table has it."""
+    return "predicted_error" if "predicted_error" in table.columns else None
 
 
 def convergence_context(table: pd.DataFrame, salt: str = "study", title: str = "") -> dict:
@@ -89,7 +87,7 @@ def convergence_context(table: pd.DataFrame, salt: str = "study", title: str = "
     float64 = attrs.get("precision") == "float64"
     summary = study_summary(table)
     predicted = _predicted_column(table)
-    # the float64 error model (issue 8) records each scheme's predicted best step
+    # the float64 error model records each scheme's predicted best step in the table's attrs
     predicted_best = {name: model["predicted_best_eps"] for name, model in (attrs.get("error_model") or {}).items()
                       if not math.isnan(model.get("predicted_best_eps", math.nan))}
     best = {r.scheme: r.best_eps for r in summary.itertuples()}
@@ -130,7 +128,8 @@ def convergence_context(table: pd.DataFrame, salt: str = "study", title: str = "
     svg = convergence_svg(series, title=title, floor=floor, salt=salt)
     return {"svg": Markup(svg), "float64": float64, "dps": attrs.get("dps"),
             "derivative": attrs.get("derivative", 1), "summary": summary_rows, "rows": rows,
-            "has_predicted": predicted is not None, "has_claim": claim is not None, "has_predicted_best": bool(predicted_best),
+            "has_predicted": predicted is not None, "has_claim": claim is not None,
+            "has_predicted_best": bool(predicted_best),
             "tolerance": ORDER_TOLERANCE}
 
 
