@@ -14,6 +14,7 @@
 from pathlib import Path
 
 import derivaudit as da
+from derivaudit.progress import terminal_progress
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports"
@@ -32,7 +33,7 @@ def seed_example() -> None:
 def buggy_mlp() -> None:
     from derivaudit.audit import audit
 
-    result = audit(ROOT / "examples" / "mlp_2layer_buggy.toml", progress=True)
+    result = audit(ROOT / "examples" / "mlp_2layer_buggy.toml", progress=terminal_progress())
     print("wrote", da.write_csv(result, REPORTS / "mlp_buggy/"))
     print("wrote", da.write_html(result, REPORTS / "mlp_buggy.html"))
 
