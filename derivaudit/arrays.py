@@ -299,9 +299,11 @@ class ArrayBuilder(FormulaBuilder):
     declared.
     """
 
-    def __init__(self, source, limits: Limits, env: Mapping[str, Value]):
+    def __init__(self, source, limits: Limits, env: Mapping[str, Value], keepdims: bool = False):
         super().__init__(source, limits)
         self.env = env
+        #: reduce with keepdims=True whenever an axis is given (a diagnosis' "what if")
+        self.force_keepdims = keepdims
 
     def shape_error(self, message: str, node: ast.AST) -> ShapeError:
         line, column = self.source.position(node.lineno, node.col_offset)
@@ -452,6 +454,8 @@ class ArrayBuilder(FormulaBuilder):
             build = sp.Max if fname in ("max", "maximum") else sp.Min
             return _binary(build, *args)
         axis, keepdims = kw.get("axis"), kw.get("keepdims", False)
+        if self.force_keepdims and axis is not None:
+            keepdims = True
         try:
             if fname == "sum":
                 return _reduce(x, axis, keepdims, lambda vs: sp.Add(*vs), fname)
@@ -474,17 +478,18 @@ class ArrayBuilder(FormulaBuilder):
 
 
 def parse_array_formula(text: str, env: Mapping[str, Value], *,
-                        limits: Limits = DEFAULT_LIMITS) -> Value:
+                        limits: Limits = DEFAULT_LIMITS, keepdims: bool = False) -> Value:
     """Parse an array formula whose names are the keys of ``env``.
 
     Returns a sympy scalar or an :class:`Array`.  Raises
     :class:`~derivaudit.errors.ParseError` (unknown names, syntax; with the
     column), :class:`~derivaudit.errors.ShapeError` (operands that do not
-    fit, naming both shapes) and the parser's safety errors.
+    fit, naming both shapes) and the parser's safety errors.  ``keepdims=True``
+    makes every reduction over an axis keep it.
     """
     source, tree = prepare(text, limits)
     try:
-        value = ArrayBuilder(source, limits, env).build(tree)
+        value = ArrayBuilder(source, limits, env, keepdims).build(tree)
     except RecursionError:
         raise LimitExceeded("formula is too deeply nested to build") from None
     if any(v.has(sp.zoo, sp.nan, sp.oo, -sp.oo) for v in entries(value)):

@@ -195,7 +195,7 @@ class AuditResult:
 
 def _order_text(c: ClaimResult) -> str:
     if not math.isnan(c.order):
-        return f"{c.order:.2f}"
+        return f"{c.order:.2f}" if abs(c.order) >= 0.005 else "0.00"
     # no order: the centered differences are exact (a loss at most quadratic in P), or undefined
     return "exact" if all(math.isfinite(r) and r < 1e-30 for r in c.rel_by_step[-2:]) else "-"
 
@@ -760,6 +760,7 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
                 transposed = list(np.array(claim0, dtype=object).reshape(shape).T.flat)
                 if not any(differs(a, b, 0) for a, b in zip(exact0, transposed)):
                     diagnosis.append("the claim is the transpose of the gradient")
+            diagnosis += _keepdims_notes(spec, p, limits, pts[0], inputs, exact0, claim_layout)
             diagnosis += _activation_notes(spec, p, model, limits, pts[0], inputs)
             entry = wrong[0]
             flat = int(np.ravel_multi_index(entry, shape)) if shape else 0
@@ -840,6 +841,36 @@ def _order(errors, steps) -> float:
     if e1 == 0 or e2 == 0:
         return math.nan
     return float(mpmath.log(e1 / e2) / mpmath.log(steps[-2] / steps[-1]))
+
+
+def _keepdims_notes(spec: AuditSpec, p: str, limits: Limits, point, inputs, exact0, layout_of) -> list[str]:
+    """Would the claim be right if its reductions kept their axis?
+
+    A reduction without ``keepdims=True`` returns a 1-D array that broadcasts
+    as a *row*; where the shapes happen to fit (square blocks) the result is
+    silently wrong.  The backward definitions and the claim are rebuilt with
+    every ``axis=`` reduction keeping its axis and compared again.
+    """
+    texts = [d.formula for d in spec.backward] + [spec.claims[p].formula]
+    if not any("axis" in t and "keepdims=True" not in t for t in texts):
+        return []
+    try:
+        mutated = build(spec, limits=limits, keepdims=True)
+    except DerivauditError:
+        return []
+    claim = mutated.claims[p]
+    if layout_of(shape_of(claim), spec.shapes[p]) != "same":
+        return []
+    chain = []
+    for d in spec.forward:
+        chain += list(zip(entries(mutated.values[d.name]), entries(mutated.local[d.name])))
+    values = _mp_values(_compile(inputs, entries(claim), chain, "mpmath"), point, 40)
+    if all(mpmath.isfinite(v) for v in values) and all(
+            abs(a - b) <= mpmath.mpf(10) ** -25 * max(abs(a), abs(b), mpmath.mpf(10) ** -10)
+            for a, b in zip(values, exact0)):
+        return ["with keepdims=True in its reductions the claim is right: a reduction over an axis "
+                "lost it and broadcast as a row (missing keepdims=True)"]
+    return []
 
 
 def _activation_notes(spec: AuditSpec, p: str, model: Model, limits: Limits, point, inputs) -> list[str]:

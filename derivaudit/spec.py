@@ -452,9 +452,9 @@ def _instantiate_data(name: str, kind, shape: tuple, settings: AuditSettings) ->
     return kind  # explicit numbers
 
 
-def _evaluate(d: Definition, env: dict, source: str, limits: Limits) -> Value:
+def _evaluate(d: Definition, env: dict, source: str, limits: Limits, keepdims: bool = False) -> Value:
     try:
-        return parse_array_formula(d.formula, env, limits=limits)
+        return parse_array_formula(d.formula, env, limits=limits, keepdims=keepdims)
     except DerivauditError as exc:
         if isinstance(exc, LimitExceeded):
             raise
@@ -481,7 +481,7 @@ def claim_layout(claim_shape: tuple, param_shape: tuple) -> str | None:
 
 
 def build(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS,
-          replace: Mapping[str, str] | None = None) -> Model:
+          replace: Mapping[str, str] | None = None, keepdims: bool = False) -> Model:
     """Instantiate ``spec`` layer by layer: symbols for inputs, values for every definition.
 
     Each forward definition ``F`` gets its own symbols ``F[i,j]`` standing for
@@ -491,7 +491,9 @@ def build(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS,
     differentiation and compiled evaluation need) rather than one huge nested
     expression.  Backward definitions and claims are expressed in these
     symbols too.  ``replace`` swaps the formula of forward definitions
-    (``{"A1": "sigmoid(Z1)"}``) for diagnoses that ask "what if".
+    (``{"A1": "sigmoid(Z1)"}``) and ``keepdims=True`` makes every reduction
+    over an axis in the backward definitions and claims keep it, for
+    diagnoses that ask "what if".
     """
     replace = dict(replace or {})
     settings = spec.settings
@@ -525,11 +527,11 @@ def build(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS,
         local[d.name] = value
         env[d.name] = symbol_array(d.name, shape_of(value))
     for d in spec.backward:
-        env[d.name] = _evaluate(d, env, spec.source, limits)
+        env[d.name] = _evaluate(d, env, spec.source, limits, keepdims)
     loss = env["loss"]
     claims = {}
     for param, d in spec.claims.items():
-        value = _evaluate(d, env, spec.source, limits)
+        value = _evaluate(d, env, spec.source, limits, keepdims)
         layout = claim_layout(shape_of(value), spec.shapes[param])
         if layout is None:
             raise _fail(spec.source, f"[claims] {d.name} = {d.formula!r}",

@@ -170,3 +170,16 @@ def test_a_hostile_spec_is_refused_within_the_limits(tmp_path, capsys):
                     'loss = "sum(exp(exp(exp(exp(exp(W * 9))))))"\n[claims]\nW = "W"\n')
     assert main(["audit", str(spec)]) == 2
     assert "limit Limits.max_value_digits" in capsys.readouterr().err
+
+
+def test_missing_keepdims_that_broadcasts_silently():
+    # square blocks: mean(G, axis=1) has shape (3,) and broadcasts as a row, without a shape error
+    spec = {"shapes": {"X": [3, 3], "G": [3, 3], "W": [3, 3]}, "params": {"names": ["W"]},
+            "forward": {"Z": "W @ X", "C": "Z - mean(Z, axis=1, keepdims=True)", "loss": "sum(G * C)"},
+            "backward": {"dZ": "G - mean(G, axis=1)"},
+            "claims": {"W": "dZ @ X.T"}, "audit": {"points": 1}}
+    w = da.audit(spec)["W"]
+    assert w.verdict == "wrong" and w.wrong_description == "all 9"
+    assert any("lost it and broadcast as a row (missing keepdims=True)" in d for d in w.diagnosis)
+    spec["backward"]["dZ"] = "G - mean(G, axis=1, keepdims=True)"
+    assert da.audit(spec).ok
