@@ -51,8 +51,8 @@ __all__ = ["time_budget", "evaluation_limits", "under_limits", "lambdify_mpmath"
 class _Expired(LimitExceeded):
     """Raised asynchronously in a thread whose budget ran out.
 
-    Each budget gets its own subclass carrying its message, because the
-    exception is injected as a class (instantiated without arguments).
+    Each message gets its own subclass carrying it (see :func:`_expired_class`),
+    because the exception is injected as a class, instantiated without arguments.
     """
 
     message = "the computation ran past its time budget"
