@@ -23,7 +23,16 @@ EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 class _ArgumentParser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line and exit code 2."""
+    """argparse that reports usage errors as one line and exit code 2.
+
+    A formula or claim may start with a minus (``-x**2``, ``--claim "-sin(x)"``):
+    every ``-...`` that is not ``--long`` nor one of the short options ``-h``/``-q``
+    is read as a value, as argparse reads negative numbers.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-(?!-)(?![hq]+$)")
 
     def error(self, message):
         raise _UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
@@ -156,9 +165,6 @@ def _add_check(sub) -> None:
     p.add_argument("--digits", type=_digits_argument, default=12, help="digits printed per number (default 12)")
     _add_reports(p, "the verdicts and evidence (a folder path: one CSV per table + summary)")
     _add_common(p)
-    # a formula or claim may start with a minus ("-sin(x)"): read every "-..." that is not
-    # one of the short options -h/-q as a value, as argparse does for negative numbers
-    p._negative_number_matcher = re.compile(r"^-(?!-)(?![hq]+$)")
     p.set_defaults(run=_run_check)
 
 

@@ -49,3 +49,9 @@ def test_unwritable_csv_is_exit_2(tmp_path, capsys):
     target.mkdir()
     assert main(["study", "x**2", "--at", "x=1", "--csv", str(target)]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_formula_may_start_with_a_minus(capsys):
+    assert main(["study", "-x**2", "--at", "x=1", "--eps", "0.1", "--schemes", "forward"]) == 0
+    lines = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert ["forward", "0.1", "-2.1", "-2.0", "0.1"] in lines

@@ -122,3 +122,14 @@ def test_bad_input(kwargs, cls, fragment):
     with pytest.raises(cls) as info:
         da.study(**kwargs)
     assert fragment in str(info.value)
+
+
+def test_exact_zero_through_irrational_steps():
+    # f(2) = sin(2π) = 0 exactly; its numeric noise differs at every precision
+    table = da.study("sin(pi*x)", at={"x": 2}, eps=[0.01], schemes=["centered"])
+    assert digits(table.exact.iloc[0], 30) == digits(mpmath.pi, 30)
+
+
+def test_erf_in_float64():
+    table = da.study("erf(x)", at={"x": "0.5"}, eps=[1e-3], schemes=["centered"], precision="float64")
+    assert table.abs_error.iloc[0] < 1e-6
