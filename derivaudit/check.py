@@ -43,7 +43,7 @@ from .numeric import GUARD_DIGITS, Samples, compile_formula, difference_quotient
 from .parse import format_formula, parse_formula
 from .report import table_as_text
 from .stencils import backward, forward
-from .study import _check_dps, resolve_point, study
+from .study import _check_dps, resolve_point, resolved_difference, study
 from .symbolic import as_symbol, default_variable, derivative, require_variables
 
 __all__ = ["Verdict", "Mistake", "Diagnosis", "OneSided", "ComponentResult", "CheckResult",
@@ -572,8 +572,7 @@ def _evidence(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.
         except DomainError:
             continue
         except LimitExceeded as exc:
-            # e.g. f or f' is exactly 0 there (sin(pi*x) at x = 2), which the study cannot
-            # resolve to relative precision
+            # a value at the point beyond the precision or magnitude limits
             raise _NoEvidence(f"no evidence table at the point: {exc}") from None
     else:
         raise _NoEvidence("no evidence table: every step tried leaves the domain near the point")
@@ -583,7 +582,8 @@ def _evidence(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.
             table["distance_to_claim"] = mpmath.mpf("nan")
         else:
             table["claim"] = [+claim_value] * len(table)
-            table["distance_to_claim"] = [abs(a - claim_value) for a in table["approx"]]
+            table["distance_to_claim"] = [abs(resolved_difference(a, claim_value, dps))
+                                          for a in table["approx"]]
     return table
 
 
@@ -597,9 +597,9 @@ def _evidence_off_the_point(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Ex
                             points: int, seed: int):
     """The evidence at the counterexample: ``(point, table, note)``.
 
-    When the first counterexample (a small fraction) is a zero of ``f`` or of
-    the derivative, which the study cannot resolve (``sin(pi*x)`` at 2), a
-    random counterexample is used instead.
+    When the study cannot give evidence at the first counterexample (a small
+    fraction; e.g. a value there is beyond the limits), a random
+    counterexample is used instead.
     """
     point = _symbol_point(f, comparison.counterexample)
     try:

@@ -271,23 +271,42 @@ def difference_quotient(samples: Samples, stencil: Stencil, eps: sp.Rational, dp
     cancellation = (max(0, math.ceil(stencil.derivative * (math.log10(eps.q) - math.log10(eps.p))))
                     if eps.p < eps.q else 0)
     wp = dps + cancellation + GUARD_DIGITS
+    resolved_steps = False
     for _ in range(6):
         with mpmath.workdps(wp):
             parts = [(mpmath.mpf(p) if q == 1 else mpmath.mpf(p) / q) * samples.value(shift, wp)
                      for shift, p, q in terms]
             total = mpmath.fsum(parts)
             magnitude = mpmath.fsum(parts, absolute=True)
-            if total == 0:
-                lost = 0 if magnitude == 0 else wp
-            else:
-                lost = cancelled_digits(magnitude, total)
-            if wp - lost >= dps + GUARD_DIGITS // 2 or total == 0 and magnitude == 0:
+            if magnitude == 0 or total != 0 and (
+                    wp - cancelled_digits(magnitude, total) >= dps + GUARD_DIGITS // 2):
                 return total / (mpmath.mpf(eps.p) / eps.q) ** stencil.derivative
-        wp = lost + dps + GUARD_DIGITS
+        if total != 0:
+            wp = cancelled_digits(magnitude, total) + dps + GUARD_DIGITS
+        elif not resolved_steps:
+            # Every sample is equal: either f does not vary over the stencil, or the
+            # steps vanished in x + oε (|x| ≫ ε).  Give the steps their digits once.
+            resolved_steps = True
+            wp += _position_digits(samples, eps)
+        else:
+            # The steps are resolved and the samples still agree to every digit:
+            # the quotient is below the precision's resolution.
+            return mpmath.mpf(0)
         if wp > limits.max_dps + cancellation + 4 * GUARD_DIGITS:
             break
-    # The stencil sum is zero to every digit tried: the quotient is 0 (or below resolution).
-    return mpmath.mpf(0)
+    raise LimitExceeded(f"the difference quotient at step {eps} cannot be resolved to {dps} digits "
+                        f"within the precision limit of {limits.max_dps} digits")
+
+
+def _position_digits(samples: Samples, eps: sp.Rational) -> int:
+    """Digits for ``x + oε`` to differ from ``x``: about ``log10(|x|/ε)``, plus guard digits."""
+    digits = 0
+    step = mpmath.mpf(eps.p) / eps.q
+    for v in samples.directions:
+        x = samples.point[v]
+        if x != 0:
+            digits = max(digits, cancelled_digits(abs(to_mpf(x, 20)), step))
+    return digits + GUARD_DIGITS
 
 
 def difference_quotient_float64(compiled: CompiledFormula, stencil: Stencil, wrt: sp.Symbol,

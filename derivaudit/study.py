@@ -193,8 +193,12 @@ def _log_ratio(a: mpmath.mpf, b: mpmath.mpf) -> float:
     return float(mpmath.log(a / b))
 
 
-def _resolved(approx, exact, dps: int):
-    """``approx − exact``, or exactly 0 when at or below ``10⁻ᵈᵖˢ·|exact|``."""
+def resolved_difference(approx, exact, dps: int):
+    """``approx − exact``, or exactly 0 when at or below ``10⁻ᵈᵖˢ·|exact|``.
+
+    Two values each correct to ``dps`` digits cannot tell a smaller
+    difference from rounding noise.
+    """
     with mpmath.workdps(dps + GUARD_DIGITS):
         error = approx - exact
         if abs(error) <= abs(exact) * _resolution(dps):
@@ -235,13 +239,13 @@ def _quotient_and_error(samples: Samples, st: Stencil, eps: sp.Rational, dps: in
     expected = _expected_loss(st, sp.Rational(eps))
     exact = exact_at(dps + expected)
     approx = difference_quotient(samples, st, eps, dps + expected, limits)
-    error = _resolved(approx, exact, dps)
+    error = resolved_difference(approx, exact, dps)
     if error != 0 and exact != 0:
         lost = cancelled_digits(exact, error)
         if lost - expected > GUARD_DIGITS // 2 - 2:
             exact = exact_at(dps + lost)
             approx = difference_quotient(samples, st, eps, dps + lost, limits)
-            error = _resolved(approx, exact, dps)
+            error = resolved_difference(approx, exact, dps)
     return approx, error
 
 

@@ -402,13 +402,17 @@ def test_factor_with_a_transcendental_constant():
     assert result.diagnosis[0].detail == sp.log(10)
 
 
-def test_evidence_moves_off_a_zero_of_the_formula():
-    # the first counterexample, x = 2, is a zero of sin(pi*x), which the study cannot
-    # resolve to relative precision; the evidence is taken at a random counterexample
+def test_evidence_at_a_zero_of_the_formula():
+    # the first counterexample, x = 2, is a zero of sin(pi*x): exact zeros are resolved,
+    # so the evidence is taken there and converges to the exact pi, not to the claim's 1
     result = check("sin(pi*x)", claim="cos(pi*x)")
     assert result.counterexample == {"x": 2}
     component = result.components[0]
-    assert component.evidence is not None and component.evidence_point["x"] != 2
+    assert component.evidence_point == {"x": 2}
+    centered = component.evidence[component.evidence.scheme == "centered"]
+    with mpmath.workdps(50):
+        assert centered.abs_error.iloc[-1] < mpmath.mpf("1e-9")
+        assert abs(centered.distance_to_claim.iloc[-1] - (mpmath.pi - 1)) < mpmath.mpf("1e-9")
     assert result.diagnosis[0].mistake is Mistake.CHAIN_RULE and result.diagnosis[0].detail == sp.pi
 
 

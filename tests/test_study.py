@@ -134,3 +134,11 @@ def test_exact_zero_through_irrational_steps():
 def test_erf_in_float64():
     table = da.study("erf(x)", at={"x": "0.5"}, eps=[1e-3], schemes=["centered"], precision="float64")
     assert table.abs_error.iloc[0] < 1e-6
+
+
+def test_steps_far_below_the_point_are_resolved_not_lost():
+    # x + ε collapses to x at 50 digits when x = 1e1000: the precision must grow for the step
+    table = da.study("x**2", at={"x": "1e1000"}, eps=[0.1], schemes=["forward"], dps=50)
+    assert digits(table.approx.iloc[0]) == Decimal("2e1000")  # 2x + ε, ε below resolution
+    table = da.study("x**2", at={"x": "1e30"}, eps=[0.1], schemes=["forward"], dps=50)
+    assert digits(table.approx.iloc[0]) == Decimal("2000000000000000000000000000000.1")
