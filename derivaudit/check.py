@@ -259,8 +259,10 @@ def _parse_part(value, what: str, limits: Limits) -> sp.Expr:
         raise type(exc)(f"{what} {value!r}: {exc}") from None
 
 
-def _text(value) -> str:
-    return value.strip() if isinstance(value, str) else _formula_text(sp.sympify(value))
+def _claim_part(value, what: str, limits: Limits) -> tuple[sp.Expr, str]:
+    """A claim component as ``(expression, text as given)``."""
+    expr = _parse_part(value, what, limits)
+    return expr, value.strip() if isinstance(value, str) else _formula_text(expr)
 
 
 def _claims(claim, count: int, limits: Limits) -> list[tuple[sp.Expr, str]]:
@@ -282,9 +284,8 @@ def _claims(claim, count: int, limits: Limits) -> list[tuple[sp.Expr, str]]:
         raise DerivauditError(f"{has} but the gradient has {count}; give one per variable, "
                               "separated by commas")
     if count == 1:
-        return [(_parse_part(parts[0], "claim", limits), _text(parts[0]))]
-    return [(_parse_part(p, f"claim component {i + 1}", limits), _text(p))
-            for i, p in enumerate(parts)]
+        return [_claim_part(parts[0], "claim", limits)]
+    return [_claim_part(p, f"claim component {i + 1}", limits) for i, p in enumerate(parts)]
 
 
 def _variables(expr: sp.Expr, wrt, grad) -> tuple[list[sp.Symbol], bool]:
@@ -734,7 +735,8 @@ def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None,
                        for var, (c, text) in zip(variables, claims))
     return CheckResult(formula=f, components=components,
                        at=None if point is None else {s.name: v for s, v in point.items()},
-                       dps=dps, gradient=is_gradient, formula_text=_text(formula))
+                       dps=dps, gradient=is_gradient,
+                       formula_text=formula.strip() if isinstance(formula, str) else _formula_text(f))
 
 
 # --------------------------------------------------------------------------

@@ -264,8 +264,6 @@ _ALWAYS = {"sympify", "parse_expr", "pickle", "marshal", "shelve", "dill", "clou
 ALLOWED = {
     ("guards.py", "getattr", "getattr(mpmath, name)"): "names from the fixed GUARDED_FUNCTIONS table",
     ("report.py", "getattr", 'getattr(claim, "entry_abs_difference"'): "a literal attribute name",
-    ("check.py", "sympify", "isinstance(value, str) else _formula_text(sp.sympify(value))"):
-        "only non-text values (sympy/number objects) reach sympify",
 }
 
 
