@@ -506,20 +506,27 @@ def fitted_orders(table: pd.DataFrame) -> pd.DataFrame:
     """Least-squares slope of ``log|error|`` against ``log ε``, per scheme.
 
     Only steps where truncation dominates enter the fit: steps with a
-    non-zero error, and in float64 mode only steps at or above the best step
-    (the right arm of the V; left of it roundoff grows as ε shrinks).
+    non-zero error, and in float64 mode only steps at least ten times the
+    bottom of the V (the larger of the measured best step and the error
+    model's predicted one).  At the bottom truncation and roundoff are of
+    one size; a decade to the right truncation ``∝ εᵖ`` outweighs roundoff
+    ``∝ ε⁻ᵈ`` by about ``10^(p+d)``, so roundoff no longer bends the slope.
     Returns ``scheme, fitted_order, theoretical_order, steps_used``;
     ``fitted_order`` is NaN when fewer than two steps qualify.
     """
     float64 = table.attrs.get("precision") == "float64"
+    models = table.attrs.get("error_model") or {}
     rows = []
     for name, group in table.groupby("scheme", sort=False):
         errors = [mpmath.mpf(e) for e in group["abs_error"]]
         steps = [mpmath.mpf(s) for s in group["eps"]]
         keep = [i for i, e in enumerate(errors) if e != 0 and mpmath.isfinite(e)]
         if float64 and keep:
-            best = min(keep, key=lambda k: errors[k])
-            keep = [i for i in keep if steps[i] >= steps[best]]
+            bottom = steps[min(keep, key=lambda k: errors[k])]
+            predicted = models.get(name, {}).get("predicted_best_eps", math.nan)
+            if math.isfinite(predicted):
+                bottom = max(bottom, mpmath.mpf(predicted))
+            keep = [i for i in keep if steps[i] >= 10 * bottom]
         fitted = math.nan
         if len({steps[i] for i in keep}) >= 2:
             x = _log10([steps[i] for i in keep])

@@ -142,3 +142,13 @@ def test_steps_far_below_the_point_are_resolved_not_lost():
     assert digits(table.approx.iloc[0]) == Decimal("2e1000")  # 2x + ε, ε below resolution
     table = da.study("x**2", at={"x": "1e30"}, eps=[0.1], schemes=["forward"], dps=50)
     assert digits(table.approx.iloc[0]) == Decimal("2000000000000000000000000000000.1")
+
+
+def test_float64_fit_uses_only_the_truncation_arm():
+    table = da.study("theta**3", at={"theta": 1}, eps="1e-1:1e-12:12", precision="float64",
+                     schemes=["forward", "centered"])
+    fitted = da.fitted_orders(table).set_index("scheme")
+    assert abs(fitted.loc["forward", "fitted_order"] - 1) < 0.05
+    assert abs(fitted.loc["centered", "fitted_order"] - 2) < 0.05
+    # centered's V bottoms out near 1e-5 .. 1e-6: steps 1e-1 … 1e-4 remain
+    assert fitted.loc["centered", "steps_used"] == 4
