@@ -124,9 +124,16 @@ def _diff(expr: sp.Expr, *spec) -> sp.Expr:
     return sp.diff(expr, *spec)
 
 
+@lru_cache(maxsize=1024)
+def _combination(expr: sp.Expr, directions: tuple, leading: tuple) -> sp.Expr:
+    """``Σ c·∂ᵏ expr`` over the leading error terms ``(c, k)``, memoised: building it
+    with sympy arithmetic costs more than evaluating it."""
+    return sum(c * _diff(expr, *[(v, n) for v, n in zip(directions, k) if n]) for c, k in leading)
+
+
 def float64_error_model(expr: sp.Expr, wrt, point: Mapping[sp.Symbol, sp.Expr],
                         st: Stencil | TensorStencil, unit_roundoff: float = UNIT_ROUNDOFF,
-                        statistic: str = "typical") -> ErrorModel:
+                        statistic: str = "typical", values: dict | None = None) -> ErrorModel:
     """The :class:`ErrorModel` of scheme ``st`` for ``expr`` at the exact ``point``.
 
     ``wrt`` is the variable (or, for a tensor stencil, the tuple of variables,
@@ -134,6 +141,9 @@ def float64_error_model(expr: sp.Expr, wrt, point: Mapping[sp.Symbol, sp.Expr],
     :data:`_MODEL_DPS` digits; raises :class:`~derivaudit.errors.DomainError`
     where one of them is undefined.  ``statistic`` is ``"typical"`` (mean
     roundoff) or ``"bound"`` (worst-case roundoff), see the module text.
+    ``values``, a dict the caller keeps for one point, memoises the
+    derivatives' values: the schemes of one study share ``f``, ``f'`` and
+    most of their higher derivatives.
     """
     if statistic not in STATISTICS:
         raise DerivauditError(f"statistic must be one of {', '.join(STATISTICS)}, not {statistic!r}")
@@ -141,11 +151,15 @@ def float64_error_model(expr: sp.Expr, wrt, point: Mapping[sp.Symbol, sp.Expr],
     directions = _directions(wrt)
     variables = tuple(point)
 
+    memo = {} if values is None else values
+
     def at(e: sp.Expr) -> float:
-        try:
-            return abs(float(exact_value(compile_formula(e, variables), point, _MODEL_DPS)))
-        except (TypeError, NameError, AttributeError) as exc:
-            raise DomainError(f"the error model cannot evaluate {e} ({exc})") from None
+        if e not in memo:
+            try:
+                memo[e] = abs(float(exact_value(compile_formula(e, variables), point, _MODEL_DPS)))
+            except (TypeError, NameError, AttributeError) as exc:
+                raise DomainError(f"the error model cannot evaluate {e} ({exc})") from None
+        return memo[e]
 
     def diff(counts: Sequence[int]) -> sp.Expr:
         return _diff(expr, *[(v, c) for v, c in zip(directions, counts) if c])
@@ -166,7 +180,7 @@ def float64_error_model(expr: sp.Expr, wrt, point: Mapping[sp.Symbol, sp.Expr],
         return math.hypot(a, b) if typical else a + b
 
     target = diff(counts)
-    truncation = at(sum(c * diff(k) for c, k in leading))
+    truncation = at(_combination(expr, directions, tuple(leading)))
     xs = [abs(float(point[v])) for v in directions]
     moved = sum(x * at(_diff(target, v)) for x, v in zip(xs, directions) if x)
     if isinstance(st, ComplexStep):

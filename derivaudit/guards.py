@@ -43,7 +43,7 @@ from sympy.printing.pycode import MpmathPrinter
 from .errors import LimitExceeded
 from .limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["time_budget", "evaluation_limits", "under_limits", "lambdify_mpmath", "GUARDED_FUNCTIONS"]
+__all__ = ["time_budget", "evaluation_limits", "per_call_budgets", "under_limits", "lambdify_mpmath", "GUARDED_FUNCTIONS"]
 
 
 # -- wall-clock budgets --------------------------------------------------------
@@ -86,10 +86,12 @@ _POLITE_TRIES = 3
 
 
 class _Token:
-    __slots__ = ("thread_id", "exc_class", "stubborn_class", "active", "fired")
+    __slots__ = ("thread_id", "exc_class", "stubborn_class", "active", "fired", "deadline")
 
-    def __init__(self, thread_id: int, exc_class: type, stubborn_class: type):
+    def __init__(self, thread_id: int, exc_class: type, stubborn_class: type, deadline: float):
         self.thread_id = thread_id
+        #: may be moved later by the owning thread (:meth:`time_budget.renew`) without the lock
+        self.deadline = deadline
         self.exc_class = exc_class
         self.stubborn_class = stubborn_class
         self.active = True
@@ -106,9 +108,9 @@ class _Watchdog:
         self._thread: threading.Thread | None = None
 
     def arm(self, seconds: float, exc_class: type, stubborn_class: type) -> _Token:
-        token = _Token(threading.get_ident(), exc_class, stubborn_class)
+        token = _Token(threading.get_ident(), exc_class, stubborn_class, time.monotonic() + seconds)
         with self._cond:
-            heapq.heappush(self._heap, (time.monotonic() + seconds, next(self._order), token))
+            heapq.heappush(self._heap, (token.deadline, next(self._order), token))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="derivaudit-budget",
                                                 daemon=True)
@@ -136,6 +138,9 @@ class _Watchdog:
                     self._cond.wait(when - now)
                     continue
                 heapq.heappop(self._heap)
+                if not token.fired and token.deadline > now:  # renewed since it was queued
+                    heapq.heappush(self._heap, (token.deadline, next(self._order), token))
+                    continue
                 token.fired += 1
                 _set_async_exc(token.thread_id, token.exc_class if token.fired <= _POLITE_TRIES
                                else token.stubborn_class)
@@ -163,6 +168,12 @@ def _stubborn_class(message: str) -> type:
     return type("BudgetExpired", (_Stubborn,), {"message": message})
 
 
+@functools.lru_cache(maxsize=256)
+def _budget_message(seconds, what: str, setting: str) -> str:
+    return (f"{what} took longer than {seconds:g} s"
+            + (f" (limit Limits.{setting})" if setting else "")) if seconds else ""
+
+
 class time_budget:
     """``with time_budget(seconds, what, setting):`` — LimitExceeded past ``seconds``.
 
@@ -175,9 +186,21 @@ class time_budget:
 
     def __init__(self, seconds: float | None, what: str, setting: str = ""):
         self.seconds = seconds
-        self.message = (f"{what} took longer than {seconds:g} s"
-                        + (f" (limit Limits.{setting})" if setting else "")) if seconds else ""
+        self.setting = setting
+        self.message = _budget_message(seconds, what, setting)
         self._token: _Token | None = None
+
+    def renew(self, what: str) -> None:
+        """Start the budget afresh for a new piece of work named ``what``.
+
+        Costs a clock read and two attribute stores (no lock, no thread
+        switch), so a loop of many small evaluations can give each its own
+        full budget: the watchdog re-reads the deadline before it fires.
+        """
+        token = self._token
+        if token is not None:
+            self.message = _budget_message(self.seconds, what, self.setting)
+            token.deadline = time.monotonic() + self.seconds
 
     def __enter__(self):
         seconds = self.seconds
@@ -233,7 +256,61 @@ class evaluation_limits:
             _LIMITS.reset(self._reset)
 
 
+class per_call_budgets:
+    """``with per_call_budgets(limits):`` — the :func:`under_limits` functions called
+    inside the block with these ``limits`` each get a full ``evaluate_seconds``
+    budget, as outside it, but from one watchdog registration renewed per call
+    instead of one armed and disarmed per call (a lock and a wake-up of the
+    watchdog thread each, which cost more than a 50-digit difference quotient).
+
+    The budget is renewed when a guarded call starts; the block's own code
+    between calls runs on the remainder of the last one's budget.
+    """
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self._budget = time_budget(limits.evaluate_seconds, "evaluating the formula", "evaluate_seconds")
+
+    def call(self, what: str, function, args, kwargs):
+        """``function(*args, **kwargs)`` under a fresh budget named ``what``.
+
+        When the budget runs out inside the call, LimitExceeded leaves the call
+        (as it would leave a budget of its own) and the rest of the block gets
+        a newly armed budget, so a caller that handles the error goes on unharmed.
+        """
+        budget = self._budget
+        budget.renew(what)
+        try:
+            return function(*args, **kwargs)
+        except BaseException as exc:
+            token = budget._token
+            if token is None or not token.fired:
+                raise
+            try:
+                budget.__exit__(type(exc), exc, exc.__traceback__)  # LimitExceeded if it was ours
+            finally:
+                budget.__enter__()
+            raise
+
+    def __enter__(self):
+        self._reset = _LIMITS.set(self.limits), _SESSION.set(self)
+        self._budget.__enter__()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            return self._budget.__exit__(exc_type, exc, tb)
+        finally:
+            _SESSION.reset(self._reset[1])
+            _LIMITS.reset(self._reset[0])
+
+
+_SESSION: contextvars.ContextVar[per_call_budgets | None] = contextvars.ContextVar(
+    "derivaudit_budget_session", default=None)
+
+
 _LN10 = math.log(10)
+_MPF = mpmath.mpf
 _LOG2_10 = math.log2(10)
 
 
@@ -243,8 +320,22 @@ def _too_large(where: str, digits: int, limit: int) -> LimitExceeded:
 
 
 def _check_value(value, where: str):
-    """``value`` itself if its magnitude is within ``10^±max_value_digits``."""
-    if isinstance(value, (mpmath.mpf, mpmath.mpc)) and value and mpmath.isfinite(value):
+    """``value`` itself if its magnitude is within ``10^±max_value_digits``.
+
+    A real mpf is read from its raw ``(sign, mantissa, exponent, bitcount)``:
+    this runs on every operand of every guarded call, and ``mag``/``isfinite``
+    cost more than the operation they guard.  Zero, infinities and NaN have
+    mantissa 0 and pass, as before.
+    """
+    if isinstance(value, _MPF):
+        raw = value._mpf_
+        if raw[1]:
+            bits = raw[2] + raw[3]  # mpmath.mag: 2**(bits-1) <= |value| < 2**bits
+            limit = _LIMITS.get().max_value_digits
+            if bits - 1 > limit * _LOG2_10 or -bits > limit * _LOG2_10:
+                raise _too_large(where, _digits(bits), limit)
+        return value
+    if isinstance(value, mpmath.mpc) and value and mpmath.isfinite(value):
         limit = _LIMITS.get().max_value_digits
         bits = mpmath.mag(value)  # 2**(bits-1) <= |value| < 2**bits
         if bits - 1 > limit * _LOG2_10 or -bits > limit * _LOG2_10:
@@ -256,17 +347,28 @@ def _digits(bits: int) -> int:
     return int(bits * 0.30102999566398120)
 
 
+def _small(value, bound: float) -> bool:
+    """True when ``value`` is an mpf surely below ``bound`` in magnitude (read from its
+    exponent, no arithmetic); False means "look closer", not "too large"."""
+    if not isinstance(value, _MPF):
+        return False
+    raw = value._mpf_
+    return not raw[1] or raw[2] + raw[3] < math.log2(bound)
+
+
 def _guarded(name: str, function, exponential: bool):
+    argument, result = f"an argument of {name}", f"{name}(...)"
+
     def guarded(*args):
         for arg in args:
-            _check_value(arg, f"an argument of {name}")
+            _check_value(arg, argument)
         if exponential:
             limit = _LIMITS.get().max_value_digits
             t = args[0]
-            if mpmath.isfinite(t) and abs(t) > limit * _LN10:
+            if not _small(t, limit * _LN10) and mpmath.isfinite(t) and abs(t) > limit * _LN10:
                 raise LimitExceeded(f"{name}({mpmath.nstr(t, 5)}) is outside 10^-{limit} … 10^{limit} "
                                     "(limit Limits.max_value_digits)")
-        return _check_value(function(*args), f"{name}(...)")
+        return _check_value(function(*args), result)
 
     guarded.__name__ = name
     return guarded
@@ -276,15 +378,38 @@ def _power(base, exponent):
     """``base ** exponent``, refused when the result's magnitude would pass the limit."""
     _check_value(base, "the base of a power")
     _check_value(exponent, "an exponent")
+    limit = _LIMITS.get().max_value_digits
+    if _modest_power(base, exponent, limit):
+        return _check_value(base ** exponent, "a power")
     b, x = (v if isinstance(v, (mpmath.mpf, mpmath.mpc)) else mpmath.mpf(v) for v in (base, exponent))
     if b and x and mpmath.isfinite(b) and mpmath.isfinite(x):
-        limit = _LIMITS.get().max_value_digits
         with mpmath.workprec(53):  # |log10 result| ≈ |x|·|log10 b|; cheap at any magnitude
             too_large = abs(x) * abs(mpmath.log10(abs(b))) > limit + 1
         if too_large:
             raise LimitExceeded(f"a power in the formula gives a number beyond 10^±{limit} "
                                 "(limit Limits.max_value_digits)")
     return _check_value(base ** exponent, "a power")
+
+
+def _modest_power(base, exponent, limit: int) -> bool:
+    """True when ``|x|·|log10 |b||`` is surely at most half of ``limit + 1``, read from the
+    binary exponents of a real base and a real or integer exponent; the exact test
+    in :func:`_power` then cannot refuse the power, so it is skipped."""
+    if not isinstance(base, _MPF) or not base._mpf_[1]:
+        return False
+    raw = base._mpf_
+    bits = raw[2] + raw[3]  # 2**(bits-1) <= |b| < 2**bits, so |log2 |b|| <= max(|bits|, |bits-1|)
+    if isinstance(exponent, int):
+        size = abs(exponent)
+    else:
+        if not isinstance(exponent, _MPF) or not exponent._mpf_[1]:
+            return False
+        raw_x = exponent._mpf_
+        size = 2.0 ** (raw_x[2] + raw_x[3]) if raw_x[2] + raw_x[3] < 1024 else math.inf  # |x| < size
+    return size * max(abs(bits), abs(bits - 1)) * _LOG10_2 <= (limit + 1) / 2
+
+
+_LOG10_2 = math.log10(2)
 
 
 #: mpmath functions compiled formulas may call, and whether they grow exponentially
@@ -335,7 +460,8 @@ def under_limits(what: str):
 
     The function must take a ``limits`` parameter (positional or keyword);
     nested guarded calls share the outermost budget's deadline as well as
-    their own.
+    their own.  Inside :class:`per_call_budgets` of the same limits the call
+    renews that block's budget instead.
     """
     def decorate(function):
         signature = inspect.signature(function)
@@ -345,6 +471,9 @@ def under_limits(what: str):
         @functools.wraps(function)
         def run(*args, **kwargs):
             limits = (args[position] if len(args) > position else kwargs.get("limits", default))
+            session = _SESSION.get()
+            if session is not None and session.limits is limits:
+                return session.call(what, function, args, kwargs)
             with evaluation_limits(limits, what):
                 return function(*args, **kwargs)
 

@@ -24,6 +24,7 @@ from typing import Callable
 import mpmath
 import numpy as np
 import sympy as sp
+from mpmath.libmp import dps_to_prec, fzero, mpf_div, mpf_mul, mpf_sum
 
 from .errors import DomainError, LimitExceeded
 from .guards import lambdify_mpmath, under_limits
@@ -103,6 +104,8 @@ def to_mpf(value: sp.Expr, dps: int) -> mpmath.mpf:
 
 def _real(value, where: str) -> mpmath.mpf:
     """``value`` as a real mpf, or DomainError if it is complex, infinite or NaN."""
+    if isinstance(value, _MPF) and (value._mpf_[1] or not value._mpf_[2]):
+        return value  # non-zero mantissa, or exactly zero: finite (inf and NaN have neither)
     if isinstance(value, mpmath.mpc):
         if value.imag != 0:
             raise DomainError(f"the formula is not real {where}")
@@ -112,6 +115,9 @@ def _real(value, where: str) -> mpmath.mpf:
     if not mpmath.isfinite(value):
         raise DomainError(f"the formula is undefined (infinite or NaN) {where}")
     return value
+
+
+_MPF = mpmath.mpf
 
 
 def _evaluate(compiled: CompiledFormula, args: Sequence, where: str) -> mpmath.mpf:
@@ -191,33 +197,43 @@ class Samples:
         #: the point's coordinates at the highest precision asked for so far
         self._base: list[mpmath.mpf] = []
         self._base_digits = 0
-        #: shift → (digits, value) at the highest precision computed so far
-        self._memo: dict[sp.Rational, tuple[int, mpmath.mpf]] = {}
+        #: shift → (digits, value) at the highest precision computed so far; a scalar
+        #: shift is keyed by its integers (hashing a sympy Rational costs more)
+        self._memo: dict[object, tuple[int, mpmath.mpf]] = {}
         self.evaluations = 0
 
     def value(self, shift: sp.Rational, wp: int) -> mpmath.mpf:
-        cached = self._memo.get(shift)
+        key = (shift.p, shift.q) if isinstance(shift, sp.Rational) else shift
+        cached = self._memo.get(key)
         if cached is not None and cached[0] >= wp:
             return cached[1]
-        with mpmath.workdps(wp):
-            if self._base_digits < wp:
-                self._base = [to_mpf(self.point[v], wp) for v in self.compiled.variables]
-                self._base_digits = wp
-            base = self._base
-            args = list(base)
-            shifts = shift if isinstance(shift, tuple) else (shift,)
-            for i, s in zip(self._index, shifts):
-                if s:
-                    args[i] = base[i] + mpmath.mpf(s.p) / s.q
-            try:
-                result = _evaluate(self.compiled, args, "")
-            except DomainError:
-                moved = {**self.point, **{v: self.point[v] + s for v, s in zip(self.directions, shifts)}}
-                raise DomainError(f"the formula is undefined or not real {_describe(moved)}, "
-                                  "a point the stencil needs; use a smaller step or another point"
-                                  ) from None
+        if mpmath.mp.prec == dps_to_prec(wp):  # already inside workdps(wp): a difference quotient
+            result = self._evaluate(shift, wp)
+        else:
+            with mpmath.workdps(wp):
+                result = self._evaluate(shift, wp)
         self.evaluations += 1
-        self._memo[shift] = (wp, result)
+        self._memo[key] = (wp, result)
+        return result
+
+    def _evaluate(self, shift, wp: int) -> mpmath.mpf:
+        """The sample at ``shift``, at the working precision ``wp`` (already set)."""
+        if self._base_digits < wp:
+            self._base = [to_mpf(self.point[v], wp) for v in self.compiled.variables]
+            self._base_digits = wp
+        base = self._base
+        args = list(base)
+        shifts = shift if isinstance(shift, tuple) else (shift,)
+        for i, s in zip(self._index, shifts):
+            if s:
+                args[i] = base[i] + mpmath.mpf(s.p) / s.q
+        try:
+            result = _evaluate(self.compiled, args, "")
+        except DomainError:
+            moved = {**self.point, **{v: self.point[v] + s for v, s in zip(self.directions, shifts)}}
+            raise DomainError(f"the formula is undefined or not real {_describe(moved)}, "
+                              "a point the stencil needs; use a smaller step or another point"
+                              ) from None
         return result
 
 
@@ -238,6 +254,12 @@ def cancelled_digits(whole: mpmath.mpf, part: mpmath.mpf) -> int:
 
 
 _LOG10_2 = math.log10(2)
+
+
+def _raw_cancelled_digits(whole: tuple, part: tuple) -> int:
+    """:func:`cancelled_digits` of two raw non-zero finite mpf tuples (``mag = exp + bc``)."""
+    bits = (whole[2] + whole[3]) - (part[2] + part[3]) + 1
+    return max(0, math.ceil(bits * _LOG10_2))
 
 
 @lru_cache(maxsize=4096)
@@ -274,15 +296,20 @@ def difference_quotient(samples: Samples, stencil: Stencil, eps: sp.Rational, dp
     resolved_steps = False
     for _ in range(6):
         with mpmath.workdps(wp):
-            parts = [(mpmath.mpf(p) if q == 1 else mpmath.mpf(p) / q) * samples.value(shift, wp)
+            # mpmath's own operations on the raw (sign, man, exp, bc) tuples, with the
+            # context's precision and rounding: the same numbers as ``w * f`` and
+            # ``fsum`` give, without an mpf object per intermediate.
+            prec, rnd = mpmath.mp._prec_rounding
+            parts = [mpf_mul(_weight(p, q, wp)._mpf_, samples.value(shift, wp)._mpf_, prec, rnd)
                      for shift, p, q in terms]
-            total = mpmath.fsum(parts)
-            magnitude = mpmath.fsum(parts, absolute=True)
-            if magnitude == 0 or total != 0 and (
-                    wp - cancelled_digits(magnitude, total) >= dps + GUARD_DIGITS // 2):
-                return total / (mpmath.mpf(eps.p) / eps.q) ** stencil.derivative
-        if total != 0:
-            wp = cancelled_digits(magnitude, total) + dps + GUARD_DIGITS
+            total = mpf_sum(parts, prec, rnd)
+            magnitude = mpf_sum(parts, prec, rnd, True)
+            if magnitude == fzero or total != fzero and (
+                    wp - _raw_cancelled_digits(magnitude, total) >= dps + GUARD_DIGITS // 2):
+                step_power = _step_power(eps.p, eps.q, stencil.derivative, wp)._mpf_
+                return mpmath.mp.make_mpf(mpf_div(total, step_power, prec, rnd))
+        if total != fzero:
+            wp = _raw_cancelled_digits(magnitude, total) + dps + GUARD_DIGITS
         elif not resolved_steps:
             # Every sample is equal: either f does not vary over the stencil, or the
             # steps vanished in x + oε (|x| ≫ ε).  Give the steps their digits once.
@@ -296,6 +323,20 @@ def difference_quotient(samples: Samples, stencil: Stencil, eps: sp.Rational, dp
             break
     raise LimitExceeded(f"the difference quotient at step {eps} cannot be resolved to {dps} digits "
                         f"within the precision limit of {limits.max_dps} digits")
+
+
+@lru_cache(maxsize=4096)
+def _step_power(p: int, q: int, d: int, wp: int) -> mpmath.mpf:
+    """``(p/q)^d`` as a difference quotient divides by it at ``wp`` digits."""
+    with mpmath.workdps(wp):
+        return (mpmath.mpf(p) / q) ** d
+
+
+@lru_cache(maxsize=4096)
+def _weight(p: int, q: int, wp: int) -> mpmath.mpf:
+    """The stencil weight ``p/q`` rounded to ``wp`` digits (the same number at every call)."""
+    with mpmath.workdps(wp):
+        return mpmath.mpf(p) if q == 1 else mpmath.mpf(p) / q
 
 
 def _position_digits(samples: Samples, eps: sp.Rational) -> int:

@@ -19,11 +19,13 @@ from fractions import Fraction
 from functools import lru_cache
 
 import mpmath
+from mpmath.libmp import dps_to_prec, mpf_abs, mpf_le, mpf_mul, mpf_sub
 import numpy as np
 import pandas as pd
 import sympy as sp
 
 from .errors import DerivauditError, LimitExceeded, ParseError
+from .guards import per_call_budgets
 from .limits import DEFAULT_LIMITS, Limits
 from .numeric import (GUARD_DIGITS, Samples, cancelled_digits, compile_formula, difference_quotient,
                       difference_quotient_float64, exact_value, to_mpf)
@@ -174,15 +176,41 @@ def observed_order(errors: Sequence, steps: Sequence) -> list[float]:
     The first entry is NaN, and so is any entry where an error is zero
     (exact, or below the precision's resolution).
     """
+    # Fast path in doubles: |v| rounded to 53 bits is float(|v|) when that is a normal
+    # double, and the 53-bit quotient of two such numbers is their IEEE quotient, so
+    # log(e₁/e₂) is the same number either way.  Anything else (zeros, values or
+    # ratios outside the normal range) takes the mpmath path.
+    errors, steps = list(errors), list(steps)
+    floats_e = [abs(float(v)) for v in errors]
+    floats_s = [abs(float(v)) for v in steps]
     orders = [math.nan]
-    errors = [mpmath.mpf(abs(v)) for v in errors]
-    steps = [mpmath.mpf(abs(v)) for v in steps]
-    for (e1, s1), (e2, s2) in zip(zip(errors, steps), zip(errors[1:], steps[1:])):
-        if e1 == 0 or e2 == 0 or s1 == s2 or not (mpmath.isfinite(e1) and mpmath.isfinite(e2)):
-            orders.append(math.nan)
-        else:
-            orders.append(_log_ratio(e1, e2) / _log_ratio(s1, s2))
+    for i in range(1, len(errors)):
+        e1, e2, s1, s2 = floats_e[i - 1], floats_e[i], floats_s[i - 1], floats_s[i]
+        if _normal(e1) and _normal(e2) and _normal(s1) and _normal(s2):
+            if s1 == s2:
+                orders.append(math.nan)
+                continue
+            ratio_e, ratio_s = e1 / e2, s1 / s2
+            if _normal(ratio_e) and _normal(ratio_s):
+                orders.append(math.log(ratio_e) / math.log(ratio_s))
+                continue
+        orders.append(_exact_order(errors[i - 1], errors[i], steps[i - 1], steps[i]))
     return orders
+
+
+_NORMAL_MIN = 2.2250738585072014e-308
+
+
+def _normal(x: float) -> bool:
+    return _NORMAL_MIN <= x < math.inf
+
+
+def _exact_order(e1, e2, s1, s2) -> float:
+    """One observed order through mpmath at 53 bits (the general path of :func:`observed_order`)."""
+    e1, e2, s1, s2 = (mpmath.mpf(abs(v)) for v in (e1, e2, s1, s2))
+    if e1 == 0 or e2 == 0 or s1 == s2 or not (mpmath.isfinite(e1) and mpmath.isfinite(e2)):
+        return math.nan
+    return _log_ratio(e1, e2) / _log_ratio(s1, s2)
 
 
 def _log_ratio(a: mpmath.mpf, b: mpmath.mpf) -> float:
@@ -199,6 +227,15 @@ def resolved_difference(approx, exact, dps: int):
     Two values each correct to ``dps`` digits cannot tell a smaller
     difference from rounding noise.
     """
+    if isinstance(approx, mpmath.mpf) and isinstance(exact, mpmath.mpf):
+        # the same operations on the raw tuples (this runs once per quotient)
+        prec = dps_to_prec(dps + GUARD_DIGITS)
+        rnd = mpmath.mp._prec_rounding[1]
+        error = mpf_sub(approx._mpf_, exact._mpf_, prec, rnd)
+        bound = mpf_mul(mpf_abs(exact._mpf_, prec, rnd), _resolution(dps)._mpf_, prec, rnd)
+        if mpf_le(mpf_abs(error, prec, rnd), bound):
+            return mpmath.mpf(0)
+        return mpmath.mp.make_mpf(error)
     with mpmath.workdps(dps + GUARD_DIGITS):
         error = approx - exact
         if abs(error) <= abs(exact) * _resolution(dps):
@@ -249,30 +286,33 @@ def _quotient_and_error(samples: Samples, st: Stencil, eps: sp.Rational, dps: in
     return approx, error
 
 
-def _scheme_rows(st: Stencil, steps, approx, errors, exact, dps: int) -> list[dict]:
-    """Table rows for one scheme, numbers rounded to ``dps`` digits.
+def _scheme_columns(st: Stencil, steps, approx, errors, exact, dps: int) -> dict[str, list]:
+    """The table's columns for one scheme, numbers rounded to ``dps`` digits.
 
     mpmath approximations (arbitrary-precision mode) stay mpmath numbers;
     float approximations (float64 mode) stay floats, and so do their errors.
     """
-    rows = []
+    values, errs, sizes, rels = [], [], [], []
     with mpmath.workdps(dps):
         exact = +exact
-        for eps, value, error in zip(steps, approx, errors):
+        size_exact = abs(exact)
+        for value, error in zip(approx, errors):
             error = +error
             size = abs(error)
-            rel = size / abs(exact) if exact != 0 else mpmath.mpf("nan")
+            rel = size / size_exact if exact != 0 else mpmath.mpf("nan")
             if isinstance(value, mpmath.mpf):
                 value = +value
             else:
                 value, error, size, rel = float(value), float(error), float(size), float(rel)
-            rows.append({"scheme": st.name, "derivative": st.derivative, "eps": eps,
-                         "approx": value, "exact": exact, "error": error, "abs_error": size,
-                         "rel_error": rel, "theoretical_order": st.accuracy})
-    orders = observed_order([r["abs_error"] for r in rows], steps)
-    for row, q in zip(rows, orders):
-        row["observed_order"] = q
-    return rows
+            values.append(value)
+            errs.append(error)
+            sizes.append(size)
+            rels.append(rel)
+    n = len(values)
+    return {"scheme": [st.name] * n, "derivative": [st.derivative] * n, "eps": list(steps),
+            "approx": values, "exact": [exact] * n, "error": errs, "abs_error": sizes,
+            "rel_error": rels, "observed_order": observed_order(sizes, steps),
+            "theoretical_order": [st.accuracy] * n}
 
 
 def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT_EPS,
@@ -362,46 +402,54 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
             exact_cache[digits] = exact_value(exact_f, point, digits, limits)
         return exact_cache[best]
 
-    # mp mode: computed once for the most demanding quotient, it serves all the others
-    demand = max((_expected_loss(st, s) for _, st in stencils for s in steps), default=0)
-    exact = exact_at(dps + (demand if precision == "mp" else 0))
-    exact_value(f, point, dps, limits)  # f itself must be defined at the point
-    models: dict[str, dict] = {}
-
-    rows: list[dict] = []
-    advance = Progress(progress, len(stencils) * len(steps), "study")
-    if precision == "mp":
-        samples = Samples(f, var, point)
-        with mpmath.workdps(dps):
-            eps_values = [+to_mpf(s, dps) for s in steps]
-        # Most demanding first (smallest step, highest order): the samples and the
-        # exact value computed for it serve every later, less demanding quotient.
-        pairs = {}
-        for j in sorted(range(len(steps)), key=lambda j: steps[j]):
-            for i in sorted(range(len(stencils)), key=lambda i: -stencils[i][1].accuracy):
-                pairs[i, j] = _quotient_and_error(samples, stencils[i][1], steps[j], dps, exact_at,
-                                                  limits)
-                advance()
-        for i, (name, st) in enumerate(stencils):
-            rows += _scheme_rows(st, eps_values, [pairs[i, j][0] for j in range(len(steps))],
-                                 [pairs[i, j][1] for j in range(len(steps))], exact, dps)
-    else:
-        eps_values = np.array([float(s) for s in steps])
-        if np.any(eps_values == 0):
-            raise DerivauditError("a step underflows to 0 in float64; use steps above 1e-308")
-        for name, st in stencils:
-            approx = list(difference_quotient_float64(f, st, var, point, eps_values))
-            with mpmath.workdps(dps + GUARD_DIGITS):
-                errors = [mpmath.mpf(a) - exact for a in approx]
-            scheme_rows = _scheme_rows(st, list(eps_values), approx, errors, exact, dps)
-            predicted = _predicted_errors(expr, var, point, st, eps_values, models)
-            for row, value in zip(scheme_rows, predicted):
-                row["predicted_error"] = value
-            rows += scheme_rows
-            advance(len(steps))
-
     columns = TABLE_COLUMNS + (["predicted_error"] if precision == "float64" else [])
-    table = pd.DataFrame(rows, columns=columns)
+    data: dict[str, list] = {c: [] for c in columns}
+
+    def add(scheme_columns: dict[str, list]) -> None:
+        for c, values in scheme_columns.items():
+            data[c] += values
+
+    # One watchdog registration for the whole sweep, renewed by each evaluation:
+    # every exact value and quotient still has its own evaluate_seconds budget.
+    with per_call_budgets(limits):
+        # mp mode: computed once for the most demanding quotient, it serves all the others
+        demand = max((_expected_loss(st, s) for _, st in stencils for s in steps), default=0)
+        exact = exact_at(dps + (demand if precision == "mp" else 0))
+        exact_value(f, point, dps, limits)  # f itself must be defined at the point
+        models: dict[str, dict] = {}
+
+        advance = Progress(progress, len(stencils) * len(steps), "study")
+        if precision == "mp":
+            samples = Samples(f, var, point)
+            with mpmath.workdps(dps):
+                eps_values = [+to_mpf(s, dps) for s in steps]
+            # Most demanding first (smallest step, highest order): the samples and the
+            # exact value computed for it serve every later, less demanding quotient.
+            pairs = {}
+            for j in sorted(range(len(steps)), key=lambda j: steps[j]):
+                for i in sorted(range(len(stencils)), key=lambda i: -stencils[i][1].accuracy):
+                    pairs[i, j] = _quotient_and_error(samples, stencils[i][1], steps[j], dps, exact_at,
+                                                      limits)
+                    advance()
+            for i, (name, st) in enumerate(stencils):
+                add(_scheme_columns(st, eps_values, [pairs[i, j][0] for j in range(len(steps))],
+                                    [pairs[i, j][1] for j in range(len(steps))], exact, dps))
+        else:
+            eps_values = np.array([float(s) for s in steps])
+            if np.any(eps_values == 0):
+                raise DerivauditError("a step underflows to 0 in float64; use steps above 1e-308")
+            model_values: dict = {}  # derivatives at the point, shared by the schemes' models
+            for name, st in stencils:
+                approx = list(difference_quotient_float64(f, st, var, point, eps_values))
+                with mpmath.workdps(dps + GUARD_DIGITS):
+                    errors = [mpmath.mpf(a) - exact for a in approx]
+                scheme_columns = _scheme_columns(st, list(eps_values), approx, errors, exact, dps)
+                scheme_columns["predicted_error"] = _predicted_errors(expr, var, point, st, eps_values,
+                                                                      models, model_values)
+                add(scheme_columns)
+                advance(len(steps))
+
+    table = pd.DataFrame(data, columns=columns)
     table.attrs.update({
         "formula": _formatted(expr),
         "wrt": ",".join(v.name for v in wrt_list) if mixed else var.name,
@@ -417,14 +465,15 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     return table
 
 
-def _predicted_errors(expr, var, point, st, eps_values, models: dict) -> list[float]:
+def _predicted_errors(expr, var, point, st, eps_values, models: dict, values: dict | None = None
+                      ) -> list[float]:
     """The error model's prediction at each step; records its best step in ``models``.
 
     Where the model cannot be evaluated (a derivative it needs is undefined
     at the point, e.g. at a kink of ``abs``) the prediction is NaN.
     """
     try:
-        model = float64_error_model(expr, var, point, st)
+        model = float64_error_model(expr, var, point, st, values=values)
     except DerivauditError:
         models[st.name] = {"predicted_best_eps": math.nan, "predicted_min_error": math.nan}
         return [math.nan] * len(eps_values)
