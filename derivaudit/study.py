@@ -19,7 +19,8 @@ from fractions import Fraction
 from functools import lru_cache
 
 import mpmath
-from mpmath.libmp import dps_to_prec, mpf_abs, mpf_le, mpf_mul, mpf_sub
+from mpmath.libmp import (dps_to_prec, fnan, from_float, mpf_abs, mpf_div, mpf_le, mpf_mul, mpf_pos,
+                          mpf_sub, to_float)
 import numpy as np
 import pandas as pd
 import sympy as sp
@@ -296,6 +297,32 @@ def _scheme_columns(st: Stencil, steps, approx, errors, exact, dps: int) -> dict
     with mpmath.workdps(dps):
         exact = +exact
         size_exact = abs(exact)
+        if exact != 0 and all(isinstance(v, mpmath.mpf) for v in approx):
+            # mp mode: ``+error``, ``abs``, ``/`` and ``+value`` on the raw tuples
+            prec, rnd = mpmath.mp._prec_rounding
+            make, raw_exact = mpmath.mp.make_mpf, size_exact._mpf_
+            for value, error in zip(approx, errors):
+                error = mpf_pos(error._mpf_, prec, rnd)
+                size = mpf_abs(error, prec, rnd)
+                values.append(make(mpf_pos(value._mpf_, prec, rnd)))
+                errs.append(make(error))
+                sizes.append(make(size))
+                rels.append(make(mpf_div(size, raw_exact, prec, rnd)))
+            approx = ()
+        elif all(isinstance(v, float) for v in approx):
+            # float64 mode: the same on raw tuples, each number then rounded to a double
+            # as float(mpf) rounds it
+            prec, rnd = mpmath.mp._prec_rounding
+            raw_exact = size_exact._mpf_
+            for value, error in zip(approx, errors):
+                error = mpf_pos(error._mpf_, prec, rnd)
+                size = mpf_abs(error, prec, rnd)
+                rel = mpf_div(size, raw_exact, prec, rnd) if exact != 0 else fnan
+                values.append(float(value))
+                errs.append(to_float(error, rnd=rnd))
+                sizes.append(to_float(size, rnd=rnd))
+                rels.append(to_float(rel, rnd=rnd))
+            approx = ()
         for value, error in zip(approx, errors):
             error = +error
             size = abs(error)
@@ -441,8 +468,10 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
             model_values: dict = {}  # derivatives at the point, shared by the schemes' models
             for name, st in stencils:
                 approx = list(difference_quotient_float64(f, st, var, point, eps_values))
-                with mpmath.workdps(dps + GUARD_DIGITS):
-                    errors = [mpmath.mpf(a) - exact for a in approx]
+                # ``mpf(a) - exact`` at dps + GUARD_DIGITS digits, on the raw tuples
+                prec, raw = dps_to_prec(dps + GUARD_DIGITS), exact._mpf_
+                rnd = mpmath.mp._prec_rounding[1]
+                errors = [mpmath.mp.make_mpf(mpf_sub(from_float(float(a)), raw, prec, rnd)) for a in approx]
                 scheme_columns = _scheme_columns(st, list(eps_values), approx, errors, exact, dps)
                 scheme_columns["predicted_error"] = _predicted_errors(expr, var, point, st, eps_values,
                                                                       models, model_values)
