@@ -241,19 +241,28 @@ def main(argv=None) -> int:
           f"pandas {pd.__version__}; {os.cpu_count()} cpus, load average "
           f"{os.getloadavg()[0]:.1f}")
 
+    # Warm and cold figures are taken in two groups: a cold sweep clears the compile
+    # cache, so interleaved with the warm ones it would make them partly cold.
     sweep(cases, steps)                          # fill the compile cache (warm figures)
+    sweep(cases, steps, "float64")
     lim_f, np_f = lambdified(cases, "mpmath"), lambdified(cases, "numpy")
-    t = median_times({
+    warm = median_times({
         "sweep mp (warm)": lambda: sweep(cases, steps),
         "limit (warm)": lambda: limit(cases, steps, lim_f),
-        "sweep mp (cold)": lambda: sweep(cases, steps, cold=True),
-        "limit (cold)": lambda: limit(cases, steps),
         "sweep float64 (warm)": lambda: sweep(cases, steps, "float64"),
         "numpy (warm)": lambda: raw_numpy(cases, steps, np_f),
         "float64 kernel only (warm)": lambda: float64_kernel(cases, steps),
+    }, repeat)
+    cold = median_times({
+        "sweep mp (cold)": lambda: sweep(cases, steps, cold=True),
+        "limit (cold)": lambda: limit(cases, steps),
         "sweep float64 (cold)": lambda: sweep(cases, steps, "float64", cold=True),
         "numpy (cold)": lambda: raw_numpy(cases, steps),
     }, repeat)
+    t = {name: (warm | cold)[name] for name in (
+        "sweep mp (warm)", "limit (warm)", "sweep mp (cold)", "limit (cold)", "sweep float64 (warm)",
+        "numpy (warm)", "float64 kernel only (warm)", "sweep float64 (cold)", "numpy (cold)")}
+    sweep(cases, steps)                          # the cache again full for the runs below
     tasks = [StudyTask(c.expr, wrt=c.var.name, at=c.at, eps=steps, schemes=SCHEMES, dps=DPS)
              for c in cases]
     t.update(median_times({

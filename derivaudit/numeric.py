@@ -288,7 +288,7 @@ def difference_quotient(samples: Samples, stencil: Stencil, eps: sp.Rational, dp
         eps = sp.Rational(eps)
     if isinstance(stencil, ComplexStep):
         return complex_step_quotient(samples, eps, dps, limits)
-    terms = _shifted_terms(stencil, eps)
+    terms = _terms_at(stencil, eps)
     # log10(1/ε) from the integers of ε = p/q: no float underflow for tiny steps
     cancellation = (max(0, math.ceil(stencil.derivative * (math.log10(eps.q) - math.log10(eps.p))))
                     if eps.p < eps.q else 0)
@@ -323,6 +323,25 @@ def difference_quotient(samples: Samples, stencil: Stencil, eps: sp.Rational, dp
             break
     raise LimitExceeded(f"the difference quotient at step {eps} cannot be resolved to {dps} digits "
                         f"within the precision limit of {limits.max_dps} digits")
+
+
+#: (id(stencil), ε) → (stencil, terms): hashing a Stencil (tuples of sympy numbers)
+#: costs more than a 50-digit quotient's arithmetic; the stencil is kept in the
+#: entry, so its id cannot be reused while the entry exists
+_TERMS: dict[tuple[int, int, int], tuple[Stencil, tuple]] = {}
+
+
+def _terms_at(stencil: Stencil, eps: sp.Rational) -> tuple:
+    """:func:`_shifted_terms`, looked up by the stencil's identity."""
+    key = (id(stencil), eps.p, eps.q)
+    hit = _TERMS.get(key)
+    if hit is not None and hit[0] is stencil:
+        return hit[1]
+    terms = _shifted_terms(stencil, eps)
+    if len(_TERMS) >= 4096:
+        _TERMS.clear()
+    _TERMS[key] = (stencil, terms)
+    return terms
 
 
 @lru_cache(maxsize=4096)
