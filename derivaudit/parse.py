@@ -619,6 +619,15 @@ class _FormulaPrinter(StrPrinter):
     def _print_Exp1(self, expr):
         return "e"
 
+    def _print_Mul(self, expr):
+        # StrPrinter writes Mul(-1, a + b, c) as "-(a + b)*c", which reads back as
+        # Mul(Mul(-1, a + b), c): sympy distributes a lone -1 over the sum, another tree.
+        # "-1*(a + b)*c" reads back as one product of the same three factors.
+        coefficient, factors = expr.as_coeff_mul()
+        if coefficient == -1 and len(factors) > 1 and any(f.is_Add for f in factors):
+            return "-1*" + self._print(sp.Mul(*factors, evaluate=False))
+        return super()._print_Mul(expr)
+
     def _print_Integer(self, expr):
         return _integer_text(int(expr.p))
 

@@ -119,3 +119,9 @@ def test_parse_constant():
 def test_format_round_trips(text):
     expr = parse_formula(text)
     assert parse_formula(format_formula(expr)) == expr
+
+
+def test_format_round_trips_a_negated_product_with_a_sum():
+    # found by hypothesis: "-(a + b)*c" would read back with the minus distributed over the sum
+    expr = parse_formula("(-(min(e, y))) * ((erf(1_000)) - (-(0.5)))")
+    assert parse_formula(format_formula(expr)) == expr
