@@ -51,11 +51,11 @@ import sympy as sp
 
 from .arrays import Array, Value, entries, entry_label, shape_of
 from .errors import DerivauditError, DomainError, LimitExceeded
-from .guards import _NAMESPACE as _GUARDED
-from .guards import _GuardedPrinter, evaluation_limits, time_budget
+from .guards import evaluation_limits, lambdify_mpmath, time_budget
 from .limits import DEFAULT_LIMITS, Limits
 from .parse import parse_constant
 from .progress import Progress, ProgressArg
+from .study import observed_order
 from .spec import AuditSettings, AuditSpec, Model, build, claim_layout, load_spec, random_rational
 
 __all__ = ["ClaimResult", "BackwardCheck", "AuditResult", "audit", "exact_gradient"]
@@ -270,16 +270,12 @@ def _compile(inputs, outputs, chain, module: str):
         names[s] = sp.Symbol(f"_v{k}", real=True)
     reps = [(names[s], e.xreplace(names)) for s, e in used]
     body = [o.xreplace(names) for o in outputs]
+    arguments = [names[s] for s in inputs]
+    layers = lambda exprs: (reps, list(exprs))  # noqa: E731 - the layers as common subexpressions
     if module == "mpmath":
-        # the magnitude guards of derivaudit.guards (exp(exp(exp(x))) must not ask gmp for
-        # a number with billions of digits), with the layers as common subexpressions
-        printer = _GuardedPrinter({"fully_qualified_modules": False, "inline": True,
-                                   "allow_unknown_functions": True,
-                                   "user_functions": {name: name for name in _GUARDED}})
-        return sp.lambdify([names[s] for s in inputs], body, modules=[_GUARDED, "mpmath"],
-                           printer=printer, cse=lambda exprs: (reps, list(exprs)))
-    return sp.lambdify([names[s] for s in inputs], body, modules=module,
-                       cse=lambda exprs: (reps, list(exprs)))
+        # magnitude-guarded: exp(exp(exp(x))) must not ask gmp for a number with billions of digits
+        return lambdify_mpmath(arguments, body, cse=layers)
+    return sp.lambdify(arguments, body, modules=module, cse=layers)
 
 
 def _random_points(inputs, settings: AuditSettings, count: int) -> list[list[sp.Rational]]:
@@ -809,6 +805,8 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
             order=order, fd_order=fd_order, steps=[str(h) for h in settings.steps],
             rel_by_step=[float(r) for r in rels], proved_entries=proved, entries=n,
             entry_abs_difference=entry_diff))
+        bar()
+    bar.close()
     timer["verdicts"] = time.perf_counter() - t
     timer["total"] = time.perf_counter() - start
     return AuditResult(spec.source, results, backward_results, settings, timer)
@@ -836,11 +834,8 @@ def _step(text: str) -> sp.Rational:
 
 
 def _order(errors, steps) -> float:
-    """Observed order between the last two steps: log(e₁/e₂)/log(h₁/h₂)."""
-    e1, e2 = errors[-2], errors[-1]
-    if e1 == 0 or e2 == 0:
-        return math.nan
-    return float(mpmath.log(e1 / e2) / mpmath.log(steps[-2] / steps[-1]))
+    """Observed order between the last two steps (:func:`~derivaudit.study.observed_order`)."""
+    return observed_order(errors[-2:], steps[-2:])[-1]
 
 
 def _keepdims_notes(spec: AuditSpec, p: str, limits: Limits, point, inputs, exact0, layout_of) -> list[str]:

@@ -442,17 +442,18 @@ def _namespace() -> dict:
 _NAMESPACE = _namespace()
 
 
-def lambdify_mpmath(variables, expr: sp.Expr):
-    """``sympy.lambdify(variables, expr, "mpmath")`` with magnitude guards.
+def lambdify_mpmath(variables, expr, cse=False):
+    """``sympy.lambdify(variables, expr, "mpmath", cse=cse)`` with magnitude guards.
 
     Calls of the compiled function raise LimitExceeded when a value passes
     ``10^±max_value_digits`` of the limits active in :class:`evaluation_limits`
-    (the defaults outside one).
+    (the defaults outside one).  ``cse`` is passed to :func:`sympy.lambdify`
+    (the audit hands in its layers as common subexpressions).
     """
     printer = _GuardedPrinter({"fully_qualified_modules": False, "inline": True,
                                "allow_unknown_functions": True,
                                "user_functions": {name: name for name in _NAMESPACE}})
-    return sp.lambdify(variables, expr, modules=[_NAMESPACE, "mpmath"], printer=printer)
+    return sp.lambdify(variables, expr, modules=[_NAMESPACE, "mpmath"], printer=printer, cse=cse)
 
 
 def under_limits(what: str):

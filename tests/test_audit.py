@@ -183,3 +183,9 @@ def test_missing_keepdims_that_broadcasts_silently():
     assert any("lost it and broadcast as a row (missing keepdims=True)" in d for d in w.diagnosis)
     spec["backward"]["dZ"] = "G - mean(G, axis=1, keepdims=True)"
     assert da.audit(spec).ok
+
+
+def test_progress_callback_counts_every_claim():
+    calls = []
+    da.audit(EXAMPLES / "logistic_regression.toml", progress=lambda done, total: calls.append((done, total)))
+    assert calls and calls[-1][0] == calls[-1][1] and [d for d, _ in calls] == list(range(1, len(calls) + 1))
