@@ -528,9 +528,10 @@ def _resolved_value(expr: sp.Expr, point, dps: int, limits: Limits) -> mpmath.mp
     """``expr`` at the exact point to ``dps`` digits (DomainError where undefined).
 
     :func:`~derivaudit.numeric.exact_value` resolves values to relative
-    precision, which a value that is exactly 0 with irrational intermediate
-    steps (``sin(pi*x)`` at ``x = 2``) never reaches; such a value, below
-    ``10⁻ᵈᵖˢ`` at ``2·dps + GUARD_DIGITS`` digits, is 0.
+    precision, and recognises a zero only where sympy proves it
+    (``sin(pi*x)`` at ``x = 2``).  A zero sympy cannot prove (``log(6) −
+    log(2) − log(3)``) never reaches relative precision; for a verdict such a
+    value, below ``10⁻ᵈᵖˢ`` at ``2·dps + GUARD_DIGITS`` digits, counts as 0.
     """
     compiled = compile_formula(off_switches(expr), tuple(point))
     try:
