@@ -49,10 +49,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import derivaudit as da  # noqa: E402
-from derivaudit.numeric import compile_formula, difference_quotient_float64  # noqa: E402
-from derivaudit.parallel import StudyTask, default_workers, study_many  # noqa: E402
-from derivaudit.study import parse_eps, resolve_point  # noqa: E402
-from derivaudit.symbolic import as_symbol  # noqa: E402
+from derivaudit.core.numeric import compile_formula, difference_quotient_float64  # noqa: E402
+from derivaudit.studies.parallel import StudyTask, default_workers, study_many  # noqa: E402
+from derivaudit.studies.sweep import parse_eps, resolve_point  # noqa: E402
+from derivaudit.core.symbolic import as_symbol  # noqa: E402
 
 DPS = 50
 SCHEMES = ("forward", "backward", "centered", "centered4")

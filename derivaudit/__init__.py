@@ -1,38 +1,48 @@
 """derivaudit: audit hand-derived derivatives exactly, and measure how
-finite differences converge to them at arbitrary precision."""
+finite differences converge to them at arbitrary precision.
 
-from .errors import (DerivauditError, DomainError, LimitExceeded, ParseError, ReportError,
-                     ShapeError, SpecError, UnsafeExpressionError)
-from .limits import DEFAULT_LIMITS, Limits
-from .parse import format_formula, parse_constant, parse_formula
-from .report import write_csv, write_html
-from .stencils import Stencil, backward, centered, complex_step, forward, richardson, stencil, tensor_stencil
-from .study import best_steps, fitted_orders, observed_order, parse_eps, predicted_best_steps, study
-from .error_model import ErrorModel, float64_error_model
-from .gradcheck import GradientCheckResult, check_gradient
-from . import testing
-from .symbolic import derivative, gradient, partial
-from .parallel import StudyTask, study_many
-from .check import CheckResult, ComponentResult, Diagnosis, Mistake, Verdict, check
-from .equivalence import Comparison, compare_expressions
-from .audit import AuditResult, ClaimResult, audit
-from .spec import AuditSpec, load_spec
+The public API is the short list in ``__all__``; everything else lives in
+the sub-packages by product (``lang``, ``core``, ``studies``, ``checks``,
+``audits``, ``gradcheck``, ``reports``).  Names are imported when first
+used, so ``import derivaudit`` (and ``derivaudit --version``) stays cheap:
+sympy, pandas and matplotlib load only when a function that needs them runs.
+
+>>> import derivaudit as da
+>>> table = da.study("theta**3", wrt="theta", at={"theta": 1}, eps=["1e-2"],
+...                  schemes=["forward", "centered"], dps=30)
+>>> [str(v) for v in table["approx"]]
+['3.0301', '3.0001']
+"""
+
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "DerivauditError", "DomainError", "LimitExceeded", "ParseError", "ReportError", "ShapeError",
-    "SpecError", "UnsafeExpressionError",
-    "DEFAULT_LIMITS", "Limits",
-    "format_formula", "parse_constant", "parse_formula",
-    "Stencil", "backward", "centered", "forward", "stencil",
-    "best_steps", "fitted_orders", "observed_order", "parse_eps", "study",
-    "derivative", "gradient", "partial",
-    "StudyTask", "study_many",
-    "complex_step", "richardson", "tensor_stencil", "predicted_best_steps", "ErrorModel",
-    "float64_error_model", "GradientCheckResult", "check_gradient", "testing",
-    "write_csv", "write_html",
-    "check", "CheckResult", "ComponentResult", "Diagnosis", "Mistake", "Verdict",
-    "Comparison", "compare_expressions",
-    "audit", "AuditResult", "ClaimResult", "AuditSpec", "load_spec",
-]
+# public name -> module that defines it (relative to this package)
+_EXPORTS = {
+    "study": "studies.sweep", "fitted_orders": "studies.sweep", "best_steps": "studies.sweep",
+    "predicted_best_steps": "studies.sweep", "study_many": "studies.parallel",
+    "StudyTask": "studies.parallel", "stencil": "core.stencils", "Stencil": "core.stencils",
+    "check": "checks.check", "CheckResult": "checks.check", "Verdict": "checks.check",
+    "audit": "audits.audit", "AuditResult": "audits.audit", "load_spec": "audits.spec",
+    "check_gradient": "gradcheck.gradient", "GradientCheckResult": "gradcheck.gradient",
+    "write_csv": "reports.report", "write_html": "reports.report",
+    "parse_formula": "lang.parse", "format_formula": "lang.parse",
+    "DerivauditError": "errors", "LimitExceeded": "errors", "Limits": "limits",
+}
+
+__all__ = sorted(_EXPORTS) + ["testing"]
+
+
+def __getattr__(name):
+    if name == "testing":
+        return import_module(".testing", __name__)
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'derivaudit' has no attribute {name!r}")
+    value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -12,12 +12,12 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from . import __version__
-from .errors import DerivauditError
-from .limits import DEFAULT_LIMITS
-from .progress import terminal_progress
-from .report import table_as_text, write_csv, write_html
-from .study import DEFAULT_EPS, fitted_orders, predicted_best_steps, study
+from derivaudit import __version__
+from derivaudit.errors import DerivauditError
+from derivaudit.limits import DEFAULT_LIMITS
+from derivaudit.progress import terminal_progress
+from derivaudit.reports.report import table_as_text, write_csv, write_html
+from derivaudit.studies.sweep import DEFAULT_EPS, fitted_orders, predicted_best_steps, study
 
 EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -169,7 +169,7 @@ def _add_check(sub) -> None:
 
 
 def _run_check(args) -> int:
-    from .check import check, format_result
+    from derivaudit.checks.check import check, format_result
 
     result = check(args.formula, wrt=args.wrt, claim=args.claim, order=args.order, grad=args.grad,
                    at=parse_assignments(args.at) or None, dps=args.dps)
@@ -196,8 +196,8 @@ def _add_sweep(sub) -> None:
 
 
 def _run_sweep(args) -> int:
-    from .parallel import combine, load_sweep, study_many, sweep_summary
-    from .report import atomic_write_text, csv_frame
+    from derivaudit.studies.parallel import combine, load_sweep, study_many, sweep_summary
+    from derivaudit.reports.report import atomic_write_text, csv_frame
 
     if args.workers is not None and args.scheduler:
         raise DerivauditError("give --workers or --scheduler, not both")
@@ -230,7 +230,7 @@ def _add_audit(sub) -> None:
 
 
 def _run_audit(args) -> int:
-    from .audit import audit
+    from derivaudit.audits.audit import audit
 
     result = audit(args.spec, dps=args.dps, seed=args.seed, points=args.points,
                    progress=terminal_progress(args.quiet))

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .errors import ShapeError
-from .gradcheck import THRESHOLDS, GradientCheckResult, check_gradient
+from derivaudit.errors import ShapeError
+from derivaudit.gradcheck.gradient import THRESHOLDS, GradientCheckResult, check_gradient
 
 __all__ = ["assert_gradient"]
 

@@ -31,7 +31,7 @@ def seed_example() -> None:
 
 
 def buggy_mlp() -> None:
-    from derivaudit.audit import audit
+    from derivaudit.audits.audit import audit
 
     result = audit(ROOT / "examples" / "mlp_2layer_buggy.toml", progress=terminal_progress())
     print("wrote", da.write_csv(result, REPORTS / "mlp_buggy/"))

@@ -12,7 +12,7 @@ import atheris
 
 with atheris.instrument_imports(include=["derivaudit"]):
     from derivaudit.errors import DerivauditError
-    from derivaudit.parse import format_formula, parse_formula
+    from derivaudit.lang.parse import format_formula, parse_formula
 
 
 def test_one_input(data: bytes) -> None:

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from derivaudit.arrays import Array, parse_array_formula, shape_of, symbol_array
+from derivaudit.lang.arrays import Array, parse_array_formula, shape_of, symbol_array
 from derivaudit.errors import ParseError, ShapeError, UnsafeExpressionError
-from derivaudit.parse import make_symbol
+from derivaudit.lang.parse import make_symbol
 
 ENV = {"W": symbol_array("W", (2, 3)), "x": symbol_array("x", (3, 1)), "b": symbol_array("b", (2, 1)),
        "r": symbol_array("r", (1, 3)), "s": make_symbol("s")}

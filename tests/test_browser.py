@@ -82,7 +82,7 @@ def _study_report(folder: Path) -> Path:
 
 
 def _audit_report(folder: Path) -> Path:
-    from derivaudit.audit import audit
+    from derivaudit.audits.audit import audit
 
     spec = folder / "missing_mean.toml"
     spec.write_text(MISSING_MEAN)

@@ -7,10 +7,10 @@ import pytest
 import sympy as sp
 
 import derivaudit as da
-from derivaudit.check import Mistake, Verdict, check, split_claim
+from derivaudit.checks.check import Mistake, Verdict, check, split_claim
 from derivaudit.errors import DerivauditError, DomainError, ParseError
 from derivaudit.limits import Limits
-from derivaudit.parse import parse_formula
+from derivaudit.lang.parse import parse_formula
 
 PROVED, NUMERICAL, WRONG, KINK = (Verdict.PROVED, Verdict.NUMERICAL, Verdict.WRONG,
                                   Verdict.NOT_DIFFERENTIABLE)

@@ -1,4 +1,4 @@
-"""derivaudit.equivalence.compare_expressions: the reusable claim-vs-exact decision."""
+"""derivaudit.checks.equivalence.compare_expressions: the reusable claim-vs-exact decision."""
 
 import multiprocessing
 
@@ -6,11 +6,11 @@ import mpmath
 import pytest
 import sympy as sp
 
-from derivaudit.equivalence import (KINK_MARGIN, compare_expressions, draw_points, kink_arguments,
+from derivaudit.checks.equivalence import (KINK_MARGIN, compare_expressions, draw_points, kink_arguments,
                                     off_switches)
 from derivaudit.errors import DerivauditError, DomainError
 from derivaudit.limits import Limits
-from derivaudit.parse import make_symbol, parse_formula as P
+from derivaudit.lang.parse import make_symbol, parse_formula as P
 
 x, y = make_symbol("x"), make_symbol("y")
 
@@ -126,7 +126,7 @@ def test_inside_a_daemonic_worker_the_cheap_forms_run_in_process():
 
 
 def test_huge_expansions_are_not_attempted():
-    from derivaudit.equivalence import expanded_terms, safe_expand
+    from derivaudit.checks.equivalence import expanded_terms, safe_expand
     big = P("(x + y + 1)**300")
     assert expanded_terms(big) == 45451   # C(302, 2) monomials
     assert safe_expand(big) is big
@@ -136,7 +136,7 @@ def test_huge_expansions_are_not_attempted():
 
 
 def test_variables_positive_on_the_domain_are_used_in_the_proof():
-    from derivaudit.equivalence import positive_on_domain
+    from derivaudit.checks.equivalence import positive_on_domain
     assert positive_on_domain([P("log(x) + sqrt(y) + z**2 + log(1 + w**2)")]) == [x, y]
     c = compare_expressions(P("1/abs(x)"), P("1/x"), domain=[P("log(x)")])
     assert c.status == "proved" and c.method == "expand, with x > 0 as on the domain"

@@ -7,10 +7,10 @@ import pytest
 import sympy as sp
 
 import derivaudit as da
-from derivaudit.error_model import UNIT_ROUNDOFF, ErrorModel, float64_error_model
+from derivaudit.studies.error_model import UNIT_ROUNDOFF, ErrorModel, float64_error_model
 from derivaudit.errors import DerivauditError
-from derivaudit.parse import make_symbol
-from derivaudit.stencils import centered, complex_step
+from derivaudit.lang.parse import make_symbol
+from derivaudit.core.stencils import centered, complex_step
 
 SUITE = [("exp(x)", "1"), ("sin(x)", "1"), ("log(x)", "2"), ("tanh(x)", "0.5"), ("sigmoid(x)", "1"),
          ("x**5 - 3*x**2 + x", "1.5"), ("exp(x)", "10")]

@@ -7,7 +7,7 @@ import pytest
 
 import derivaudit as da
 from derivaudit.errors import DerivauditError, DomainError, ShapeError
-from derivaudit.gradcheck import THRESHOLDS, suggest_cause, verdict_of
+from derivaudit.gradcheck.gradient import THRESHOLDS, suggest_cause, verdict_of
 
 RNG = np.random.default_rng(7)
 X = RNG.normal(size=(10, 3))

@@ -11,9 +11,9 @@ import sympy as sp
 
 from derivaudit.cli import main
 from derivaudit.errors import DerivauditError, LimitExceeded, ParseError, UnsafeExpressionError
-from derivaudit.parse import make_symbol, parse_formula
-from derivaudit.study import study
-from derivaudit.symbolic import derivative
+from derivaudit.lang.parse import make_symbol, parse_formula
+from derivaudit.studies.sweep import study
+from derivaudit.core.symbolic import derivative
 
 P, U, L = ParseError, UnsafeExpressionError, LimitExceeded
 S = "SENTINEL"  # replaced by the path of a sentinel file in tmp_path
@@ -264,6 +264,8 @@ _ALWAYS = {"sympify", "parse_expr", "pickle", "marshal", "shelve", "dill", "clou
 ALLOWED = {
     ("guards.py", "getattr", "getattr(mpmath, name)"): "names from the fixed GUARDED_FUNCTIONS table",
     ("report.py", "getattr", 'getattr(claim, "entry_abs_difference"'): "a literal attribute name",
+    ("__init__.py", "getattr", "getattr(import_module(f\".{_EXPORTS[name]}\", __name__), name)"):
+        "public names from the fixed _EXPORTS table, modules of this package only",
 }
 
 

@@ -9,12 +9,12 @@ import sympy as sp
 
 from derivaudit.cli import main
 from derivaudit.errors import LimitExceeded
-from derivaudit.guards import time_budget
+from derivaudit.core.guards import time_budget
 from derivaudit.limits import DEFAULT_LIMITS, Limits
-from derivaudit.numeric import compile_formula, exact_value
-from derivaudit.parse import make_symbol, parse_formula
-from derivaudit.study import study
-from derivaudit.symbolic import _derivative_size, derivative
+from derivaudit.core.numeric import compile_formula, exact_value
+from derivaudit.lang.parse import make_symbol, parse_formula
+from derivaudit.studies.sweep import study
+from derivaudit.core.symbolic import _derivative_size, derivative
 
 x = make_symbol("x")
 

@@ -6,7 +6,7 @@ import sympy as sp
 
 import derivaudit as da
 from derivaudit.errors import DerivauditError
-from derivaudit.stencils import tensor_stencil
+from derivaudit.core.stencils import tensor_stencil
 
 R = sp.Rational
 

@@ -11,7 +11,7 @@ import sympy
 import derivaudit as da
 from derivaudit.cli import main
 from derivaudit.errors import DerivauditError, DomainError, ParseError, SpecError
-from derivaudit.parallel import StudyTask, combine, load_sweep, study_many, sweep_summary
+from derivaudit.studies.parallel import StudyTask, combine, load_sweep, study_many, sweep_summary
 
 TASKS = [
     StudyTask("exp(x)*sin(x)", at={"x": "0.5"}, eps="1e-1:1e-9:5", schemes=("forward", "centered4")),
@@ -201,7 +201,7 @@ def test_every_reported_digit_survives_a_higher_precision_run(formula, at):
 
 
 def test_cancelled_digits_is_a_tight_upper_bound():
-    from derivaudit.numeric import cancelled_digits
+    from derivaudit.core.numeric import cancelled_digits
 
     with mpmath.workdps(60):
         for whole, part in [("1", "1"), ("1", "0.5"), ("3", "2.9e-12"), ("1e30", "7"), ("9.99", "1e-40"),
@@ -212,7 +212,7 @@ def test_cancelled_digits_is_a_tight_upper_bound():
 
 
 def test_samples_serve_lower_precision_from_higher():
-    from derivaudit.numeric import Samples, compile_formula
+    from derivaudit.core.numeric import Samples, compile_formula
 
     x = da.parse_formula("x").free_symbols.pop()
     samples = Samples(compile_formula(da.parse_formula("exp(x)"), (x,)), x, {x: sympy.Rational(1, 2)})

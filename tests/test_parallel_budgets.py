@@ -12,7 +12,7 @@ import pytest
 
 import derivaudit as da
 from derivaudit.errors import LimitExceeded
-from derivaudit.guards import per_call_budgets, under_limits
+from derivaudit.core.guards import per_call_budgets, under_limits
 from derivaudit.limits import Limits
 
 

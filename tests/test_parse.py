@@ -2,7 +2,7 @@ import pytest
 import sympy as sp
 
 from derivaudit.errors import LimitExceeded, ParseError, UnsafeExpressionError
-from derivaudit.parse import FUNCTIONS, format_formula, make_symbol, parse_constant, parse_formula
+from derivaudit.lang.parse import FUNCTIONS, format_formula, make_symbol, parse_constant, parse_formula
 
 x, y, theta = (make_symbol(n) for n in ("x", "y", "theta"))
 

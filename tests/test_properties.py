@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from derivaudit.errors import DerivauditError
-from derivaudit.parse import FUNCTIONS, format_formula, parse_formula
+from derivaudit.lang.parse import FUNCTIONS, format_formula, parse_formula
 
 QUICK = settings(deadline=timedelta(seconds=2), max_examples=300,
                  suppress_health_check=[HealthCheck.too_slow])

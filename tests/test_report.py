@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import derivaudit as da
-from derivaudit import report
+from derivaudit.reports import report
 from derivaudit.cli import main
 from derivaudit.errors import ReportError
 from derivaudit.progress import Progress, terminal_progress
@@ -228,7 +228,7 @@ def test_failure_mid_write_keeps_the_earlier_report(tmp_path, cubic, monkeypatch
 def test_failed_render_never_touches_the_target(tmp_path, cubic, monkeypatch):
     path = tmp_path / "cubic.html"
     path.write_text("earlier report")
-    import derivaudit.html_report as html_report
+    import derivaudit.reports.html as html_report
 
     def broken(result):
         raise RuntimeError("plotting failed")

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import derivaudit as da
-from derivaudit.audit import audit
+from derivaudit.audits.audit import audit
 from derivaudit.cli import main
 
 from test_report import parse, written_page

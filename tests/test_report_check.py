@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import derivaudit as da
-from derivaudit.check import check
+from derivaudit.checks.check import check
 from derivaudit.cli import main
 
 from test_report import parse, written_page

@@ -6,7 +6,7 @@ import sympy as sp
 
 import derivaudit as da
 from derivaudit.errors import DerivauditError
-from derivaudit.stencils import backward, centered, forward, richardson, stencil
+from derivaudit.core.stencils import backward, centered, forward, richardson, stencil
 
 R = sp.Rational
 

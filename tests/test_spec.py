@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from derivaudit.errors import SpecError
-from derivaudit.spec import build, load_spec
+from derivaudit.audits.spec import build, load_spec
 
 BASE = {
     "shapes": {"X": [2, 3], "Y": [1, 3], "W": [1, 2], "b": [1, 1]},

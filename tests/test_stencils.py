@@ -2,7 +2,7 @@ import pytest
 import sympy as sp
 
 from derivaudit.errors import DerivauditError
-from derivaudit.stencils import backward, centered, forward, stencil
+from derivaudit.core.stencils import backward, centered, forward, stencil
 
 R = sp.Rational
 

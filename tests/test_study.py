@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import derivaudit as da
+from derivaudit.studies.sweep import observed_order, parse_eps
 from derivaudit.errors import DerivauditError, DomainError, LimitExceeded, ParseError
 
 
@@ -92,18 +93,18 @@ def test_float64_shows_the_v_curve():
 
 
 def test_observed_order_formula():
-    orders = da.observed_order([mpmath.mpf("1e-2"), mpmath.mpf("1e-4")], [0.1, 0.01])
+    orders = observed_order([mpmath.mpf("1e-2"), mpmath.mpf("1e-4")], [0.1, 0.01])
     assert np.isnan(orders[0]) and orders[1] == pytest.approx(2.0)
 
 
 def test_parse_eps():
-    steps = da.parse_eps("1e-1:1e-3:3")
+    steps = parse_eps("1e-1:1e-3:3")
     assert [str(s) for s in steps] == ["1/10", "1/100", "1/1000"]
-    assert [str(s) for s in da.parse_eps("0.5, 0.25")] == ["1/2", "1/4"]
-    assert [str(s) for s in da.parse_eps([0.01])] == ["1/100"]
+    assert [str(s) for s in parse_eps("0.5, 0.25")] == ["1/2", "1/4"]
+    assert [str(s) for s in parse_eps([0.01])] == ["1/100"]
     for bad in ["0", "-1", "1:2", "1e-1:1e-3:x", "1e-1:1e-3:0", ""]:
         with pytest.raises(ParseError):
-            da.parse_eps(bad)
+            parse_eps(bad)
 
 
 @pytest.mark.parametrize("kwargs, cls, fragment", [

@@ -46,10 +46,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import DerivauditError, SpecError
-from .limits import DEFAULT_LIMITS, Limits
-from .progress import Progress, ProgressArg
-from .study import DEFAULT_EPS, study
+from derivaudit.errors import DerivauditError, SpecError
+from derivaudit.limits import DEFAULT_LIMITS, Limits
+from derivaudit.progress import Progress, ProgressArg
+from derivaudit.studies.sweep import DEFAULT_EPS, study
 
 __all__ = ["StudyTask", "study_many", "default_workers", "load_sweep", "combine", "sweep_summary"]
 
@@ -263,7 +263,7 @@ def combine(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
 def sweep_summary(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """Fitted orders of every study: ``study, formula, wrt, point`` then
     :func:`~derivaudit.study.fitted_orders`' columns, one row per study × scheme."""
-    from .study import fitted_orders
+    from derivaudit.studies.sweep import fitted_orders
 
     fitted = []
     for table in tables:

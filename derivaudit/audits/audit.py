@@ -49,14 +49,14 @@ import numpy as np
 import pandas as pd
 import sympy as sp
 
-from .arrays import Array, Value, entries, entry_label, shape_of
-from .errors import DerivauditError, DomainError, LimitExceeded
-from .guards import evaluation_limits, lambdify_mpmath, time_budget
-from .limits import DEFAULT_LIMITS, Limits
-from .parse import parse_constant
-from .progress import Progress, ProgressArg
-from .study import observed_order
-from .spec import AuditSettings, AuditSpec, Model, build, claim_layout, load_spec, random_rational
+from derivaudit.lang.arrays import Array, Value, entries, entry_label, shape_of
+from derivaudit.errors import DerivauditError, DomainError, LimitExceeded
+from derivaudit.core.guards import evaluation_limits, lambdify_mpmath, time_budget
+from derivaudit.limits import DEFAULT_LIMITS, Limits
+from derivaudit.lang.parse import parse_constant
+from derivaudit.progress import Progress, ProgressArg
+from derivaudit.studies.sweep import observed_order
+from derivaudit.audits.spec import AuditSettings, AuditSpec, Model, build, claim_layout, load_spec, random_rational
 
 __all__ = ["ClaimResult", "BackwardCheck", "AuditResult", "audit", "exact_gradient"]
 

@@ -26,10 +26,10 @@ import numpy as np
 import sympy as sp
 from mpmath.libmp import dps_to_prec, fzero, mpf_div, mpf_mul, mpf_sum
 
-from .errors import DomainError, LimitExceeded
-from .guards import lambdify_mpmath, under_limits
-from .limits import DEFAULT_LIMITS, Limits
-from .stencils import ComplexStep, Stencil
+from derivaudit.errors import DomainError, LimitExceeded
+from derivaudit.core.guards import lambdify_mpmath, under_limits
+from derivaudit.limits import DEFAULT_LIMITS, Limits
+from derivaudit.core.stencils import ComplexStep, Stencil
 
 __all__ = [
     "GUARD_DIGITS",

@@ -25,17 +25,17 @@ import numpy as np
 import pandas as pd
 import sympy as sp
 
-from .errors import DerivauditError, LimitExceeded, ParseError
-from .guards import per_call_budgets
-from .limits import DEFAULT_LIMITS, Limits
-from .numeric import (GUARD_DIGITS, Samples, cancelled_digits, compile_formula, difference_quotient,
+from derivaudit.errors import DerivauditError, LimitExceeded, ParseError
+from derivaudit.core.guards import per_call_budgets
+from derivaudit.limits import DEFAULT_LIMITS, Limits
+from derivaudit.core.numeric import (GUARD_DIGITS, Samples, cancelled_digits, compile_formula, difference_quotient,
                       difference_quotient_float64, exact_value, to_mpf)
-from .parse import format_formula, free_variables, parse_constant, parse_formula
-from .progress import Progress, ProgressArg
-from .stencils import ComplexStep, Stencil, stencil, tensor_stencil
-from .symbolic import as_symbol, default_variable, derivative, partial, require_variables
-from .error_model import float64_error_model
-from .numeric import require_analytic
+from derivaudit.lang.parse import format_formula, free_variables, parse_constant, parse_formula
+from derivaudit.progress import Progress, ProgressArg
+from derivaudit.core.stencils import ComplexStep, Stencil, stencil, tensor_stencil
+from derivaudit.core.symbolic import as_symbol, default_variable, derivative, partial, require_variables
+from derivaudit.studies.error_model import float64_error_model
+from derivaudit.core.numeric import require_analytic
 
 __all__ = [
     "PRECISIONS",

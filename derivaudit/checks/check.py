@@ -35,16 +35,16 @@ import mpmath
 import pandas as pd
 import sympy as sp
 
-from .equivalence import Comparison, compare_expressions, kink_arguments, off_switches, safe_expand
-from .equivalence import _value as _plain_value
-from .errors import DerivauditError, DomainError, LimitExceeded, ParseError
-from .limits import DEFAULT_LIMITS, Limits
-from .numeric import GUARD_DIGITS, Samples, compile_formula, difference_quotient, exact_value, to_mpf
-from .parse import format_formula, parse_formula
-from .report import table_as_text
-from .stencils import backward, forward
-from .study import _check_dps, resolve_point, resolved_difference, study
-from .symbolic import as_symbol, default_variable, derivative, require_variables
+from derivaudit.checks.equivalence import Comparison, compare_expressions, kink_arguments, off_switches, safe_expand
+from derivaudit.checks.equivalence import _value as _plain_value
+from derivaudit.errors import DerivauditError, DomainError, LimitExceeded, ParseError
+from derivaudit.limits import DEFAULT_LIMITS, Limits
+from derivaudit.core.numeric import GUARD_DIGITS, Samples, compile_formula, difference_quotient, exact_value, to_mpf
+from derivaudit.lang.parse import format_formula, parse_formula
+from derivaudit.reports.report import table_as_text
+from derivaudit.core.stencils import backward, forward
+from derivaudit.studies.sweep import _check_dps, resolve_point, resolved_difference, study
+from derivaudit.core.symbolic import as_symbol, default_variable, derivative, require_variables
 
 __all__ = ["Verdict", "Mistake", "Diagnosis", "OneSided", "ComponentResult", "CheckResult",
            "check", "diagnose", "split_claim", "format_result", "format_component", "EVIDENCE_EPS"]

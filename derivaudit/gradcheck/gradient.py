@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .error_model import UNIT_ROUNDOFF
-from .errors import DerivauditError, DomainError, ShapeError
+from derivaudit.studies.error_model import UNIT_ROUNDOFF
+from derivaudit.errors import DerivauditError, DomainError, ShapeError
 
 __all__ = ["THRESHOLDS", "DEFAULT_EPS", "GradientCheckResult", "check_gradient", "suggest_cause", "verdict_of"]
 

@@ -50,10 +50,10 @@ from dataclasses import dataclass
 import mpmath
 import sympy as sp
 
-from .errors import DerivauditError, DomainError, LimitExceeded
-from .limits import DEFAULT_LIMITS, Limits
-from .numeric import GUARD_DIGITS, CompiledFormula, _evaluate, compile_formula, to_mpf
-from .parse import free_variables
+from derivaudit.errors import DerivauditError, DomainError, LimitExceeded
+from derivaudit.limits import DEFAULT_LIMITS, Limits
+from derivaudit.core.numeric import GUARD_DIGITS, CompiledFormula, _evaluate, compile_formula, to_mpf
+from derivaudit.lang.parse import free_variables
 
 __all__ = ["STATUSES", "KINK_MARGIN", "Comparison", "compare_expressions", "kink_arguments",
            "off_switches", "draw_points", "expanded_terms", "safe_expand", "MAX_EXPANDED_TERMS",

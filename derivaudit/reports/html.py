@@ -2,7 +2,7 @@
 
 Each result type has a context builder that turns the result into plain
 values — text already formatted, plots already rendered to SVG — and a
-template under ``derivaudit/templates/`` that lays them out.  Templates
+template under ``derivaudit/reports/templates/`` that lays them out.  Templates
 autoescape everything; only the SVG made by :mod:`derivaudit.plots` is
 marked safe.
 """
@@ -19,14 +19,14 @@ import pandas as pd
 import sympy as sp
 from markupsafe import Markup
 
-from .errors import DerivauditError
-from .numeric import compile_formula, exact_value
-from .parse import parse_formula
-from .plots import convergence_svg, heatmap_svg
-from .report import (_result_kind, _shape_text, _slug, audit_entries, audit_steps, format_number, formula_text,
+from derivaudit.errors import DerivauditError
+from derivaudit.core.numeric import compile_formula, exact_value
+from derivaudit.lang.parse import parse_formula
+from derivaudit.reports.plots import convergence_svg, heatmap_svg
+from derivaudit.reports.report import (_result_kind, _shape_text, _slug, audit_entries, audit_steps, format_number, formula_text,
                      relative_difference, scientific, study_summary)
-from .stencils import stencil
-from .study import resolve_point
+from derivaudit.core.stencils import stencil
+from derivaudit.studies.sweep import resolve_point
 
 __all__ = ["render", "convergence_context", "pretty_formula", "ORDER_TOLERANCE"]
 
@@ -37,7 +37,7 @@ SHOWN_DIGITS = 20
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("derivaudit", "templates"),
+    return jinja2.Environment(loader=jinja2.PackageLoader("derivaudit.reports", "templates"),
                               autoescape=True, undefined=jinja2.StrictUndefined,
                               trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
@@ -408,7 +408,7 @@ def _audit_page(result) -> tuple[str, dict]:
 
 def render(result) -> str:
     """The HTML page of ``result``: one self-contained document."""
-    from . import __version__
+    from derivaudit import __version__
 
     template, context = _page(result)
     return _environment().get_template(template).render(version=__version__, **context)

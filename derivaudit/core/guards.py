@@ -40,8 +40,8 @@ import mpmath
 import sympy as sp
 from sympy.printing.pycode import MpmathPrinter
 
-from .errors import LimitExceeded
-from .limits import DEFAULT_LIMITS, Limits
+from derivaudit.errors import LimitExceeded
+from derivaudit.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["time_budget", "evaluation_limits", "per_call_budgets", "under_limits", "lambdify_mpmath", "GUARDED_FUNCTIONS"]
 

@@ -53,9 +53,9 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from .errors import DerivauditError, DomainError
-from .numeric import compile_formula, exact_value
-from .stencils import ComplexStep, Stencil, TensorStencil
+from derivaudit.errors import DerivauditError, DomainError
+from derivaudit.core.numeric import compile_formula, exact_value
+from derivaudit.core.stencils import ComplexStep, Stencil, TensorStencil
 
 __all__ = ["UNIT_ROUNDOFF", "ErrorModel", "float64_error_model"]
 

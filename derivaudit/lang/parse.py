@@ -29,9 +29,9 @@ from typing import Callable
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
-from .errors import DerivauditError, LimitExceeded, ParseError, UnsafeExpressionError
-from .guards import time_budget
-from .limits import DEFAULT_LIMITS, Limits
+from derivaudit.errors import DerivauditError, LimitExceeded, ParseError, UnsafeExpressionError
+from derivaudit.core.guards import time_budget
+from derivaudit.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
     "FUNCTIONS",

@@ -26,7 +26,7 @@ import mpmath
 import numpy as np
 import pandas as pd
 
-from .errors import DerivauditError, ReportError
+from derivaudit.errors import DerivauditError, ReportError
 
 __all__ = ["format_number", "scientific", "table_as_text", "csv_frame", "study_summary", "write_csv",
            "write_html", "render_html", "atomic_write_text", "check_summary", "relative_difference",
@@ -112,7 +112,7 @@ def csv_frame(table: pd.DataFrame, f64: bool = True) -> pd.DataFrame:
 
 def study_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per scheme: ``scheme, theoretical_order, fitted_order, steps_used, best_eps, min_abs_error``."""
-    from .study import best_steps, fitted_orders  # study imports report's neighbours; keep import lazy
+    from derivaudit.studies.sweep import best_steps, fitted_orders  # study imports report's neighbours; keep import lazy
 
     fitted = fitted_orders(table)
     summary = fitted.merge(best_steps(table), on="scheme", how="left", sort=False)
@@ -177,12 +177,12 @@ def _result_kind(result) -> str:
     """``"study"``, ``"check"`` or ``"audit"``; TypeError for anything else."""
     if isinstance(result, pd.DataFrame):
         return "study"
-    from .check import CheckResult  # check imports this module: import it lazily
+    from derivaudit.checks.check import CheckResult  # check imports this module: import it lazily
 
     if isinstance(result, CheckResult):
         return "check"
     try:
-        from .audit import AuditResult
+        from derivaudit.audits.audit import AuditResult
     except ImportError:  # pragma: no cover - audit lands separately
         AuditResult = ()
     if AuditResult and isinstance(result, AuditResult):
@@ -201,7 +201,7 @@ def _slug(text: str) -> str:
 
 def formula_text(expr) -> str:
     """``expr`` in the formula language, or sympy's text where it has no formula form."""
-    from .parse import format_formula
+    from derivaudit.lang.parse import format_formula
 
     try:
         return format_formula(expr)
@@ -291,7 +291,7 @@ def audit_steps(result) -> pd.DataFrame:
     observed order is 2 for a right claim and about 0 for a wrong one.
     ``eps`` is the exact decimal text of the step.
     """
-    from .study import observed_order
+    from derivaudit.studies.sweep import observed_order
 
     rows = []
     for c in result.claims:
@@ -371,7 +371,7 @@ def write_csv(result, path: str | os.PathLike) -> Path:
 
 def render_html(result) -> str:
     """The self-contained HTML report of ``result`` as text."""
-    from .html_report import render  # matplotlib and jinja2 load only when HTML is asked for
+    from derivaudit.reports.html import render  # matplotlib and jinja2 load only when HTML is asked for
 
     return render(result)
 

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 import sympy as sp
 
-from .errors import DerivauditError, LimitExceeded, ParseError
-from .guards import time_budget
-from .limits import DEFAULT_LIMITS, Limits
-from .parse import free_variables, make_symbol
+from derivaudit.errors import DerivauditError, LimitExceeded, ParseError
+from derivaudit.core.guards import time_budget
+from derivaudit.limits import DEFAULT_LIMITS, Limits
+from derivaudit.lang.parse import free_variables, make_symbol
 
 __all__ = ["as_symbol", "derivative", "partial", "gradient", "default_variable"]
 

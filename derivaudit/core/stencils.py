@@ -30,7 +30,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from .errors import DerivauditError
+from derivaudit.errors import DerivauditError
 
 __all__ = ["Stencil", "ComplexStep", "TensorStencil", "forward", "backward", "centered", "richardson",
            "complex_step", "tensor_stencil", "stencil", "SCHEME_KINDS"]

@@ -46,11 +46,11 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .arrays import (ARRAY_FUNCTIONS, Array, Value, constant_array, entries, formula_names,
+from derivaudit.lang.arrays import (ARRAY_FUNCTIONS, Array, Value, constant_array, entries, formula_names,
                      parse_array_formula, shape_of, symbol_array)
-from .errors import DerivauditError, LimitExceeded, SpecError
-from .limits import DEFAULT_LIMITS, Limits
-from .parse import CONSTANTS, FUNCTIONS, parse_constant
+from derivaudit.errors import DerivauditError, LimitExceeded, SpecError
+from derivaudit.limits import DEFAULT_LIMITS, Limits
+from derivaudit.lang.parse import CONSTANTS, FUNCTIONS, parse_constant
 
 __all__ = ["AuditSettings", "Definition", "AuditSpec", "Model", "load_spec", "build",
            "claim_layout"]

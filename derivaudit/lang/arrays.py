@@ -38,9 +38,9 @@ from typing import Union
 import numpy as np
 import sympy as sp
 
-from .errors import LimitExceeded, ParseError, ShapeError, UnsafeExpressionError
-from .limits import DEFAULT_LIMITS, Limits
-from .parse import CONSTANTS, FUNCTIONS, FormulaBuilder, make_symbol, prepare
+from derivaudit.errors import LimitExceeded, ParseError, ShapeError, UnsafeExpressionError
+from derivaudit.limits import DEFAULT_LIMITS, Limits
+from derivaudit.lang.parse import CONSTANTS, FUNCTIONS, FormulaBuilder, make_symbol, prepare
 
 __all__ = [
     "Array",
