@@ -24,7 +24,7 @@ gradient check would give:
    ``‖g_claim − g_num‖ / (‖g_claim‖ + ‖g_num‖)``; its observed order
    ``log(r₁/r₂)/log(h₁/h₂)`` (2 for a right claim: the centered error is
    O(h²); about 0 for a wrong one); and the same check done in float64 with
-   the usual thresholds (< 1e-7 fine, < 1e-5 look again, ≥ 1e-3 a bug).
+   the bands of :data:`derivaudit.verdicts.GRADIENT_BANDS` (fine, ok, look again, bug).
 4. **Diagnosis** of wrong claims: the wrong entries by rows/columns, a
    transposed result, a constant factor (a missing ``1/m``), a reduction
    that lost its axis (missing ``keepdims=True``), an activation's
@@ -50,6 +50,7 @@ import pandas as pd
 import sympy as sp
 
 from derivaudit.lang.arrays import Array, Value, entries, entry_label, shape_of
+from derivaudit.verdicts import gradient_band, relative_difference
 from derivaudit.errors import DerivauditError, DomainError, LimitExceeded
 from derivaudit.core.guards import evaluation_limits, lambdify_mpmath, time_budget
 from derivaudit.limits import DEFAULT_LIMITS, Limits
@@ -341,21 +342,7 @@ def describe_entries(wrong: list[tuple[int, ...]], shape: tuple[int, ...]) -> st
 
 
 def _grade(rel: float, settings: AuditSettings) -> str:
-    if not math.isfinite(rel):
-        return "bug"
-    if rel < settings.fine:
-        return "fine"
-    if rel < settings.look_again:
-        return "look again"
-    if rel < settings.bug:
-        return "suspicious"
-    return "bug"
-
-
-def _rel(a: np.ndarray, b: np.ndarray) -> float:
-    num = np.linalg.norm(a - b)
-    den = np.linalg.norm(a) + np.linalg.norm(b)
-    return float(num / den) if den else 0.0
+    return gradient_band(rel, (settings.fine, settings.look_again, settings.bug))
 
 
 def _mp_rel(a, b) -> mpmath.mpf:
@@ -791,7 +778,7 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
             floor = mpmath.mpf(10) ** -(settings.dps - 10)
             order = _order(rels, hs) if min(rels[-2:]) > floor else math.nan
             fd_order = _order(errs, hs) if min(errs[-2:]) > floor else math.nan
-        rel64 = _rel(claim64, numeric[p]["float64"])
+        rel64 = relative_difference(claim64, numeric[p]["float64"])
         if layout != "same":
             rel64 = max(rel64, 1.0) if layout == "transposed" else rel64
         results.append(ClaimResult(

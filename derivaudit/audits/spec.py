@@ -80,7 +80,7 @@ class AuditSettings:
     float64_step: float = 1e-6
     #: relative difference below which a gradient check is fine
     fine: float = 1e-7
-    #: ... below which it deserves a second look (above: suspicious)
+    #: ... below which it is ok (at or above: look again)
     look_again: float = 1e-5
     #: ... at or above which it is a bug
     bug: float = 1e-3

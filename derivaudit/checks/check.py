@@ -37,6 +37,7 @@ import sympy as sp
 
 from derivaudit.checks.equivalence import Comparison, compare_expressions, kink_arguments, off_switches, safe_expand
 from derivaudit.checks.equivalence import _value as _plain_value
+from derivaudit.verdicts import Verdict
 from derivaudit.errors import DerivauditError, DomainError, LimitExceeded, ParseError
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.core.numeric import GUARD_DIGITS, Samples, compile_formula, difference_quotient, exact_value, to_mpf
@@ -60,19 +61,6 @@ class _Text(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-class Verdict(_Text):
-    """The verdict on one claimed derivative (its value is the text shown)."""
-
-    #: ``claim − exact`` simplifies to 0
-    PROVED = "correct (proved)"
-    #: equal to ``dps`` digits at every tested point; not reduced to 0 within the budget
-    NUMERICAL = "correct (numerically, not proved)"
-    #: a counterexample point exists
-    WRONG = "wrong"
-    #: the point given as ``at`` is a kink: left and right derivatives differ (or diverge)
-    NOT_DIFFERENTIABLE = "not differentiable at the point"
 
 
 class Mistake(_Text):

@@ -38,13 +38,13 @@ import numpy as np
 import pandas as pd
 
 from derivaudit.studies.error_model import UNIT_ROUNDOFF
+from derivaudit.verdicts import GRADIENT_BANDS, gradient_band, relative_difference
 from derivaudit.errors import DerivauditError, DomainError, ShapeError
 
 __all__ = ["THRESHOLDS", "DEFAULT_EPS", "GradientCheckResult", "check_gradient", "suggest_cause", "verdict_of"]
 
 #: relative-difference thresholds: below the first fine, the second ok, the third look again
-THRESHOLDS = (1e-7, 1e-5, 1e-3)
-_VERDICTS = ("fine", "ok", "look again", "bug")
+THRESHOLDS = tuple(bound for bound, _ in GRADIENT_BANDS)
 #: base step of the centered difference, ≈ u^(1/3)
 DEFAULT_EPS = 6e-6
 #: complex step: any tiny step works (no cancellation); small enough that truncation h²·|f'''| is nil
@@ -57,10 +57,7 @@ _NEGLIGIBLE = 1e-10
 
 def verdict_of(relative_difference: float) -> str:
     """``fine``, ``ok``, ``look again`` or ``bug`` for a relative difference (see :data:`THRESHOLDS`)."""
-    for threshold, verdict in zip(THRESHOLDS, _VERDICTS):
-        if relative_difference < threshold:
-            return verdict
-    return _VERDICTS[-1]
+    return gradient_band(relative_difference)
 
 
 @dataclass(frozen=True)
@@ -203,11 +200,6 @@ def _accepts_complex(f: _Counted, theta: np.ndarray) -> tuple[bool, str]:
     return True, ""
 
 
-def _relative(a: np.ndarray, b: np.ndarray) -> float:
-    scale = np.linalg.norm(a) + np.linalg.norm(b)
-    return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
-
-
 def _sweep(f: _Counted, theta: np.ndarray, analytic: np.ndarray, f0: float, steps: Sequence[float],
            reference: np.ndarray | None) -> pd.DataFrame:
     """Centered differences at each step: the V of truncation against roundoff.
@@ -234,8 +226,8 @@ def _sweep(f: _Counted, theta: np.ndarray, analytic: np.ndarray, f0: float, step
     rows = []
     for k, (s, q) in enumerate(zip(steps, quotients)):
         roundoff, truncation = roundoffs[k], K * s ** 2
-        rows.append({"eps": s, "relative_difference": _relative(analytic, q),
-                     "error_vs_complex_step": _relative(q, reference) if reference is not None else math.nan,
+        rows.append({"eps": s, "relative_difference": relative_difference(analytic, q),
+                     "error_vs_complex_step": relative_difference(q, reference) if reference is not None else math.nan,
                      "truncation_estimate": truncation, "roundoff_estimate": roundoff,
                      "dominant": "" if math.isnan(truncation) else
                      ("truncation" if truncation > roundoff else "roundoff")})
@@ -389,7 +381,7 @@ def check_gradient(f: Callable, grad_f: Callable, theta, *, eps: float | None = 
     bad = (component >= THRESHOLDS[1]) & (difference > 10 * uncertainty) & (difference > _NEGLIGIBLE * scale)
     flat_order = np.argsort(-np.where(bad, component, -1).ravel(), kind="stable")[:int(bad.sum())]
     wrong = tuple(tuple(int(i) for i in np.unravel_index(k, theta.shape)) for k in flat_order)
-    relative = _relative(analytic, numeric)
+    relative = relative_difference(analytic, numeric)
     verdict = verdict_of(relative)
     cause = suggest_cause(analytic, numeric, wrong, uncertainty)
     if not cause and verdict in ("look again", "bug"):

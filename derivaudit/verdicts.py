@@ -1,0 +1,104 @@
+"""One verdict vocabulary for the whole package, defined once.
+
+Claims (``check``, ``audit``) get a :class:`Verdict`; gradient checks of
+code get a relative difference
+
+.. math:: r = \\frac{\\lVert g - n \\rVert}{\\lVert g \\rVert + \\lVert n \\rVert}
+
+(``g`` the claimed gradient, ``n`` the reference) and one word for its band
+from :data:`GRADIENT_BANDS`.  The command line maps outcomes to
+:class:`ExitCode`.  Reports, the CLI and the README use these words and
+nothing else.
+
+>>> gradient_band(3e-9), gradient_band(2e-6), gradient_band(4e-4), gradient_band(0.5)
+('fine', 'ok', 'look again', 'bug')
+>>> relative_difference([1.0, 2.0], [1.0, 2.0])
+0.0
+>>> str(Verdict.WRONG), int(ExitCode.UNDECIDED)
+('wrong', 4)
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+
+__all__ = ["Verdict", "ExitCode", "GRADIENT_BANDS", "GRADIENT_WORDS", "gradient_band", "relative_difference"]
+
+
+class Verdict(str, enum.Enum):
+    """The verdict on one claimed derivative (its value is the text shown)."""
+
+    #: ``claim − exact`` simplifies to 0
+    PROVED = "correct (proved)"
+    #: equal to ``dps`` digits at every tested point; not reduced to 0 within the budget
+    NUMERICAL = "correct (numerically, not proved)"
+    #: a counterexample point exists
+    WRONG = "wrong"
+    #: the evidence decided neither way (values unresolved, budget spent): the result says why
+    UNDECIDED = "undecided"
+    #: the point given as ``at`` is a kink: left and right derivatives differ (or diverge)
+    NOT_DIFFERENTIABLE = "not differentiable at the point"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def correct(self) -> bool:
+        """True for the two "correct" verdicts."""
+        return self in (Verdict.PROVED, Verdict.NUMERICAL)
+
+
+class ExitCode(enum.IntEnum):
+    """Exit codes of the command line."""
+
+    OK = 0            #: every claim correct (or no claim)
+    WRONG = 1         #: at least one claim wrong
+    BAD_INPUT = 2     #: the input could not be used; one line says what, where and how to fix it
+    INTERNAL = 3      #: a bug of ours
+    UNDECIDED = 4     #: no claim wrong, at least one undecided
+
+
+#: upper bounds of the relative-difference bands of a gradient check, and their words;
+#: a difference at or above the last bound is a ``bug``
+GRADIENT_BANDS: tuple[tuple[float, str], ...] = ((1e-7, "fine"), (1e-5, "ok"), (1e-3, "look again"))
+#: every word a gradient check can give, best first
+GRADIENT_WORDS: tuple[str, ...] = tuple(word for _, word in GRADIENT_BANDS) + ("bug",)
+
+
+def gradient_band(relative: float, bounds: tuple[float, float, float] | None = None) -> str:
+    """The word for a relative difference.
+
+    Parameters
+    ----------
+    relative : float
+        ``‖g − n‖ / (‖g‖ + ‖n‖)``; NaN or infinity is a ``bug``.
+    bounds : tuple of three floats, optional
+        Upper bounds of ``fine``, ``ok`` and ``look again`` (default: those of
+        :data:`GRADIENT_BANDS`; an audit spec may set its own).
+
+    Returns
+    -------
+    str
+        One of :data:`GRADIENT_WORDS`.
+    """
+    limits = bounds if bounds is not None else tuple(bound for bound, _ in GRADIENT_BANDS)
+    if not math.isfinite(relative):
+        return GRADIENT_WORDS[-1]
+    for bound, word in zip(limits, GRADIENT_WORDS):
+        if relative < bound:
+            return word
+    return GRADIENT_WORDS[-1]
+
+
+def relative_difference(claimed, reference) -> float:
+    """``‖g − n‖₂ / (‖g‖₂ + ‖n‖₂)`` as a float, 0 when both are zero.
+
+    Symmetric, scale-free and at most 1; ``g`` and ``n`` are array-likes of the same shape.
+    """
+    import numpy as np
+
+    g = np.asarray(claimed, dtype=float)
+    n = np.asarray(reference, dtype=float)
+    scale = np.linalg.norm(g) + np.linalg.norm(n)
+    return 0.0 if scale == 0 else float(np.linalg.norm(g - n) / scale)
