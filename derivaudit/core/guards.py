@@ -45,7 +45,7 @@ from sympy.printing.pycode import MpmathPrinter
 from derivaudit.errors import LimitExceeded
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["time_budget", "evaluation_limits", "per_call_budgets", "under_limits", "lambdify_mpmath", "GUARDED_FUNCTIONS",
+__all__ = ["time_budget", "evaluation_limits", "active_limits", "per_call_budgets", "under_limits", "lambdify_mpmath", "GUARDED_FUNCTIONS",
            "gc_paused"]
 
 
@@ -246,6 +246,12 @@ class time_budget:
 
 _LIMITS: contextvars.ContextVar[Limits] = contextvars.ContextVar("derivaudit_limits",
                                                                  default=DEFAULT_LIMITS)
+
+
+def active_limits() -> Limits:
+    """The limits of the innermost :class:`evaluation_limits` or :class:`per_call_budgets`
+    block (the defaults outside one): what compiled formulas check magnitudes against."""
+    return _LIMITS.get()
 
 
 class evaluation_limits:

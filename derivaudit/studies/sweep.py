@@ -238,7 +238,7 @@ def _mp_sweep(request: _Request, f, exact, advance, limits: Limits) -> list[dict
     for j in sorted(range(len(steps)), key=bits.__getitem__, reverse=True):
         for i, cell in enumerate(certifier.step_cells(stencils, steps[j], limits, bits[j])):
             cells[i, j] = cell
-        advance(len(stencils))
+            advance()
     return [_cell_columns(st, eps_values, [cells[i, j] for j in range(len(steps))], dps)
             for i, st in enumerate(stencils)]
 
