@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import reduce
+from functools import lru_cache, reduce
 
 import sympy as sp
 from flint import acb, arb, fmpq
@@ -211,13 +211,19 @@ def quotient_ball(samples: BallSamples, st, eps: sp.Rational, bits: int):
 
 
 def predicted_bits(dps: int, st, eps: sp.Rational, magnitude_bits: int) -> int:
-    """Working precision expected to certify a cell: ``dps`` digits, ``(d + p)·log2(1/ε)``
-    bits for what the quotient and its error cancel, and the point's size."""
+    """Working precision expected to certify a cell: ``dps`` digits, ``d·log2(1/ε)`` bits
+    for what the quotient cancels, ``p·log2(1/ε)`` for what its error cancels (no more
+    than an error at the resolution needs), and the point's size."""
+    return _predicted_bits(dps, st.derivative, st.accuracy, int(eps.p), int(eps.q), magnitude_bits)
+
+
+@lru_cache(maxsize=4096)
+def _predicted_bits(dps: int, derivative: int, accuracy: int, p: int, q: int, magnitude_bits: int) -> int:
     cancel = 0
-    if eps.p < eps.q:
-        log_step = int(eps.q).bit_length() - int(eps.p).bit_length() + 1
+    if p < q:
+        log_step = q.bit_length() - p.bit_length() + 1
         # an error below the resolution 10^-dps·|f⁽ᵈ⁾| needs no digits of its own
-        cancel = st.derivative * log_step + min(st.accuracy * log_step, digits_to_bits(dps) + 8)
+        cancel = derivative * log_step + min(accuracy * log_step, digits_to_bits(dps) + 8)
     return digits_to_bits(dps) + 24 + cancel + max(0, magnitude_bits)
 
 

@@ -222,6 +222,13 @@ def _is_zero_by_sympy(expr: sp.Expr, point) -> object:
     return lambda: bool(expr.xreplace(dict(point)).is_zero)
 
 
+@lru_cache(maxsize=4096)
+def _step_value(p: int, q: int, dps: int) -> mpmath.mpf:
+    """The step ``p/q`` rounded to ``dps`` digits, as the table shows it."""
+    with mpmath.workdps(dps):
+        return +to_mpf_exact(sp.Rational(p, q), dps)
+
+
 def _mp_sweep(request: _Request, f, exact, advance, limits: Limits) -> list[dict]:
     """Every scheme's columns in arbitrary precision, each cell certified (see
     :mod:`derivaudit.core.quotients`)."""
@@ -230,8 +237,7 @@ def _mp_sweep(request: _Request, f, exact, advance, limits: Limits) -> list[dict
     samples = BallSamples(f, directions, request.point, limits)
     certifier = StepCertifier(samples, exact, request.point, dps, limits,
                               exact_is_zero=_is_zero_by_sympy(request.exact_expr, request.point))
-    with mpmath.workdps(dps):
-        eps_values = [+to_mpf_exact(s, dps) for s in steps]
+    eps_values = [_step_value(int(s.p), int(s.q), dps) for s in steps]
     # Most demanding step first: the exact value computed for it serves every other cell.
     bits = [max(predicted_bits(dps, st, eps, certifier.magnitude_bits) for st in stencils) for eps in steps]
     cells = {}
