@@ -94,7 +94,8 @@ class BallSamples:
         self._rational = {v: _as_fmpq(value) for v, value in self.point.items()}
         self.limits = limits
         self._base: dict[int, list] = {}
-        self._memo: dict[object, tuple[int, object]] = {}
+        #: shift key → (bits, ball) of each sample computed so far
+        self.memo: dict[object, tuple[int, object]] = {}
         self._complex: BallFormula | None = None
         self.evaluations = 0
 
@@ -113,7 +114,7 @@ class BallSamples:
         """The ball of the sample at ``shift`` (an ``fmpq``, or a tuple of them), memoised
         under ``key`` (hashing an ``fmpq`` is slow); None when it is not finite at
         ``bits`` (more precision may help), DomainError when no precision can."""
-        hit = self._memo.get(key)
+        hit = self.memo.get(key)
         if hit is not None and hit[0] >= bits:
             return hit[1]
         shifts = shift if isinstance(shift, tuple) else (shift,)
@@ -123,7 +124,7 @@ class BallSamples:
         if not value.is_finite():
             self._explain(args, shifts)
             return None
-        self._memo[key] = (bits, value)
+        self.memo[key] = (bits, value)
         return value
 
     def _explain(self, args, shifts) -> None:
@@ -186,9 +187,10 @@ def _shift(offset, eps: sp.Rational):
     return _as_fmpq(offset * eps)
 
 
-def quotient_ball(samples: BallSamples, st, eps: sp.Rational, bits: int):
+def quotient_ball(samples: BallSamples, st, eps: sp.Rational, bits: int, scaled: bool = True):
     """``D_ε f`` as a ball at ``bits`` bits (the current flint precision must be ``bits``),
-    and the scale ``Σ|wᵢ fᵢ|/εᵈ`` of its terms; ``(None, None)`` when a sample is not finite."""
+    and (when ``scaled``) the scale ``Σ|wᵢ fᵢ|/εᵈ`` of its terms; ``(None, None)`` when a
+    sample is not finite."""
     if st.complex_samples:
         value = samples.complex_value(eps, bits)
         if value is None:
@@ -197,17 +199,23 @@ def quotient_ball(samples: BallSamples, st, eps: sp.Rational, bits: int):
         result = value.imag / step
         return result, abs(result)
     terms, divisor = _terms(st, eps)
+    memo = samples.memo
     total = arb(0)
     scale = arb(0)
     for key, shift, weight in terms:
-        value = samples.value(key, shift, bits)
-        if value is None:
-            return None, None
+        hit = memo.get(key)
+        if hit is not None and hit[0] >= bits:
+            value = hit[1]
+        else:
+            value = samples.value(key, shift, bits)
+            if value is None:
+                return None, None
         part = value * weight
         total += part
-        scale += abs(part)
+        if scaled:
+            scale += abs(part)
     divisor = arb(divisor)
-    return total / divisor, scale / divisor
+    return total / divisor, (scale / divisor if scaled else None)
 
 
 def predicted_bits(dps: int, st, eps: sp.Rational, magnitude_bits: int) -> int:
@@ -314,7 +322,10 @@ class StepCertifier:
 
     def _try(self, st, eps, bits):
         """(cell, None) when certified at ``bits``; else (None, the name of the number short)."""
-        approx, scale = quotient_ball(self.samples, st, eps, bits)
+        if self.exact_formula is not None:
+            exact, resolution = self.exact_at(bits)
+        approx, scale = quotient_ball(self.samples, st, eps, bits,
+                                      scaled=self.exact_formula is None or resolution is None)
         if approx is None:
             self._short = -1
             return None, "difference quotient"
@@ -326,7 +337,6 @@ class StepCertifier:
                 return Cell(approx, None, None, False, True, bits), None
             self._short = _missing_bits(approx, need)
             return None, "difference quotient"
-        exact, resolution = self.exact_at(bits)
         if not (exact.is_exact() or exact.rel_accuracy_bits() >= need):
             self._short = _missing_bits(exact, need)
             return None, "exact derivative"
