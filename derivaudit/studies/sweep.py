@@ -32,10 +32,11 @@ from derivaudit.core.numeric import (GUARD_DIGITS, Samples, cancelled_digits, co
                       difference_quotient_float64, exact_value, to_mpf)
 from derivaudit.lang.parse import format_formula, free_variables, parse_constant, parse_formula
 from derivaudit.progress import Progress, ProgressArg
-from derivaudit.core.stencils import ComplexStep, Stencil, stencil, tensor_stencil
+from derivaudit.core.stencils import ComplexStep, Stencil
 from derivaudit.core.symbolic import as_symbol, default_variable, derivative, partial, require_variables
 from derivaudit.studies.error_model import float64_error_model
 from derivaudit.core.numeric import require_analytic
+from derivaudit.studies.stencil_verdicts import prepare_schemes, stencil_attrs
 
 __all__ = [
     "PRECISIONS",
@@ -258,7 +259,7 @@ def _expected_loss(st: Stencil, eps: sp.Rational) -> int:
     at once usually makes the second evaluation below unnecessary.  A wrong
     prediction costs time, never digits: the measured loss still decides.
     """
-    if eps.p >= eps.q:
+    if eps.p >= eps.q or st.accuracy < 1:  # an inconsistent user stencil cancels nothing
         return 0
     return math.floor(st.accuracy * (math.log10(eps.q) - math.log10(eps.p)))
 
@@ -345,7 +346,7 @@ def _scheme_columns(st: Stencil, steps, approx, errors, exact, dps: int) -> dict
 def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT_EPS,
           schemes: Sequence[str] = ("forward", "centered"), order: int = 1, dps: int = 50,
           precision: str = "mp", limits: Limits = DEFAULT_LIMITS,
-          progress: ProgressArg = None) -> pd.DataFrame:
+          progress: ProgressArg = None, claimed_order: int | None = None) -> pd.DataFrame:
     """Sweep finite-difference schemes over step sizes against the exact derivative.
 
     Parameters
@@ -359,7 +360,8 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     eps : list or str
         Steps, see :func:`parse_eps`.
     schemes : names of stencils (``forward``, ``backward``, ``centered``, ``centered4``,
-        ``richardson-centered``, ``complex-step``, ...).
+        ``richardson-centered``, ``complex-step``, ...) or Stencil objects
+        (e.g. a user's own, from :func:`~derivaudit.core.custom_stencils.custom_stencil`).
     order : int
         Derivative order ``d``.  A list ``wrt=["x", "y"]`` instead asks for
         the mixed partial ``∂²f/∂x∂y`` (a variable may repeat: ``["x", "x", "y"]``),
@@ -371,6 +373,10 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     progress : bool or callable, optional
         ``True`` draws a progress bar on stderr for sweeps that take over a
         second; a callable is called as ``progress(done, total)`` per step.
+    claimed_order : int, optional
+        The order claimed for the user stencils (for every scheme when there
+        are none), judged against the fitted order
+        (:mod:`derivaudit.studies.stencil_verdicts`).
 
     Returns
     -------
@@ -379,7 +385,9 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     scheme × step, in the order given.  ``eps``, ``exact`` and (in mp mode)
     ``approx`` and the errors are mpmath numbers carrying ``dps`` digits.
     ``table.attrs`` records the formula, variable, point, derivative,
-    precision and ``dps``.  In float64 mode the table also has the column
+    precision and ``dps``; with user stencils or a claimed order,
+    ``table.attrs["stencils"]`` maps scheme names to their
+    :class:`~derivaudit.studies.stencil_verdicts.StencilVerdict`.  In float64 mode the table also has the column
     ``predicted_error`` of the error model (:mod:`derivaudit.error_model`),
     and ``table.attrs["error_model"]`` holds each scheme's predicted best
     step and least error (see :func:`predicted_best_steps`).
@@ -405,15 +413,8 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
         require_variables(expr, [var])
     point = resolve_point(expr, at)
     steps = parse_eps(eps)
-    names = [schemes] if isinstance(schemes, str) else list(schemes)
-    if not names:
-        raise DerivauditError("no schemes given")
-    if mixed:
-        stencils = [(name, tensor_stencil(name, counts)) for name in names]
-        exact_expr = partial(expr, wrt_list)
-    else:
-        stencils = [(name, stencil(name, order)) for name in names]
-        exact_expr = derivative(expr, var, order)
+    stencils = prepare_schemes(schemes, order, counts if mixed else None, claimed_order)
+    exact_expr = partial(expr, wrt_list) if mixed else derivative(expr, var, order)
     if any(isinstance(st, ComplexStep) for _, st in stencils):
         require_analytic(expr)
     variables = tuple(point)
@@ -491,6 +492,7 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     })
     if precision == "float64":
         table.attrs["error_model"] = models
+    stencil_attrs(table, [st for _, st in stencils], claimed_order, fitted_orders)
     return table
 
 
@@ -565,9 +567,9 @@ def _fitted_bottom(group: pd.DataFrame) -> float:
     without two steps on each arm (e.g. the complex step, which has no
     roundoff arm).
     """
-    if group["scheme"].iloc[0] == "complex-step":
-        return math.nan
     p, d = int(group["theoretical_order"].iloc[0]), int(group["derivative"].iloc[0])
+    if group["scheme"].iloc[0] == "complex-step" or p < 1:  # p < 1: an inconsistent user stencil
+        return math.nan
     errors = np.array([float(e) for e in group["abs_error"]])
     steps = np.array([float(s) for s in group["eps"]])
     i = int(np.argmin(errors))
