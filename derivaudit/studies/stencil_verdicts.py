@@ -128,7 +128,7 @@ def _verdict(st, fitted: float, claimed_order: int | None) -> StencilVerdict:
         moments=tuple(map(str, st.moments)) if custom else (),
         consistent=st.consistent if custom else True,
         failures=tuple(st.failures()) if custom else (),
-        order=st.accuracy, error_constant=str(getattr(st, "error_constant", "")),
+        order=st.accuracy, error_constant=str(st.error_constant) if isinstance(st, Stencil) else "",
         best_order=st.best_accuracy if custom else None,
         suggested_weights=tuple(map(str, st.suggested_weights)) if custom else (),
         fitted_order=fitted, claimed_order=claimed_order, claim=claim, notes=tuple(notes))
