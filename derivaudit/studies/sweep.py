@@ -30,6 +30,7 @@ from derivaudit.core.guards import per_call_budgets
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.core.numeric import (GUARD_DIGITS, Samples, cancelled_digits, compile_formula, difference_quotient,
                       difference_quotient_float64, exact_value, to_mpf)
+from derivaudit.lang.numbers import exact_number as _exact_number
 from derivaudit.lang.parse import format_formula, free_variables, parse_constant, parse_formula
 from derivaudit.progress import Progress, ProgressArg
 from derivaudit.core.stencils import ComplexStep, Stencil
@@ -57,30 +58,6 @@ _MAX_STEPS = 1_000
 
 TABLE_COLUMNS = ["scheme", "derivative", "eps", "approx", "exact", "error", "abs_error",
                  "rel_error", "observed_order", "theoretical_order"]
-
-
-def _exact_number(value, what: str) -> sp.Expr:
-    """A user number as an exact sympy constant; floats by their shortest repr."""
-    if isinstance(value, sp.Expr):
-        if value.free_symbols:
-            raise ParseError(f"{what} {value} must be a number")
-        return value
-    if isinstance(value, bool):
-        raise ParseError(f"{what} must be a number, not {value!r}")
-    if isinstance(value, int):
-        return sp.Integer(value)
-    if isinstance(value, Fraction):
-        return sp.Rational(value.numerator, value.denominator)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ParseError(f"{what} must be finite, not {value!r}")
-        # repr is the shortest decimal that round-trips: 0.01 means 1/100
-        return parse_constant(repr(value), what=what)
-    if isinstance(value, mpmath.mpf):
-        return sp.Float(value, mpmath.mp.dps)
-    if isinstance(value, str):
-        return parse_constant(value, what=what)
-    raise ParseError(f"{what} must be a number or text, not {type(value).__name__}")
 
 
 def parse_eps(spec: str | float | Iterable) -> list[sp.Rational]:
