@@ -122,10 +122,10 @@ def _add_study(sub) -> None:
 
 
 def _run_study(args) -> int:
-    wrt = _split_list(args.wrt) if args.wrt and "," in args.wrt else args.wrt  # x,y: a mixed partial
     from derivaudit.core.custom_stencils import schemes_from_text
     from derivaudit.studies.stencil_verdicts import study_exit_code
 
+    wrt = _split_list(args.wrt) if args.wrt and "," in args.wrt else args.wrt  # x,y: a mixed partial
     schemes = schemes_from_text(args.schemes, args.stencil, args.order)
     table = study(args.formula, wrt=wrt, at=parse_assignments(args.at), eps=args.eps,
                   schemes=schemes, order=args.order, dps=args.dps,
@@ -158,6 +158,7 @@ def _run_study(args) -> int:
 
 
 def _print_stencil_verdicts(tables) -> None:
+    """Each user stencil's verdict (and a claimed order's), after the tables."""
     for i, table in enumerate(tables):
         for verdict in (table.attrs.get("stencils") or {}).values():
             lines = verdict.lines()
@@ -218,6 +219,7 @@ def _add_sweep(sub) -> None:
 
 def _run_sweep(args) -> int:
     from derivaudit.studies.parallel import combine, load_sweep, study_many, sweep_summary
+    from derivaudit.studies.stencil_verdicts import study_exit_code
     from derivaudit.reports.report import atomic_write_text, csv_frame
 
     if args.workers is not None and args.scheduler:
@@ -232,8 +234,6 @@ def _run_sweep(args) -> int:
         _print_stencil_verdicts(tables)
         if args.csv:
             print(f"\nwrote {args.csv}")
-    from derivaudit.studies.stencil_verdicts import study_exit_code
-
     return int(study_exit_code(tables))
 
 
