@@ -140,6 +140,8 @@ def test_claimed_order_against_the_fitted_order():
     exact = da.study("x**2", at={"x": 1}, eps="1e-2:1e-3:2", schemes=["centered"], claimed_order=2)
     assert exact.attrs["stencils"]["centered"].claim is Verdict.UNDECIDED
     assert study_exit_code(exact) is ExitCode.UNDECIDED
+    assert main(["study", "x**2", "--at", "x=1", "--eps", "1e-2,1e-3", "--schemes", "centered",
+                 "--claim-order", "2", "--quiet"]) == ExitCode.UNDECIDED
 
 
 @pytest.mark.parametrize("kwargs, fragment", [

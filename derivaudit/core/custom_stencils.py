@@ -108,7 +108,7 @@ class CustomStencil(Stencil):
                 f"yours differ at {where} {', '.join(map(str, differ))}")
 
     def verdict(self) -> str:
-        """One line: inconsistent (with the first failing moment), or the order against the offsets' best."""
+        """One line: wrong weights (every failing moment), or the order against the highest the offsets allow."""
         if not self.consistent:
             return f"wrong weights: {'; '.join(self.failures())}"
         p, best = self.accuracy, self.best_accuracy
