@@ -18,7 +18,7 @@ from derivaudit.core.custom_stencils import CustomStencil, custom_stencil
 from derivaudit.errors import DerivauditError
 from derivaudit.studies.parallel import load_sweep, study_many
 from derivaudit.studies.stencil_verdicts import stencil_table, study_exit_code
-from derivaudit.studies.sweep import fitted_orders
+from derivaudit.studies.orders import fitted_orders
 from derivaudit.verdicts import ORDER_TOLERANCE, ExitCode, Verdict
 
 R = sp.Rational

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
-from derivaudit.core.stencils import MAX_POINTS, Stencil, leading_moment, stencil, tensor_stencil
+from derivaudit.core.stencils import MAX_POINTS, ComplexStep, Stencil, leading_moment, stencil, tensor_stencil
 from derivaudit.errors import DerivauditError
 from derivaudit.lang.numbers import exact_rational
 from derivaudit.lang.stencil_text import split_stencil_text
@@ -230,19 +230,19 @@ def custom_stencil(offsets, weights, derivative: int = 1, name: str | None = Non
                          sp.Rational(constant), given_offsets, given_weights, moments, suggested, best)
 
 
-def resolve_schemes(schemes, order: int, counts: tuple[int, ...] | None = None) -> list[tuple[str, object]]:
-    """``(name, stencil)`` for each scheme: a name (``"centered4"``) or a :class:`Stencil` object.
+def resolve_schemes(schemes, order: int, counts: tuple[int, ...] | None = None) -> list:
+    """The stencil of each scheme: a name (``"centered4"``) or a scheme object (:class:`Stencil`, ...).
 
     ``counts`` (derivatives per direction) asks for tensor stencils of a
     mixed partial; user stencils take one direction only.  A user stencil
     whose name is already taken gets ``#2``, ``#3``, … appended.
     """
-    items = [schemes] if isinstance(schemes, (str, Stencil)) else list(schemes)
+    items = [schemes] if isinstance(schemes, (str, Stencil, ComplexStep)) else list(schemes)
     if not items:
         raise DerivauditError("no schemes given")
     resolved, taken = [], set()
     for i, item in enumerate(items):
-        if isinstance(item, Stencil):
+        if isinstance(item, (Stencil, ComplexStep)):
             if counts is not None:
                 raise DerivauditError(f"scheme {item.name} is a one-variable stencil; a mixed partial "
                                       "takes named schemes (centered, richardson-centered, ...)")
@@ -259,7 +259,7 @@ def resolve_schemes(schemes, order: int, counts: tuple[int, ...] | None = None) 
             st = replace(st, name=next(f"{st.name}#{n}" for n in range(2, len(items) + 2)
                                        if f"{st.name}#{n}" not in taken))
         taken.add(st.name)
-        resolved.append((st.name, st))
+        resolved.append(st)
     return resolved
 
 

@@ -26,7 +26,7 @@ from derivaudit.reports.plots import convergence_svg, heatmap_svg
 from derivaudit.reports.report import (_result_kind, _shape_text, _slug, audit_entries, audit_steps, format_number, formula_text,
                      relative_difference, scientific, study_summary)
 from derivaudit.core.stencils import stencil
-from derivaudit.studies.sweep import resolve_point
+from derivaudit.studies.inputs import resolve_point
 # an observed or fitted order further than this from the theoretical one is shaded
 from derivaudit.verdicts import ORDER_TOLERANCE
 

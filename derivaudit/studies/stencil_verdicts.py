@@ -21,17 +21,18 @@ has none.  An inconsistent stencil or a wrong claim makes the command exit 1.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from derivaudit.core.custom_stencils import CustomStencil, custom_stencil, resolve_schemes
+from derivaudit.core.custom_stencils import CustomStencil, custom_stencil
 from derivaudit.core.stencils import ComplexStep, Stencil
 from derivaudit.errors import DerivauditError, SpecError
+from derivaudit.studies.orders import fitted_orders
 from derivaudit.verdicts import ORDER_TOLERANCE, ExitCode, Verdict
 
-__all__ = ["StencilVerdict", "prepare_schemes", "stencil_attrs", "stencil_table", "study_exit_code",
+__all__ = ["StencilVerdict", "check_claimed_order", "stencil_attrs", "stencil_table", "study_exit_code",
            "sweep_stencils", "SWEEP_KEYS"]
 
 #: keys a sweep file's ``[[study]]`` may add for user stencils
@@ -88,13 +89,11 @@ class StencilVerdict:
         return values
 
 
-def prepare_schemes(schemes, order: int, counts, claimed_order) -> list[tuple[str, object]]:
-    """:func:`~derivaudit.core.custom_stencils.resolve_schemes`, after checking ``claimed_order``
-    (so a bad claim fails before the sweep runs)."""
+def check_claimed_order(claimed_order) -> None:
+    """A claimed order is None or a whole number ≥ 1 (checked before the sweep runs)."""
     if claimed_order is not None and (not isinstance(claimed_order, int) or isinstance(claimed_order, bool)
                                       or claimed_order < 1):
         raise DerivauditError(f"claimed order must be a whole number ≥ 1, not {claimed_order!r}")
-    return resolve_schemes(schemes, order, counts)
 
 
 def _judge_claim(claimed: int, fitted: float, theory: int) -> tuple[Verdict, str]:
@@ -120,7 +119,7 @@ def _verdict(st, fitted: float, claimed_order: int | None) -> StencilVerdict:
         claim, line = _judge_claim(claimed_order, fitted, st.accuracy)
         notes.append(line)
     custom = isinstance(st, CustomStencil)
-    plain = isinstance(st, Stencil) and not isinstance(st, ComplexStep)
+    plain = isinstance(st, Stencil)
     return StencilVerdict(
         scheme=st.name, derivative=st.derivative,
         offsets=st.given_offsets if custom else tuple(map(str, st.offsets)) if plain else (),
@@ -128,19 +127,17 @@ def _verdict(st, fitted: float, claimed_order: int | None) -> StencilVerdict:
         moments=tuple(map(str, st.moments)) if custom else (),
         consistent=st.consistent if custom else True,
         failures=tuple(st.failures()) if custom else (),
-        order=st.accuracy, error_constant=str(st.error_constant) if isinstance(st, Stencil) else "",
+        order=st.accuracy, error_constant=str(st.error_constant) if isinstance(st, (Stencil, ComplexStep)) else "",
         best_order=st.best_accuracy if custom else None,
         suggested_weights=tuple(map(str, st.suggested_weights)) if custom else (),
         fitted_order=fitted, claimed_order=claimed_order, claim=claim, notes=tuple(notes))
 
 
-def stencil_attrs(table: pd.DataFrame, stencils: Sequence, claimed_order: int | None,
-                  fitted_orders: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
+def stencil_attrs(table: pd.DataFrame, stencils: Sequence, claimed_order: int | None) -> None:
     """Record a :class:`StencilVerdict` per judged scheme in ``table.attrs["stencils"]``.
 
     Judged are the user stencils, and with a claim every scheme it applies to
-    (the user stencils, or all schemes when there are none).  ``fitted_orders``
-    is :func:`~derivaudit.study.fitted_orders` (passed in: that module calls this one).
+    (the user stencils, or all schemes when there are none).
     """
     custom = [st for st in stencils if isinstance(st, CustomStencil)]
     judged = custom or (list(stencils) if claimed_order is not None else [])
