@@ -102,7 +102,8 @@ def _judge_claim(claimed: int, fitted: float, theory: int) -> tuple[Verdict, str
         return Verdict.UNDECIDED, (f"claimed order {claimed}: {Verdict.UNDECIDED} — too few non-zero errors "
                                    "to fit an order (the scheme may be exact for this function); "
                                    "use larger steps or a function that is not a low-degree polynomial")
-    within = f"measured {round(fitted, 2) + 0.0:.2f}, tolerance ±{ORDER_TOLERANCE}; Taylor moments give order {theory}"
+    measured = round(fitted, 2) + 0.0  # no "-0.00"
+    within = f"measured {measured:.2f}, tolerance ±{ORDER_TOLERANCE}; Taylor moments give order {theory}"
     if abs(fitted - claimed) <= ORDER_TOLERANCE:
         return Verdict.NUMERICAL, f"claimed order {claimed}: {Verdict.NUMERICAL} ({within})"
     why = ("the weights cannot reach the claimed order" if theory < claimed else
@@ -112,25 +113,22 @@ def _judge_claim(claimed: int, fitted: float, theory: int) -> tuple[Verdict, str
 
 
 def _verdict(st, fitted: float, claimed_order: int | None) -> StencilVerdict:
-    claim, notes = None, []
-    if isinstance(st, CustomStencil):
-        notes = st.notes()
+    """A user stencil's verdict in full; a named scheme's carries its terms and the claim only."""
+    claim, notes = None, st.notes() if isinstance(st, CustomStencil) else []
     if claimed_order is not None:
         claim, line = _judge_claim(claimed_order, fitted, st.accuracy)
         notes.append(line)
-    custom = isinstance(st, CustomStencil)
-    plain = isinstance(st, Stencil)
-    return StencilVerdict(
-        scheme=st.name, derivative=st.derivative,
-        offsets=st.given_offsets if custom else tuple(map(str, st.offsets)) if plain else (),
-        weights=st.given_weights if custom else tuple(map(str, st.weights)) if plain else (),
-        moments=tuple(map(str, st.moments)) if custom else (),
-        consistent=st.consistent if custom else True,
-        failures=tuple(st.failures()) if custom else (),
-        order=st.accuracy, error_constant=str(st.error_constant) if isinstance(st, (Stencil, ComplexStep)) else "",
-        best_order=st.best_accuracy if custom else None,
-        suggested_weights=tuple(map(str, st.suggested_weights)) if custom else (),
-        fitted_order=fitted, claimed_order=claimed_order, claim=claim, notes=tuple(notes))
+    measured = dict(fitted_order=fitted, claimed_order=claimed_order, claim=claim, notes=tuple(notes))
+    if isinstance(st, CustomStencil):
+        return StencilVerdict(st.name, st.derivative, st.given_offsets, st.given_weights,
+                              tuple(map(str, st.moments)), st.consistent, tuple(st.failures()), st.accuracy,
+                              str(st.error_constant), st.best_accuracy, tuple(map(str, st.suggested_weights)),
+                              **measured)
+    real = isinstance(st, Stencil)  # not the complex step, nor a tensor product (no single constant)
+    return StencilVerdict(st.name, st.derivative, tuple(map(str, st.offsets)) if real else (),
+                          tuple(map(str, st.weights)) if real else (), (), True, (), st.accuracy,
+                          str(st.error_constant) if isinstance(st, (Stencil, ComplexStep)) else "", None, (),
+                          **measured)
 
 
 def stencil_attrs(table: pd.DataFrame, stencils: Sequence, claimed_order: int | None) -> None:
