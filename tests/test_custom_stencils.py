@@ -30,6 +30,7 @@ TEXTBOOK = [
     ("5-point second derivative", [-2, -1, 0, 1, 2], ["-1/12", "4/3", "-5/2", "4/3", "-1/12"], 2, 4, R(-1, 90)),
     ("one-sided first derivative", [0, 1, 2], ["-3/2", 2, "-1/2"], 1, 2, R(-1, 3)),
     ("non-uniform first derivative", [-1, 0, 2], ["-2/3", "1/2", "1/6"], 1, 2, R(1, 3)),
+    ("half-step offsets", [0, "1/2", 1], [-3, 4, -1], 1, 2, R(-1, 12)),
 ]
 
 
