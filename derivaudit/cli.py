@@ -20,6 +20,7 @@ from derivaudit.reports.report import table_as_text, write_csv, write_html
 from derivaudit.studies.inputs import DEFAULT_STEPS
 from derivaudit.studies.orders import distinguishing_digits, fitted_orders, predicted_best_steps
 from derivaudit.studies.sweep import study
+from derivaudit.verdicts import ORDER_TOLERANCE
 
 EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -99,10 +100,18 @@ def _add_study(sub) -> None:
     p.add_argument("--eps", default=",".join(DEFAULT_STEPS),
                    help="steps: a list 0.1,0.01 or a log range START:STOP:COUNT "
                         "(default 1e-1 … 1e-8)")
-    p.add_argument("--schemes", default="forward,centered",
+    p.add_argument("--schemes",
                    help="comma-separated: forward, backward, centered, centered4, forward2, ..., "
                         "richardson-<scheme> (e.g. richardson-centered), complex-step "
-                        "(default forward,centered)")
+                        "(default forward,centered; none when --stencil is given)")
+    p.add_argument("--stencil", action="append", default=[], metavar="OFFSETS:WEIGHTS",
+                   help="your own scheme for the --order derivative, repeatable: offsets and exact "
+                        "weights, optionally named, e.g. --stencil=-1,0,1:-1/2,0,1/2 or "
+                        "--stencil=mine=0,1,2:-3/2,2,-1/2; its weights are judged by their "
+                        "Taylor moments (exit 1 when they do not approximate the derivative)")
+    p.add_argument("--claim-order", type=int, metavar="N",
+                   help="the order you claim for your stencils (every scheme without --stencil); "
+                        f"exit 1 when the fitted order differs by more than {ORDER_TOLERANCE}")
     p.add_argument("--order", type=int, default=1, help="derivative order (default 1)")
     p.add_argument("--dps", type=int, default=50,
                    help="significant digits of the arbitrary-precision run (default 50)")
@@ -115,11 +124,15 @@ def _add_study(sub) -> None:
 
 
 def _run_study(args) -> int:
+    from derivaudit.core.custom_stencils import schemes_from_text
+    from derivaudit.studies.stencil_verdicts import study_exit_code
+
     wrt = _split_list(args.wrt) if args.wrt and "," in args.wrt else args.wrt  # x,y: a mixed partial
+    schemes = schemes_from_text(args.schemes, args.stencil, args.order)
     table = study(args.formula, wrt=wrt, at=parse_assignments(args.at), eps=args.eps,
-                  schemes=_split_list(args.schemes), order=args.order, dps=args.dps,
+                  schemes=schemes, order=args.order, dps=args.dps,
                   precision="float64" if args.float64 else "mp",
-                  progress=terminal_progress(args.quiet))
+                  progress=terminal_progress(args.quiet), claimed_order=args.claim_order)
     _write_reports(table, args)
     if not args.quiet:
         meta = table.attrs
@@ -149,8 +162,17 @@ def _run_study(args) -> int:
             print("\nbest step: measured, and predicted by the float64 error model "
                   "(truncation + roundoff)")
             print(predicted_best_steps(table).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        _print_stencil_verdicts([table])
         _print_written(args)
-    return EXIT_OK
+    return int(study_exit_code(table))
+
+
+def _print_stencil_verdicts(tables) -> None:
+    """Each user stencil's verdict (and a claimed order's), after the tables."""
+    for i, table in enumerate(tables):
+        for verdict in (table.attrs.get("stencils") or {}).values():
+            lines = verdict.lines()
+            print("\n" + (f"study {i + 1}, " if len(tables) > 1 else "") + "\n".join(lines))
 
 
 def _add_check(sub) -> None:
@@ -207,6 +229,7 @@ def _add_sweep(sub) -> None:
 
 def _run_sweep(args) -> int:
     from derivaudit.studies.parallel import combine, load_sweep, study_many, sweep_summary
+    from derivaudit.studies.stencil_verdicts import study_exit_code
     from derivaudit.reports.report import atomic_write_text, csv_frame
 
     if args.workers is not None and args.scheduler:
@@ -218,9 +241,10 @@ def _run_sweep(args) -> int:
         atomic_write_text(args.csv, csv_frame(combine(tables)).to_csv(index=False))
     if not args.quiet:
         print(sweep_summary(tables).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        _print_stencil_verdicts(tables)
         if args.csv:
             print(f"\nwrote {args.csv}")
-    return EXIT_OK
+    return int(study_exit_code(tables))
 
 
 def _add_audit(sub) -> None:

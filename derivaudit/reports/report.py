@@ -270,8 +270,17 @@ def _csv_tables(result) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """The long table of ``result`` (for a file target) and its tables by file stem (for a folder)."""
     kind = _result_kind(result)
     if kind == "study":
+        from derivaudit.studies.stencil_verdicts import stencil_table
+
         long = csv_frame(result)
-        return long, {"study": long, "summary": csv_frame(study_summary(result))}
+        tables = {"study": long, "summary": csv_frame(study_summary(result))}
+        stencils = stencil_table(result)
+        if len(stencils):  # a user's stencils: offsets, weights as given, moments and verdict
+            tables["stencils"] = stencils
+            columns = stencils[["scheme", "offsets", "weights", "moments", "verdict"]]
+            long = long.merge(columns.add_prefix("stencil_").rename(columns={"stencil_scheme": "scheme"}),
+                              on="scheme", how="left")
+        return long, tables
     if kind == "check":
         tables = {}
         for c in result.components:

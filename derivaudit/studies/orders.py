@@ -127,9 +127,9 @@ def _fitted_bottom(group: pd.DataFrame) -> float:
     without two steps on each arm (e.g. the complex step, which has no
     roundoff arm).
     """
-    if group["scheme"].iloc[0] == "complex-step":
-        return math.nan
     p, d = int(group["theoretical_order"].iloc[0]), int(group["derivative"].iloc[0])
+    if group["scheme"].iloc[0] == "complex-step" or p < 1:  # p < 1: an inconsistent user stencil
+        return math.nan
     errors = np.array([float(e) for e in group["abs_error"]])
     steps = np.array([float(s) for s in group["eps"]])
     i = int(np.argmin(errors))

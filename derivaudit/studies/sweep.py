@@ -35,7 +35,7 @@ from derivaudit.core.guards import gc_paused, per_call_budgets
 from derivaudit.core.numeric import compile_formula, difference_quotient_float64, require_analytic
 from derivaudit.core.numeric import to_mpf as to_mpf_exact
 from derivaudit.core.quotients import BallSamples, StepCertifier, float_errors, predicted_bits
-from derivaudit.core.stencils import stencil, tensor_stencil
+from derivaudit.core.custom_stencils import resolve_schemes
 from derivaudit.core.symbolic import as_symbol, default_variable, derivative, partial, require_variables
 from derivaudit.errors import DerivauditError, DomainError
 from derivaudit.lang.parse import format_formula
@@ -45,6 +45,7 @@ from derivaudit.studies.error_model import float64_error_model
 from derivaudit.studies.inputs import DEFAULT_STEPS, PRECISIONS, as_expr, check_dps, parse_eps, resolve_point
 from derivaudit.studies.kinks import one_sided_derivatives
 from derivaudit.studies.orders import observed_order, order_notes
+from derivaudit.studies.stencil_verdicts import check_claimed_order, stencil_attrs
 
 __all__ = ["TABLE_COLUMNS", "study"]
 
@@ -171,15 +172,8 @@ def _request(formula, wrt, at, eps, schemes, order: int, dps: int, precision: st
         require_variables(expr, [var])
     point = resolve_point(expr, at)
     steps = parse_eps(eps)
-    names = [schemes] if isinstance(schemes, str) else list(schemes)
-    if not names:
-        raise DerivauditError("no schemes given")
-    if wrt_list is not None:
-        stencils = [tensor_stencil(name, counts) for name in names]
-        exact_expr = partial(expr, wrt_list)
-    else:
-        stencils = [stencil(name, order) for name in names]
-        exact_expr = derivative(expr, var, order)
+    stencils = resolve_schemes(schemes, order, counts if wrt_list is not None else None)
+    exact_expr = partial(expr, wrt_list) if wrt_list is not None else derivative(expr, var, order)
     if any(st.complex_samples for st in stencils):
         require_analytic(expr)
     return _Request(expr, exact_expr, var, wrt_list, sum(counts) if wrt_list is not None else order,
@@ -276,9 +270,9 @@ def _float64_sweep(request: _Request, exact, advance, models: dict, limits: Limi
 
 
 def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT_STEPS,
-          schemes: Sequence[str] = ("forward", "centered"), order: int = 1, dps: int = 50,
+          schemes: Sequence = ("forward", "centered"), order: int = 1, dps: int = 50,
           precision: str = "mp", limits: Limits = DEFAULT_LIMITS,
-          progress: ProgressArg = None) -> pd.DataFrame:
+          progress: ProgressArg = None, claimed_order: int | None = None) -> pd.DataFrame:
     """Sweep finite-difference schemes over step sizes against the exact derivative.
 
     Parameters
@@ -292,7 +286,8 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     eps : list or str
         Steps, see :func:`~derivaudit.studies.inputs.parse_eps`.
     schemes : names of stencils (``forward``, ``backward``, ``centered``, ``centered4``,
-        ``richardson-centered``, ``complex-step``, ...).
+        ``richardson-centered``, ``complex-step``, ...) or Stencil objects
+        (e.g. a user's own, from :func:`~derivaudit.core.custom_stencils.custom_stencil`).
     order : int
         Derivative order ``d``.  A list ``wrt=["x", "y"]`` instead asks for
         the mixed partial ``∂²f/∂x∂y`` (a variable may repeat: ``["x", "x", "y"]``),
@@ -304,6 +299,10 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     progress : bool or callable, optional
         ``True`` draws a progress bar on stderr for sweeps that take over a
         second; a callable is called as ``progress(done, total)`` per step.
+    claimed_order : int, optional
+        The order claimed for the user stencils (for every scheme when there
+        are none), judged against the fitted order
+        (:mod:`derivaudit.studies.stencil_verdicts`).
 
     Returns
     -------
@@ -312,11 +311,14 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     scheme × step, in the order given.  ``eps``, ``exact`` and (in mp mode)
     ``approx`` and the errors are mpmath numbers carrying ``dps`` digits.
     ``table.attrs`` records the formula, variable, point, derivative,
-    precision and ``dps``.  In float64 mode the table also has the column
+    precision and ``dps``; with user stencils or a claimed order,
+    ``table.attrs["stencils"]`` maps scheme names to their
+    :class:`~derivaudit.studies.stencil_verdicts.StencilVerdict`.  In float64 mode the table also has the column
     ``predicted_error`` of the error model (:mod:`derivaudit.studies.error_model`),
     and ``table.attrs["error_model"]`` holds each scheme's predicted best
     step and least error (see :func:`~derivaudit.studies.orders.predicted_best_steps`).
     """
+    check_claimed_order(claimed_order)
     request = _request(formula, wrt, at, eps, schemes, order, dps, precision, limits)
     kink = None
     if request.wrt_list is None:
@@ -345,6 +347,7 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
         notes = order_notes(observed, request.expr, request.var, request.point, request.stencils)
         if notes:
             table.attrs["order_notes"] = notes
+    stencil_attrs(table, request.stencils, claimed_order)
     return table
 
 
