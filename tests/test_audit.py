@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import derivaudit as da
-from derivaudit.audits.audit import describe_entries
+from derivaudit.audits.results import describe_entries
 from derivaudit.cli import main
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

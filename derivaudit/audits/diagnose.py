@@ -1,0 +1,155 @@
+"""Diagnoses of a wrong claim: what mistake would explain it.
+
+The wrong entries by rows/columns (:func:`~derivaudit.audits.results.describe_entries`),
+a transposed result, a constant factor (a missing ``1/m``), a reduction that
+lost its axis (missing ``keepdims=True``), an activation's derivative from
+another activation, and the simplified difference of one wrong entry.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+
+from derivaudit.errors import DerivauditError
+from derivaudit.lang.arrays import entries, entry_label, shape_of
+from derivaudit.limits import Limits
+from derivaudit.audits.backward import constant_factor
+from derivaudit.audits.graph import ModelGraph, compile_outputs, expand_adjoints, forward_chain, model_graph
+from derivaudit.audits.points import PointValues, in_parameter_layout, mp_values
+from derivaudit.audits.proof import shown_difference
+from derivaudit.audits.spec import AuditSpec, Model, build, claim_layout
+
+__all__ = ["ACTIVATIONS", "layout_notes", "diagnose_wrong", "factor_note", "keepdims_notes",
+           "activation_notes"]
+
+#: activations a forward definition ``A = f(Z)`` may have had confused with another
+ACTIVATIONS = ("tanh", "sigmoid", "relu", "softplus", "exp")
+#: digits at which a "what if" model is evaluated to compare it with the exact gradient
+_WHAT_IF_DPS = 40
+
+
+def layout_notes(p: str, shape: tuple, claim_shape: tuple, layout: str, values_wrong: bool) -> list[str]:
+    """What a claim of another shape than its parameter's means (a transposed product, a lost axis)."""
+    if layout == "transposed":
+        return [f"the claim has shape {claim_shape}, the transpose of {p}'s {shape}"
+                + ("; transposed back it equals the gradient: the product is written "
+                   "the wrong way round" if not values_wrong else "")]
+    if layout == "squeezed":
+        rows = shape[0]
+        return [f"the claim has shape {claim_shape} where {p} has shape {shape}: a "
+                f"reduction lost its axis (missing keepdims=True); {p} - lr*d{p} would "
+                f"broadcast to {(rows, rows) if shape[1] == 1 else (shape[1], shape[1])}"
+                + ("; the values themselves are right" if not values_wrong else "")]
+    return []
+
+
+def diagnose_wrong(p: str, wrong: list, layout: str, model: Model, graph: ModelGraph, inputs,
+                   values: PointValues, limits: Limits) -> tuple[list[str], str]:
+    """The notes on a claim with wrong entries, and the simplified difference of the first one."""
+    spec = model.spec
+    shape = spec.shapes[p]
+    claim_shape = shape_of(model.claims[p])
+    exact0 = values.at(0, f"exact:{p}")
+    claim0 = in_parameter_layout(values.at(0, f"claim:{p}"), claim_shape, layout)
+    notes = []
+    k = constant_factor(claim0, exact0)
+    if k is not None:
+        notes.append(factor_note(k))
+    if len(shape) == 2 and shape[0] == shape[1] and layout == "same":
+        transposed = list(np.array(claim0, dtype=object).reshape(shape).T.flat)
+        if not any(values.differs(a, b, 0) for a, b in zip(exact0, transposed)):
+            notes.append("the claim is the transpose of the gradient")
+    notes += keepdims_notes(spec, p, limits, values.points[0], inputs, exact0)
+    notes += activation_notes(spec, p, limits, values.points[0], inputs)
+    entry = wrong[0]
+    flat = int(np.ravel_multi_index(entry, shape)) if shape else 0
+    claim_entry = in_parameter_layout(entries(model.claims[p]), claim_shape, layout)[flat]
+    exact_entry = expand_adjoints(entries(graph.gradient[p])[flat], graph)
+    with mpmath.workdps(values.working_dps):
+        notes.append(f"at the first random point, entry {entry_label(p, entry)}: claim "
+                     f"{mpmath.nstr(claim0[flat], 12)}, exact {mpmath.nstr(exact0[flat], 12)}")
+    difference = (f"claim - exact for {entry_label(p, entry)} = "
+                  f"{shown_difference(claim_entry - exact_entry, model, graph, limits)}")
+    return notes, difference
+
+
+def factor_note(k: Fraction) -> str:
+    """What a claim that is ``k`` × the gradient in every entry probably missed."""
+    note = f"every entry is {k} × the gradient"
+    if k.denominator == 1 and k.numerator > 1:
+        note += f": a missing factor 1/{k.numerator} (a missing 1/m?)"
+    elif k.numerator == 1 and k.denominator > 1:
+        note += f": divided by {k.denominator} once too often"
+    elif k == -1:
+        note += ": the sign is flipped"
+    return note
+
+
+def _agree(values, exact) -> bool:
+    return all(mpmath.isfinite(v) for v in values) and all(
+        abs(a - b) <= mpmath.mpf(10) ** -25 * max(abs(a), abs(b), mpmath.mpf(10) ** -10)
+        for a, b in zip(values, exact))
+
+
+def keepdims_notes(spec: AuditSpec, p: str, limits: Limits, point, inputs, exact0) -> list[str]:
+    """Would the claim be right if its reductions kept their axis?
+
+    A reduction without ``keepdims=True`` returns a 1-D array that broadcasts
+    as a *row*; where the shapes happen to fit (square blocks) the result is
+    silently wrong.  The backward definitions and the claim are rebuilt with
+    every ``axis=`` reduction keeping its axis and compared again.
+    """
+    texts = [d.formula for d in spec.backward] + [spec.claims[p].formula]
+    if not any("axis" in t and "keepdims=True" not in t for t in texts):
+        return []
+    try:
+        mutated = build(spec, limits=limits, keepdims=True)
+    except DerivauditError:
+        return []
+    claim = mutated.claims[p]
+    if claim_layout(shape_of(claim), spec.shapes[p]) != "same":
+        return []
+    values = mp_values(compile_outputs(inputs, entries(claim), forward_chain(mutated), "mpmath"),
+                       point, _WHAT_IF_DPS)
+    if _agree(values, exact0):
+        return ["with keepdims=True in its reductions the claim is right: a reduction over an axis "
+                "lost it and broadcast as a row (missing keepdims=True)"]
+    return []
+
+
+def activation_notes(spec: AuditSpec, p: str, limits: Limits, point, inputs) -> list[str]:
+    """Would the claim be right if one activation of the forward pass were another?
+
+    For each forward definition ``A = f(Z)`` with ``f`` an activation, the
+    model is rebuilt with ``A = g(Z)`` for every other activation ``g``; if
+    the claim is the exact gradient of that model, the claim used ``g``'s
+    derivative where ``f``'s belongs.
+    """
+    for d in spec.forward:
+        text = d.formula.strip()
+        for f in ACTIVATIONS:
+            if not (text.startswith(f + "(") and text.endswith(")")):
+                continue
+            argument = text[len(f) + 1:-1]
+            for g in ACTIVATIONS:
+                if g == f:
+                    continue
+                try:
+                    mutated = build(spec, limits=limits, replace={d.name: f"{g}({argument})"})
+                except DerivauditError:
+                    continue
+                graph = model_graph(mutated, [p])
+                fn = compile_outputs(inputs, entries(graph.gradient[p]) + entries(mutated.claims[p]),
+                                     graph.chain, "mpmath")
+                vals = mp_values(fn, point, _WHAT_IF_DPS)
+                n = len(vals) // 2
+                if shape_of(mutated.claims[p]) != spec.shapes[p]:
+                    continue
+                if all(abs(a - b) <= mpmath.mpf(10) ** -25 * max(abs(a), abs(b), mpmath.mpf(10) ** -10)
+                       for a, b in zip(vals[:n], vals[n:])):
+                    return [f"the claim is the exact gradient if {d.name} = {g}({argument}) instead "
+                            f"of {f}({argument}): it uses {g}'s derivative where {f}'s belongs"]
+    return []
