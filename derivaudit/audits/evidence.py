@@ -21,7 +21,7 @@ from derivaudit.core.guards import evaluation_limits
 from derivaudit.lang.arrays import entries
 from derivaudit.lang.parse import parse_constant
 from derivaudit.limits import Limits
-from derivaudit.studies.sweep import observed_order
+from derivaudit.studies.orders import observed_order
 from derivaudit.verdicts import gradient_band
 from derivaudit.audits.graph import ModelGraph, compile_outputs, is_adjoint
 from derivaudit.audits.points import GUARD_DIGITS
