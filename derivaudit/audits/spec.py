@@ -46,11 +46,13 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from derivaudit.lang.arrays import (ARRAY_FUNCTIONS, Array, Value, constant_array, entries, formula_names,
-                     parse_array_formula, shape_of, symbol_array)
+from derivaudit.lang.array_functions import ARRAY_FUNCTIONS
+from derivaudit.lang.array_walker import formula_names, parse_array_formula
+from derivaudit.lang.arrays import Array, Value, constant_array, entries, shape_of, symbol_array
 from derivaudit.errors import DerivauditError, LimitExceeded, SpecError
 from derivaudit.limits import DEFAULT_LIMITS, Limits
-from derivaudit.lang.parse import CONSTANTS, FUNCTIONS, parse_constant
+from derivaudit.lang.functions import CONSTANTS, FUNCTIONS
+from derivaudit.lang.parse import parse_constant
 
 __all__ = ["AuditSettings", "Definition", "AuditSpec", "Model", "load_spec", "build",
            "claim_layout"]
