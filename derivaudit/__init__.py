@@ -27,7 +27,7 @@ _EXPORTS = {
     "audit": "audits.audit", "AuditResult": "audits.results", "load_spec": "audits.spec",
     "check_gradient": "gradcheck.gradient", "GradientCheckResult": "gradcheck.gradient",
     "write_csv": "reports.report", "write_html": "reports.report",
-    "parse_formula": "lang.parse", "format_formula": "lang.parse",
+    "parse_formula": "lang.parse", "format_formula": "lang.printer",
     "DerivauditError": "errors", "LimitExceeded": "errors", "Limits": "limits",
 }
 

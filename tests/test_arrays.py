@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from derivaudit.lang.arrays import Array, parse_array_formula, shape_of, symbol_array
+from derivaudit.lang.array_walker import parse_array_formula
+from derivaudit.lang.arrays import Array, shape_of, symbol_array
 from derivaudit.errors import ParseError, ShapeError, UnsafeExpressionError
 from derivaudit.lang.parse import make_symbol
 

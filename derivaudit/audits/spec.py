@@ -33,32 +33,28 @@ and key at fault.
 from __future__ import annotations
 
 import difflib
-import itertools
 import math
-import random
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import sympy as sp
 
-from derivaudit.lang.arrays import (ARRAY_FUNCTIONS, Array, Value, constant_array, entries, formula_names,
-                     parse_array_formula, shape_of, symbol_array)
+from derivaudit.lang.array_functions import ARRAY_FUNCTIONS
+from derivaudit.lang.array_walker import formula_names, parse_array_formula
+from derivaudit.lang.arrays import Array, Value, elementwise, entries, shape_of, symbol_array
+from derivaudit.audits.data import MAX_DATA_ENTRIES, data_section, draw_data, is_drawn, random_rational
 from derivaudit.errors import DerivauditError, LimitExceeded, SpecError
 from derivaudit.limits import DEFAULT_LIMITS, Limits
-from derivaudit.lang.parse import CONSTANTS, FUNCTIONS, parse_constant
+from derivaudit.lang.functions import CONSTANTS, FUNCTIONS
+from derivaudit.lang.parse import parse_constant
 
 __all__ = ["AuditSettings", "Definition", "AuditSpec", "Model", "load_spec", "build",
-           "claim_layout"]
+           "claim_layout", "draw_data", "random_rational"]
 
 SECTIONS = ("shapes", "params", "data", "forward", "backward", "claims", "audit")
-_DATA_KINDS = ("symbolic", "random")
-_ONEHOT = re.compile(r"^onehot\(\s*(?:axis\s*=\s*)?(-?\d+)\s*\)$|^onehot$")
-_MAX_ENTRIES = 10_000
 
 
 @dataclass(frozen=True)
@@ -201,8 +197,8 @@ def _shape(value, source: str, where: str) -> tuple[int, ...]:
         raise _fail(source, where, f"a shape is a list of at most two positive whole numbers "
                                    f"([rows, cols], [n] or []), not {value!r}")
     shape = tuple(value)
-    if math.prod(shape) > _MAX_ENTRIES:
-        raise LimitExceeded(f"{source}: {where}: shape {shape} has more than {_MAX_ENTRIES} entries; "
+    if math.prod(shape) > MAX_DATA_ENTRIES:
+        raise LimitExceeded(f"{source}: {where}: shape {shape} has more than {MAX_DATA_ENTRIES} entries; "
                             "an audit instantiates every entry, use small sizes")
     return shape
 
@@ -249,42 +245,6 @@ def _settings(table: dict, source: str) -> AuditSettings:
     if not settings.fine < settings.look_again < settings.bug:
         raise _fail(source, "[audit]", "thresholds must satisfy fine < look_again < bug")
     return settings
-
-
-def _data(table: dict, shapes: dict, params: tuple, source: str) -> dict:
-    data = {}
-    for name, value in table.items():
-        where = f"[data] {name}"
-        if name in params:
-            raise _fail(source, where, f"'{name}' is a parameter; parameters are always symbolic")
-        if name not in shapes:
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                _check_name(name, source, where)
-                data[name] = value  # a named scalar constant such as m = 8
-                continue
-            raise _fail(source, where, f"'{name}' is not declared in [shapes]{_suggest(name, shapes)}")
-        if isinstance(value, str):
-            text = value.strip()
-            match = _ONEHOT.match(text)
-            if text in _DATA_KINDS:
-                data[name] = text
-            elif match:
-                axis = int(match.group(1) or 0)
-                ndim = len(shapes[name])
-                if ndim == 0 or not -ndim <= axis < ndim:
-                    raise _fail(source, where, f"onehot axis {axis} does not fit shape {shapes[name]}")
-                data[name] = ("onehot", axis % ndim)
-            else:
-                raise _fail(source, where, f"unknown kind {value!r}; use \"symbolic\", \"random\", "
-                                           "\"onehot(axis=N)\" or numbers")
-        elif isinstance(value, (int, float, list)) and not isinstance(value, bool):
-            try:
-                data[name] = constant_array(value, shapes[name]) if shapes[name] else sp.nsimplify(value)
-            except (ValueError, TypeError, DerivauditError) as exc:
-                raise _fail(source, where, f"values do not fit shape {shapes[name]}: {exc}") from None
-        else:
-            raise _fail(source, where, f"must be a kind (text) or numbers, not {type(value).__name__}")
-    return data
 
 
 def _definitions(table: dict, section: str, source: str, limits: Limits) -> list[Definition]:
@@ -377,7 +337,8 @@ def load_spec(spec: str | Path | Mapping, *, limits: Limits = DEFAULT_LIMITS) ->
         raise _fail(source, "[params] names", "lists a parameter twice")
     params = tuple(names)
 
-    data = _data(_table(raw, "data", source, False), shapes, params, source)
+    data = data_section(_table(raw, "data", source, False), shapes, params, source,
+                        lambda name, where: _check_name(name, source, where))
     inputs = set(shapes) | set(data)
 
     forward = _definitions(_table(raw, "forward", source, True), "forward", source, limits)
@@ -419,39 +380,6 @@ def load_spec(spec: str | Path | Mapping, *, limits: Limits = DEFAULT_LIMITS) ->
     return result
 
 
-def random_rational(rng: random.Random, low: float, high: float) -> sp.Rational:
-    """A reproducible random exact value in [low, high] with six decimals."""
-    # six decimals: exact, reproducible, and far from any special value
-    return sp.Rational(round((low + (high - low) * rng.random()) * 10**6), 10**6)
-
-
-def _instantiate_data(name: str, kind, shape: tuple, settings: AuditSettings) -> Value | None:
-    """A non-parameter input's value, or None when it stays symbolic."""
-    if kind is None or kind == "symbolic":
-        return None
-    rng = random.Random(f"{settings.seed}:{name}")
-    if kind == "random":
-        if not shape:
-            return random_rational(rng, settings.low, settings.high)
-        return constant_array([[random_rational(rng, settings.low, settings.high)
-                                for _ in range(shape[-1])] for _ in range(shape[0])]
-                               if len(shape) == 2 else
-                               [random_rational(rng, settings.low, settings.high)
-                                for _ in range(shape[0])], shape)
-    if isinstance(kind, tuple) and kind[0] == "onehot":
-        axis = kind[1]
-        values = np.zeros(shape, dtype=int)
-        classes = shape[axis]
-        other = [range(n) for i, n in enumerate(shape) if i != axis]
-        for rest in itertools.product(*other):
-            hot = rng.randrange(classes)
-            index = list(rest)
-            index.insert(axis, hot)
-            values[tuple(index)] = 1
-        return constant_array(values.tolist(), shape)
-    return kind  # explicit numbers
-
-
 def _evaluate(d: Definition, env: dict, source: str, limits: Limits, keepdims: bool = False) -> Value:
     try:
         return parse_array_formula(d.formula, env, limits=limits, keepdims=keepdims)
@@ -481,7 +409,8 @@ def claim_layout(claim_shape: tuple, param_shape: tuple) -> str | None:
 
 
 def build(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS,
-          replace: Mapping[str, str] | None = None, keepdims: bool = False) -> Model:
+          replace: Mapping[str, str] | None = None, keepdims: bool = False,
+          symbolic_draws: bool = False) -> Model:
     """Instantiate ``spec`` layer by layer: symbols for inputs, values for every definition.
 
     Each forward definition ``F`` gets its own symbols ``F[i,j]`` standing for
@@ -494,24 +423,29 @@ def build(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS,
     (``{"A1": "sigmoid(Z1)"}``) and ``keepdims=True`` makes every reduction
     over an axis in the backward definitions and claims keep it, for
     diagnoses that ask "what if".
+
+    Drawn data (``[data]`` kinds ``"random"`` and ``"onehot(axis=N)"``) are
+    symbols with ``symbolic_draws=True``: the audit gives them the values of
+    :func:`draw_data` at each evidence point.  Without it they take the
+    values of the first draw (``[audit] seed``).
     """
     replace = dict(replace or {})
-    settings = spec.settings
     env: dict[str, Value] = {}
     param_symbols: dict[str, Value] = {}
     data_symbols: dict[str, Value] = {}
+    drawn = {} if symbolic_draws else draw_data(spec, 1)[0]
     for name, shape in spec.shapes.items():
+        kind = spec.data.get(name, "symbolic")
         if name in spec.params:
             env[name] = param_symbols[name] = symbol_array(name, shape)
-            continue
-        value = _instantiate_data(name, spec.data.get(name), shape, settings)
-        if value is None:
+        elif kind == "symbolic" or (is_drawn(kind) and symbolic_draws):
             env[name] = data_symbols[name] = symbol_array(name, shape)
-        else:
-            env[name] = value
+        elif is_drawn(kind):
+            env[name] = symbol_array(name, shape)
+            env[name] = elementwise(lambda s: drawn[s], env[name])
     for name, value in spec.data.items():
-        if name not in spec.shapes:
-            env[name] = sp.nsimplify(value)
+        if not isinstance(value, str) and not is_drawn(value):
+            env[name] = value  # a literal
     local: dict[str, Value] = {}
     for d in spec.forward:
         if d.name in replace:
