@@ -71,7 +71,7 @@ def test_data_kinds():
     ({"shapes__exp": [1]}, "'exp' is the name of a function or constant"),
     ({"audit": {"dps": 10}}, "[audit] dps: must be at least 15"),
     ({"audit": {"seeds": 1}}, "[audit] seeds: unknown key (did you mean 'seed'?)"),
-    ({"audit": {"range": [1, -1]}}, "[audit] range: must be [low, high] with low < high"),
+    ({"audit": {"range": [1, -1]}}, "[audit] range: must be [low, high] with finite low < high"),
     ({"data": {"Y": "onehot(axis=3)"}}, "[data] Y: onehot axis 3 does not fit shape (1, 3)"),
     ({"data": {"Y": "gaussian"}}, "[data] Y: unknown kind 'gaussian'"),
     ({"data": {"W": "random"}}, "[data] W: 'W' is a parameter"),

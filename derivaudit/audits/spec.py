@@ -46,6 +46,7 @@ from derivaudit.lang.array_functions import ARRAY_FUNCTIONS
 from derivaudit.lang.array_walker import formula_names, parse_array_formula
 from derivaudit.lang.arrays import Array, Value, elementwise, entries, shape_of, symbol_array
 from derivaudit.audits.data import MAX_DATA_ENTRIES, data_section, draw_data, is_drawn, random_rational
+from derivaudit.core.guards import time_budget
 from derivaudit.errors import DerivauditError, LimitExceeded, SpecError
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.lang.functions import CONSTANTS, FUNCTIONS
@@ -203,7 +204,7 @@ def _shape(value, source: str, where: str) -> tuple[int, ...]:
     return shape
 
 
-def _settings(table: dict, source: str) -> AuditSettings:
+def _settings(table: dict, source: str, limits: Limits) -> AuditSettings:
     defaults = AuditSettings()
     kwargs: dict[str, Any] = {}
     for key, value in table.items():
@@ -214,12 +215,15 @@ def _settings(table: dict, source: str) -> AuditSettings:
             low = {"dps": 15, "seed": 0, "points": 1}[key]
             if value < low:
                 raise _fail(source, where, f"must be at least {low}, not {value}")
+            if key == "dps" and value > limits.max_dps:
+                raise _fail(source, where, f"{value} digits is above the limit of {limits.max_dps} "
+                                           "(Limits.max_dps)")
             kwargs[key] = value
         elif key == "range":
             if (not isinstance(value, list) or len(value) != 2 or
                     not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-                    or not value[0] < value[1]):
-                raise _fail(source, where, f"must be [low, high] with low < high, not {value!r}")
+                    or not all(math.isfinite(v) for v in value) or not value[0] < value[1]):
+                raise _fail(source, where, f"must be [low, high] with finite low < high, not {value!r}")
             kwargs["low"], kwargs["high"] = float(value[0]), float(value[1])
         elif key == "steps":
             if not isinstance(value, list) or len(value) < 2:
@@ -272,24 +276,29 @@ def _order(defs: list[Definition], known: set[str], source: str) -> tuple[Defini
                             f"uses '{used}', which is neither declared in [shapes] nor defined"
                             f"{_suggest(used, known | set(by_name))}")
     ordered: list[Definition] = []
-    state: dict[str, int] = {}  # 1 visiting, 2 done
-
-    def visit(d: Definition, path: list[str]) -> None:
-        if state.get(d.name) == 2:
-            return
-        if state.get(d.name) == 1:
-            cycle = path[path.index(d.name):] + [d.name]
-            raise _fail(source, f"[{d.section}] {d.name}",
-                        f"definitions form a cycle: {' -> '.join(cycle)}")
-        state[d.name] = 1
-        for used in sorted(d.uses):
-            if used in by_name and used not in known:
-                visit(by_name[used], path + [d.name])
-        state[d.name] = 2
-        ordered.append(d)
-
-    for d in defs:
-        visit(d, [])
+    done: set[str] = set()
+    # depth-first, with an explicit stack: a chain of thousands of definitions must not recurse
+    for root in defs:
+        if root.name in done:
+            continue
+        path = [root.name]
+        stack = [(root, iter(sorted(u for u in root.uses if u in by_name and u not in known)))]
+        while stack:
+            d, uses = stack[-1]
+            used = next(uses, None)
+            if used is None:
+                stack.pop()
+                path.pop()
+                done.add(d.name)
+                ordered.append(d)
+            elif used in path:
+                cycle = path[path.index(used):] + [used]
+                raise _fail(source, f"[{by_name[used].section}] {used}",
+                            f"definitions form a cycle: {' -> '.join(cycle)}")
+            elif used not in done:
+                nxt = by_name[used]
+                path.append(used)
+                stack.append((nxt, iter(sorted(u for u in nxt.uses if u in by_name and u not in known))))
     return tuple(ordered)
 
 
@@ -375,17 +384,19 @@ def load_spec(spec: str | Path | Mapping, *, limits: Limits = DEFAULT_LIMITS) ->
         claims[param] = Definition(param, d.formula, "claims", d.uses)
 
     result = AuditSpec(source, shapes, params, data, ordered_forward, ordered_backward, claims,
-                       _settings(_table(raw, "audit", source, False), source))
-    build(result, limits=limits)  # shape checks: loss scalar, claims of the right shape
+                       _settings(_table(raw, "audit", source, False), source, limits))
+    # shape checks (loss scalar, claims of the right shape), under the budget of symbolic work
+    with time_budget(limits.symbolic_seconds, "building the model of the spec", "symbolic_seconds"):
+        build(result, limits=limits)
     return result
 
 
 def _evaluate(d: Definition, env: dict, source: str, limits: Limits, keepdims: bool = False) -> Value:
     try:
         return parse_array_formula(d.formula, env, limits=limits, keepdims=keepdims)
+    except LimitExceeded as exc:
+        raise LimitExceeded(f"{source}: [{d.section}] {d.name} = {d.formula!r}: {exc}") from None
     except DerivauditError as exc:
-        if isinstance(exc, LimitExceeded):
-            raise
         raise _fail(source, f"[{d.section}] {d.name} = {d.formula!r}", str(exc)) from None
 
 

@@ -19,8 +19,8 @@ import sympy as sp
 
 from derivaudit.errors import LimitExceeded, ParseError, ShapeError, UnsafeExpressionError
 from derivaudit.lang.array_functions import ARRAY_FUNCTIONS
-from derivaudit.lang.arrays import (MAX_ENTRIES, Array, Value, binary, elementwise, entries, matmul, nary,
-                                    operands)
+from derivaudit.lang.arrays import (MAX_ENTRIES, MAX_TERMS, Array, Value, binary, elementwise, entries, matmul,
+                                    matmul_terms, nary, operands, shape_of)
 from derivaudit.lang.functions import CONSTANTS, FUNCTIONS
 from derivaudit.lang.source import prepare
 from derivaudit.lang.walker import FormulaBuilder
@@ -42,6 +42,15 @@ class ArrayBuilder(FormulaBuilder):
         self.env = env
         #: reduce with keepdims=True whenever an axis is given (a diagnosis' "what if")
         self.force_keepdims = keepdims
+        #: scalar operations built so far (bounded by MAX_TERMS)
+        self.work = 0
+
+    def charge(self, terms: int, node: ast.AST) -> None:
+        """Count ``terms`` scalar operations against :data:`MAX_TERMS`, before they are built."""
+        self.work += terms
+        if self.work > MAX_TERMS:
+            raise self.limit(f"the formula builds over {MAX_TERMS} scalar operations (an audit "
+                             "instantiates every entry); use smaller shapes", node)
 
     def shape_error(self, message: str, node: ast.AST) -> ShapeError:
         line, column = self.source.position(node.lineno, node.col_offset)
@@ -67,16 +76,28 @@ class ArrayBuilder(FormulaBuilder):
     def multiply(self, factors):
         return operands("'*'/'/'", nary, sp.Mul, factors)
 
+    def sum_chain(self, node: ast.BinOp, depth: int):
+        value = super().sum_chain(node, depth)
+        self.charge(math.prod(shape_of(value)), node)
+        return value
+
+    def product_chain(self, node: ast.BinOp, depth: int):
+        value = super().product_chain(node, depth)
+        self.charge(math.prod(shape_of(value)), node)
+        return value
+
     def reciprocal(self, value):
         return elementwise(lambda v: 1 / v, value)
 
     def power(self, base, exponent, node: ast.AST):
+        self.charge(max(math.prod(shape_of(base)), math.prod(shape_of(exponent))), node)
         return binary(lambda b, x: self.scalar_power(b, x, node), base, exponent)
 
     def other_operator(self, node: ast.BinOp, depth: int):
         if isinstance(node.op, ast.MatMult):
             left = self.visit(node.left, depth + 1)
             right = self.visit(node.right, depth + 1)
+            self.charge(matmul_terms(shape_of(left), shape_of(right)), node)
             return matmul(left, right)
         return super().other_operator(node, depth)
 
@@ -107,6 +128,7 @@ class ArrayBuilder(FormulaBuilder):
             else:
                 self.check_arity(spec, fname, node)
                 args = [self.visit(arg, depth + 1) for arg in node.args]
+            self.charge(sum(math.prod(shape_of(a)) for a in args if not isinstance(a, int)), node)
             try:
                 return spec.build(self, node, args, keywords)
             except ShapeError as exc:
@@ -114,6 +136,7 @@ class ArrayBuilder(FormulaBuilder):
         spec, fname = self.function(plain)
         self.check_arity(spec, fname, node)
         args = [self.visit(arg, depth + 1) for arg in node.args]
+        self.charge(max(math.prod(shape_of(a)) for a in args), node)
         if len(args) == 1:
             return elementwise(spec.build, args[0])
         return binary(spec.build, *args)

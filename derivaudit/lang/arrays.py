@@ -16,6 +16,7 @@ the walk over the text in :mod:`derivaudit.lang.array_walker`.
 
 from __future__ import annotations
 
+import math
 from typing import Union
 
 import numpy as np
@@ -27,11 +28,13 @@ from derivaudit.lang.functions import make_symbol
 __all__ = [
     "Array", "Value", "MAX_ENTRIES", "shape_of", "symbol_array", "constant_array", "entries",
     "entry_label", "broadcast_shape", "map_entries", "as_data", "wrap", "normalise_axis",
-    "reduce_axis", "elementwise", "binary", "nary", "operands", "matmul",
+    "reduce_axis", "elementwise", "binary", "nary", "operands", "matmul", "matmul_terms", "MAX_TERMS",
 ]
 
 #: the largest number of entries an array may have (the audit instantiates each one)
 MAX_ENTRIES = 100_000
+#: the most scalar operations one formula may build (a 100×100 @ 100×100 product needs 10**6)
+MAX_TERMS = 250_000
 
 
 class Array:
@@ -210,6 +213,13 @@ def operands(what: str, apply, *args):
         return apply(*args)
     except ShapeError as exc:
         raise ShapeError(f"operands of {what}: {exc}") from None
+
+
+def matmul_terms(sa: tuple[int, ...], sb: tuple[int, ...]) -> int:
+    """Scalar products ``a @ b`` builds for operands of shapes ``sa`` and ``sb`` (before checking them)."""
+    rows = math.prod(sa[:-1]) if sa else 1
+    cols = math.prod(sb[:-2]) * sb[-1] if len(sb) >= 2 else 1
+    return rows * cols * (sa[-1] if sa else 1)
 
 
 def matmul(a: Value, b: Value) -> Value:
