@@ -36,7 +36,8 @@ from derivaudit.audits.graph import compile_outputs, exact_gradient, model_graph
 from derivaudit.audits.judge import Evidence, judge_claim
 from derivaudit.audits.points import Outputs, defined_points
 from derivaudit.audits.results import AuditResult, BackwardCheck, ClaimResult
-from derivaudit.audits.spec import AuditSettings, AuditSpec, build, load_spec
+from derivaudit.audits.spec import AuditSettings, AuditSpec, build, draw_data, load_spec
+from derivaudit.audits.witness import BallValues
 
 __all__ = ["ClaimResult", "BackwardCheck", "AuditResult", "audit", "exact_gradient", "audit_settings"]
 
@@ -61,7 +62,7 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
         settings = audit_settings(spec.settings, limits, dps=dps, seed=seed, points=points)
         # a spec comes from someone derivaudit does not trust: every stage runs under a budget
         with time_budget(limits.symbolic_seconds, "instantiating the spec", "symbolic_seconds"):
-            model = build(spec, limits=limits)
+            model = build(spec, limits=limits, symbolic_draws=True)
     with timed("gradient"), time_budget(limits.symbolic_seconds, "differentiating the loss", "symbolic_seconds"):
         graph = model_graph(model)
     with timed("compile"):
@@ -74,13 +75,16 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
         add_backward_outputs(outputs, model, graph, pairs)
         function = compile_outputs(inputs, outputs.exprs, graph.chain, "mpmath")
     with timed("evaluate"), evaluation_limits(limits, "evaluating the claims and the exact gradient"):
+        # drawn data (one-hot labels, random data) take new values at every evidence point
+        draws = draw_data(spec, settings.points, seed=settings.seed)
         values = defined_points(function, inputs, outputs, settings,
-                                [key for key in outputs.slots if "exact:" in key])
+                                [key for key in outputs.slots if "exact:" in key], draws)
+        balls = BallValues(inputs, graph.chain, outputs, values.points)
     backward = check_backward(model, pairs, values)
     with timed("finite differences"):
         differences = finite_differences(model, graph, inputs, values.points[0], settings, limits)
         floats = claims_float64(model, graph, inputs, values.points[0])
-    evidence = Evidence(model, graph, inputs, values, differences, floats, settings, limits)
+    evidence = Evidence(model, graph, inputs, values, balls, draws, differences, floats, settings, limits)
     with timed("verdicts"):
         claims = []
         bar = Progress(progress, len(spec.claims), "audit")

@@ -59,13 +59,17 @@ def check_backward(model: Model, pairs, values: PointValues) -> list[BackwardChe
         if wrong:  # dZ2 = A2 - Y is m·∂loss/∂Z2 when the loss is a mean: a convention, not a bug
             factors = {constant_factor(claim_at(k), exact_at(k)) for k in range(len(values.points))}
             factor = factors.pop() if len(factors) == 1 else None
-        checks.append(BackwardCheck(name, of, not wrong or factor is not None,
+        # a positive constant is a convention; a negative one flips every later step's sign
+        checks.append(BackwardCheck(name, of, not wrong or (factor is not None and factor > 0),
                                     describe_entries(wrong, shape), factor))
     return checks
 
 
 def constant_factor(claim_vals, exact_vals) -> Fraction | None:
-    """``k`` if claim = k·exact in every entry (to 20 digits), as a simple fraction."""
+    """``k ≠ 0`` if claim = k·exact in every entry (to 20 digits), as a simple fraction; else None.
+
+    0 is never a factor: a claim that is 0 everywhere carries no gradient at all.
+    """
     if not all(mpmath.isfinite(v) for v in list(claim_vals) + list(exact_vals)):
         return None
     tiny = mpmath.mpf(10) ** -30
@@ -73,7 +77,7 @@ def constant_factor(claim_vals, exact_vals) -> Fraction | None:
     if not ratios or any(abs(c) > tiny for c, e in zip(claim_vals, exact_vals) if abs(e) <= tiny):
         return None
     k = ratios[0]
-    if k == 1 or any(abs(r - k) > abs(k) * mpmath.mpf(10) ** -20 for r in ratios):
+    if k == 1 or k == 0 or any(abs(r - k) > abs(k) * mpmath.mpf(10) ** -20 for r in ratios):
         return None
     frac = Fraction(str(mpmath.nstr(k, 25))).limit_denominator(10_000)
     if abs(mpmath.mpf(frac.numerator) / frac.denominator - k) > abs(k) * mpmath.mpf(10) ** -20:

@@ -8,12 +8,15 @@ another activation, and the simplified difference of one wrong entry.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from fractions import Fraction
 
 import mpmath
 import numpy as np
 
-from derivaudit.errors import DerivauditError
+from derivaudit.core.guards import time_budget
+from derivaudit.errors import DerivauditError, LimitExceeded
 from derivaudit.lang.arrays import entries, entry_label, shape_of
 from derivaudit.limits import Limits
 from derivaudit.audits.backward import constant_factor
@@ -22,8 +25,8 @@ from derivaudit.audits.points import PointValues, in_parameter_layout, mp_values
 from derivaudit.audits.proof import shown_difference
 from derivaudit.audits.spec import AuditSpec, Model, build, claim_layout
 
-__all__ = ["ACTIVATIONS", "layout_notes", "diagnose_wrong", "factor_note", "keepdims_notes",
-           "activation_notes"]
+__all__ = ["ACTIVATIONS", "WHAT_IF_DIAGNOSES", "layout_notes", "shape_note", "run_diagnosis",
+           "diagnose_wrong", "factor_note", "keepdims_notes", "activation_notes"]
 
 #: activations a forward definition ``A = f(Z)`` may have had confused with another
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "softplus", "exp")
@@ -46,34 +49,87 @@ def layout_notes(p: str, shape: tuple, claim_shape: tuple, layout: str, values_w
     return []
 
 
-def diagnose_wrong(p: str, wrong: list, layout: str, model: Model, graph: ModelGraph, inputs,
-                   values: PointValues, limits: Limits) -> tuple[list[str], str]:
-    """The notes on a claim with wrong entries, and the simplified difference of the first one."""
+def shape_note(p: str, shape: tuple, claim_shape: tuple) -> str:
+    """The diagnosis of a claim whose shape fits its parameter's in no way (not even transposed)."""
+    return (f"the claim has shape {claim_shape}, but {p} has shape {shape}: a gradient has its "
+            "parameter's shape")
+
+
+def run_diagnosis(name: str, diagnosis: Callable[[], list[str]], limits: Limits) -> tuple[list[str], str]:
+    """``(notes, "")`` from ``diagnosis()``, or ``([], why it was skipped)``.
+
+    Each diagnosis runs under its own budget (``Limits.diagnosis_seconds``)
+    and catches its own failures: a diagnosis is a guess about a mistake, so
+    whatever goes wrong in it (a what-if model that takes log(0), a budget
+    spent) is reported and never touches the verdict.
+    """
+    try:
+        with time_budget(limits.diagnosis_seconds, f"the {name} diagnosis", "diagnosis_seconds"):
+            return diagnosis(), ""
+    except LimitExceeded as exc:
+        return [], f"{name} diagnosis skipped: {exc}"
+    except Exception as exc:  # noqa: BLE001 - isolation: a failing guess must not cost the verdict
+        return [], f"{name} diagnosis skipped: {type(exc).__name__}: {exc}"
+
+
+def diagnose_wrong(p: str, wrong: list, witness_point: int, layout: str, model: Model, graph: ModelGraph,
+                   inputs, values: PointValues, limits: Limits) -> tuple[list[str], str]:
+    """The notes on a claim with wrong entries, and the simplified difference of the first one.
+
+    Every diagnosis runs through :func:`run_diagnosis`; a skipped one leaves
+    a note saying why.
+    """
     spec = model.spec
     shape = spec.shapes[p]
     claim_shape = shape_of(model.claims[p])
     exact0 = values.at(0, f"exact:{p}")
     claim0 = in_parameter_layout(values.at(0, f"claim:{p}"), claim_shape, layout)
-    notes = []
-    k = constant_factor(claim0, exact0)
-    if k is not None:
-        notes.append(factor_note(k))
-    if len(shape) == 2 and shape[0] == shape[1] and layout == "same":
-        transposed = list(np.array(claim0, dtype=object).reshape(shape).T.flat)
-        if not any(values.differs(a, b, 0) for a, b in zip(exact0, transposed)):
-            notes.append("the claim is the transpose of the gradient")
-    notes += keepdims_notes(spec, p, limits, values.points[0], inputs, exact0)
-    notes += activation_notes(spec, p, limits, values.points[0], inputs)
+    point0 = values.points[0]
+    steps: list[tuple[str, Callable[[], list[str]]]] = [
+        ("constant factor", lambda: _factor_notes(claim0, exact0)),
+        ("transpose", lambda: _transpose_notes(claim0, exact0, shape, layout, values)),
+    ]
+    steps += [(name, functools.partial(what_if, spec, p, limits, point0, inputs, exact0))
+              for name, what_if in WHAT_IF_DIAGNOSES.items()]
     entry = wrong[0]
     flat = int(np.ravel_multi_index(entry, shape)) if shape else 0
-    claim_entry = in_parameter_layout(entries(model.claims[p]), claim_shape, layout)[flat]
-    exact_entry = expand_adjoints(entries(graph.gradient[p])[flat], graph)
+    steps.append(("entry values", lambda: [_entry_note(p, entry, flat, witness_point, layout, claim_shape, values)]))
+    notes = []
+    for name, diagnosis in steps:
+        found, skipped = run_diagnosis(name, diagnosis, limits)
+        notes += found + ([skipped] if skipped else [])
+
+    def difference():
+        claim_entry = in_parameter_layout(entries(model.claims[p]), claim_shape, layout)[flat]
+        exact_entry = expand_adjoints(entries(graph.gradient[p])[flat], graph)
+        return [f"claim - exact for {entry_label(p, entry)} = "
+                f"{shown_difference(claim_entry - exact_entry, model, graph, limits)}"]
+
+    shown, skipped = run_diagnosis("difference", difference, limits)
+    return notes + ([skipped] if skipped else []), (shown[0] if shown else "")
+
+
+def _factor_notes(claim0, exact0) -> list[str]:
+    k = constant_factor(claim0, exact0)
+    return [] if k is None else [factor_note(k)]
+
+
+def _transpose_notes(claim0, exact0, shape, layout: str, values: PointValues) -> list[str]:
+    if not (len(shape) == 2 and shape[0] == shape[1] and layout == "same"):
+        return []
+    transposed = list(np.array(claim0, dtype=object).reshape(shape).T.flat)
+    if any(values.differs(a, b, 0) for a, b in zip(exact0, transposed)):
+        return []
+    return ["the claim is the transpose of the gradient"]
+
+
+def _entry_note(p: str, entry, flat: int, k: int, layout: str, claim_shape, values: PointValues) -> str:
+    exact = values.at(k, f"exact:{p}")[flat]
+    claim = in_parameter_layout(values.at(k, f"claim:{p}"), claim_shape, layout)[flat]
+    where = "the first random point" if k == 0 else f"random point {k + 1}"
     with mpmath.workdps(values.working_dps):
-        notes.append(f"at the first random point, entry {entry_label(p, entry)}: claim "
-                     f"{mpmath.nstr(claim0[flat], 12)}, exact {mpmath.nstr(exact0[flat], 12)}")
-    difference = (f"claim - exact for {entry_label(p, entry)} = "
-                  f"{shown_difference(claim_entry - exact_entry, model, graph, limits)}")
-    return notes, difference
+        return (f"at {where}, entry {entry_label(p, entry)}: claim {mpmath.nstr(claim, 12)}, "
+                f"exact {mpmath.nstr(exact, 12)}")
 
 
 def factor_note(k: Fraction) -> str:
@@ -106,7 +162,7 @@ def keepdims_notes(spec: AuditSpec, p: str, limits: Limits, point, inputs, exact
     if not any("axis" in t and "keepdims=True" not in t for t in texts):
         return []
     try:
-        mutated = build(spec, limits=limits, keepdims=True)
+        mutated = build(spec, limits=limits, keepdims=True, symbolic_draws=True)
     except DerivauditError:
         return []
     claim = mutated.claims[p]
@@ -120,13 +176,14 @@ def keepdims_notes(spec: AuditSpec, p: str, limits: Limits, point, inputs, exact
     return []
 
 
-def activation_notes(spec: AuditSpec, p: str, limits: Limits, point, inputs) -> list[str]:
+def activation_notes(spec: AuditSpec, p: str, limits: Limits, point, inputs, exact0=None) -> list[str]:
     """Would the claim be right if one activation of the forward pass were another?
 
     For each forward definition ``A = f(Z)`` with ``f`` an activation, the
     model is rebuilt with ``A = g(Z)`` for every other activation ``g``; if
     the claim is the exact gradient of that model, the claim used ``g``'s
-    derivative where ``f``'s belongs.
+    derivative where ``f``'s belongs.  An alternative model undefined at the
+    point (``relu`` for ``sigmoid`` under a log) is simply not the answer.
     """
     for d in spec.forward:
         text = d.formula.strip()
@@ -135,21 +192,32 @@ def activation_notes(spec: AuditSpec, p: str, limits: Limits, point, inputs) -> 
                 continue
             argument = text[len(f) + 1:-1]
             for g in ACTIVATIONS:
-                if g == f:
-                    continue
-                try:
-                    mutated = build(spec, limits=limits, replace={d.name: f"{g}({argument})"})
-                except DerivauditError:
-                    continue
-                graph = model_graph(mutated, [p])
-                fn = compile_outputs(inputs, entries(graph.gradient[p]) + entries(mutated.claims[p]),
-                                     graph.chain, "mpmath")
-                vals = mp_values(fn, point, _WHAT_IF_DPS)
-                n = len(vals) // 2
-                if shape_of(mutated.claims[p]) != spec.shapes[p]:
-                    continue
-                if all(abs(a - b) <= mpmath.mpf(10) ** -25 * max(abs(a), abs(b), mpmath.mpf(10) ** -10)
-                       for a, b in zip(vals[:n], vals[n:])):
+                if g != f and _explains(spec, p, limits, point, inputs, {d.name: f"{g}({argument})"}):
                     return [f"the claim is the exact gradient if {d.name} = {g}({argument}) instead "
                             f"of {f}({argument}): it uses {g}'s derivative where {f}'s belongs"]
     return []
+
+
+def _explains(spec: AuditSpec, p: str, limits: Limits, point, inputs, replace: dict[str, str]) -> bool:
+    """Is the claim the exact gradient of the model with the forward definitions ``replace``d?"""
+    try:
+        mutated = build(spec, limits=limits, replace=replace, symbolic_draws=True)
+    except DerivauditError:
+        return False
+    if shape_of(mutated.claims[p]) != spec.shapes[p]:
+        return False
+    graph = model_graph(mutated, [p])
+    fn = compile_outputs(inputs, entries(graph.gradient[p]) + entries(mutated.claims[p]), graph.chain, "mpmath")
+    try:
+        vals = mp_values(fn, point, _WHAT_IF_DPS)
+    except (ArithmeticError, ValueError):
+        return False
+    n = len(vals) // 2
+    return _agree(vals[n:], vals[:n]) and all(mpmath.isfinite(v) for v in vals[:n])
+
+
+#: diagnoses that rebuild the model "what if" (each under its own budget), by name
+WHAT_IF_DIAGNOSES: dict[str, Callable[..., list[str]]] = {
+    "keepdims": keepdims_notes,
+    "activation swap": activation_notes,
+}

@@ -22,7 +22,7 @@ from derivaudit.lang.arrays import Array, Value, entries, shape_of
 from derivaudit.audits.spec import Model
 
 __all__ = ["ModelGraph", "forward_chain", "model_graph", "exact_gradient", "compile_outputs",
-           "is_adjoint", "expand_adjoints"]
+           "is_adjoint", "expand_adjoints", "needed_definitions"]
 
 #: prefix of the adjoint symbols ``d[Z[0,1]]`` (never a user name: ``[`` is not an identifier character)
 _ADJOINT_PREFIX = "d["
@@ -114,12 +114,8 @@ def expand_adjoints(expr: sp.Expr, graph: ModelGraph) -> sp.Expr:
     return expr
 
 
-def compile_outputs(inputs, outputs, chain, module: str):
-    """One function of ``inputs`` returning ``outputs``, the chain as its common subexpressions.
-
-    ``module`` is ``"mpmath"`` (magnitude-guarded) or ``"numpy"``; only the
-    definitions of ``chain`` the outputs need are kept.
-    """
+def needed_definitions(chain, outputs) -> list[tuple[sp.Symbol, sp.Expr]]:
+    """The definitions of ``chain`` that ``outputs`` depend on, in evaluation order."""
     needed = set().union(*(o.free_symbols for o in outputs)) if outputs else set()
     used = []
     for symbol, expr in reversed(chain):
@@ -127,6 +123,16 @@ def compile_outputs(inputs, outputs, chain, module: str):
             used.append((symbol, expr))
             needed |= expr.free_symbols
     used.reverse()
+    return used
+
+
+def compile_outputs(inputs, outputs, chain, module: str):
+    """One function of ``inputs`` returning ``outputs``, the chain as its common subexpressions.
+
+    ``module`` is ``"mpmath"`` (magnitude-guarded) or ``"numpy"``; only the
+    definitions of ``chain`` the outputs need are kept.
+    """
+    used = needed_definitions(chain, outputs)
     names = {}
     for k, s in enumerate(list(inputs) + [s for s, _ in used]):
         names[s] = sp.Symbol(f"_v{k}", real=True)

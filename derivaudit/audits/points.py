@@ -89,19 +89,28 @@ def random_points(count: int, inputs, settings: AuditSettings) -> list[list[sp.R
     return [[random_rational(rng, settings.low, settings.high) for _ in inputs] for _ in range(count)]
 
 
-def defined_points(function, inputs, outputs: Outputs, settings: AuditSettings, required_keys) -> PointValues:
+def defined_points(function, inputs, outputs: Outputs, settings: AuditSettings, required_keys,
+                   draws=None) -> PointValues:
     """``settings.points`` random points where the outputs of ``required_keys`` are real and finite.
 
     Points where the model is undefined (a log of a negative number, a kink
     met exactly) are skipped; a model undefined at every candidate is an
     error in the spec.  The other outputs (claims) may be NaN there: a claim
     undefined where the gradient is defined is wrong at that point.
+    ``draws`` (one dict per evidence point, from
+    :func:`~derivaudit.audits.data.draw_data`) gives the drawn data inputs
+    their values at the k-th point found.
     """
     required = outputs.indices(required_keys)
     wp = settings.dps + GUARD_DIGITS
     candidates = random_points(20 * settings.points, inputs, settings)
+    position = {s: i for i, s in enumerate(inputs)}
     pts, values = [], []
     for point in candidates:
+        if draws:
+            point = list(point)
+            for symbol, value in draws[len(pts)].items():
+                point[position[symbol]] = value
         try:
             vals = mp_values(function, point, wp)
         except (ZeroDivisionError, ValueError, OverflowError, TypeError):

@@ -15,7 +15,7 @@ import sympy as sp
 from derivaudit.core.guards import time_budget
 from derivaudit.errors import LimitExceeded
 from derivaudit.lang.arrays import entries
-from derivaudit.limits import Limits
+from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.audits.graph import ModelGraph, expand_adjoints
 from derivaudit.audits.spec import Model
 
@@ -29,15 +29,29 @@ _SIMPLIFY_SECONDS = 2.0
 _PROOF_OPS = 20_000
 
 
-def proved_entries(claim_entries, exact_entries, model: Model, graph: ModelGraph) -> int:
-    """How many leading entries ``claim − exact`` are proved 0 (stops at the first that is not)."""
+def proved_entries(claim_entries, exact_entries, model: Model, graph: ModelGraph, draw=None,
+                   limits: Limits = DEFAULT_LIMITS) -> int:
+    """How many leading entries ``claim − exact`` are proved 0 (stops at the first that is not).
+
+    Drawn data (one-hot labels, random data) take the values of ``draw`` (the
+    first evidence point's): the proof holds for every parameter value with
+    those data.  The other evidence points, with other draws, are the
+    witness search's (a claim right only for some labels has a witness
+    there).  The attempt runs under ``Limits.symbolic_seconds``; past it, the
+    entries not yet proved stay unproved (a proof not found is no verdict).
+    """
     definitions = graph.definitions
     keep = _polynomial_layers(model)
     proved = 0
-    for c, e in zip(claim_entries, exact_entries):
-        if not proved_zero(_substitute(c - expand_adjoints(e, graph), definitions, keep)):
-            break
-        proved += 1
+    try:
+        with time_budget(limits.symbolic_seconds, "proving the claim", "symbolic_seconds"):
+            for c, e in zip(claim_entries, exact_entries):
+                difference = _substitute(c - expand_adjoints(e, graph), definitions, keep)
+                if not proved_zero(difference.xreplace(draw or {})):
+                    break
+                proved += 1
+    except LimitExceeded:
+        pass
     return proved
 
 

@@ -12,14 +12,26 @@ from fractions import Fraction
 
 import pandas as pd
 
+from derivaudit.verdicts import ExitCode, Verdict
 from derivaudit.audits.spec import AuditSettings
 
 __all__ = ["BackwardCheck", "ClaimResult", "AuditResult", "describe_entries", "order_text"]
 
 
+#: ClaimResult.status -> its verdict
+_VERDICTS = {"proved": Verdict.PROVED, "numerical": Verdict.NUMERICAL, "different": Verdict.WRONG,
+             "undecided": Verdict.UNDECIDED}
+
+
 @dataclass
 class BackwardCheck:
-    """A backward intermediate ``dF`` checked against the exact ``∂loss/∂F``."""
+    """A backward intermediate ``dF`` checked against the exact ``∂loss/∂F``.
+
+    An intermediate that is ``k·∂loss/∂F`` for a constant ``k > 0`` is a
+    convention (``dZ2 = A2 − Y`` for a loss divided by ``m``: the ``1/m`` is
+    applied later) and counts as correct, with ``factor = k``; a negative
+    ``k`` is an opposite sign and counts as wrong; ``k = 0`` is no gradient.
+    """
 
     name: str
     of: str
@@ -29,10 +41,23 @@ class BackwardCheck:
     factor: Fraction | None = None
 
     def describe(self) -> str:
-        if self.correct:
-            return f"{self.name} = {self.factor}·∂loss/∂{self.of}" if self.factor else \
-                f"{self.name} = ∂loss/∂{self.of}"
-        return f"{self.name} WRONG ({self.wrong_entries})"
+        """``dZ = ∂loss/∂Z``, ``dZ2 = 8·∂loss/∂Z2: the 1/8 is applied later``, ``dZ WRONG (...)``.
+
+        >>> BackwardCheck("dZ", "Z", False, "all 6", Fraction(-5)).describe()
+        'dZ = −5·∂loss/∂Z: opposite sign'
+        """
+        k = self.factor
+        if k is not None and k < 0:
+            return f"{self.name} = {_signed(k)}·∂loss/∂{self.of}: opposite sign"
+        if not self.correct:
+            return f"{self.name} WRONG ({self.wrong_entries})"
+        if k is not None and k != 1:
+            return f"{self.name} = {k}·∂loss/∂{self.of}: the {1 / k} is applied later"
+        return f"{self.name} = ∂loss/∂{self.of}"
+
+
+def _signed(k: Fraction) -> str:
+    return str(k).replace("-", "−")
 
 
 @dataclass
@@ -40,9 +65,12 @@ class ClaimResult:
     """The verdict on one claimed gradient ``∂loss/∂parameter``.
 
     ``status`` is ``"proved"`` (the difference was shown to be 0
-    symbolically), ``"numerical"`` (every entry agrees to ``dps`` digits at
-    every random point, no proof) or ``"different"`` (some entry differs:
-    ``wrong_entries`` lists them, ``counterexample`` gives a point).
+    symbolically), ``"numerical"`` (every entry's values are certified to
+    ``dps`` digits and agree at every random point, and no ball of their
+    difference excludes 0, no proof), ``"different"`` (a certified witness:
+    ``wrong_entries`` lists the entries, ``counterexample`` gives a point) or
+    ``"undecided"`` (no witness, but some values could not be resolved:
+    ``reason`` says which and what would decide it).
     """
 
     parameter: str
@@ -66,18 +94,18 @@ class ClaimResult:
     entries: int
     #: |claim − exact| per entry (parameter layout) at the first random point
     entry_abs_difference: list[float] = field(default_factory=list)
+    #: why the claim is undecided, and what would decide it ("" otherwise)
+    reason: str = ""
+    #: what the numeric evidence could not give (a float64 check that overflows, ...)
+    evidence_notes: list[str] = field(default_factory=list)
 
     @property
     def correct(self) -> bool:
-        return self.status in ("proved", "numerical")
+        return self.verdict.correct
 
     @property
-    def verdict(self) -> str:
-        if self.status == "proved":
-            return "correct (proved)"
-        if self.status == "numerical":
-            return "correct (numerically)"
-        return "wrong"
+    def verdict(self) -> Verdict:
+        return _VERDICTS[self.status]
 
 
 @dataclass
@@ -93,6 +121,14 @@ class AuditResult:
     @property
     def ok(self) -> bool:
         return all(c.correct for c in self.claims)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """WRONG if a claim is wrong, else UNDECIDED if one is undecided, else OK."""
+        verdicts = {c.verdict for c in self.claims}
+        if Verdict.WRONG in verdicts:
+            return ExitCode.WRONG
+        return ExitCode.UNDECIDED if Verdict.UNDECIDED in verdicts else ExitCode.OK
 
     def __getitem__(self, parameter: str) -> ClaimResult:
         for c in self.claims:
@@ -110,27 +146,27 @@ class AuditResult:
         } for c in self.claims])
 
     def summary(self) -> str:
-        """The summary table and, for each wrong claim, its diagnosis."""
+        """The summary table and, for each wrong or undecided claim, its diagnosis or reason."""
         rows = []
         for c in self.claims:
-            rows.append([c.parameter, "x".join(map(str, c.shape)) or "1", c.verdict,
-                         f"{c.rel_difference_float64:.1e}", c.grade,
+            rel = f"{c.rel_difference_float64:.1e}" if math.isfinite(c.rel_difference_float64) else "-"
+            rows.append([c.parameter, "x".join(map(str, c.shape)) or "1", str(c.verdict), rel, c.grade,
                          order_text(c), c.wrong_description or "-"])
         head = ["param", "shape", "verdict", "rel.diff", "check", "order", "wrong entries"]
         widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
         lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()
                  for r in [head] + rows]
-        wrong = [c for c in self.claims if not c.correct]
+        wrong = [c for c in self.claims if c.verdict == Verdict.WRONG]
+        undecided = [c for c in self.claims if c.verdict == Verdict.UNDECIDED]
         lines.append("")
-        lines.append(f"{len(self.claims) - len(wrong)} of {len(self.claims)} claims correct"
-                     + (f"; wrong: {', '.join(c.parameter for c in wrong)}" if wrong else ""))
-        for c in wrong:
-            lines.append("")
-            lines.append(f"{c.parameter}: claim {c.claim}")
-            for note in c.diagnosis:
-                lines.append(f"  - {note}")
-            if c.difference:
-                lines.append(f"  - {c.difference}")
+        lines.append(f"{sum(c.correct for c in self.claims)} of {len(self.claims)} claims correct"
+                     + (f"; wrong: {', '.join(c.parameter for c in wrong)}" if wrong else "")
+                     + (f"; undecided: {', '.join(c.parameter for c in undecided)}" if undecided else ""))
+        if any(c.verdict == Verdict.NUMERICAL for c in self.claims):
+            s = self.settings
+            lines.append(f"correct (numerically): values certified to {s.dps} digits and equal at "
+                         f"{s.points} random points in [{s.low:g}, {s.high:g}]; not proved")
+        lines += self._claim_notes(wrong + undecided)
         bad_backward = [b for b in self.backward if not b.correct]
         if self.backward:
             lines.append("")
@@ -138,6 +174,17 @@ class AuditResult:
             if bad_backward:
                 lines.append(f"  first wrong step: {bad_backward[0].name} is not ∂loss/∂{bad_backward[0].of}")
         return "\n".join(lines)
+
+    def _claim_notes(self, claims: list[ClaimResult]) -> list[str]:
+        lines = []
+        for c in claims:
+            lines.append("")
+            lines.append(f"{c.parameter}: claim {c.claim}")
+            for note in ([c.reason] if c.reason else []) + c.diagnosis + c.evidence_notes:
+                lines.append(f"  - {note}")
+            if c.difference:
+                lines.append(f"  - {c.difference}")
+        return lines
 
 
 def order_text(c: ClaimResult) -> str:
