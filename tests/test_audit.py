@@ -136,6 +136,9 @@ def test_correct_examples(name, statuses):
     for c in result.claims:
         assert c.grade == "fine"
         assert math.isnan(c.order) or c.order == pytest.approx(2.0, abs=0.1)
+    if name == "mlp_2layer":  # issue 13 item 5: the constant of an intermediate is reported
+        dz2 = next(b for b in result.backward if b.name == "dZ2")
+        assert dz2.describe() == "dZ2 = 8·∂loss/∂Z2: the 1/8 is applied later"
 
 
 def test_cli_exit_codes(tmp_path, capsys):

@@ -28,7 +28,7 @@ from derivaudit.audits.points import PointValues, in_parameter_layout
 from derivaudit.audits.proof import proved_entries
 from derivaudit.audits.results import ClaimResult, describe_entries
 from derivaudit.audits.spec import AuditSettings, Model, claim_layout
-from derivaudit.audits.witness import BallValues, Certificate, certify_claim, precision_cap
+from derivaudit.audits.witness import BallValues, Certificate, certify_claim, precision_cap, search_witnesses
 
 __all__ = ["Evidence", "judge_claim"]
 
@@ -58,12 +58,13 @@ def judge_claim(p: str, evidence: Evidence) -> ClaimResult:
     if layout is None:
         return _result(p, evidence, "different", [], [shape_note(p, shape, claim_shape)], layout=None)
     claim_entries = entries(model.claims[p])
+    certificate = certify_claim(evidence.balls, p, claim_shape, layout, settings.dps, evidence.limits)
     proved = 0
-    if layout == "same":
+    if layout == "same" and not certificate.witnesses:  # a witness already decides: no proof needed
         proved = proved_entries(claim_entries, entries(evidence.graph.gradient[p]), model, evidence.graph,
                                 evidence.draws[0] if evidence.draws else None, evidence.limits)
-    certificate = certify_claim(evidence.balls, p, claim_shape, layout, settings.dps, evidence.limits,
-                                search=proved < len(claim_entries))
+        if proved < len(claim_entries):
+            search_witnesses(evidence.balls, p, claim_shape, layout, settings.dps, evidence.limits, certificate)
     wrong = [tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
              for flat in sorted(certificate.witnesses)]
     diagnosis = layout_notes(p, shape, claim_shape, layout, bool(wrong))
@@ -130,10 +131,9 @@ def _numeric_evidence(p: str, evidence: Evidence, claim_shape, layout: str | Non
     converging = convergence(claim0, values.at(0, f"exact:{p}"), evidence.differences[p], settings)
     claim64 = np.array(in_parameter_layout(evidence.claims_float64[p], claim_shape, layout), dtype=float)
     numeric64 = evidence.differences[p].float64
-    notes = []
-    if not (np.all(np.isfinite(numeric64)) and np.all(np.isfinite(claim64))):
-        notes.append("the float64 check gives no number at the first random point (float64 overflows "
-                     "or is undefined there): no float64 evidence")
-        return converging, math.nan, notes
-    rel64 = relative_difference(claim64, numeric64)
-    return converging, max(rel64, 1.0) if layout == "transposed" else rel64, notes
+    with np.errstate(all="ignore"):
+        rel64 = relative_difference(claim64, numeric64)
+    if not (np.all(np.isfinite(numeric64)) and np.all(np.isfinite(claim64)) and math.isfinite(rel64)):
+        return converging, math.nan, ["the float64 check gives no number at the first random point (float64 "
+                                      "overflows or is undefined there): no float64 evidence"]
+    return converging, max(rel64, 1.0) if layout == "transposed" else rel64, []

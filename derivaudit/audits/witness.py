@@ -32,7 +32,8 @@ from derivaudit.limits import Limits
 from derivaudit.audits.graph import needed_definitions
 from derivaudit.audits.points import Outputs, in_parameter_layout
 
-__all__ = ["BallValues", "Certificate", "certify_claim", "precision_cap", "WITNESS_SEARCH_FACTOR"]
+__all__ = ["BallValues", "Certificate", "certify_claim", "search_witnesses", "precision_cap",
+           "WITNESS_SEARCH_FACTOR"]
 
 #: a claim not proved is searched for a witness at this multiple of dps before it is called correct
 WITNESS_SEARCH_FACTOR = 3
@@ -89,13 +90,8 @@ class Certificate:
     digits: int = 0
 
 
-def certify_claim(balls: BallValues, p: str, claim_shape, layout: str, dps: int, limits: Limits,
-                  search: bool) -> Certificate:
-    """Witnesses and unresolved entries of the claim for ``p`` over every evidence point.
-
-    ``search`` adds the witness search at ``WITNESS_SEARCH_FACTOR·dps`` digits
-    (for a claim that was not proved symbolically).
-    """
+def certify_claim(balls: BallValues, p: str, claim_shape, layout: str, dps: int, limits: Limits) -> Certificate:
+    """Witnesses and unresolved entries of the claim for ``p`` over every evidence point."""
     cap = digits_to_bits(precision_cap(dps, limits))
     certificate = Certificate(digits=dps)
     for k in range(len(balls.points)):
@@ -110,7 +106,13 @@ def certify_claim(balls: BallValues, p: str, claim_shape, layout: str, dps: int,
             bits = min(cap, 2 * bits)
         certificate.unresolved |= pending
         certificate.digits = max(certificate.digits, round(bits / 3.33))
-    if search and not certificate.witnesses:
+    return certificate
+
+
+def search_witnesses(balls: BallValues, p: str, claim_shape, layout: str, dps: int, limits: Limits,
+                     certificate: Certificate) -> None:
+    """Look for witnesses at ``WITNESS_SEARCH_FACTOR·dps`` digits (for a claim not proved symbolically)."""
+    if not certificate.witnesses:
         bits = digits_to_bits(min(WITNESS_SEARCH_FACTOR * dps, precision_cap(dps, limits)))
         for k in range(len(balls.points)):
             exact = balls.group(k, bits, f"exact:{p}")
@@ -118,7 +120,6 @@ def certify_claim(balls: BallValues, p: str, claim_shape, layout: str, dps: int,
             for i, (e, c) in enumerate(zip(exact, claim)):
                 if _excludes_zero(c - e):
                     certificate.witnesses.setdefault(i, k)
-    return certificate
 
 
 def _undecided_entries(exact, claim, dps: int, pending, k: int, certificate: Certificate,
