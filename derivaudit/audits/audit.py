@@ -33,7 +33,8 @@ from derivaudit.progress import Progress, ProgressArg
 from derivaudit.audits.backward import add_backward_outputs, backward_pairs, check_backward
 from derivaudit.audits.evidence import claims_float64, finite_differences
 from derivaudit.audits.graph import compile_outputs, exact_gradient, model_graph
-from derivaudit.audits.judge import Evidence, judge_claim
+from derivaudit.audits.context import Evidence
+from derivaudit.audits.judge import judge_claim
 from derivaudit.audits.points import Outputs, defined_points
 from derivaudit.audits.results import AuditResult, BackwardCheck, ClaimResult
 from derivaudit.audits.spec import AuditSettings, AuditSpec, build, draw_data, load_spec

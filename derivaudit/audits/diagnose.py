@@ -20,10 +20,11 @@ from derivaudit.errors import DerivauditError, LimitExceeded
 from derivaudit.lang.arrays import entries, entry_label, shape_of
 from derivaudit.limits import Limits
 from derivaudit.audits.backward import constant_factor
-from derivaudit.audits.graph import ModelGraph, compile_outputs, expand_adjoints, forward_chain, model_graph
+from derivaudit.audits.context import Evidence
+from derivaudit.audits.graph import compile_outputs, expand_adjoints, forward_chain, model_graph
 from derivaudit.audits.points import PointValues, in_parameter_layout, mp_values
 from derivaudit.audits.proof import shown_difference
-from derivaudit.audits.spec import AuditSpec, Model, build, claim_layout
+from derivaudit.audits.spec import AuditSpec, build, claim_layout
 
 __all__ = ["ACTIVATIONS", "WHAT_IF_DIAGNOSES", "layout_notes", "shape_note", "run_diagnosis",
            "diagnose_wrong", "factor_note", "keepdims_notes", "activation_notes"]
@@ -72,13 +73,16 @@ def run_diagnosis(name: str, diagnosis: Callable[[], list[str]], limits: Limits)
         return [], f"{name} diagnosis skipped: {type(exc).__name__}: {exc}"
 
 
-def diagnose_wrong(p: str, wrong: list, witness_point: int, layout: str, model: Model, graph: ModelGraph,
-                   inputs, values: PointValues, limits: Limits) -> tuple[list[str], str]:
+def diagnose_wrong(p: str, wrong: list, witness_point: int, layout: str,
+                   evidence: Evidence) -> tuple[list[str], str]:
     """The notes on a claim with wrong entries, and the simplified difference of the first one.
 
     Every diagnosis runs through :func:`run_diagnosis`; a skipped one leaves
-    a note saying why.
+    a note saying why.  The difference is shown with the drawn data of the
+    witness point.
     """
+    model, graph, values, inputs, limits = (evidence.model, evidence.graph, evidence.values,
+                                            evidence.inputs, evidence.limits)
     spec = model.spec
     shape = spec.shapes[p]
     claim_shape = shape_of(model.claims[p])
@@ -102,8 +106,8 @@ def diagnose_wrong(p: str, wrong: list, witness_point: int, layout: str, model: 
     def difference():
         claim_entry = in_parameter_layout(entries(model.claims[p]), claim_shape, layout)[flat]
         exact_entry = expand_adjoints(entries(graph.gradient[p])[flat], graph)
-        return [f"claim - exact for {entry_label(p, entry)} = "
-                f"{shown_difference(claim_entry - exact_entry, model, graph, limits)}"]
+        difference = (claim_entry - exact_entry).xreplace(evidence.draw(witness_point))
+        return [f"claim - exact for {entry_label(p, entry)} = {shown_difference(difference, model, graph, limits)}"]
 
     shown, skipped = run_diagnosis("difference", difference, limits)
     return notes + ([skipped] if skipped else []), (shown[0] if shown else "")

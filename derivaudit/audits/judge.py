@@ -14,39 +14,22 @@ A claim whose shape fits its parameter's in no way is wrong without numbers.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from derivaudit.lang.arrays import entries, shape_of
 from derivaudit.limits import Limits
 from derivaudit.verdicts import relative_difference
+from derivaudit.audits.context import Evidence
 from derivaudit.audits.diagnose import diagnose_wrong, layout_notes, shape_note
-from derivaudit.audits.evidence import Convergence, FiniteDifferences, convergence, grade
-from derivaudit.audits.graph import ModelGraph
-from derivaudit.audits.points import PointValues, in_parameter_layout
+from derivaudit.audits.evidence import Convergence, convergence, grade
+from derivaudit.audits.points import in_parameter_layout
 from derivaudit.audits.proof import proved_entries
 from derivaudit.audits.results import ClaimResult, describe_entries
-from derivaudit.audits.spec import AuditSettings, Model, claim_layout
-from derivaudit.audits.witness import BallValues, Certificate, certify_claim, precision_cap, search_witnesses
+from derivaudit.audits.spec import AuditSettings, claim_layout
+from derivaudit.audits.witness import Certificate, certify_claim, precision_cap, search_witnesses
 
-__all__ = ["Evidence", "judge_claim"]
-
-
-@dataclass
-class Evidence:
-    """Everything gathered about the model before its claims are judged one by one."""
-
-    model: Model
-    graph: ModelGraph
-    inputs: tuple
-    values: PointValues
-    balls: BallValues
-    draws: list[dict]
-    differences: dict[str, FiniteDifferences]
-    claims_float64: dict[str, list[float]]
-    settings: AuditSettings
-    limits: Limits
+__all__ = ["judge_claim"]
 
 
 def judge_claim(p: str, evidence: Evidence) -> ClaimResult:
@@ -72,8 +55,7 @@ def judge_claim(p: str, evidence: Evidence) -> ClaimResult:
         return _result(p, evidence, "proved", [], diagnosis, layout, proved=proved)
     if wrong:
         witness_point = certificate.witnesses[int(np.ravel_multi_index(wrong[0], shape)) if shape else 0]
-        notes, difference = diagnose_wrong(p, wrong, witness_point, layout, model, evidence.graph,
-                                           evidence.inputs, values, evidence.limits)
+        notes, difference = diagnose_wrong(p, wrong, witness_point, layout, evidence)
         return _result(p, evidence, "different", wrong, diagnosis + notes, layout, proved=proved,
                        difference=difference, witness_point=witness_point)
     if layout != "same":
