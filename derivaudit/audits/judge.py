@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from derivaudit.core.guards import time_budget
+from derivaudit.errors import LimitExceeded
 from derivaudit.lang.arrays import entries, shape_of
 from derivaudit.limits import Limits
 from derivaudit.verdicts import relative_difference
@@ -41,13 +43,7 @@ def judge_claim(p: str, evidence: Evidence) -> ClaimResult:
     if layout is None:
         return _result(p, evidence, "different", [], [shape_note(p, shape, claim_shape)], layout=None)
     claim_entries = entries(model.claims[p])
-    certificate = certify_claim(evidence.balls, p, claim_shape, layout, settings.dps, evidence.limits)
-    proved = 0
-    if layout == "same" and not certificate.witnesses:  # a witness already decides: no proof needed
-        proved = proved_entries(claim_entries, entries(evidence.graph.gradient[p]), model, evidence.graph,
-                                evidence.draws[0] if evidence.draws else None, evidence.limits)
-        if proved < len(claim_entries):
-            search_witnesses(evidence.balls, p, claim_shape, layout, settings.dps, evidence.limits, certificate)
+    certificate, proved = _certificate_and_proof(p, evidence, claim_shape, layout)
     wrong = [tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
              for flat in sorted(certificate.witnesses)]
     diagnosis = layout_notes(p, shape, claim_shape, layout, bool(wrong))
@@ -66,9 +62,37 @@ def judge_claim(p: str, evidence: Evidence) -> ClaimResult:
     return _result(p, evidence, "numerical", [], diagnosis, layout, proved=proved)
 
 
+def _certificate_and_proof(p: str, evidence: Evidence, claim_shape, layout: str) -> tuple[Certificate, int]:
+    """The balls' certificate of the claim and how many entries the symbolic proof showed.
+
+    Certification runs under ``Limits.evaluate_seconds``; past it, every
+    entry is unresolved (the claim is undecided and the reason says so).
+    """
+    model, settings, limits = evidence.model, evidence.settings, evidence.limits
+    claim_entries = entries(model.claims[p])
+    try:
+        with time_budget(limits.evaluate_seconds, f"certifying the claim for {p}", "evaluate_seconds"):
+            certificate = certify_claim(evidence.balls, p, claim_shape, layout, settings.dps, limits)
+    except LimitExceeded as exc:
+        return Certificate(unresolved=set(range(len(claim_entries))), digits=settings.dps, note=str(exc)), 0
+    proved = 0
+    if layout == "same" and not certificate.witnesses:  # a witness already decides: no proof needed
+        proved = proved_entries(claim_entries, entries(evidence.graph.gradient[p]), model, evidence.graph,
+                                evidence.draw(0), limits)
+        if proved < len(claim_entries):
+            try:
+                with time_budget(limits.evaluate_seconds, f"searching a witness for {p}", "evaluate_seconds"):
+                    search_witnesses(evidence.balls, p, claim_shape, layout, settings.dps, limits, certificate)
+            except LimitExceeded:
+                pass  # the values were certified; only the search at higher precision was cut short
+    return certificate, proved
+
+
 def _undecided_reason(p: str, certificate: Certificate, shape, settings: AuditSettings, limits: Limits) -> str:
     unresolved = [tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
                   for flat in sorted(certificate.unresolved)]
+    if certificate.note:
+        return f"undecided: {certificate.note}; a larger Limits.evaluate_seconds would decide it"
     return (f"undecided: the values of {describe_entries(unresolved, shape)} could not be certified to "
             f"{settings.dps} digits even at {precision_cap(settings.dps, limits)} digits, and no witness "
             "of a difference was found; more digits (Limits.max_dps) or a smaller [audit] range "

@@ -88,6 +88,8 @@ class Certificate:
     unresolved: set[int] = field(default_factory=set)
     #: significant digits the precision was raised to
     digits: int = 0
+    #: why certification stopped early ("" when it ran to the end)
+    note: str = ""
 
 
 def certify_claim(balls: BallValues, p: str, claim_shape, layout: str, dps: int, limits: Limits) -> Certificate:
