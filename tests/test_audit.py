@@ -192,3 +192,12 @@ def test_progress_callback_counts_every_claim():
     calls = []
     da.audit(EXAMPLES / "logistic_regression.toml", progress=lambda done, total: calls.append((done, total)))
     assert calls and calls[-1][0] == calls[-1][1] and [d for d, _ in calls] == list(range(1, len(calls) + 1))
+
+
+def test_docs_example_lines_appear_in_the_summary(buggy):
+    text = (EXAMPLES.parent / "docs" / "audit.md").read_text()
+    block = text.split("$ derivaudit audit examples/mlp_2layer_buggy.toml\n", 1)[1].split("```", 1)[0]
+    summary = buggy.summary()
+    for line in block.splitlines():
+        if line.strip() and line.strip() != "...":
+            assert line in summary, line

@@ -14,6 +14,7 @@ import pandas as pd
 
 from derivaudit.verdicts import ExitCode, Verdict
 from derivaudit.audits.spec import AuditSettings
+from derivaudit.audits.witness import WITNESS_SEARCH_FACTOR
 
 __all__ = ["BackwardCheck", "ClaimResult", "AuditResult", "describe_entries", "order_text"]
 
@@ -164,8 +165,9 @@ class AuditResult:
                      + (f"; undecided: {', '.join(c.parameter for c in undecided)}" if undecided else ""))
         if any(c.verdict == Verdict.NUMERICAL for c in self.claims):
             s = self.settings
-            lines.append(f"correct (numerically): values certified to {s.dps} digits and equal at "
-                         f"{s.points} random points in [{s.low:g}, {s.high:g}]; not proved")
+            lines.append(f"not proved: values certified to {s.dps} digits agree at {s.points} random points "
+                         f"in [{s.low:g}, {s.high:g}]; no difference found at "
+                         f"{WITNESS_SEARCH_FACTOR * s.dps} digits")
         lines += self._claim_notes(wrong + undecided)
         bad_backward = [b for b in self.backward if not b.correct]
         if self.backward:
