@@ -121,7 +121,10 @@ def centered_gradient(loss, base: list, indices: list[int], h: sp.Rational, wp: 
             plus, minus = list(base), list(base)
             plus[i] += hh
             minus[i] -= hh
-            out.append((loss(*plus)[0] - loss(*minus)[0]) / (2 * hh))
+            try:
+                out.append((loss(*plus)[0] - loss(*minus)[0]) / (2 * hh))
+            except (ZeroDivisionError, ValueError, OverflowError):
+                out.append(mpmath.nan)  # a step that leaves the loss's domain gives no evidence
     return out
 
 

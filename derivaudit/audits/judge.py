@@ -74,7 +74,8 @@ def _certificate_and_proof(p: str, evidence: Evidence, claim_shape, layout: str)
         with time_budget(limits.evaluate_seconds, f"certifying the claim for {p}", "evaluate_seconds"):
             certificate = certify_claim(evidence.balls, p, claim_shape, layout, settings.dps, limits)
     except LimitExceeded as exc:
-        return Certificate(unresolved=set(range(len(claim_entries))), digits=settings.dps, note=str(exc)), 0
+        return Certificate(unresolved=set(range(len(claim_entries))), digits=settings.dps,
+                           note=f"{exc}; a larger Limits.evaluate_seconds would decide it"), 0
     proved = 0
     if layout == "same" and not certificate.witnesses:  # a witness already decides: no proof needed
         proved = proved_entries(claim_entries, entries(evidence.graph.gradient[p]), model, evidence.graph,
@@ -92,7 +93,7 @@ def _undecided_reason(p: str, certificate: Certificate, shape, settings: AuditSe
     unresolved = [tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
                   for flat in sorted(certificate.unresolved)]
     if certificate.note:
-        return f"undecided: {certificate.note}; a larger Limits.evaluate_seconds would decide it"
+        return f"undecided: {certificate.note}"
     return (f"undecided: the values of {describe_entries(unresolved, shape)} could not be certified to "
             f"{settings.dps} digits even at {precision_cap(settings.dps, limits)} digits, and no witness "
             "of a difference was found; more digits (Limits.max_dps) or a smaller [audit] range "

@@ -28,6 +28,7 @@ from flint import arb
 
 from derivaudit.core.balls import ball_precision, compile_balls, digits_to_bits, exact_ball
 from derivaudit.core.certify import is_resolved
+from derivaudit.errors import DerivauditError
 from derivaudit.limits import Limits
 from derivaudit.audits.graph import needed_definitions
 from derivaudit.audits.points import Outputs, in_parameter_layout
@@ -100,8 +101,14 @@ def certify_claim(balls: BallValues, p: str, claim_shape, layout: str, dps: int,
         bits = digits_to_bits(dps) + 32
         pending = None
         while True:
-            exact = balls.group(k, bits, f"exact:{p}")
-            claim = in_parameter_layout(balls.group(k, bits, f"claim:{p}"), claim_shape, layout)
+            try:
+                exact = balls.group(k, bits, f"exact:{p}")
+                claim = in_parameter_layout(balls.group(k, bits, f"claim:{p}"), claim_shape, layout)
+            except (DerivauditError, ArithmeticError, ValueError) as exc:
+                # no ball at this point (a DiracDelta met exactly): nothing is certified here
+                pending = set(range(len(balls.outputs.indices([f"exact:{p}"])))) if pending is None else pending
+                certificate.note = certificate.note or f"the values at random point {k + 1} have no ball: {exc}"
+                break
             pending = _undecided_entries(exact, claim, dps, pending, k, certificate, final=bits >= cap)
             if not pending or bits >= cap:
                 break
@@ -117,8 +124,11 @@ def search_witnesses(balls: BallValues, p: str, claim_shape, layout: str, dps: i
     if not certificate.witnesses:
         bits = digits_to_bits(min(WITNESS_SEARCH_FACTOR * dps, precision_cap(dps, limits)))
         for k in range(len(balls.points)):
-            exact = balls.group(k, bits, f"exact:{p}")
-            claim = in_parameter_layout(balls.group(k, bits, f"claim:{p}"), claim_shape, layout)
+            try:
+                exact = balls.group(k, bits, f"exact:{p}")
+                claim = in_parameter_layout(balls.group(k, bits, f"claim:{p}"), claim_shape, layout)
+            except (DerivauditError, ArithmeticError, ValueError):
+                continue  # the search adds witnesses only; a point without balls adds none
             for i, (e, c) in enumerate(zip(exact, claim)):
                 if _excludes_zero(c - e):
                     certificate.witnesses.setdefault(i, k)
