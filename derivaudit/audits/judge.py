@@ -94,7 +94,8 @@ def _undecided_reason(p: str, certificate: Certificate, shape, settings: AuditSe
                   for flat in sorted(certificate.unresolved)]
     if certificate.note:
         return f"undecided: {certificate.note}"
-    return (f"undecided: the values of {describe_entries(unresolved, shape)} could not be certified to "
+    which = f" of {p} ({describe_entries(unresolved, shape)})" if shape else f" of {p}"
+    return (f"undecided: the values{which} could not be certified to "
             f"{settings.dps} digits even at {precision_cap(settings.dps, limits)} digits, and no witness "
             "of a difference was found; more digits (Limits.max_dps) or a smaller [audit] range "
             "would decide it")
