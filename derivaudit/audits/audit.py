@@ -46,13 +46,46 @@ __all__ = ["ClaimResult", "BackwardCheck", "AuditResult", "audit", "exact_gradie
 def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, seed: int | None = None,
           points: int | None = None, limits: Limits = DEFAULT_LIMITS,
           progress: ProgressArg = None) -> AuditResult:
-    """Audit every claimed gradient of ``spec`` (a TOML path, a dict, or a loaded spec).
+    """Audit every claimed gradient ``∂loss/∂P`` of ``spec`` against the exact one.
 
-    ``dps``, ``seed`` and ``points`` override the spec's ``[audit]`` settings.
-    Returns an :class:`AuditResult` with one :class:`ClaimResult` per claim;
-    each claim is judged on its own, so one wrong claim never hides
-    another's verdict.  Raises :class:`~derivaudit.errors.SpecError` for a
-    bad spec.
+    Parameters
+    ----------
+    spec : str, Path, dict or AuditSpec
+        A TOML path, a dict of its sections, or a spec from :func:`load_spec`.
+    dps, seed, points : int, optional
+        Override the spec's ``[audit]`` settings (digits of the comparisons,
+        seed of the random points and drawn data, number of points).
+    limits : Limits
+        Size, precision and time limits (``symbolic_seconds`` for building,
+        differentiating and proving, ``evaluate_seconds`` for evaluation and
+        certification, ``diagnosis_seconds`` for each diagnosis).
+    progress : callable or bool, optional
+        Called as ``progress(done, total)`` after each claim.
+
+    Returns
+    -------
+    AuditResult
+        One :class:`ClaimResult` per claim, each judged on its own (a wrong,
+        undecided or malformed claim never hides another's verdict): *wrong*
+        with a certified witness (a ball of ``claim − exact`` excluding 0),
+        *correct (proved)*, *correct (numerically)* with values certified to
+        ``dps`` digits, or *undecided* with the reason.  The centered
+        differences of the evidence have error O(h²).
+
+    Raises
+    ------
+    SpecError
+        For a bad spec (one line naming the section and key).
+
+    Examples
+    --------
+    >>> spec = {"shapes": {"W": [1, 2]}, "params": {"names": ["W"]},
+    ...         "forward": {"loss": "sum(W**3)"}, "claims": {"W": "3*W**2"}, "audit": {"points": 1}}
+    >>> result = audit(spec)
+    >>> str(result["W"].verdict), int(result.exit_code)
+    ('correct (proved)', 0)
+    >>> str(audit({**spec, "claims": {"W": "2*W**2"}})["W"].verdict)
+    'wrong'
     """
     seconds: dict[str, float] = {}
     timed = _stopwatch(seconds)
