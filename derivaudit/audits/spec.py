@@ -42,8 +42,7 @@ from typing import Any
 
 import sympy as sp
 
-from derivaudit.lang.array_functions import ARRAY_FUNCTIONS
-from derivaudit.lang.array_walker import formula_names, parse_array_formula
+from derivaudit.lang.array_walker import RESERVED_NAMES, formula_names, parse_array_formula
 from derivaudit.lang.arrays import Array, Value, elementwise, entries, shape_of, symbol_array
 from derivaudit.audits.data import MAX_DATA_ENTRIES, data_section, draw_data, is_drawn, random_rational
 from derivaudit.core.guards import time_budget
@@ -186,7 +185,8 @@ def _table(raw: dict, name: str, source: str, required: bool) -> dict:
 def _check_name(name: str, source: str, where: str) -> None:
     if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
         raise _fail(source, where, f"'{name}' is not a valid name (letters, digits, _)")
-    if name in FUNCTIONS or name in ARRAY_FUNCTIONS or name in CONSTANTS:
+    # NumPy's function names (var, sum, ...) may name values: calls are told apart by their syntax
+    if name in FUNCTIONS or name in CONSTANTS or name in RESERVED_NAMES:
         raise _fail(source, where, f"'{name}' is the name of a function or constant; rename it")
     if name.startswith("__"):
         raise _fail(source, where, f"'{name}' is not allowed (dunder names are reserved)")
