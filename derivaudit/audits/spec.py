@@ -48,13 +48,15 @@ from derivaudit.audits.data import MAX_DATA_ENTRIES, data_section, draw_data, is
 from derivaudit.core.guards import time_budget
 from derivaudit.errors import DerivauditError, LimitExceeded, SpecError
 from derivaudit.limits import DEFAULT_LIMITS, Limits
-from derivaudit.lang.functions import CONSTANTS, FUNCTIONS
+from derivaudit.lang.functions import CONSTANTS, FUNCTIONS, switching_functions
 from derivaudit.lang.parse import parse_constant
 
 __all__ = ["AuditSettings", "Definition", "AuditSpec", "Model", "load_spec", "build",
            "claim_layout", "draw_data", "random_rational"]
 
 SECTIONS = ("shapes", "params", "data", "forward", "backward", "claims", "audit")
+#: more dimensions than anyone audits by hand (NumPy's own limit is 64)
+_MAX_DIMENSIONS = 8
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,18 @@ class Model:
     param_symbols: dict[str, Value]
     data_symbols: dict[str, Value]
 
+    def switching_functions(self) -> list[sp.Expr]:
+        """Expressions in the model's symbols whose zeros are its kinks and jumps.
+
+        Comparisons and steps, ``abs``, ``max``/``min`` (relu, clip, maximum)
+        switch where one of these is 0 (:func:`~derivaudit.lang.functions.switching_functions`),
+        in the forward layers, the backward definitions and the claims alike:
+        evidence must neither sample on them nor step across them.
+        """
+        values = list(self.local.values()) + [self.values[d.name] for d in self.spec.backward] + \
+            list(self.claims.values())
+        return switching_functions(e for v in values for e in entries(v))
+
     def symbols(self) -> tuple[sp.Symbol, ...]:
         out = []
         for value in list(self.param_symbols.values()) + list(self.data_symbols.values()):
@@ -193,10 +207,10 @@ def _check_name(name: str, source: str, where: str) -> None:
 
 
 def _shape(value, source: str, where: str) -> tuple[int, ...]:
-    if not isinstance(value, list) or len(value) > 2 or not all(
+    if not isinstance(value, list) or len(value) > _MAX_DIMENSIONS or not all(
             isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in value):
-        raise _fail(source, where, f"a shape is a list of at most two positive whole numbers "
-                                   f"([rows, cols], [n] or []), not {value!r}")
+        raise _fail(source, where, f"a shape is a list of positive whole numbers ([rows, cols], [n], "
+                                   f"[] for a scalar, [heads, tokens, dims], ...), not {value!r}")
     shape = tuple(value)
     if math.prod(shape) > MAX_DATA_ENTRIES:
         raise LimitExceeded(f"{source}: {where}: shape {shape} has more than {MAX_DATA_ENTRIES} entries; "

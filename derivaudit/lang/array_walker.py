@@ -116,10 +116,21 @@ class ArrayBuilder(FormulaBuilder):
 
     # -- operators -----------------------------------------------------------
     def add(self, terms):
+        if len(terms) > 1 and all(is_boolean(t) for t in terms):
+            # NumPy adds bool arrays as a logical or
+            return self.logical_chain("|", terms)
         return operands("'+'/'-'", nary, sp.Add, terms)
 
     def multiply(self, factors):
+        if len(factors) > 1 and all(is_boolean(f) for f in factors):
+            return self.logical_chain("&", factors)
         return operands("'*'/'/'", nary, sp.Mul, factors)
+
+    def logical_chain(self, word: str, values: list):
+        result = values[0]
+        for value in values[1:]:
+            result = self.logical(word, [result, value], None)
+        return result
 
     def sum_chain(self, node: ast.BinOp, depth: int):
         value = super().sum_chain(node, depth)
@@ -155,13 +166,14 @@ class ArrayBuilder(FormulaBuilder):
         if not all(is_boolean(v) or (isinstance(v, sp.Basic) and v in (0, 1)) for v in values):
             raise self.error(f"'{word}' combines comparisons only, e.g. (a > 0) {word} (b > 0)"
                              if word != "~" else "'~' negates a comparison only, e.g. ~(a > 0)", node)
-        self.charge(max(size_of(v) for v in values), node)
+        if node is not None:
+            self.charge(max(size_of(v) for v in values), node)
         if word == "~":
             result = elementwise(lambda a: 1 - a, values[0])
         else:
             rule = {"&": lambda a, b: a * b, "|": lambda a, b: a + b - a * b,
                     "^": lambda a, b: a + b - 2 * a * b}[word]
-            result = binary(rule, *values)
+            result = operands(f"'{word}'", binary, rule, *values)
         return Array(result.data, boolean=True) if isinstance(result, Array) else result
 
     def comparison(self, node: ast.Compare, depth: int):
