@@ -141,3 +141,20 @@ def test_work_is_bounded():
     with pytest.raises(Exception, match="scalar operations"):
         parse_array_formula("A @ A", env)
     assert isinstance(parse_array_formula("A[:3, :3] @ A[:3, :3]", env), Array)
+
+
+@pytest.mark.parametrize("text", [
+    "np.outer(np.arange(100000), np.arange(100000))",
+    "np.arange(100000)[:, None] + np.arange(100000)",
+    "np.eye(100000)",
+    "np.ones((100000, 100000))",
+    "np.pad(x, 100000)",
+    "x[np.arange(100000)[:, None], np.arange(100000)]",
+    "np.einsum('ij,kl->ijkl', np.eye(300), np.eye(300))",
+    "(np.arange(400) > 0)[:, None] * np.arange(400)",
+])
+def test_nothing_large_is_built(text):
+    with pytest.raises(Exception) as info:
+        parse_array_formula(text, ENV)
+    assert "100000 entries" in str(info.value) or "scalar operations" in str(info.value) or \
+        "too large" in str(info.value)

@@ -17,7 +17,8 @@ import numpy as np
 import sympy as sp
 
 from derivaudit.errors import ShapeError
-from derivaudit.lang.arrays import MAX_ENTRIES, Array, Value, as_data, broadcast_shape, is_boolean, shape_of, wrap
+from derivaudit.lang.arrays import (MAX_ENTRIES, Array, Value, as_data, broadcast_shape, check_entries, is_boolean,
+                                    shape_of, wrap)
 
 __all__ = ["einsum", "einsum_terms", "matmul", "matmul_terms", "dot", "outer", "transpose",
            "swapaxes", "reshape", "stack", "concatenate", "pad", "eye", "arange", "full", "index"]
@@ -136,6 +137,7 @@ def dot(a: Value, b: Value) -> Value:
 def outer(a: Value, b: Value) -> Value:
     """``np.outer``: every entry of ``a`` (flattened) times every entry of ``b``."""
     x, y = as_data(a).reshape(-1), as_data(b).reshape(-1)
+    check_entries((x.size, y.size), "outer")
     return Array(x[:, None] * y[None, :])
 
 
@@ -196,12 +198,16 @@ def pad(value: Value, widths, fill: sp.Expr) -> Value:
         raise ShapeError(f"pad: widths {widths} do not fit shape {data.shape}") from None
     if (spec < 0).any():
         raise ShapeError("pad: widths must not be negative")
+    check_entries(tuple(int(n + lo + hi) for n, (lo, hi) in zip(data.shape, spec)), "pad")
     out = np.full([n + lo + hi for n, (lo, hi) in zip(data.shape, spec)], fill, dtype=object)
     out[tuple(slice(lo, lo + n) for n, (lo, _) in zip(data.shape, spec))] = data
     return wrap(out)
 
 
 def eye(n: int, m: int | None = None, k: int = 0) -> Array:
+    if n < 1 or (m is not None and m < 1):
+        raise ShapeError(f"eye: sizes must be positive, not {n} and {m}")
+    check_entries((n, n if m is None else m), "eye")
     data = np.eye(n, n if m is None else m, k, dtype=int)
     return Array(np.vectorize(sp.Integer, otypes=[object])(data))
 
@@ -211,21 +217,24 @@ def arange(start: int, stop: int | None = None, step: int = 1) -> Array:
         start, stop = 0, start
     if step == 0:
         raise ShapeError("arange: step must not be 0")
-    values = list(range(start, stop, step))
+    values = range(start, stop, step)
     if not values:
         raise ShapeError(f"arange({start}, {stop}, {step}) is empty")
-    if len(values) > MAX_ENTRIES:
-        raise ShapeError(f"arange has more than {MAX_ENTRIES} entries")
+    check_entries((len(values),), "arange")
     return Array(np.array([sp.Integer(v) for v in values], dtype=object))
 
 
 def full(shape: tuple[int, ...], fill: sp.Expr) -> Value:
+    check_entries(shape, "the array")
     return wrap(np.full(shape, fill, dtype=object))
 
 
 def index(value: Value, key: tuple) -> Value:
     """``value[key]`` with NumPy's rules; ``key`` holds ints, slices, None, Ellipsis and int/bool ndarrays."""
     data = as_data(value)
+    arrays = [k.shape for k in key if isinstance(k, np.ndarray) and k.dtype != bool]
+    if arrays:
+        check_entries(broadcast_shape(*arrays), "the index")
     try:
         result = data[key]
     except IndexError as exc:

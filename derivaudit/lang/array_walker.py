@@ -23,6 +23,7 @@ from collections.abc import Mapping
 import numpy as np
 import sympy as sp
 
+from derivaudit.core.guards import time_budget
 from derivaudit.errors import LimitExceeded, ParseError, ShapeError, UnsafeExpressionError
 from derivaudit.lang import array_ops as ops
 from derivaudit.lang.array_args import ArgumentReader
@@ -365,7 +366,8 @@ def parse_array_formula(text: str, env: Mapping[str, Value], *,
     """
     source, tree = prepare(text, limits)
     try:
-        value = ArrayBuilder(source, limits, env, keepdims).build(tree)
+        with time_budget(limits.symbolic_seconds, "building the formula", "symbolic_seconds"):
+            value = ArrayBuilder(source, limits, env, keepdims).build(tree)
     except RecursionError:
         raise LimitExceeded("formula is too deeply nested to build") from None
     if value is _NEWAXIS:

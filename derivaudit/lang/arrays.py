@@ -19,24 +19,26 @@ the walk over the text in :mod:`derivaudit.lang.array_walker`.
 
 from __future__ import annotations
 
+import math
 from typing import Union
 
 import numpy as np
 import sympy as sp
 
-from derivaudit.errors import ShapeError
+from derivaudit.errors import LimitExceeded, ShapeError
 from derivaudit.lang.functions import Step, make_symbol
 
 __all__ = [
     "Array", "Value", "MAX_ENTRIES", "MAX_TERMS", "shape_of", "size_of", "symbol_array", "constant_array",
-    "entries", "entry_label", "broadcast_shape", "map_entries", "as_data", "wrap", "normalise_axes",
+    "entries", "entry_label", "broadcast_shape", "check_entries", "map_entries", "as_data", "wrap", "normalise_axes",
     "reduce_axis", "elementwise", "binary", "nary", "operands", "compare", "is_boolean",
 ]
 
 #: the largest number of entries an array may have (the audit instantiates each one)
 MAX_ENTRIES = 100_000
-#: the most scalar operations one formula may build (a 100×100 @ 100×100 product needs 10**6)
-MAX_TERMS = 250_000
+#: the most scalar operations one formula may build (a 100×100 @ 100×100 product needs 10**6;
+#: sympy builds about 20,000 a second)
+MAX_TERMS = 100_000
 
 
 class Array:
@@ -162,12 +164,20 @@ def constant_array(values, shape: tuple[int, ...]) -> Value:
 
 
 def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
-    """NumPy's broadcast of ``shapes``, or :class:`ShapeError` naming them."""
+    """NumPy's broadcast of ``shapes``, or :class:`ShapeError` naming them (LimitExceeded past MAX_ENTRIES)."""
     try:
-        return tuple(np.broadcast_shapes(*shapes))
+        shape = tuple(np.broadcast_shapes(*shapes))
     except ValueError:
         listed = " and ".join(str(tuple(s)) for s in shapes)
         raise ShapeError(f"shapes {listed} do not broadcast") from None
+    check_entries(shape, "the broadcast result")
+    return shape
+
+
+def check_entries(shape: tuple[int, ...], what: str) -> None:
+    """Refuse a result of ``shape`` with more than :data:`MAX_ENTRIES` entries, before it is built."""
+    if math.prod(shape) > MAX_ENTRIES:
+        raise LimitExceeded(f"{what} would have shape {tuple(shape)}, more than {MAX_ENTRIES} entries")
 
 
 def normalise_axes(axis, ndim: int, fname: str) -> tuple[int, ...] | None:
