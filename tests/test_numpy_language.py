@@ -75,7 +75,7 @@ CORPUS = [
     "(x > 0) * x", "(x >= v) + (x < 0.5)", "(x >= v) * (x < 0.5) * 3", "(x > 0) + 1", "x == x", "x != 0", "np.where(x > 0, x, 0.1 * x)",
     "np.where(x > v, 1, 0)", "(x > 0) & (x < 0.5)", "(x < -0.5) | (x > 0.5)", "~(x > 0)",
     # functions
-    "np.sqrt(x * x + 1)", "np.abs(x)", "np.maximum(x, 0)", "np.minimum(x, v)", "np.clip(x, -0.5, 0.5)",
+    "np.sqrt(x * x + 1)", "np.abs(x)", "np.maximum(x, 0)", "np.minimum(x, v)", "np.clip(x, -0.5, 0.5)", "np.clip(x, 0, None)", "np.clip(x, None, v)",
     "np.log(np.exp(x))", "np.log1p(x * x)", "np.expm1(x)", "np.sum(x, axis=(0, 1))", "np.mean(Q, axis=(1, 2))",
     "np.max(Q, axis=-1, keepdims=True)", "np.einsum('ij,jk->ik', x, w)", "np.einsum('hid,hjd->hij', Q, K)",
     "np.einsum('ii->i', x[:3])", "np.einsum('ij->', x)", "np.einsum('...d,...d->...', Q, K)",

@@ -89,6 +89,9 @@ class ArgumentReader:
         what = f"{fname}() {pname}="
         if kind == "value":
             return self.walker.visit(node, depth + 1)
+        if kind == "opt_value":
+            is_none = isinstance(node, ast.Constant) and node.value is None
+            return None if is_none else self.walker.visit(node, depth + 1)
         if kind == "values":
             if not isinstance(node, (ast.Tuple, ast.List)):
                 raise self.error(f"{what} takes a list of arrays, e.g. {fname}([a, b])", node)

@@ -45,6 +45,7 @@ class Param:
     """A parameter of an array function: its name, kind and default.
 
     Kinds (how the walker reads the argument): ``value`` (any formula),
+    ``opt_value`` (a formula or None),
     ``values`` (a list or tuple of formulas), ``axis`` (None, an int or a
     tuple of ints), ``int``, ``opt_int`` (None or an int), ``shape`` (an int
     or a tuple of ints; ``dims`` positive ones), ``axes`` (None or a tuple of ints), ``widths``
@@ -184,7 +185,7 @@ ARRAY_FUNCTIONS: dict[str, ArrayFunction] = {
     "log_softmax": _f(_log_softmax, Param("x"), AXIS),
     "maximum": _f(lambda a, w: binary(sp.Max, a["x1"], a["x2"]), Param("x1"), Param("x2")),
     "minimum": _f(lambda a, w: binary(sp.Min, a["x1"], a["x2"]), Param("x1"), Param("x2")),
-    "clip": _f(_clip, A, Param("a_min"), Param("a_max")),
+    "clip": _f(_clip, A, Param("a_min", "opt_value"), Param("a_max", "opt_value")),
     "where": _f(_where, Param("condition"), Param("x"), Param("y")),
     "step": _f(lambda a, w: elementwise(Step, a["x"]), Param("x")),
     "square": _f(lambda a, w: elementwise(lambda v: v ** 2, a["x"]), Param("x")),

@@ -168,6 +168,8 @@ def reshape(value: Value, shape: tuple[int, ...]) -> Value:
 
 
 def stack(values: list[Value], axis: int = 0) -> Value:
+    if not values:
+        raise ShapeError("stack needs at least one array")
     shapes = {shape_of(v) for v in values}
     if len(shapes) != 1:
         raise ShapeError(f"stack needs equal shapes, got {' and '.join(map(str, sorted(shapes)))}")
@@ -178,6 +180,8 @@ def stack(values: list[Value], axis: int = 0) -> Value:
 
 
 def concatenate(values: list[Value], axis: int | None = 0) -> Value:
+    if not values:
+        raise ShapeError("concatenate needs at least one array")
     datas = [as_data(v) for v in values]
     if any(d.ndim == 0 for d in datas):
         raise ShapeError("concatenate needs arrays, not scalars")
@@ -225,6 +229,8 @@ def arange(start: int, stop: int | None = None, step: int = 1) -> Array:
 
 
 def full(shape: tuple[int, ...], fill: sp.Expr) -> Value:
+    if isinstance(fill, Array):
+        raise ShapeError(f"full: fill_value must be one number, not an array of shape {fill.shape}")
     check_entries(shape, "the array")
     return wrap(np.full(shape, fill, dtype=object))
 
