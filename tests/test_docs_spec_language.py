@@ -68,3 +68,13 @@ def test_the_error_shown_is_the_error_given(tmp_path, monkeypatch, capsys):
                                  'loss = "np.sum(np.argmax(x @ W))"\n[claims]\nW = "W"\n')
     assert main(["audit", "spec.toml"]) == 2
     assert capsys.readouterr().err.strip() == shown
+
+
+def test_the_spec_module_docstring_example_is_right():
+    import derivaudit as da
+    from derivaudit.audits import spec as spec_module
+
+    text = spec_module.__doc__
+    block = text[text.index("    [shapes]"):text.index(":func:`load_spec`")]
+    result = da.audit(tomllib.loads("\n".join(line[4:] for line in block.splitlines())))
+    assert [c.verdict for c in result.claims] == ["correct (proved)", "correct (proved)"]

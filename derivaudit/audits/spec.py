@@ -1,33 +1,35 @@
 """Audit specifications: a model, its loss and hand-derived gradients, in TOML.
 
-A spec names small concrete shapes, the parameters, ordered forward
-definitions ending in a scalar ``loss``, optional backward intermediates and
-one claimed gradient per parameter::
+A spec names small concrete shapes, the parameters, forward definitions
+ending in a scalar ``loss``, optional backward intermediates and one claimed
+gradient per parameter; formulas are NumPy (:mod:`derivaudit.lang.array_walker`,
+docs/audit.md "The spec language")::
 
-    [shapes]            # every input: [rows, cols], [n] (1-D) or [] (scalar)
-    X = [4, 8]
-    Y = [3, 8]
-    W = [3, 4]
-    b = [3, 1]
+    [shapes]            # every input that is not a literal: any number of dimensions, [] a scalar
+    X = [8, 4]
+    W = [4, 3]
+    b = [3]
     [params]            # what the loss is differentiated by
     names = ["W", "b"]
-    [data]              # optional: how non-parameter inputs are instantiated
-    Y = "onehot(axis=0)"  # "symbolic" (default), "random", "onehot(axis=N)", numbers
-    [forward]           # NumPy-like array formulas, may refer to earlier names
-    Z = "W @ X + b"
-    loss = "-sum(Y * log_softmax(Z, axis=0)) / 8"
+    [data]              # optional: "symbolic" (default), "random", "onehot(axis=N)", or literals
+    y = [0, 2, 1, 1, 0, 2, 1, 0]
+    [forward]           # NumPy formulas over inputs, literals and other definitions
+    Z = "X @ W + b"
+    loss = "-np.mean(log_softmax(Z, axis=1)[np.arange(8), y])"
     [backward]          # optional intermediates for hand-written backprop
-    dZ = "softmax(Z, axis=0) - Y"
+    dZ = "(softmax(Z, axis=1) - np.eye(3)[y]) / 8"
     [claims]            # claimed d loss / d param, keyed by parameter (W or dW)
-    W = "dZ @ X.T / 8"
-    b = "sum(dZ, axis=1, keepdims=True) / 8"
+    W = "X.T @ dZ"
+    b = "dZ.sum(axis=0)"
     [audit]             # optional: dps, seed, points, range, steps, float64_step, thresholds
 
 :func:`load_spec` reads and validates the text (sections, keys, names,
-dependency cycles); :func:`build` instantiates every input with scalar
-symbols (``W[0,1]``, ...) and evaluates every definition, checking shapes.
-Every problem is a :class:`~derivaudit.errors.SpecError` naming the section
-and key at fault.
+``[audit]`` values, dependency cycles) and builds the model once under
+``Limits.symbolic_seconds``; :func:`build` instantiates every input with
+scalar symbols (``W[0,1]``, ...) and evaluates every definition, checking
+shapes.  Every problem is a :class:`~derivaudit.errors.SpecError` naming the
+section and key at fault.  ``[data]`` and the draws of data at every
+evidence point are :mod:`derivaudit.audits.data`'s.
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ class Model:
     """A spec instantiated with scalar symbols: every name's value.
 
     ``values`` maps inputs and definitions to sympy scalars or
-    :class:`~derivaudit.arrays.Array` (a forward definition's value is its
+    :class:`~derivaudit.lang.arrays.Array` (a forward definition's value is its
     own symbols, ``local`` holds what they stand for); ``claims`` maps each
     claimed parameter to its evaluated claim; ``symbols()`` lists the free
     input symbols: parameter entries first, then symbolic data.

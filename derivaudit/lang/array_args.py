@@ -10,6 +10,7 @@ the shape of the result.
 from __future__ import annotations
 
 import ast
+import difflib
 import math
 
 import sympy as sp
@@ -78,8 +79,10 @@ class ArgumentReader:
                 raise self.error("'**' arguments are not allowed in a formula", kw.value, UnsafeExpressionError)
             if kw.arg not in names:
                 takes = ", ".join(f"{p.name}=" for p in params if p.default is not REQUIRED)
+                close = difflib.get_close_matches(kw.arg, names, n=1)
                 raise self.error(f"{fname}() got an unexpected keyword '{kw.arg}' "
-                                 f"(it takes {takes or 'no keyword arguments'})", kw.value)
+                                 f"(it takes {takes or 'no keyword arguments'})", kw.value,
+                                 hint=f"did you mean {close[0]}=?" if close else "")
             if kw.arg in given:
                 raise self.error(f"{fname}() got two values for '{kw.arg}'", kw.value)
             given[kw.arg] = kw.value
