@@ -93,3 +93,14 @@ def test_bad_literals(data, message):
 def test_a_forgotten_class_weight_is_wrong_for_every_seed(seed):
     assert da.audit(WEIGHTED, seed=seed)["Z"].verdict == "wrong"
     assert da.audit({**WEIGHTED, "audit": {"seed": seed}})["Z"].verdict == "wrong"
+
+
+def test_the_model_lists_its_switching_points():
+    spec = load_spec({"shapes": {"z": [2], "W": [2]}, "params": {"names": ["W"]},
+                      "forward": {"h": "np.maximum(0, W * z)", "loss": "np.sum(h * (z > 1))"},
+                      "claims": {"W": "z * (h > 0) * (z > 1)"}})
+    model = build(spec)
+    found = {str(g) for g in model.switching_functions()}
+    # relu's kink at W*z = 0 (forward, and the claim's step of h), the comparison z > 1
+    assert {"W[0]*z[0]", "z[0] - 1", "W[1]*z[1]", "z[1] - 1"} <= found
+    assert all(g.free_symbols for g in model.switching_functions())

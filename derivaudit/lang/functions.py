@@ -96,7 +96,8 @@ def switching_functions(exprs) -> list[sp.Expr]:
             else:
                 continue
             for g in found:
-                if g.free_symbols and g not in seen and -g not in seen:
+                g = -g if g.could_extract_minus_sign() else g
+                if g.free_symbols and g not in seen:
                     seen[g] = None
     return list(seen)
 
