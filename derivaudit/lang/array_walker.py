@@ -31,6 +31,7 @@ from derivaudit.lang.array_functions import ARRAY_FUNCTIONS, METHODS
 from derivaudit.lang.arrays import (MAX_TERMS, Array, Value, binary, compare, elementwise, entries, is_boolean,
                                     nary, operands, shape_of, size_of)
 from derivaudit.lang.functions import CONSTANTS, FUNCTIONS
+from derivaudit.lang.hints import unknown_function_hint
 from derivaudit.lang.source import prepare
 from derivaudit.lang.walker import FormulaBuilder
 from derivaudit.limits import DEFAULT_LIMITS, Limits
@@ -244,7 +245,8 @@ class ArrayBuilder(FormulaBuilder):
                              UnsafeExpressionError,
                              hint=f"did you mean .{close[0]}()?" if close else
                              "methods are " + ", ".join(f".{m}()" for m in METHODS))
-        raise self.error("only named functions can be called", func, UnsafeExpressionError)
+        raise self.error("only named functions can be called", func, UnsafeExpressionError,
+                         hint="a product needs *: write (a)*(b), not (a)(b)")
 
     def call(self, node: ast.Call, depth: int):
         fname, receiver, style = self.callee(node, depth)
@@ -262,9 +264,7 @@ class ArrayBuilder(FormulaBuilder):
                 raise self.shape_error(str(exc), node) from None
         if fname in FUNCTIONS:
             return self.scalar_call(fname, shown, node, depth)
-        close = difflib.get_close_matches(fname, spellings(), n=1)
-        raise self.error(f"unknown function '{shown}'", node.func,
-                         hint=f"did you mean '{close[0]}'?" if close else "")
+        raise self.error(f"unknown function '{shown}'", node.func, hint=unknown_function_hint(fname, spellings()))
 
     def cost(self, fname: str, args: dict) -> int:
         if fname == "einsum":
