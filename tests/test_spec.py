@@ -66,7 +66,7 @@ def test_data_kinds():
     ({"claims__W": "dZ @ X.T / 3 + dW2"}, "[claims] W: uses 'dW2', which is neither declared nor defined"),
     ({"params__names": ["W", "Q"]}, "[params] names: 'Q' is not declared in [shapes]"),
     ({"params__names": []}, "[params] names: must be a non-empty list"),
-    ({"shapes__X": [2, 0]}, "[shapes] X: a shape is a list of at most two positive whole numbers"),
+    ({"shapes__X": [2, 0]}, "[shapes] X: a shape is a list of positive whole numbers"),
     ({"shapes__exp": [1]}, "'exp' is the name of a function or constant"),
     ({"audit": {"dps": 10}}, "[audit] dps: must be at least 15"),
     ({"audit": {"seeds": 1}}, "[audit] seeds: unknown key (did you mean 'seed'?)"),

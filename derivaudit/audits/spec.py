@@ -1,33 +1,35 @@
 """Audit specifications: a model, its loss and hand-derived gradients, in TOML.
 
-A spec names small concrete shapes, the parameters, ordered forward
-definitions ending in a scalar ``loss``, optional backward intermediates and
-one claimed gradient per parameter::
+A spec names small concrete shapes, the parameters, forward definitions
+ending in a scalar ``loss``, optional backward intermediates and one claimed
+gradient per parameter; formulas are NumPy (:mod:`derivaudit.lang.array_walker`,
+docs/audit.md "The spec language")::
 
-    [shapes]            # every input: [rows, cols], [n] (1-D) or [] (scalar)
-    X = [4, 8]
-    Y = [3, 8]
-    W = [3, 4]
-    b = [3, 1]
+    [shapes]            # every input that is not a literal: any number of dimensions, [] a scalar
+    X = [8, 4]
+    W = [4, 3]
+    b = [3]
     [params]            # what the loss is differentiated by
     names = ["W", "b"]
-    [data]              # optional: how non-parameter inputs are instantiated
-    Y = "onehot(axis=0)"  # "symbolic" (default), "random", "onehot(axis=N)", numbers
-    [forward]           # NumPy-like array formulas, may refer to earlier names
-    Z = "W @ X + b"
-    loss = "-sum(Y * log_softmax(Z, axis=0)) / 8"
+    [data]              # optional: "symbolic" (default), "random", "onehot(axis=N)", or literals
+    y = [0, 2, 1, 1, 0, 2, 1, 0]
+    [forward]           # NumPy formulas over inputs, literals and other definitions
+    Z = "X @ W + b"
+    loss = "-np.mean(log_softmax(Z, axis=1)[np.arange(8), y])"
     [backward]          # optional intermediates for hand-written backprop
-    dZ = "softmax(Z, axis=0) - Y"
+    dZ = "(softmax(Z, axis=1) - np.eye(3)[y]) / 8"
     [claims]            # claimed d loss / d param, keyed by parameter (W or dW)
-    W = "dZ @ X.T / 8"
-    b = "sum(dZ, axis=1, keepdims=True) / 8"
+    W = "X.T @ dZ"
+    b = "dZ.sum(axis=0)"
     [audit]             # optional: dps, seed, points, range, steps, float64_step, thresholds
 
 :func:`load_spec` reads and validates the text (sections, keys, names,
-dependency cycles); :func:`build` instantiates every input with scalar
-symbols (``W[0,1]``, ...) and evaluates every definition, checking shapes.
-Every problem is a :class:`~derivaudit.errors.SpecError` naming the section
-and key at fault.
+``[audit]`` values, dependency cycles) and builds the model once under
+``Limits.symbolic_seconds``; :func:`build` instantiates every input with
+scalar symbols (``W[0,1]``, ...) and evaluates every definition, checking
+shapes.  Every problem is a :class:`~derivaudit.errors.SpecError` naming the
+section and key at fault.  ``[data]`` and the draws of data at every
+evidence point are :mod:`derivaudit.audits.data`'s.
 """
 
 from __future__ import annotations
@@ -42,20 +44,21 @@ from typing import Any
 
 import sympy as sp
 
-from derivaudit.lang.array_functions import ARRAY_FUNCTIONS
-from derivaudit.lang.array_walker import formula_names, parse_array_formula
+from derivaudit.lang.array_walker import RESERVED_NAMES, formula_names, parse_array_formula
 from derivaudit.lang.arrays import Array, Value, elementwise, entries, shape_of, symbol_array
 from derivaudit.audits.data import MAX_DATA_ENTRIES, data_section, draw_data, is_drawn, random_rational
 from derivaudit.core.guards import time_budget
 from derivaudit.errors import DerivauditError, LimitExceeded, SpecError
 from derivaudit.limits import DEFAULT_LIMITS, Limits
-from derivaudit.lang.functions import CONSTANTS, FUNCTIONS
+from derivaudit.lang.functions import CONSTANTS, FUNCTIONS, switching_functions
 from derivaudit.lang.parse import parse_constant
 
 __all__ = ["AuditSettings", "Definition", "AuditSpec", "Model", "load_spec", "build",
            "claim_layout", "draw_data", "random_rational"]
 
 SECTIONS = ("shapes", "params", "data", "forward", "backward", "claims", "audit")
+#: more dimensions than anyone audits by hand (NumPy's own limit is 64)
+_MAX_DIMENSIONS = 8
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ class Model:
     """A spec instantiated with scalar symbols: every name's value.
 
     ``values`` maps inputs and definitions to sympy scalars or
-    :class:`~derivaudit.arrays.Array` (a forward definition's value is its
+    :class:`~derivaudit.lang.arrays.Array` (a forward definition's value is its
     own symbols, ``local`` holds what they stand for); ``claims`` maps each
     claimed parameter to its evaluated claim; ``symbols()`` lists the free
     input symbols: parameter entries first, then symbolic data.
@@ -135,6 +138,18 @@ class Model:
     loss: sp.Expr
     param_symbols: dict[str, Value]
     data_symbols: dict[str, Value]
+
+    def switching_functions(self) -> list[sp.Expr]:
+        """Expressions in the model's symbols whose zeros are its kinks and jumps.
+
+        Comparisons and steps, ``abs``, ``max``/``min`` (relu, clip, maximum)
+        switch where one of these is 0 (:func:`~derivaudit.lang.functions.switching_functions`),
+        in the forward layers, the backward definitions and the claims alike:
+        evidence must neither sample on them nor step across them.
+        """
+        values = list(self.local.values()) + [self.values[d.name] for d in self.spec.backward] + \
+            list(self.claims.values())
+        return switching_functions(e for v in values for e in entries(v))
 
     def symbols(self) -> tuple[sp.Symbol, ...]:
         out = []
@@ -186,17 +201,18 @@ def _table(raw: dict, name: str, source: str, required: bool) -> dict:
 def _check_name(name: str, source: str, where: str) -> None:
     if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
         raise _fail(source, where, f"'{name}' is not a valid name (letters, digits, _)")
-    if name in FUNCTIONS or name in ARRAY_FUNCTIONS or name in CONSTANTS:
+    # NumPy's function names (var, sum, ...) may name values: calls are told apart by their syntax
+    if name in FUNCTIONS or name in CONSTANTS or name in RESERVED_NAMES:
         raise _fail(source, where, f"'{name}' is the name of a function or constant; rename it")
     if name.startswith("__"):
         raise _fail(source, where, f"'{name}' is not allowed (dunder names are reserved)")
 
 
 def _shape(value, source: str, where: str) -> tuple[int, ...]:
-    if not isinstance(value, list) or len(value) > 2 or not all(
+    if not isinstance(value, list) or len(value) > _MAX_DIMENSIONS or not all(
             isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in value):
-        raise _fail(source, where, f"a shape is a list of at most two positive whole numbers "
-                                   f"([rows, cols], [n] or []), not {value!r}")
+        raise _fail(source, where, f"a shape is a list of positive whole numbers ([rows, cols], [n], "
+                                   f"[] for a scalar, [heads, tokens, dims], ...), not {value!r}")
     shape = tuple(value)
     if math.prod(shape) > MAX_DATA_ENTRIES:
         raise LimitExceeded(f"{source}: {where}: shape {shape} has more than {MAX_DATA_ENTRIES} entries; "

@@ -2,8 +2,10 @@
 
 Modules by job: ``source`` (raw checks, columns, Python's parser), ``rules``
 (identifiers, numbers, constants, powers, arity), ``walker`` (the scalar
-walk), ``functions`` (the function table), ``printer`` (sympy back to
-text), ``parse`` (the entry points), and the array language: ``arrays``
-(values with NumPy's semantics), ``array_functions`` (its function table),
-``array_walker`` (its walk).
+walk), ``functions`` (the scalar function table, ``Step``, switching
+points), ``printer`` (sympy back to text), ``parse`` (the entry points), and
+the array language in NumPy's syntax: ``arrays`` (values, broadcasting,
+reductions, comparisons), ``array_ops`` (einsum and matmul, structure,
+indexing), ``array_functions`` (its function table), ``array_args``
+(binding a call's arguments), ``array_walker`` (its walk).
 """

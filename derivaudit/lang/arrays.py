@@ -1,16 +1,19 @@
 """Array values of the formula language: arrays of sympy expressions with NumPy's semantics.
 
 Backprop formulas are written with arrays (``dW2 = dZ2 @ A1.T / m``).  A
-value of the array language is a sympy scalar (0-D) or an :class:`Array`
-whose entries are exact scalar expressions in the instantiated symbols
-(``W1[0,1]``, ...).  This module holds the values and NumPy's rules on them:
-broadcasting (shapes aligned on the right, a dimension of 1 stretches;
-anything else is a :class:`~derivaudit.errors.ShapeError` naming both
-shapes), elementwise maps, reductions along an axis (dropping it unless
-``keepdims``, exactly as NumPy: the classic missing-``keepdims`` bug is
-reproduced, not hidden) and the matrix product.
+value of the array language is a sympy scalar (0-D) or an :class:`Array` of
+any number of dimensions whose entries are exact scalar expressions in the
+instantiated symbols (``W1[0,1]``, ...).  This module holds the values and
+NumPy's rules on them: broadcasting (shapes aligned on the right, a
+dimension of 1 stretches; anything else is a :class:`~derivaudit.errors.ShapeError`
+naming both shapes), elementwise maps and reductions along axes (dropping
+them unless ``keepdims``, exactly as NumPy: the classic missing-``keepdims``
+bug is reproduced, not hidden).
 
-The functions a formula may call are in :mod:`derivaudit.lang.array_functions`;
+Comparisons give 0/1 arrays marked *boolean* (usable as masks when their
+entries are known numbers); in arithmetic they are numbers.  Products,
+indexing and the structural functions are in :mod:`derivaudit.lang.array_ops`;
+the functions a formula may call in :mod:`derivaudit.lang.array_functions`;
 the walk over the text in :mod:`derivaudit.lang.array_walker`.
 """
 
@@ -22,36 +25,39 @@ from typing import Union
 import numpy as np
 import sympy as sp
 
-from derivaudit.errors import ShapeError
-from derivaudit.lang.functions import make_symbol
+from derivaudit.errors import LimitExceeded, ShapeError
+from derivaudit.lang.functions import Step, make_symbol
 
 __all__ = [
-    "Array", "Value", "MAX_ENTRIES", "shape_of", "symbol_array", "constant_array", "entries",
-    "entry_label", "broadcast_shape", "map_entries", "as_data", "wrap", "normalise_axis",
-    "reduce_axis", "elementwise", "binary", "nary", "operands", "matmul", "matmul_terms", "MAX_TERMS",
+    "Array", "Value", "MAX_ENTRIES", "MAX_TERMS", "shape_of", "size_of", "symbol_array", "constant_array",
+    "entries", "entry_label", "broadcast_shape", "check_entries", "map_entries", "as_data", "wrap", "normalise_axes",
+    "reduce_axis", "elementwise", "binary", "nary", "operands", "compare", "is_boolean",
 ]
 
 #: the largest number of entries an array may have (the audit instantiates each one)
 MAX_ENTRIES = 100_000
-#: the most scalar operations one formula may build (a 100×100 @ 100×100 product needs 10**6)
-MAX_TERMS = 250_000
+#: the most scalar operations one formula may build (a 100×100 @ 100×100 product needs 10**6;
+#: sympy builds about 20,000 a second)
+MAX_TERMS = 100_000
 
 
 class Array:
-    """An immutable 1-D or 2-D array of sympy expressions.
+    """An immutable N-D array (N ≥ 1) of sympy expressions.
 
     ``Array(x) == 0`` is True only when every entry is exactly zero, so the
-    parser's division-by-zero check works for arrays too.
+    parser's division-by-zero check works for arrays too.  ``boolean`` marks
+    the 0/1 result of a comparison (NumPy's bool dtype).
     """
 
-    __slots__ = ("data",)
+    __slots__ = ("data", "boolean")
 
-    def __init__(self, data: np.ndarray):
+    def __init__(self, data: np.ndarray, boolean: bool = False):
         data = np.asarray(data, dtype=object)
-        if data.ndim not in (1, 2):
-            raise ValueError(f"arrays are 1-D or 2-D, not {data.ndim}-D")
+        if data.ndim < 1:
+            raise ValueError("a 0-D value is a scalar, not an Array")
         data.flags.writeable = False
         self.data = data
+        self.boolean = boolean
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -62,8 +68,12 @@ class Array:
         return self.data.size
 
     @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
     def T(self) -> "Array":
-        return Array(self.data.T)
+        return Array(self.data.T, self.boolean)
 
     def __neg__(self) -> "Array":
         return Array(map_entries(lambda v: -v, self.data))
@@ -81,11 +91,6 @@ class Array:
     def flat(self) -> list:
         return list(self.data.flat)
 
-    def matrix(self) -> sp.ImmutableMatrix:
-        """The entries as a sympy matrix (a 1-D array as a column)."""
-        data = self.data if self.data.ndim == 2 else self.data[:, None]
-        return sp.ImmutableMatrix(data.tolist())
-
     def __repr__(self) -> str:
         return f"Array(shape={self.shape}, {self.data.tolist()!r})"
 
@@ -96,6 +101,16 @@ Value = Union[Array, sp.Expr]
 def shape_of(value: Value) -> tuple[int, ...]:
     """The NumPy shape of a value: ``()`` for a scalar."""
     return value.shape if isinstance(value, Array) else ()
+
+
+def size_of(value: Value) -> int:
+    """The number of entries of a value (1 for a scalar)."""
+    return value.size if isinstance(value, Array) else 1
+
+
+def is_boolean(value: Value) -> bool:
+    """Is ``value`` the result of a comparison (NumPy's bool dtype)?"""
+    return isinstance(value, Array) and value.boolean
 
 
 def entries(value: Value) -> list[sp.Expr]:
@@ -113,18 +128,20 @@ def map_entries(f, *arrays) -> np.ndarray:
 
 
 def as_data(value: Value) -> np.ndarray:
+    """The entries as an object ndarray (0-D for a scalar)."""
     return value.data if isinstance(value, Array) else np.array(value, dtype=object)
 
 
-def wrap(data: np.ndarray) -> Value:
+def wrap(data: np.ndarray, boolean: bool = False) -> Value:
+    """An object ndarray as a value: a scalar when it is 0-D."""
     data = np.asarray(data, dtype=object)
     if data.ndim == 0:
         return data[()]
-    return Array(data)
+    return Array(data, boolean)
 
 
 def symbol_array(name: str, shape: tuple[int, ...]) -> Value:
-    """An array of fresh real symbols ``name[i,j]`` (a scalar symbol for shape ())."""
+    """An array of fresh real symbols ``name[i,j,...]`` (a scalar symbol for shape ())."""
     if not shape:
         return make_symbol(name)
     data = np.empty(shape, dtype=object)
@@ -134,52 +151,67 @@ def symbol_array(name: str, shape: tuple[int, ...]) -> Value:
 
 
 def constant_array(values, shape: tuple[int, ...]) -> Value:
-    """An array of exact constants of the given shape (nested lists or a scalar)."""
-    data = np.empty(shape, dtype=object)
+    """An array of exact constants of the given shape (nested lists of numbers or a scalar)."""
     flat = np.asarray(values, dtype=object)
     if flat.shape != tuple(shape):
         raise ShapeError(f"values have shape {flat.shape}, expected {tuple(shape)}")
+    data = np.empty(shape, dtype=object)
     for index in np.ndindex(*shape):
-        data[index] = sp.nsimplify(flat[index]) if not isinstance(flat[index], sp.Basic) else flat[index]
+        v = flat[index]
+        data[index] = v if isinstance(v, sp.Basic) else (
+            sp.Integer(v) if isinstance(v, (int, np.integer)) else sp.Rational(repr(float(v))))
     return wrap(data)
 
 
 def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
-    """NumPy's broadcast of ``shapes``, or :class:`ShapeError` naming them."""
+    """NumPy's broadcast of ``shapes``, or :class:`ShapeError` naming them (LimitExceeded past MAX_ENTRIES)."""
     try:
-        return tuple(np.broadcast_shapes(*shapes))
+        shape = tuple(np.broadcast_shapes(*shapes))
     except ValueError:
         listed = " and ".join(str(tuple(s)) for s in shapes)
         raise ShapeError(f"shapes {listed} do not broadcast") from None
+    check_entries(shape, "the broadcast result")
+    return shape
 
 
-def normalise_axis(axis, ndim: int, fname: str):
+def check_entries(shape: tuple[int, ...], what: str) -> None:
+    """Refuse a result of ``shape`` with more than :data:`MAX_ENTRIES` entries, before it is built."""
+    if math.prod(shape) > MAX_ENTRIES:
+        raise LimitExceeded(f"{what} would have shape {tuple(shape)}, more than {MAX_ENTRIES} entries")
+
+
+def normalise_axes(axis, ndim: int, fname: str) -> tuple[int, ...] | None:
+    """``axis`` (None, an int or a tuple of ints; negatives count from the end) as sorted axes."""
     if axis is None:
         return None
-    if not -ndim <= axis < ndim:
-        raise ShapeError(f"{fname}: axis {axis} is out of range for a {ndim}-D array")
-    return axis % ndim
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ShapeError(f"{fname}: axis {a} is out of range for a {ndim}-D array")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{fname}: axis {axis} repeats an axis")
+    return tuple(sorted(out))
 
 
 def reduce_axis(value: Value, axis, keepdims: bool, combine, fname: str) -> Value:
-    """Reduce along ``axis`` (None: all entries) with ``combine(list_of_entries)``."""
+    """Reduce along ``axis`` (None: all entries; an int or a tuple) with ``combine(list_of_entries)``."""
     if not isinstance(value, Array):
         if axis not in (None, 0, -1):
             raise ShapeError(f"{fname}: axis {axis} is out of range for a scalar")
         return combine([value])
     data = value.data
-    axis = normalise_axis(axis, data.ndim, fname)
-    if axis is None:
-        result = combine(list(data.flat))
-        if keepdims:
-            return Array(np.full((1,) * data.ndim, result, dtype=object))
-        return result
-    moved = np.moveaxis(data, axis, -1)
+    axes = normalise_axes(axis, data.ndim, fname)
+    if axes is None:
+        axes = tuple(range(data.ndim))
+    kept = [a for a in range(data.ndim) if a not in axes]
+    moved = np.transpose(data, kept + list(axes)).reshape([data.shape[a] for a in kept] + [-1])
     out = np.empty(moved.shape[:-1], dtype=object)
     for index in np.ndindex(*out.shape):
         out[index] = combine(list(moved[index]))
     if keepdims:
-        out = np.expand_dims(out, axis)
+        out = out.reshape([1 if a in axes else n for a, n in enumerate(data.shape)])
     return wrap(out)
 
 
@@ -189,11 +221,12 @@ def elementwise(f, value: Value) -> Value:
     return f(value)
 
 
-def binary(f, a: Value, b: Value) -> Value:
+def binary(f, a: Value, b: Value, boolean: bool = False) -> Value:
     if not isinstance(a, Array) and not isinstance(b, Array):
         return f(a, b)
     shape = broadcast_shape(shape_of(a), shape_of(b))
-    return wrap(map_entries(f, np.broadcast_to(as_data(a), shape), np.broadcast_to(as_data(b), shape)))
+    return wrap(map_entries(f, np.broadcast_to(as_data(a), shape), np.broadcast_to(as_data(b), shape)),
+                boolean)
 
 
 def nary(combine, values: list) -> Value:
@@ -215,32 +248,22 @@ def operands(what: str, apply, *args):
         raise ShapeError(f"operands of {what}: {exc}") from None
 
 
-def matmul_terms(sa: tuple[int, ...], sb: tuple[int, ...]) -> int:
-    """Scalar products ``a @ b`` builds for operands of shapes ``sa`` and ``sb`` (before checking them)."""
-    rows = math.prod(sa[:-1]) if sa else 1
-    cols = math.prod(sb[:-2]) * sb[-1] if len(sb) >= 2 else 1
-    return rows * cols * (sa[-1] if sa else 1)
+def _greater(a, b):
+    return Step(a - b)
 
 
-def matmul(a: Value, b: Value) -> Value:
-    """``a @ b`` with NumPy's rules for 1-D operands; scalars are refused, as in NumPy."""
-    sa, sb = shape_of(a), shape_of(b)
-    if not sa or not sb:
-        raise ShapeError(f"'@' needs arrays on both sides, got shapes {sa} and {sb}; "
-                         "use '*' to scale by a scalar")
-    left = a.data if len(sa) == 2 else a.data[None, :]
-    right = b.data if len(sb) == 2 else b.data[:, None]
-    if left.shape[1] != right.shape[0]:
-        raise ShapeError(f"'@' of shapes {sa} and {sb}: inner dimensions {left.shape[1]} and "
-                         f"{right.shape[0]} differ")
-    out = np.empty((left.shape[0], right.shape[1]), dtype=object)
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = sp.Add(*[left[i, k] * right[k, j] for k in range(left.shape[1])])
-    if len(sa) == 1:
-        out = out[0]
-    if len(sb) == 1:
-        out = out[..., 0]
-    return wrap(out)
+#: a comparison ``a op b`` as 0/1 built from Step (1 where its argument is > 0, else 0):
+#: exact at the switching point too, derivative 0 everywhere else
+_COMPARISONS = {
+    ">": lambda a, b: _greater(a, b),
+    "<": lambda a, b: _greater(b, a),
+    ">=": lambda a, b: 1 - _greater(b, a),
+    "<=": lambda a, b: 1 - _greater(a, b),
+    "==": lambda a, b: 1 - _greater(a, b) - _greater(b, a),
+    "!=": lambda a, b: _greater(a, b) + _greater(b, a),
+}
 
 
+def compare(op: str, a: Value, b: Value) -> Value:
+    """``a op b`` (op one of ``< <= > >= == !=``) as a 0/1 value, broadcast; an Array is boolean."""
+    return binary(_COMPARISONS[op], a, b, boolean=True)

@@ -13,7 +13,7 @@ from typing import Callable
 
 import sympy as sp
 
-__all__ = ["FunctionSpec", "FUNCTIONS", "CONSTANTS", "make_symbol", "arity_text"]
+__all__ = ["FunctionSpec", "FUNCTIONS", "CONSTANTS", "Step", "make_symbol", "arity_text", "switching_functions"]
 
 
 def make_symbol(name: str) -> sp.Symbol:
@@ -28,6 +28,78 @@ def make_symbol(name: str) -> sp.Symbol:
     True
     """
     return sp.Symbol(name, real=True)
+
+
+class Step(sp.Function):
+    """``step(z)``: 1 where ``z > 0``, else 0 — a comparison as a number.
+
+    Its derivative is 0 (it is constant on each side of its switching point
+    ``z = 0``, where it has none); comparisons ``a > b`` are ``step(a - b)``,
+    and relu's derivative as NumPy code writes it, ``(z > 0)``, is
+    ``step(z)``.  Evaluated (mpmath, NumPy) as the piecewise function.
+
+    >>> z = make_symbol("z")
+    >>> Step(2), Step(0), Step(z).diff(z)
+    (1, 0, 0)
+    """
+
+    nargs = 1
+    is_real = True
+
+    @classmethod
+    def eval(cls, arg):
+        if arg.is_extended_positive:
+            return sp.S.One
+        if arg.is_extended_nonpositive:
+            return sp.S.Zero
+        return None
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+    def _eval_rewrite_as_Piecewise(self, arg, **kwargs):
+        return sp.Piecewise((sp.S.One, arg > 0), (sp.S.Zero, True))
+
+    def _code(self, printer):
+        # code printers (mpmath, NumPy, math) evaluate the piecewise form
+        return printer._print(self.rewrite(sp.Piecewise))
+
+    _mpmathcode = _numpycode = _pythoncode = _code
+
+    def _sympystr(self, printer):
+        return f"step({printer._print(self.args[0])})"
+
+
+def switching_functions(exprs) -> list[sp.Expr]:
+    """Expressions ``g`` such that every expression of ``exprs`` is smooth where no ``g`` is 0.
+
+    The switching points of comparisons and steps (their argument), of
+    ``abs``, ``sign`` and ``Heaviside`` (their argument), and of ``max``/``min``
+    (the difference of each pair of arguments): the kinks and jumps a
+    numerical check must not sample on or step across.  Duplicates (also up
+    to sign) are listed once.
+
+    >>> x, y = make_symbol("x"), make_symbol("y")
+    >>> switching_functions([Step(x - 1) * y, sp.Max(x, y)])
+    [x - 1, x - y]
+    """
+    seen: dict[sp.Expr, None] = {}
+    for expr in exprs:
+        if not isinstance(expr, sp.Basic):
+            continue
+        for node in sp.preorder_traversal(expr):
+            if isinstance(node, (Step, sp.Abs, sp.sign, sp.Heaviside)):
+                found = [node.args[0]]
+            elif isinstance(node, (sp.Max, sp.Min)):
+                args = node.args
+                found = [a - b for i, a in enumerate(args) for b in args[i + 1:]]
+            else:
+                continue
+            for g in found:
+                g = -g if g.could_extract_minus_sign() else g
+                if g.free_symbols and g not in seen:
+                    seen[g] = None
+    return list(seen)
 
 
 def _sigmoid(z):

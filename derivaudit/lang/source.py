@@ -13,6 +13,7 @@ import sys
 import warnings
 
 from derivaudit.errors import LimitExceeded, ParseError
+from derivaudit.lang.hints import syntax_hint
 from derivaudit.limits import Limits
 
 __all__ = ["SourceText", "prepare"]
@@ -124,7 +125,8 @@ def prepare(text: str, limits: Limits) -> tuple[SourceText, ast.Expression]:
             tree = ast.parse(source.rewritten, mode="eval")
     except SyntaxError as exc:
         line, column = source.original_position(exc.lineno or 1, max((exc.offset or 1) - 1, 0))
-        raise ParseError(f"syntax error: {exc.msg}", source=text, line=line, column=column) from None
+        raise ParseError(f"syntax error: {exc.msg}", source=text, line=line, column=column,
+                         hint=syntax_hint(text)) from None
     except (RecursionError, MemoryError):
         raise LimitExceeded("formula is too deeply nested to parse") from None
     finally:

@@ -11,12 +11,12 @@ operator, name and call hooks and keeps the walk.
 from __future__ import annotations
 
 import ast
-import difflib
 
 import sympy as sp
 
 from derivaudit.errors import DerivauditError, UnsafeExpressionError
 from derivaudit.lang.functions import CONSTANTS, FUNCTIONS, make_symbol
+from derivaudit.lang.hints import unknown_function_hint
 from derivaudit.lang.rules import SafetyRules
 
 __all__ = ["FormulaBuilder", "CODE_NODES", "NODE_WORDS", "OPERATOR_SYMBOLS"]
@@ -176,13 +176,12 @@ class FormulaBuilder(SafetyRules):
                 hint = f"write {node.func.attr}(...)" if node.func.attr in table else ""
                 raise self.error("attribute access is not allowed in a formula", node.func,
                                  UnsafeExpressionError, hint=hint)
-            raise self.error("only named functions can be called", node.func, UnsafeExpressionError)
+            raise self.error("only named functions can be called", node.func, UnsafeExpressionError,
+                             hint="a product needs *: write (a)*(b), not (a)(b)")
         fname = self.identifier(node.func)
         if node.keywords:
             raise self.error(f"{fname}() takes no keyword arguments", node.keywords[0].value
                              if node.keywords[0].arg is None else node, UnsafeExpressionError)
         if fname not in table:
-            close = difflib.get_close_matches(fname, list(table), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else ""
-            raise self.error(f"unknown function '{fname}'", node.func, hint=hint)
+            raise self.error(f"unknown function '{fname}'", node.func, hint=unknown_function_hint(fname, table))
         return table[fname], fname
