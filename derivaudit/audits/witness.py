@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 import sympy as sp
 from flint import arb
 
-from derivaudit.core.balls import ball_precision, compile_balls, digits_to_bits, exact_ball
+from derivaudit.core.ball_steps import SUPPORTED_FUNCTIONS
+from derivaudit.core.balls import UnsupportedFunction, ball_precision, compile_balls, digits_to_bits, exact_ball
 from derivaudit.core.certify import is_resolved
 from derivaudit.errors import DerivauditError
 from derivaudit.limits import Limits
@@ -54,13 +55,18 @@ class BallValues:
         self.inputs = tuple(inputs)
         self.outputs = outputs
         self.points = points
-        self._layers = [(symbol, compile_balls(expr, _variables(expr)))
-                        for symbol, expr in needed_definitions(chain, outputs.exprs)]
-        self._results = [compile_balls(o, _variables(o)) for o in outputs.exprs]
         self._cache: dict[tuple[int, int], list] = {}
+        self.unsupported: UnsupportedFunction | None = None
+        try:
+            self._layers = [(symbol, _compile(expr)) for symbol, expr in needed_definitions(chain, outputs.exprs)]
+            self._results = [_compile(o) for o in outputs.exprs]
+        except UnsupportedFunction as exc:  # no certificate for any claim: each is undecided, and says why
+            self.unsupported = exc
 
     def at(self, k: int, bits: int) -> list:
         """All outputs at point ``k`` with ``bits`` bits of working precision."""
+        if self.unsupported is not None:
+            raise self.unsupported
         key = (k, bits)
         if key not in self._cache:
             with ball_precision(bits):
@@ -75,8 +81,21 @@ class BallValues:
         return self.at(k, bits)[first:first + n]
 
 
-def _variables(expr: sp.Expr) -> tuple:
-    return tuple(sorted(expr.free_symbols, key=lambda s: s.name))
+def _compile(expr: sp.Expr):
+    """``expr`` compiled to balls over its free symbols (sorted by name).
+
+    A function of the language the ball engine has no step for, but which
+    rewrites as a Piecewise (``step(z)``, a comparison as a number), is
+    compiled as that Piecewise, whose balls cover every branch they touch.
+    """
+    if any(_piecewise_only(f) for f in expr.atoms(sp.Function)):
+        expr = expr.replace(_piecewise_only, lambda e: e.rewrite(sp.Piecewise))
+    return compile_balls(expr, tuple(sorted(expr.free_symbols, key=lambda s: s.name)))
+
+
+def _piecewise_only(node) -> bool:
+    return isinstance(node, sp.Function) and type(node).__name__ not in SUPPORTED_FUNCTIONS and \
+        hasattr(node, "_eval_rewrite_as_Piecewise")
 
 
 @dataclass
