@@ -25,7 +25,7 @@ from derivaudit.core.guards import under_limits
 from derivaudit.errors import DomainError, LimitExceeded
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["Ball", "certified_value", "excludes_zero", "ball_digits", "as_ball", "is_resolved"]
+__all__ = ["Ball", "certified_value", "excludes_zero", "ball_digits", "as_ball", "is_resolved", "explain_failure"]
 
 _LOG2_10 = math.log2(10)
 
@@ -130,7 +130,7 @@ def certified_value(formula, point, digits: int, *, limits: Limits = DEFAULT_LIM
                 return Ball(to_mpf(value), radius_mpf(value), ball_digits(value),
                             bool(value.contains(0)), below, bits)
             if not value.is_finite():
-                _explain_failure(formula, args, where, limits)
+                explain_failure(formula, args, where, limits)
             needed = _bits_missing(value, digits)
             if is_zero is not None and bits > first_bits and value.contains(0):
                 if is_zero():
@@ -148,24 +148,28 @@ def _bits_missing(value, digits: int) -> int:
     return int(digits * _LOG2_10 + 1 - value.rel_accuracy_bits()) + 16
 
 
-def _check_magnitude(value, limits: Limits, where: str) -> None:
+def _check_magnitude(value, limits: Limits, what: str) -> None:
+    """LimitExceeded when ``value`` passes ``10^±max_value_digits`` (as the mpmath guards:
+    a value passes while ``2^(bits-1) ≤ 10^max_value_digits``, ``2^bits`` its binary size)."""
     if value.is_zero():
         return
-    exponent = int(value.mid().man_exp()[1]) + value.mid().bits()
-    digits = abs(exponent) / _LOG2_10
-    if digits > limits.max_value_digits:
-        raise LimitExceeded(f"{where} is about 10^{int(math.copysign(digits, exponent))} in magnitude, "
-                            f"beyond 10^±{limits.max_value_digits} (limit Limits.max_value_digits)")
+    mid = value.mid()
+    bits = int(mid.man_exp()[1]) + int(mid.bits())
+    bound = limits.max_value_digits * _LOG2_10
+    if bits - 1 > bound or -bits > bound:
+        raise LimitExceeded(f"{what} is about 10^{int(bits / _LOG2_10)} in magnitude, beyond "
+                            f"10^±{limits.max_value_digits} (limit Limits.max_value_digits)")
 
 
-def _explain_failure(formula: BallFormula, args, where: str, limits: Limits) -> None:
+def explain_failure(formula: BallFormula, args, where: str, limits: Limits) -> None:
     """Raise DomainError when a node fails on exact inputs (no precision can help),
     LimitExceeded when an exponential overflowed; return to let the precision rise."""
     failing = formula.failing_node(args)
     if failing is None:
         return
-    node, inputs = failing
-    if type(node) in GROWS and all(b.is_finite() for b in inputs):
+    node, inputs, value = failing
+    grows = type(node) in GROWS or isinstance(node, (sp.Pow, sp.Mul))
+    if grows and all(b.is_finite() for b in inputs) and not value.is_nan():  # an overflow
         raise LimitExceeded(f"{node} {where} is beyond the range of numbers, 10^±{limits.max_value_digits} "
                             "(limit Limits.max_value_digits)")
     # Exact inputs, or inputs known to many bits and away from 0 (where functions
@@ -208,7 +212,7 @@ def excludes_zero(formula, point, *, limits: Limits = DEFAULT_LIMITS, max_digits
             if value.is_zero():
                 return False
             if not value.is_finite():
-                _explain_failure(formula, args, where, limits)
+                explain_failure(formula, args, where, limits)
         if bits >= cap:
             return False
         bits = min(cap, 2 * bits)
