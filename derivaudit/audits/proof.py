@@ -50,7 +50,7 @@ def proved_entries(claim_entries, exact_entries, model: Model, graph: ModelGraph
                 if not proved_zero(difference.xreplace(draw or {})):
                     break
                 proved += 1
-    except LimitExceeded:
+    except (LimitExceeded, RecursionError):  # sympy recursing through a deep expression: no proof found
         pass
     return proved
 
