@@ -105,6 +105,7 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
         for p in spec.claims:
             outputs.add(f"exact:{p}", entries(graph.gradient[p]))
             outputs.add(f"claim:{p}", entries(model.claims[p]))
+        claim_outputs = Outputs(list(outputs.exprs), dict(outputs.slots))  # what the balls certify
         pairs = backward_pairs(model)
         add_backward_outputs(outputs, model, graph, pairs)
         function = compile_outputs(inputs, outputs.exprs, graph.chain, "mpmath")
@@ -113,7 +114,7 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
         draws = draw_data(spec, settings.points, seed=settings.seed)
         values = defined_points(function, inputs, outputs, settings,
                                 [key for key in outputs.slots if "exact:" in key], draws)
-        balls = BallValues(inputs, graph.chain, outputs, values.points)
+        balls = BallValues(inputs, graph.chain, claim_outputs, values.points)
     backward = check_backward(model, pairs, values)
     with timed("finite differences"):
         differences = finite_differences(model, graph, inputs, values.points[0], settings, limits)
