@@ -25,10 +25,10 @@ _EXPORTS = {
     "StudyTask": "studies.parallel", "stencil": "core.stencils", "Stencil": "core.stencils",
     "custom_stencil": "core.custom_stencils",
     "check": "checks.check", "CheckResult": "checks.check", "Verdict": "checks.check",
-    "audit": "audits.audit", "AuditResult": "audits.audit", "load_spec": "audits.spec",
+    "audit": "audits.audit", "AuditResult": "audits.results", "load_spec": "audits.spec",
     "check_gradient": "gradcheck.gradient", "GradientCheckResult": "gradcheck.gradient",
     "write_csv": "reports.report", "write_html": "reports.report",
-    "parse_formula": "lang.parse", "format_formula": "lang.parse",
+    "parse_formula": "lang.parse", "format_formula": "lang.printer",
     "DerivauditError": "errors", "LimitExceeded": "errors", "Limits": "limits",
 }
 

@@ -181,11 +181,9 @@ def _result_kind(result) -> str:
 
     if isinstance(result, CheckResult):
         return "check"
-    try:
-        from derivaudit.audits.audit import AuditResult
-    except ImportError:  # pragma: no cover - audit lands separately
-        AuditResult = ()
-    if AuditResult and isinstance(result, AuditResult):
+    from derivaudit.audits.results import AuditResult
+
+    if isinstance(result, AuditResult):
         return "audit"
     raise TypeError(f"no report for a {type(result).__name__}; expected a study table, "
                     "a CheckResult or an AuditResult")
