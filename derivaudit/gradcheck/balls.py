@@ -16,7 +16,7 @@ import numpy as np
 from flint import arb
 
 from derivaudit.gradcheck import diagnosis
-from derivaudit.gradcheck.lifted import (BallArray, as_balls, ball_relative_difference, lift, mid_floats,
+from derivaudit.gradcheck.lifted import (BallArray, ball_relative_difference, lift, lift_point, mid_floats,
                                          working_bits)
 from derivaudit.gradcheck.numeric import ball_centered
 from derivaudit.gradcheck.precision import lifted, probe_lifted
@@ -76,8 +76,8 @@ def mp_check(problem, dps: int, notes: list[str]) -> tuple[GradientCheckResult |
         return problem.value(packing.unflatten(flat.view(BallArray), native=False), const)
 
     def run():
-        point = lift(theta)
-        return value_at(point), problem.gradient(packing.unflatten(lift(theta), native=False), const)
+        return value_at(lift_point(theta)), problem.gradient(packing.unflatten(lift_point(theta), native=False),
+                                                             const)
 
     probe, why = probe_lifted(run, dps, lambda r: ball_scalar(r[0]) is not None and all_balls(r[1]),
                               problem.functions)
@@ -92,7 +92,7 @@ def mp_check(problem, dps: int, notes: list[str]) -> tuple[GradientCheckResult |
         return ball_scalar(value_at(flat))
 
     with lifted(dps, problem.functions):
-        again = counted(as_balls(theta))
+        again = counted(lift_point(theta))
         reference, uncertainty = ball_centered(counted, theta, dps)
     nondeterministic = not ball_scalar(f0).overlaps(again)
     judged = _judge(theta, analytic, reference, uncertainty, packing, dps)

@@ -30,9 +30,11 @@ def _close(a, b, tol, scale) -> bool:
 
 
 def _layout_cause(g: np.ndarray, n: np.ndarray, tol, scale) -> str:
-    if g.ndim == 2 and g.shape[0] == g.shape[1] and _close(g.T, n, tol, scale):
+    # a transformation that leaves g as it is (a symmetric matrix, a column vector) proves nothing
+    if g.ndim == 2 and g.shape[0] == g.shape[1] and not np.array_equal(g.T, g) and _close(g.T, n, tol, scale):
         return "transposed: grad_f returns the transpose of the gradient (e.g. x.T @ δ where δ.T @ x belongs)"
-    if g.ndim >= 2 and _close(g.reshape(g.shape[::-1]).T, n, tol, scale):
+    reordered = g.reshape(g.shape[::-1]).T if g.ndim >= 2 else g
+    if g.ndim >= 2 and not np.array_equal(reordered, g) and _close(reordered, n, tol, scale):
         return ("the right values in the wrong order: the gradient was computed for the transposed "
                 "parameter and reshaped, not transposed back")
     return ""

@@ -31,17 +31,19 @@ Indexing one entry gives a 0-d ``BallArray``, so ``float(x[i])`` and
 
 from __future__ import annotations
 
+import fractions
+import functools
 import math
 import numbers
 import types
 
 import numpy as np
-from flint import arb
+from flint import arb, ctx
 
 from derivaudit.errors import DerivauditError
 from derivaudit.gradcheck import drops
 
-__all__ = ["BallArray", "ORIGINAL", "to_ball", "lift", "as_balls", "is_ball", "working_bits", "mid_float",
+__all__ = ["BallArray", "ORIGINAL", "to_ball", "lift", "lift_point", "as_balls", "is_ball", "working_bits", "mid_float",
            "mid_floats", "ball_relative_difference", "ball_zeros", "apply_ufunc"]
 
 #: NumPy's own creation functions, kept before :func:`~derivaudit.gradcheck.precision.lifted` swaps them
@@ -59,8 +61,44 @@ def working_bits(dps: int) -> int:
     return int(math.ceil(2 * dps * math.log2(10))) + 32
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _float_ball(value: float, bits: int) -> arb:
+    """The ball of a float constant: the simplest fraction whose nearest double it is, else its binary value.
+
+    Code writes ``1. / m``, ``0.2`` or ``1e-5`` meaning 1/m, 1/5 and 10⁻⁵, and
+    those reach the arrays as doubles already rounded to 17 digits; taken
+    at their binary value they would put a 1e-17 error into a 50-digit
+    check.  A decimal with up to 6 significant digits, or a fraction with a
+    denominator up to 10⁶, whose nearest double is ``value`` is taken
+    instead (a random double is one by chance with probability ~1e-4, and is
+    then changed by under one rounding unit — the same way in every call, so
+    the function and its gradient still agree).  ``bits`` is the working
+    precision the ball is made at (part of the cache key).
+    """
+    if value == 0 or not math.isfinite(value):
+        return arb(value)
+    exponent = math.floor(math.log10(abs(value)))
+    for digits in range(1, 7):
+        scale = digits - 1 - exponent
+        numerator = round(value * 10.0 ** scale)
+        if scale >= 0 and float(fractions.Fraction(numerator, 10 ** scale)) == value:
+            return arb(numerator) / arb(10) ** scale
+        if scale < 0 and float(numerator * 10 ** -scale) == value:
+            return arb(numerator * 10 ** -scale)
+    fraction = fractions.Fraction(value).limit_denominator(10 ** 6)
+    if float(fraction) == value:
+        return arb(fraction.numerator) / fraction.denominator
+    return arb(value)
+
+
 def to_ball(value) -> arb:
-    """``value`` as an exact ball (floats by their binary value, so ``0.1`` is 0.1000000000000000055…)."""
+    """``value`` as a ball; a float constant as :func:`_float_ball` reads it (``0.2`` is 1/5).
+
+    >>> old, ctx.prec = ctx.prec, 200
+    >>> [float(abs(to_ball(v) * k - 1).upper()) < 1e-55 for v, k in ((1 / 6, 6), (0.2, 5), (1e-5, 10 ** 5))]
+    [True, True, True]
+    >>> ctx.prec = old
+    """
     kind = type(value)
     if kind is arb:
         return value
@@ -71,7 +109,7 @@ def to_ball(value) -> arb:
     if isinstance(value, numbers.Integral):
         return arb(int(value))
     if isinstance(value, (float, np.floating)):
-        return arb(float(value))
+        return _float_ball(float(value), ctx.prec)
     if isinstance(value, numbers.Rational):
         return arb(value.numerator) / value.denominator
     if isinstance(value, numbers.Complex):
@@ -100,8 +138,15 @@ def as_balls(value) -> np.ndarray:
 
 
 def lift(value) -> BallArray:
-    """``value`` (array-like) as a :class:`BallArray` of exact balls."""
+    """``value`` (array-like) as a :class:`BallArray` of balls (float constants read by :func:`to_ball`)."""
     return as_balls(value).view(BallArray)
+
+
+def lift_point(theta: np.ndarray) -> BallArray:
+    """A float64 point θ as a BallArray of its exact binary values (the point a check perturbs)."""
+    flat = ORIGINAL.asarray(theta, dtype=np.float64)
+    return np.frompyfunc(lambda v: arb(float(v)), 1, 1)(flat).astype(object).view(BallArray) if flat.ndim \
+        else lift(flat)
 
 
 def is_ball(value) -> bool:

@@ -176,9 +176,9 @@ def ball_centered(value: Callable[[np.ndarray], object], theta: np.ndarray, dps:
     """
     from flint import arb
 
-    from derivaudit.gradcheck.lifted import as_balls, mid_float, working_bits
+    from derivaudit.gradcheck.lifted import lift_point, mid_float, working_bits
     shift = working_bits(dps) // 3
-    x = as_balls(theta).copy()
+    x = lift_point(theta).view(np.ndarray).copy()
     entries = range(theta.size) if indices is None else indices
     out, uncertainty = np.empty(len(entries), dtype=object), np.empty(len(entries))
     for k, i in enumerate(entries):
