@@ -22,7 +22,7 @@ from derivaudit.gradcheck.numeric import ball_centered
 from derivaudit.gradcheck.precision import lifted, probe_lifted
 from derivaudit.gradcheck.results import GradientCheckResult, Judged, build_result, component_errors
 
-__all__ = ["mp_check", "ball_scalar", "all_balls"]
+__all__ = ["mp_check", "ball_scalar", "all_balls", "judge_balls"]
 
 
 def ball_scalar(value) -> arb | None:
@@ -45,7 +45,8 @@ def all_balls(value) -> bool:
     return False
 
 
-def _judge(theta, analytic, reference, uncertainty, packing, dps) -> Judged:
+def judge_balls(theta, analytic, reference, uncertainty, packing, dps) -> Judged:
+    """Claimed against reference balls: wrong where certainly different at the ``10^-(dps/2)`` level."""
     difference = np.array([a - b for a, b in zip(analytic, reference)], dtype=object)
     g, n, d = mid_floats(analytic), mid_floats(reference), mid_floats(difference)
     radius = np.array([float(x.rad()) for x in difference])
@@ -93,9 +94,10 @@ def mp_check(problem, dps: int, notes: list[str]) -> tuple[GradientCheckResult |
 
     with lifted(dps, problem.functions):
         again = counted(lift_point(theta))
-        reference, uncertainty = ball_centered(counted, theta, dps)
+        columns, bounds = ball_centered(counted, theta, dps)
+    reference, uncertainty = np.array(columns, dtype=object), np.array(bounds, dtype=float)
     nondeterministic = not ball_scalar(f0).overlaps(again)
-    judged = _judge(theta, analytic, reference, uncertainty, packing, dps)
+    judged = judge_balls(theta, analytic, reference, uncertainty, packing, dps)
     notes.append(f"{calls[0]} evaluations of f on balls, 1 of the gradient")
     reasons = diagnosis.circumstances(nondeterministic=nondeterministic)
     return build_result(judged, packing, method="centered differences on balls", eps=_step(dps), notes=notes,

@@ -85,7 +85,7 @@ def check_gradient(f: Callable, grad_f: Callable, theta, *, precision: str = "fl
     -------
     GradientCheckResult
     """
-    packing, flat = Packing.of(theta)
+    packing, flat = Packing.of(theta, named_by=f)
     call = (lambda inputs: f(*inputs)) if packing.kind == "tuple" else f
     grad = (lambda inputs: grad_f(*inputs)) if packing.kind == "tuple" else grad_f
     problem = Problem(packing, flat, value=lambda inputs, const: call(inputs),

@@ -12,26 +12,16 @@ inputs (``conv_param``, ``bn_param``) are held fixed.
 from __future__ import annotations
 
 import copy
-import inspect
 from collections.abc import Callable
 
 import numpy as np
 
 from derivaudit.errors import DerivauditError
 from derivaudit.gradcheck.engine import Problem, run_check
-from derivaudit.gradcheck.packing import Packing, framework_of, is_floating, to_numpy
+from derivaudit.gradcheck.packing import Packing, argument_names, framework_of, is_floating, to_numpy
 from derivaudit.gradcheck.results import GradientCheckResult
 
 __all__ = ["check_layer"]
-
-
-def _input_names(forward: Callable, count: int) -> list[str]:
-    try:
-        parameters = [p.name for p in inspect.signature(forward).parameters.values()
-                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):
-        parameters = []
-    return [parameters[k] if k < len(parameters) else f"input {k}" for k in range(count)]
 
 
 def _split(result):
@@ -97,7 +87,7 @@ def check_layer(forward: Callable, backward: Callable, *inputs, precision: str =
     if not floating:
         raise DerivauditError("check_layer needs at least one floating-point array among the inputs "
                               "(integer arrays and settings are held fixed)")
-    names = _input_names(forward, len(inputs))
+    names = argument_names(forward, len(inputs))
     packing, theta = Packing.of(tuple(inputs[k] for k in floating), tuple(names[k] for k in floating))
     out0, _ = _split(forward(*[copy.deepcopy(v) for v in inputs]))
     dout = np.random.default_rng(seed).standard_normal(np.shape(to_numpy(out0)))

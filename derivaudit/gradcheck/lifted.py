@@ -217,7 +217,7 @@ class BallArray(np.ndarray):
         return str(self.view(np.ndarray)) if self.ndim else str(self.item())
 
     def __float__(self):
-        drops.record_drop("float(...) of a ball")
+        drops.record_drop("a ball made a float (float(), np.float64(), math.*)")
         return float(self.view(np.ndarray).reshape(()).item() if self.size == 1 else self.view(np.ndarray))
 
     def __complex__(self):

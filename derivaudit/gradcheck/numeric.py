@@ -28,7 +28,7 @@ from derivaudit.studies.error_model import UNIT_ROUNDOFF
 from derivaudit.verdicts import relative_difference
 
 __all__ = ["DEFAULT_EPS", "COMPLEX_EPS", "SWEEP_EPS", "Objective", "centered", "complex_step",
-           "accepts_complex", "sweep_table", "ball_centered"]
+           "accepts_complex", "sweep_table", "ball_centered", "ball_step"]
 
 #: base step of the centered difference, ≈ u^(1/3)
 DEFAULT_EPS = 6e-6
@@ -166,23 +166,29 @@ def sweep_table(f: Objective, theta: np.ndarray, analytic: np.ndarray, f0: float
                                        "truncation_estimate", "roundoff_estimate", "dominant"])
 
 
-def ball_centered(value: Callable[[np.ndarray], object], theta: np.ndarray, dps: int,
-                  indices: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Centered differences on balls: ``(Dᵢ as balls, uncertainty of each Dᵢ as floats)``.
+def ball_step(value: float, dps: int) -> float:
+    """The exact step ``2^-(bits/3)·2^⌈log₂ max(1,|θᵢ|)⌉`` of a ball difference at ``dps`` digits."""
+    from derivaudit.gradcheck.lifted import working_bits
+    return math.ldexp(1.0, math.frexp(max(1.0, abs(float(value))))[1] - working_bits(dps) // 3)
 
-    ``value`` takes a flat object array of balls and returns a ball (call it
-    inside :func:`~derivaudit.gradcheck.precision.lifted`).  The uncertainty
-    is the ball's radius plus the truncation allowance ``hᵢ·(1 + |Dᵢ|)``.
+
+def ball_centered(value: Callable[[np.ndarray], object], theta: np.ndarray, dps: int,
+                  indices: Sequence[int] | None = None) -> tuple[list, list]:
+    """Centered differences on balls: ``(Dᵢ, uncertainty of Dᵢ)`` for each entry ``i`` of ``indices``.
+
+    ``value`` takes a flat object array of balls and returns a ball, or an
+    object array of balls (then each ``Dᵢ`` is a column); call it inside
+    :func:`~derivaudit.gradcheck.precision.lifted`.  The uncertainty is the
+    ball's radius plus the truncation allowance ``hᵢ·(1 + |Dᵢ|)``.
     """
     from flint import arb
 
-    from derivaudit.gradcheck.lifted import lift_point, mid_float, working_bits
-    shift = working_bits(dps) // 3
+    from derivaudit.gradcheck.lifted import lift_point, mid_float
     x = lift_point(theta).view(np.ndarray).copy()
     entries = range(theta.size) if indices is None else indices
-    out, uncertainty = np.empty(len(entries), dtype=object), np.empty(len(entries))
-    for k, i in enumerate(entries):
-        h = math.ldexp(1.0, math.frexp(max(1.0, abs(float(theta[i]))))[1] - shift)
+    out, uncertainty = [], []
+    for i in entries:
+        h = ball_step(theta[i], dps)
         t, step = arb(float(theta[i])), arb(h)
         x[i] = t + step
         plus = value(x)
@@ -190,6 +196,7 @@ def ball_centered(value: Callable[[np.ndarray], object], theta: np.ndarray, dps:
         minus = value(x)
         x[i] = t
         d = (plus - minus) / (2 * step)
-        out[k] = d
-        uncertainty[k] = float(d.rad()) + h * (1 + abs(mid_float(d)))
+        out.append(d)
+        bound = np.frompyfunc(lambda b: float(b.rad()) + h * (1 + abs(mid_float(b))), 1, 1)(d)
+        uncertainty.append(bound.astype(float) if isinstance(bound, np.ndarray) else float(bound))
     return out, uncertainty

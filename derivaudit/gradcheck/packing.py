@@ -11,6 +11,7 @@ Framework arrays are read through the array protocols (``__array__``,
 
 from __future__ import annotations
 
+import inspect
 import sys
 from dataclasses import dataclass
 
@@ -18,7 +19,17 @@ import numpy as np
 
 from derivaudit.errors import DerivauditError, DomainError, ShapeError
 
-__all__ = ["Packing", "to_numpy", "is_floating", "framework_of"]
+__all__ = ["Packing", "to_numpy", "is_floating", "framework_of", "argument_names"]
+
+
+def argument_names(fn, count: int) -> list[str]:
+    """Names of ``fn``'s first ``count`` positional parameters (``input k`` where it has none)."""
+    try:
+        parameters = [p.name for p in inspect.signature(fn).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        parameters = []
+    return [parameters[k] if k < len(parameters) else f"input {k}" for k in range(count)]
 
 
 def framework_of(value) -> str:
@@ -67,13 +78,17 @@ class Packing:
     float32: tuple[str, ...]
 
     @classmethod
-    def of(cls, value, names: tuple[str, ...] | None = None) -> tuple[Packing, np.ndarray]:
-        """The packing of ``value`` and its entries as one flat float64 vector (a copy)."""
+    def of(cls, value, names: tuple[str, ...] | None = None, named_by=None) -> tuple[Packing, np.ndarray]:
+        """The packing of ``value`` and its entries as one flat float64 vector (a copy).
+
+        A tuple's parts are called ``names``, else by ``named_by``'s parameters.
+        """
         if isinstance(value, dict):
             kind, keys, items = "dict", tuple(str(k) for k in value), list(value.values())
         elif isinstance(value, tuple) and any(hasattr(v, "shape") or isinstance(v, (list, tuple)) for v in value):
             kind, items = "tuple", list(value)
-            keys = names or tuple(f"input {k}" for k in range(len(items)))
+            keys = names or tuple(argument_names(named_by, len(items)) if named_by is not None
+                                  else (f"input {k}" for k in range(len(items))))
         else:
             kind, keys, items = "array", ("θ",), [value]
         arrays, frameworks, float32 = [], [], []
