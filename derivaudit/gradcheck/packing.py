@@ -110,6 +110,11 @@ class Packing:
         return cls(kind, keys, tuple(a.shape for a in arrays), tuple(frameworks), tuple(float32)), flat
 
     @property
+    def plain(self) -> bool:
+        """One NumPy array: the flat vector only needs a reshape."""
+        return self.kind == "array" and self.frameworks[0] == "numpy"
+
+    @property
     def size(self) -> int:
         return sum(int(np.prod(s)) for s in self.shapes)
 
