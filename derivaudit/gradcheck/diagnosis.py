@@ -106,8 +106,8 @@ def circumstances(*, nondeterministic: bool = False, kinks: Sequence = (), float
     """Reasons, other than a wrong formula, for a float64 check to disagree (most telling first)."""
     reasons = []
     if dropped:
-        reasons.append(f"{dropped}; the check ran in float64 instead (make the code keep NumPy arithmetic "
-                       "to check it at full precision)")
+        reasons.append(f"precision='mp' fell back to float64: {dropped} (keep the code in NumPy arithmetic "
+                       "on its arrays to check it at full precision)")
     if nondeterministic:
         reasons.append("f is not deterministic: it returned different values for the same θ "
                        "(random numbers, dropout or sampling inside f); fix the seed before checking")

@@ -193,7 +193,6 @@ def run_check(problem: Problem, *, precision: str = "float64", dps: int = 50, ep
         result, why = mp_check(problem, dps, notes)
         if result is not None:
             return result
-        notes.append(f"precision='mp' fell back to float64: {why}")
         return _float64_check(problem, eps=eps, complex_mode=complex_step, sweep=sweep, seed=seed, notes=notes,
                               dropped=why)
     return _float64_check(problem, eps=eps, complex_mode=complex_step, sweep=sweep, seed=seed, notes=notes)

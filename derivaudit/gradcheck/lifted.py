@@ -264,7 +264,7 @@ _MID_FLOATS = np.frompyfunc(mid_float, 1, 1)
 def mid_floats(array) -> np.ndarray:
     """Midpoints of a ball array as a float64 array (same shape)."""
     plain = as_balls(array)
-    return _MID_FLOATS(plain).astype(np.float64) if plain.size else ORIGINAL.zeros(plain.shape)
+    return ORIGINAL.asarray(_MID_FLOATS(plain), dtype=np.float64) if plain.size else ORIGINAL.zeros(plain.shape)
 
 
 def ball_relative_difference(claimed: np.ndarray, reference: np.ndarray) -> float:
