@@ -66,7 +66,7 @@ class Objective:
         result = self.value(inputs)
         kind = type(result)
         if kind is float or kind is np.float64:          # the common case, without the general checks
-            if result - result == 0:                      # finite
+            if math.isfinite(result):
                 return float(result)
         if getattr(result, "dtype", None) == np.float32:
             self.float32 = True
