@@ -57,7 +57,7 @@ class LiftSession:
 
 def active_session() -> LiftSession | None:
     """The session of the lifted run on this thread, if any."""
-    return getattr(_local, "session", None)
+    return _local.__dict__.get("session")
 
 
 def set_session(session: LiftSession | None) -> None:

@@ -47,8 +47,9 @@ __all__ = ["BallArray", "ORIGINAL", "to_ball", "lift", "lift_point", "as_balls",
            "mid_floats", "ball_relative_difference", "ball_zeros", "apply_ufunc"]
 
 #: NumPy's own creation functions, kept before :func:`~derivaudit.gradcheck.precision.lifted` swaps them
-ORIGINAL = types.SimpleNamespace(**{name: getattr(np, name) for name in (
-    "zeros", "ones", "empty", "full", "eye", "identity", "array", "asarray", "asanyarray", "ascontiguousarray")})
+ORIGINAL = types.SimpleNamespace(
+    zeros=np.zeros, ones=np.ones, empty=np.empty, full=np.full, eye=np.eye, identity=np.identity, array=np.array,
+    asarray=np.asarray, asanyarray=np.asanyarray, ascontiguousarray=np.ascontiguousarray)
 
 
 def working_bits(dps: int) -> int:
@@ -350,6 +351,12 @@ def _plain_out(out):
     return tuple(plain)
 
 
+def _method(fn, method: str):
+    """The ufunc method NumPy asked for (``__call__``, ``reduce``, ``accumulate``, ``reduceat``, ``outer``)."""
+    return {"__call__": fn, "reduce": fn.reduce, "accumulate": fn.accumulate, "reduceat": fn.reduceat,
+            "outer": fn.outer}[method]
+
+
 def _reduce_axes(fn, array: np.ndarray, axis, keepdims: bool):
     """``fn.reduce`` over several axes, one at a time (a Python-level ufunc reduces one axis per call)."""
     axes = range(array.ndim) if axis is None else ((axis,) if isinstance(axis, int) else axis)
@@ -368,7 +375,7 @@ def apply_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
     if method == "at":
         target = inputs[0]
         if type(target) is not BallArray:
-            drops.record_drop(f"np.{ufunc.__name__}.at into a {getattr(target, 'dtype', 'float64')} array")
+            drops.record_drop(f"np.{ufunc.__name__}.at into a {target.dtype if isinstance(target, np.ndarray) else 'float64'} array")
             return ufunc.at(target, inputs[1], *[mid_floats(v) for v in inputs[2:]])
         fn.at(target.view(np.ndarray), inputs[1], *[as_balls(v) for v in inputs[2:]])
         return None
@@ -382,14 +389,14 @@ def apply_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
         kwargs["out"] = _plain_out(out)
         if any(o is None for o in kwargs["out"]):
             del kwargs["out"]
-            result = getattr(fn, method)(*args, **kwargs)
+            result = _method(fn, method)(*args, **kwargs)
             for target, value in zip(out, result if isinstance(result, tuple) else (result,)):
                 target[...] = mid_floats(value) if type(target) is not BallArray else value
             return out[0] if len(out) == 1 else out
     if routed is not None and method == "reduce":
         result = _reduce_axes(routed, args[0], kwargs.get("axis", 0), kwargs.get("keepdims", False))
     else:
-        result = getattr(fn, method)(*args, **kwargs)
+        result = _method(fn, method)(*args, **kwargs)
     if ufunc in _BOOLEAN:
         result = result.astype(bool) if isinstance(result, np.ndarray) else bool(result)
     if out is not None:

@@ -68,7 +68,7 @@ class Objective:
         if kind is float or kind is np.float64:          # the common case, without the general checks
             if math.isfinite(result):
                 return float(result)
-        if getattr(result, "dtype", None) == np.float32:
+        if isinstance(result, (np.ndarray, np.float32)) and result.dtype == np.float32:
             self.float32 = True
         return scalar(result, f"f({what})")
 

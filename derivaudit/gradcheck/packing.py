@@ -54,7 +54,7 @@ def to_numpy(value):
 def is_floating(value) -> bool:
     """True for a floating-point array (NumPy, torch, jax); integer arrays and non-arrays are held fixed."""
     if framework_of(value) != "numpy":
-        return "float" in str(getattr(value, "dtype", ""))
+        return hasattr(value, "dtype") and "float" in str(value.dtype)
     return isinstance(value, np.ndarray) and value.dtype.kind == "f"
 
 
@@ -95,7 +95,7 @@ class Packing:
         for key, item in zip(keys, items):
             frameworks.append(framework_of(item))
             array = to_numpy(item)
-            if getattr(array, "dtype", None) is not None and np.dtype(array.dtype) == np.float32:
+            if isinstance(array, np.ndarray) and array.dtype == np.float32:
                 float32.append(key)
             try:
                 array = np.array(array, dtype=np.float64)

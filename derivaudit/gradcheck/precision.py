@@ -11,6 +11,8 @@ are left alone: labels, indices and masks stay what they are.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import sys
 import types
 
@@ -36,7 +38,7 @@ def _filled(fill):
     def create(shape, dtype=None, order="C", **kwargs):
         if _wants_balls(dtype):
             return ball_zeros(shape, fill)
-        return getattr(ORIGINAL, {0: "zeros", 1: "ones"}[fill])(shape, dtype=dtype, order=order, **kwargs)
+        return (ORIGINAL.zeros if fill == 0 else ORIGINAL.ones)(shape, dtype=dtype, order=order, **kwargs)
     return create
 
 
@@ -62,7 +64,7 @@ def _identity(n, dtype=None, **kwargs):
 
 
 def _converter(name: str, copies: bool):
-    original = getattr(ORIGINAL, name)
+    original = vars(ORIGINAL)[name]
 
     def convert(a, dtype=None, *args, **kwargs):
         if type(a) is BallArray:
@@ -97,22 +99,25 @@ class _LiftedNumpy(types.ModuleType):
     """``numpy`` as the user's code sees it inside :func:`lifted`: the creation functions make balls."""
 
     def __getattr__(self, name):
-        return getattr(np, name)
+        try:
+            return np.__dict__[name]
+        except KeyError:                      # NumPy's lazily loaded submodules
+            return np.__getattr__(name)
 
 
 _PROXY = _LiftedNumpy("numpy")
 _PROXY.__dict__.update(_PATCHES)
-_REPLACEMENT = {id(getattr(ORIGINAL, name)): patch for name, patch in _PATCHES.items()}
+_REPLACEMENT = {id(vars(ORIGINAL)[name]): patch for name, patch in _PATCHES.items()}
 
 
 def _namespaces(functions) -> list[dict]:
     """The global namespaces of the user's code: user modules and the given functions' globals."""
     spaces = {id(m.__dict__): m.__dict__ for m in list(sys.modules.values())
-              if isinstance(getattr(m, "__file__", None), str) and drops.is_user_file(m.__file__)}
+              if isinstance(m.__dict__.get("__file__"), str) and drops.is_user_file(m.__file__)}
     for fn in functions:
-        fn = getattr(fn, "func", fn)                                      # functools.partial
-        fn = getattr(fn, "__func__", fn)                                  # bound methods
-        code_globals = getattr(fn, "__globals__", None) or getattr(type(fn).__call__, "__globals__", None)
+        fn = fn.func if isinstance(fn, functools.partial) else fn
+        fn = fn.__func__ if inspect.ismethod(fn) else fn
+        code_globals = fn.__globals__ if inspect.isfunction(fn) else None
         if isinstance(code_globals, dict):
             spaces[id(code_globals)] = code_globals
     return list(spaces.values())
