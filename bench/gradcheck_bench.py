@@ -166,15 +166,19 @@ def conv_at_50_digits(repeat: int) -> float:
     return statistics.median(times)
 
 
+def measure(repeat: int = 3) -> dict[str, float]:
+    """Every figure of this bench (printing the details): what ``bench/run.py`` puts on its last line."""
+    return {"gradcheck_vs_scipy": scipy_comparison(repeat), "directions_calls": directions_counts(),
+            "conv_mp50_s": conv_at_50_digits(repeat)}
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one repetition of each timing")
     args = parser.parse_args(argv)
-    repeat = 1 if args.quick else 3
-    ratio = scipy_comparison(repeat)
-    calls = directions_counts()
-    conv = conv_at_50_digits(repeat)
-    print(f"gradcheck_vs_scipy={ratio:.2f} conv_mp50_s={conv:.2f} directions_calls={calls}")
+    figures = measure(1 if args.quick else 3)
+    print(f"gradcheck_vs_scipy={figures['gradcheck_vs_scipy']:.2f} conv_mp50_s={figures['conv_mp50_s']:.2f} "
+          f"directions_calls={figures['directions_calls']}")
 
 
 if __name__ == "__main__":

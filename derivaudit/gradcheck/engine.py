@@ -66,6 +66,7 @@ class Problem:
 
 
 def float64_setup(problem: Problem):
+    """The float64 objective, f(θ), whether a second call agrees (determinism) and the claimed gradient."""
     f = Objective(lambda inputs: problem.value(inputs, _same), problem.packing)
     theta = problem.theta
     f0 = float(np.real(f(theta)))
