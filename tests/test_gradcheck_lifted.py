@@ -67,6 +67,25 @@ def test_routed_ufuncs_and_functions_run_on_balls():
     assert list(argmax) == [2, 0] and mask.dtype == bool and mask.all()
 
 
+def test_fresh_arrays_shaped_like_float_constants_are_balls():
+    W_fixed = np.array([[0.5, -1.0], [2.0, 0.25]])
+
+    def loss(x):
+        return np.sum((x @ W_fixed) ** 2)
+
+    def grad(x):
+        out = x @ W_fixed
+        dx = np.zeros_like(W_fixed)                   # shaped like a float constant, filled with balls
+        dx += 2 * out @ W_fixed.T
+        return dx
+
+    result = da.check_gradient(loss, grad, np.array([[0.1, 0.2], [0.3, -0.4]]), precision="mp")
+    assert result.precision == "mp" and result.relative_difference < 1e-25
+    labels = np.array([1, 0])
+    with lifted(50):
+        assert np.zeros_like(labels).dtype.kind == "i" and type(np.full_like(W_fixed, 0.5)) is BallArray
+
+
 def test_correct_gradient_agrees_to_far_more_than_float64_digits():
     f = lambda w: np.sum(np.tanh(w) ** 2 * np.exp(-w / 3)) + np.var(w) + np.sum(np.arctan(w))
     g = lambda w: (2 * np.tanh(w) * (1 - np.tanh(w) ** 2) * np.exp(-w / 3) - np.tanh(w) ** 2 * np.exp(-w / 3) / 3

@@ -49,7 +49,8 @@ __all__ = ["BallArray", "ORIGINAL", "to_ball", "lift", "lift_point", "as_balls",
 #: NumPy's own creation functions, kept before :func:`~derivaudit.gradcheck.precision.lifted` swaps them
 ORIGINAL = types.SimpleNamespace(
     zeros=np.zeros, ones=np.ones, empty=np.empty, full=np.full, eye=np.eye, identity=np.identity, array=np.array,
-    asarray=np.asarray, asanyarray=np.asanyarray, ascontiguousarray=np.ascontiguousarray)
+    asarray=np.asarray, asanyarray=np.asanyarray, ascontiguousarray=np.ascontiguousarray,
+    zeros_like=np.zeros_like, ones_like=np.ones_like, empty_like=np.empty_like, full_like=np.full_like)
 
 
 def working_bits(dps: int) -> int:

@@ -88,10 +88,26 @@ def _holds_balls(value) -> bool:
     return isinstance(value, (list, tuple)) and any(_holds_balls(v) for v in value[:8])
 
 
+def _like(name: str, fill):
+    original = vars(ORIGINAL)[name]
+
+    def like(a, *args, dtype=None, **kwargs):
+        # a fresh array shaped like a float one: balls (a ball prototype dispatches to BallArray already)
+        plain = a if isinstance(a, np.ndarray) else ORIGINAL.asarray(a)
+        if type(a) is not BallArray and (dtype is None and plain.dtype.kind == "f" or
+                                         dtype is not None and _floating(dtype)):
+            values = ball_zeros(plain.shape, 0 if fill is None else fill)
+            return values + args[0] if name == "full_like" else values
+        return original(a, *args, dtype=dtype, **kwargs)
+    return like
+
+
 _PATCHES = {
     "zeros": _filled(0), "ones": _filled(1), "empty": _empty, "full": _full, "eye": _eye, "identity": _identity,
     "array": _converter("array", True), "asarray": _converter("asarray", False),
     "asanyarray": _converter("asanyarray", False), "ascontiguousarray": _converter("ascontiguousarray", False),
+    "zeros_like": _like("zeros_like", 0), "ones_like": _like("ones_like", 1), "empty_like": _like("empty_like", 0),
+    "full_like": _like("full_like", None),
 }
 
 
