@@ -173,3 +173,15 @@ def test_assert_gradient_in_mp_names_entries():
         da.check_gradient(np.sin, np.cos, np.array([0.5]), precision="mp", dps=3)
     with pytest.raises(da.DerivauditError, match="precision"):
         da.check_gradient(np.sin, np.cos, np.array([0.5]), precision="float128")
+
+
+def _through_item(w):
+    total = np.sum(w ** 2).item()
+    return float(total)
+
+
+def test_a_drop_no_hook_sees_is_found_by_the_line_tracer():
+    result = da.check_gradient(_through_item, lambda w: 2 * w, W, precision="mp")
+    assert result.precision == "float64" and result.passed
+    note = next(n for n in result.notes if "fell back to float64" in n)
+    assert "the code dropped to float64 at test_gradcheck_lifted.py:" in note and "return float(total)" in note
