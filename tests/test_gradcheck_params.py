@@ -164,3 +164,11 @@ def test_torch_autograd_function_backward_with_check_layer():
     as_mp = da.check_gradient(lambda t: torch.sum(torch.sin(t) ** 2), lambda t: torch.sin(2 * t),
                               torch.randn(4, dtype=torch.float64), precision="mp")
     assert as_mp.precision == "float64" and any("cannot hold balls" in n for n in as_mp.notes)
+
+
+def test_large_theta_with_every_entry_wrong_samples_the_re_measurement():
+    f, g, theta = _quadratic(3000)
+    result = da.check_gradient(f, lambda t: 2 * g(t), theta, sweep=False)
+    assert len(result.wrong) == theta.size
+    assert result.cause.startswith("every entry is 2 × the true gradient")
+    assert any("the other 2600 are named wrong too" in n for n in result.notes)

@@ -46,7 +46,9 @@ def _factor_cause(gw, nw, tw, where: str, everywhere: bool, scale) -> str:
         return ""
     ratios = gw[usable] / nw[usable]
     c = float(np.median(ratios))
-    if c == 0 or not np.all(np.abs(ratios - c) <= 1e-4 * abs(c)) or not _close(gw, c * nw, tw, scale):
+    # each ratio is as certain as its reference entry: 1e-4, or the entry's own uncertainty if larger
+    allowed = abs(c) * (1e-4 + 10 * tw[usable] / np.abs(nw[usable]))
+    if c == 0 or not np.all(np.abs(ratios - c) <= allowed) or not _close(gw, c * nw, tw, scale):
         return ""
     lead = f"every entry is {c:.6g} × the true gradient: " if everywhere else ""
     return (f"{lead}off by a constant factor {c:.6g} at {where} (a missing 1/N of a mean, "
