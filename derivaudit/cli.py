@@ -17,7 +17,9 @@ from derivaudit.errors import DerivauditError
 from derivaudit.limits import DEFAULT_LIMITS
 from derivaudit.progress import terminal_progress
 from derivaudit.reports.report import table_as_text, write_csv, write_html
-from derivaudit.studies.sweep import DEFAULT_EPS, fitted_orders, predicted_best_steps, study
+from derivaudit.studies.inputs import DEFAULT_STEPS
+from derivaudit.studies.orders import fitted_orders, predicted_best_steps
+from derivaudit.studies.sweep import study
 
 EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -94,7 +96,7 @@ def _add_study(sub) -> None:
     p.add_argument("--wrt", help="variable to differentiate by (optional with one variable)")
     p.add_argument("--at", nargs="+", default=[], metavar="NAME=VALUE",
                    help="the point, e.g. --at x=1 y=0.5 (values are exact: 0.1 is 1/10)")
-    p.add_argument("--eps", default=",".join(DEFAULT_EPS),
+    p.add_argument("--eps", default=",".join(DEFAULT_STEPS),
                    help="steps: a list 0.1,0.01 or a log range START:STOP:COUNT "
                         "(default 1e-1 … 1e-8)")
     p.add_argument("--schemes", default="forward,centered",
@@ -238,7 +240,7 @@ def _run_audit(args) -> int:
     if not args.quiet:
         print(result.summary())
         _print_written(args)
-    return EXIT_OK if result.ok else EXIT_WRONG
+    return int(result.exit_code)  # 0 all correct, 1 a claim wrong, 4 none wrong but one undecided
 
 
 def _add_reports(parser: argparse.ArgumentParser, csv_content: str) -> None:

@@ -43,6 +43,9 @@ class Limits:
     symbolic_seconds: float = 10.0
     #: seconds one numeric evaluation (an exact value, a difference quotient) may take
     evaluate_seconds: float = 10.0
+    #: seconds each diagnosis of a wrong claim may take (rebuilding the model "what if"); past it the
+    #: diagnosis is reported as skipped and the verdict stands
+    diagnosis_seconds: float = 5.0
 
     def __post_init__(self):
         for name, value in vars(self).items():

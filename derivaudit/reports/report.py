@@ -112,7 +112,7 @@ def csv_frame(table: pd.DataFrame, f64: bool = True) -> pd.DataFrame:
 
 def study_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per scheme: ``scheme, theoretical_order, fitted_order, steps_used, best_eps, min_abs_error``."""
-    from derivaudit.studies.sweep import best_steps, fitted_orders  # study imports report's neighbours; keep import lazy
+    from derivaudit.studies.orders import best_steps, fitted_orders  # study imports report's neighbours; keep import lazy
 
     fitted = fitted_orders(table)
     summary = fitted.merge(best_steps(table), on="scheme", how="left", sort=False)
@@ -181,11 +181,9 @@ def _result_kind(result) -> str:
 
     if isinstance(result, CheckResult):
         return "check"
-    try:
-        from derivaudit.audits.audit import AuditResult
-    except ImportError:  # pragma: no cover - audit lands separately
-        AuditResult = ()
-    if AuditResult and isinstance(result, AuditResult):
+    from derivaudit.audits.results import AuditResult
+
+    if isinstance(result, AuditResult):
         return "audit"
     raise TypeError(f"no report for a {type(result).__name__}; expected a study table, "
                     "a CheckResult or an AuditResult")
@@ -291,7 +289,7 @@ def audit_steps(result) -> pd.DataFrame:
     observed order is 2 for a right claim and about 0 for a wrong one.
     ``eps`` is the exact decimal text of the step.
     """
-    from derivaudit.studies.sweep import observed_order
+    from derivaudit.studies.orders import observed_order
 
     rows = []
     for c in result.claims:
