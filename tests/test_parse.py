@@ -125,3 +125,10 @@ def test_format_round_trips_a_negated_product_with_a_sum():
     # found by hypothesis: "-(a + b)*c" would read back with the minus distributed over the sum
     expr = parse_formula("(-(min(e, y))) * ((erf(1_000)) - (-(0.5)))")
     assert parse_formula(format_formula(expr)) == expr
+
+
+@pytest.mark.parametrize("text", ["-(((3.14159)**2) / ((0.01) - (x)))", "0.5*sigmoid(x)", "3/(4*(x+y)*(x-1))"])
+def test_a_fraction_over_a_sum_prints_back_to_the_same_tree(text):
+    # hypothesis found -98695877281/(10000000000*(1/100 - x)): the printed denominator read back distributed
+    expr = parse_formula(text)
+    assert parse_formula(format_formula(expr)) == expr

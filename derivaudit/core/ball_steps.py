@@ -3,7 +3,7 @@
 Each builder takes a sympy node and the registers of its operands and returns
 a closure ``step(registers) -> ball`` (see :mod:`derivaudit.core.balls`).
 Every step is sound: its ball encloses the exact value for every point of
-its argument balls.  Kinks (``abs``, ``max``/``min``, ``sign``, ``Heaviside``,
+its argument balls.  Kinks (``abs``, ``max``/``min``, ``sign``, ``Heaviside``, lang's ``step``,
 ``floor``/``ceiling``, ``Piecewise``) cover every branch an argument ball
 touches; ``DiracDelta`` is 0 off its kink, undefined on it.  Functions arb
 lacks (:data:`MPMATH_FALLBACKS`) are evaluated by mpmath at the midpoint and
@@ -22,6 +22,7 @@ from flint import acb, arb, ctx, fmpq
 
 from derivaudit.core.guards import active_limits
 from derivaudit.errors import DerivauditError, DomainError, LimitExceeded
+from derivaudit.lang.functions import Step
 
 __all__ = ["to_mpf", "radius_mpf", "arb_from_raw", "special_exponent", "sum_step", "product_step",
            "power_step", "KINKS", "METHODS", "GROWS", "MPMATH_FALLBACKS", "SUPPORTED_FUNCTIONS",
@@ -172,6 +173,12 @@ def _kink_heaviside(node, regs):
     return lambda r: _heaviside(r[i], at_zero)
 
 
+def _kink_step(node, regs):
+    # lang's step(z), the value of a comparison z > 0: 0 at its switching point
+    (i,) = regs
+    return lambda r: _heaviside(r[i], lambda: arb(0))
+
+
 def _dirac(value, where):
     if value > 0 or value < 0:
         return arb(0)
@@ -252,6 +259,7 @@ KINKS = {
     sp.Min: _kink_extremum(arb.min),
     sp.sign: _kink_sign,
     sp.Heaviside: _kink_heaviside,
+    Step: _kink_step,
     sp.DiracDelta: _kink_dirac,
     sp.floor: _kink_rounding(arb.floor),
     sp.ceiling: _kink_rounding(arb.ceil),

@@ -61,6 +61,12 @@ class _FormulaPrinter(StrPrinter):
         coefficient, factors = expr.as_coeff_mul()
         if coefficient == -1 and len(factors) > 1 and any(f.is_Add for f in factors):
             return "-1*" + self._print(sp.Mul(*factors, evaluate=False))
+        # StrPrinter writes Mul(-a/b, 1/(s + t)) as "-a/(b*(s + t))", and b*(s + t) reads back
+        # distributed; "(-a/b)*1/(s + t)" reads back as the same two factors
+        if coefficient.is_Rational and coefficient.q != 1 and any(
+                f.is_Pow and f.base.is_Add and f.exp.is_negative for f in factors):
+            rest = sp.Mul(*factors, evaluate=False) if len(factors) > 1 else factors[0]
+            return f"({self._print(coefficient)})*{self._print(rest)}"
         return super()._print_Mul(expr)
 
     def _print_Integer(self, expr):
