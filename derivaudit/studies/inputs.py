@@ -104,7 +104,7 @@ def parse_eps(spec: str | float | Iterable) -> list[sp.Rational]:
             values = [exact_number(p.strip(), "step") for p in text.split(",") if p.strip()]
     elif isinstance(spec, (int, float, Fraction, sp.Expr, mpmath.mpf)):
         values = [exact_number(spec, "step")]
-    elif all(isinstance(v, sp.Rational) and v > 0 for v in spec):
+    elif all(isinstance(v, sp.Rational) and v.p > 0 for v in spec):  # q > 0 always
         return list(spec)  # already exact positive steps (parsed before): nothing to check
     else:
         values = [exact_number(v, "step") for v in spec]

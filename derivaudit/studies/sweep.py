@@ -63,38 +63,39 @@ def _cell_columns(st, steps, cells, dps: int) -> dict[str, list]:
 
     An error proved below the resolution reads 0 (so does a quotient of an
     exact derivative 0 below its own resolution); ``error_radius`` bounds
-    the distance from each reported error to the true one.
+    the distance from each reported error to the true one.  Numbers equal
+    by construction (the exact value, zeros, NaN) are one shared ``mpf``:
+    fewer objects for the garbage collector to walk afterwards.
     """
     values, exacts, errs, sizes, rels, radii = [], [], [], [], [], []
     make = mpmath.mp.make_mpf
     with mpmath.workdps(dps):
         prec, rnd = mpmath.mp._prec_rounding
-        last_ball, last_exact = None, None
-        for cell in cells:
-            value = fzero if cell.approx_below_resolution else _rounded(cell.approx, prec, rnd)
-            if cell.exact is None:  # no derivative at the point: nothing to compare with
-                values.append(make(value))
-                exacts.append(make(fnan))
-                errs.append(make(fnan))
-                sizes.append(make(fnan))
-                rels.append(make(fnan))
-                radii.append(make(fnan))
-                continue
-            if cell.exact is not last_ball:  # one exact ball serves most cells: convert it once
-                last_ball, last_exact = cell.exact, _rounded(cell.exact, prec, rnd)
-            exact = last_exact
-            if cell.below_resolution:
-                error, radius = fzero, abs(cell.error).abs_upper()
-            else:
-                error, radius = _rounded(cell.error, prec, rnd), cell.error.rad()
-            size = mpf_abs(error, prec, rnd)
-            rel = mpf_div(size, mpf_abs(exact, prec, rnd), prec, rnd) if exact != fzero else fnan
-            values.append(make(value))
-            exacts.append(make(exact))
-            errs.append(make(error))
-            sizes.append(make(size))
-            rels.append(make(rel))
-            radii.append(to_mpf(radius))
+    nan, zero = make(fnan), make(fzero)
+    last_ball, exact = None, None
+    for cell in cells:
+        values.append(zero if cell.approx_below_resolution else make(_rounded(cell.approx, prec, rnd)))
+        if cell.exact is None:  # no derivative at the point: nothing to compare with
+            for column in (exacts, errs, sizes, rels, radii):
+                column.append(nan)
+            continue
+        if cell.exact is not last_ball:  # one exact ball serves most cells: convert it once
+            last_ball, raw_exact = cell.exact, _rounded(cell.exact, prec, rnd)
+            exact, abs_exact = make(raw_exact), mpf_abs(raw_exact, prec, rnd)
+        exacts.append(exact)
+        if cell.below_resolution:
+            errs.append(zero)
+            sizes.append(zero)
+            rels.append(zero if raw_exact != fzero else nan)
+            radii.append(to_mpf(abs(cell.error).abs_upper()))
+            continue
+        error = _rounded(cell.error, prec, rnd)
+        # already rounded to prec: |error| is the same tuple with the sign cleared
+        size = (0,) + error[1:] if error[0] else error
+        errs.append(make(error))
+        sizes.append(make(size) if error[0] else errs[-1])
+        rels.append(make(mpf_div(size, abs_exact, prec, rnd)) if raw_exact != fzero else nan)
+        radii.append(to_mpf(cell.error.rad()))
     return _columns(st, steps, values, exacts, errs, sizes, rels, radii)
 
 
