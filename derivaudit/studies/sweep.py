@@ -334,7 +334,7 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
         else:
             parts = _float64_sweep(request, exact, advance, models, limits)
     columns = TABLE_COLUMNS + ([] if mp else ["predicted_error"])
-    table = pd.DataFrame({c: [v for part in parts for v in part[c]] for c in columns}, columns=columns)
+    table = _frame(parts, columns)
     table.attrs.update(_attrs(request))
     if not mp:
         table.attrs["error_model"] = models
@@ -347,6 +347,28 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
         if notes:
             table.attrs["order_notes"] = notes
     return table
+
+
+def _frame(parts: list[dict], columns: list[str]) -> pd.DataFrame:
+    """One DataFrame from the schemes' columns, each built once with its dtype known
+    (pandas would otherwise inspect every number to infer it)."""
+    data = {}
+    for c in columns:
+        values = [v for part in parts for v in part[c]]
+        if c in _INTEGER_COLUMNS:
+            data[c] = np.array(values, dtype=np.int64)
+        elif c == "scheme":
+            data[c] = pd.array(values, dtype="str")
+        elif values and isinstance(values[0], mpmath.mpf):
+            column = np.empty(len(values), dtype=object)
+            column[:] = values
+            data[c] = column
+        else:
+            data[c] = values
+    return pd.DataFrame(data, columns=columns, copy=False)
+
+
+_INTEGER_COLUMNS = frozenset({"derivative", "theoretical_order"})
 
 
 def _attrs(request: _Request) -> dict:
