@@ -58,7 +58,7 @@ def _rounded(ball, prec: int, rnd) -> tuple:
     return from_man_exp(int(man), int(exp), prec, rnd)
 
 
-def _cell_columns(st, steps, cells, dps: int) -> dict[str, list]:
+def _cell_columns(st, steps, step_floats, cells, dps: int) -> dict[str, list]:
     """The table's columns for one scheme from its certified cells, rounded to ``dps`` digits.
 
     An error proved below the resolution reads 0 (so does a quotient of an
@@ -67,7 +67,7 @@ def _cell_columns(st, steps, cells, dps: int) -> dict[str, list]:
     by construction (the exact value, zeros, NaN) are one shared ``mpf``:
     fewer objects for the garbage collector to walk afterwards.
     """
-    values, exacts, errs, sizes, rels, radii = [], [], [], [], [], []
+    values, exacts, errs, sizes, rels, radii, size_floats = [], [], [], [], [], [], []
     make = mpmath.mp.make_mpf
     with mpmath.workdps(dps):
         prec, rnd = mpmath.mp._prec_rounding
@@ -78,6 +78,7 @@ def _cell_columns(st, steps, cells, dps: int) -> dict[str, list]:
         if cell.exact is None:  # no derivative at the point: nothing to compare with
             for column in (exacts, errs, sizes, rels, radii):
                 column.append(nan)
+            size_floats.append(math.nan)
             continue
         if cell.exact is not last_ball:  # one exact ball serves most cells: convert it once
             last_ball, raw_exact = cell.exact, _rounded(cell.exact, prec, rnd)
@@ -88,6 +89,7 @@ def _cell_columns(st, steps, cells, dps: int) -> dict[str, list]:
             sizes.append(zero)
             rels.append(zero if raw_exact != fzero else nan)
             radii.append(to_mpf(abs(cell.error).abs_upper()))
+            size_floats.append(0.0)
             continue
         error = _rounded(cell.error, prec, rnd)
         # already rounded to prec: |error| is the same tuple with the sign cleared
@@ -96,14 +98,18 @@ def _cell_columns(st, steps, cells, dps: int) -> dict[str, list]:
         sizes.append(make(size) if error[0] else errs[-1])
         rels.append(make(mpf_div(size, abs_exact, prec, rnd)) if raw_exact != fzero else nan)
         radii.append(to_mpf(cell.error.rad()))
-    return _columns(st, steps, values, exacts, errs, sizes, rels, radii)
+        size_floats.append(to_float(size, rnd=rnd))  # float(|error|), as observed_order takes it
+    orders = observed_order(sizes, steps, size_floats, step_floats)
+    return _columns(st, steps, values, exacts, errs, sizes, rels, radii, orders)
 
 
-def _columns(st, steps, values, exacts, errs, sizes, rels, radii) -> dict[str, list]:
+def _columns(st, steps, values, exacts, errs, sizes, rels, radii, orders=None) -> dict[str, list]:
     n = len(values)
+    if orders is None:
+        orders = observed_order(sizes, steps)
     return {"scheme": [st.name] * n, "derivative": [st.derivative] * n, "eps": list(steps),
             "approx": values, "exact": exacts, "error": errs, "abs_error": sizes,
-            "rel_error": rels, "observed_order": observed_order(sizes, steps),
+            "rel_error": rels, "observed_order": orders,
             "theoretical_order": [st.accuracy] * n, "error_radius": radii}
 
 
@@ -246,7 +252,8 @@ def _mp_sweep(request: _Request, f, exact, advance, limits: Limits) -> list[dict
         for i, cell in enumerate(certifier.step_cells(stencils, steps[j], limits, bits[j])):
             cells[i, j] = cell
             advance()
-    return [_cell_columns(st, eps_values, [cells[i, j] for j in range(len(steps))], dps)
+    step_floats = [abs(float(e)) for e in eps_values]
+    return [_cell_columns(st, eps_values, step_floats, [cells[i, j] for j in range(len(steps))], dps)
             for i, st in enumerate(stencils)]
 
 
@@ -365,7 +372,7 @@ def _frame(parts: list[dict], columns: list[str]) -> pd.DataFrame:
             data[c] = column
         else:
             data[c] = values
-    return pd.DataFrame(data, columns=columns, copy=False)
+    return pd.DataFrame(data, copy=False)
 
 
 _INTEGER_COLUMNS = frozenset({"derivative", "theoretical_order"})
