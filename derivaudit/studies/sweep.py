@@ -341,7 +341,9 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
         else:
             parts = _float64_sweep(request, exact, advance, models, limits)
     columns = TABLE_COLUMNS + ([] if mp else ["predicted_error"])
-    table = _frame(parts, columns)
+    # no columns= argument: the dict's order is the columns' order, and pandas
+    # would otherwise reindex (three times the cost of the frame itself)
+    table = pd.DataFrame({c: [v for part in parts for v in part[c]] for c in columns})
     table.attrs.update(_attrs(request))
     if not mp:
         table.attrs["error_model"] = models
@@ -356,34 +358,12 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     return table
 
 
-def _frame(parts: list[dict], columns: list[str]) -> pd.DataFrame:
-    """One DataFrame from the schemes' columns, each built once with its dtype known
-    (pandas would otherwise inspect every number to infer it)."""
-    data = {}
-    for c in columns:
-        values = [v for part in parts for v in part[c]]
-        if c in _INTEGER_COLUMNS:
-            data[c] = np.array(values, dtype=np.int64)
-        elif c == "scheme":
-            data[c] = pd.array(values, dtype="str")
-        elif values and isinstance(values[0], mpmath.mpf):
-            column = np.empty(len(values), dtype=object)
-            column[:] = values
-            data[c] = column
-        else:
-            data[c] = values
-    return pd.DataFrame(data, copy=False)
-
-
-_INTEGER_COLUMNS = frozenset({"derivative", "theoretical_order"})
-
-
 def _attrs(request: _Request) -> dict:
     exact_expr = request.exact_expr
     return {
         "formula": _formatted(request.expr),
         "wrt": ",".join(v.name for v in request.wrt_list) if request.wrt_list is not None else request.var.name,
-        "point": {s.name: str(v) for s, v in request.point.items()},
+        "point": {s.name: _text(v) for s, v in request.point.items()},
         "derivative": request.order,
         "exact_derivative": _formatted(exact_expr) if not exact_expr.has(sp.Heaviside, sp.sign,
                                                                           sp.DiracDelta) else str(exact_expr),
@@ -406,6 +386,12 @@ def _predicted_errors(expr, var, point, st, eps_values, models: dict, values: di
         return [math.nan] * len(eps_values)
     models[st.name] = {"predicted_best_eps": model.best_eps, "predicted_min_error": model.min_error}
     return [float(v) for v in model.error(eps_values)]
+
+
+@lru_cache(maxsize=4096)
+def _text(value: sp.Expr) -> str:
+    """``str(value)``, memoised (sympy's printer is slow even for a rational)."""
+    return str(value)
 
 
 @lru_cache(maxsize=1024)
