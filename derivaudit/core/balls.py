@@ -153,7 +153,8 @@ class BallFormula:
 
     def __call__(self, *args):
         registers = list(args)
-        registers += self._constants_at(ctx.prec)
+        if self.constants:
+            registers += self._constants_at(ctx.prec)
         for step in self.steps:
             registers.append(step(registers))
         return registers[self.result]

@@ -110,6 +110,17 @@ class BallSamples:
                 args[i] = _point_ball(self._rational[v], self.point[v], s)
         return args
 
+    def _arguments_along(self, shift, bits: int) -> list:
+        """:meth:`arguments` for one direction and one shift (the common case, without the loop)."""
+        base = self._base.get(bits)
+        if base is None:
+            return self.arguments((shift,), bits)
+        args = list(base)
+        if shift:
+            v = self.directions[0]
+            args[self.indices[0]] = _point_ball(self._rational[v], self.point[v], shift)
+        return args
+
     def value(self, key, shift, bits: int):
         """The ball of the sample at ``shift`` (an ``fmpq``, or a tuple of them), memoised
         under ``key`` (hashing an ``fmpq`` is slow); None when it is not finite at
@@ -120,12 +131,14 @@ class BallSamples:
         return self._evaluate(key, shift, bits)
 
     def _evaluate(self, key, shift, bits: int):
-        shifts = shift if isinstance(shift, tuple) else (shift,)
-        args = self.arguments(shifts, bits)
+        if isinstance(shift, tuple):
+            args = self.arguments(shift, bits)
+        else:
+            args = self._arguments_along(shift, bits)
         value = self.formula(*args)
         self.evaluations += 1
         if not value.is_finite():
-            self._explain(args, shifts)
+            self._explain(args, shift if isinstance(shift, tuple) else (shift,))
             return None
         self.memo[key] = (bits, value)
         return value
