@@ -372,10 +372,9 @@ class StepCertifier:
         bits = max(64, bits or max(predicted_bits(self.dps, st, eps, self.magnitude_bits) for st in stencils))
         needed, plans = _step_plan(stencils, eps)
         with ball_precision(bits):
-            if self.exact_formula is not None:
-                self.exact_at(bits)  # first, as the first stencil's _try would
+            scaled = self._scaled(bits)  # the exact value first, as the first stencil's _try would
             values = self._step_samples(needed, bits)
-            cells = [self._try(st, eps, bits, _planned_quotient(plan, values, self._scaled(bits)))
+            cells = [self._try(st, eps, bits, _planned_quotient(plan, values, scaled))
                      for st, plan in zip(stencils, plans)]
         return [cell if cell is not None else self._certify(st, eps, self._next_bits(bits))
                 for (cell, _), st in zip(cells, stencils)]
