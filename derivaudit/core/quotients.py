@@ -226,23 +226,24 @@ def quotient_ball(samples: BallSamples, st, eps: sp.Rational, bits: int, scaled:
             if value is None:
                 return None, None
             values.append(value)
-    return _weighted_sum(values, terms, divisor, scaled)
+    return _weighted_sum(values, range(len(values)), terms, divisor, scaled)
 
 
-def _weighted_sum(values, terms, divisor, scaled: bool) -> tuple:
-    """``Σ wᵢ fᵢ / divisor`` and (when ``scaled``) ``Σ|wᵢ fᵢ| / divisor``, in the terms' order."""
+def _weighted_sum(values, positions, terms, divisor, scaled: bool) -> tuple:
+    """``Σ wᵢ fᵢ / divisor`` and (when ``scaled``) ``Σ|wᵢ fᵢ| / divisor``, in the terms' order,
+    ``fᵢ`` being ``values[positions[i]]``; ``(None, None)`` when one of them is None (not finite)."""
     total = arb(0)
-    if not scaled:
-        for value, term in zip(values, terms):
-            total += value * term[2]
-        return total / arb(divisor), None
-    scale = arb(0)
-    for value, term in zip(values, terms):
+    scale = arb(0) if scaled else None
+    for i, term in zip(positions, terms):
+        value = values[i]
+        if value is None:
+            return None, None
         part = value * term[2]
         total += part
-        scale += abs(part)
+        if scaled:
+            scale += abs(part)
     divisor = arb(divisor)
-    return total / divisor, scale / divisor
+    return total / divisor, (scale / divisor if scaled else None)
 
 
 #: (ids of the stencils, ε) → (stencils, distinct sample keys and shifts, each stencil's terms,
@@ -275,18 +276,6 @@ def _step_plan(stencils, eps: sp.Rational) -> tuple:
         _PLANS.clear()
     _PLANS[key] = (tuple(stencils), tuple(samples), per_stencil)
     return tuple(samples), per_stencil
-
-
-def _planned_quotient(plan, values: list, scaled: bool):
-    """``(approx, scale)`` of one stencil from a step's sample balls; ``(None, None)`` when
-    a sample is not finite; None for the complex step (computed by :func:`quotient_ball`)."""
-    if plan is None:
-        return None
-    terms, divisor, positions = plan
-    picked = [values[i] for i in positions]
-    if None in picked:
-        return None, None
-    return _weighted_sum(picked, terms, divisor, scaled)
 
 
 def predicted_bits(dps: int, st, eps: sp.Rational, magnitude_bits: int) -> int:
@@ -374,7 +363,8 @@ class StepCertifier:
         with ball_precision(bits):
             scaled = self._scaled(bits)  # the exact value first, as the first stencil's _try would
             values = self._step_samples(needed, bits)
-            cells = [self._try(st, eps, bits, _planned_quotient(plan, values, scaled))
+            # a plan is (terms, divisor, sample positions); None for the complex step
+            cells = [self._try(st, eps, bits, plan and _weighted_sum(values, plan[2], plan[0], plan[1], scaled))
                      for st, plan in zip(stencils, plans)]
         return [cell if cell is not None else self._certify(st, eps, self._next_bits(bits))
                 for (cell, _), st in zip(cells, stencils)]
