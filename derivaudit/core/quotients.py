@@ -98,6 +98,10 @@ class BallSamples:
         self.memo: dict[object, tuple[int, object]] = {}
         self._complex: BallFormula | None = None
         self.evaluations = 0
+        #: (argument index, coordinate as fmpq or None, exact coordinate) of the one direction
+        #: (looked up once: hashing a sympy symbol per sample costs more than the sample's point)
+        v = self.directions[0] if len(self.directions) == 1 else None
+        self._along = None if v is None else (self.indices[0], self._rational[v], self.point[v])
 
     def arguments(self, shifts: tuple, bits: int) -> list:
         base = self._base.get(bits)
@@ -117,8 +121,8 @@ class BallSamples:
             return self.arguments((shift,), bits)
         args = list(base)
         if shift:
-            v = self.directions[0]
-            args[self.indices[0]] = _point_ball(self._rational[v], self.point[v], shift)
+            index, coordinate, value = self._along
+            args[index] = _point_ball(coordinate, value, shift)
         return args
 
     def value(self, key, shift, bits: int):
@@ -131,8 +135,8 @@ class BallSamples:
         return self._evaluate(key, shift, bits)
 
     def _evaluate(self, key, shift, bits: int):
-        if isinstance(shift, tuple):
-            args = self.arguments(shift, bits)
+        if isinstance(shift, tuple) or self._along is None:
+            args = self.arguments(shift if isinstance(shift, tuple) else (shift,), bits)
         else:
             args = self._arguments_along(shift, bits)
         value = self.formula(*args)
