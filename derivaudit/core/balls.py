@@ -155,8 +155,9 @@ class BallFormula:
         registers = list(args)
         if self.constants:
             registers += self._constants_at(ctx.prec)
+        append = registers.append
         for step in self.steps:
-            registers.append(step(registers))
+            append(step(registers))
         return registers[self.result]
 
     def _constants_at(self, prec: int) -> list:
