@@ -132,9 +132,6 @@ class BallSamples:
         hit = self.memo.get(key)
         if hit is not None and hit[0] >= bits:
             return hit[1]
-        return self._evaluate(key, shift, bits)
-
-    def _evaluate(self, key, shift, bits: int):
         if isinstance(shift, tuple) or self._along is None:
             args = self.arguments(shift if isinstance(shift, tuple) else (shift,), bits)
         else:
@@ -219,17 +216,12 @@ def quotient_ball(samples: BallSamples, st, eps: sp.Rational, bits: int, scaled:
         result = value.imag / step
         return result, abs(result)
     terms, divisor = _terms(st, eps)
-    memo = samples.memo
     values = []
     for key, shift, _ in terms:
-        hit = memo.get(key)
-        if hit is not None and hit[0] >= bits:
-            values.append(hit[1])
-        else:
-            value = samples._evaluate(key, shift, bits)
-            if value is None:
-                return None, None
-            values.append(value)
+        value = samples.value(key, shift, bits)
+        if value is None:
+            return None, None
+        values.append(value)
     return _weighted_sum(values, range(len(values)), terms, divisor, scaled)
 
 
@@ -376,15 +368,8 @@ class StepCertifier:
     def _step_samples(self, needed, bits: int) -> list:
         """The balls of a step's distinct samples at ``bits`` (None for one that is not
         finite: a stencil needing it falls short, as in :func:`quotient_ball`)."""
-        memo, evaluate = self.samples.memo, self.samples._evaluate
-        values = []
-        for key, shift in needed:
-            hit = memo.get(key)
-            if hit is not None and hit[0] >= bits:
-                values.append(hit[1])
-                continue
-            values.append(evaluate(key, shift, bits))
-        return values
+        value = self.samples.value
+        return [value(key, shift, bits) for key, shift in needed]
 
     def _scaled(self, bits: int) -> bool:
         """Whether a quotient needs the scale of its terms (no exact value, or an exact 0)."""
