@@ -98,6 +98,10 @@ class BallSamples:
         self.memo: dict[object, tuple[int, object]] = {}
         self._complex: BallFormula | None = None
         self.evaluations = 0
+        #: (argument index, coordinate as fmpq or None, exact coordinate) of the one direction
+        #: (looked up once: hashing a sympy symbol per sample costs more than the sample's point)
+        v = self.directions[0] if len(self.directions) == 1 else None
+        self._along = None if v is None else (self.indices[0], self._rational[v], self.point[v])
 
     def arguments(self, shifts: tuple, bits: int) -> list:
         base = self._base.get(bits)
@@ -110,6 +114,17 @@ class BallSamples:
                 args[i] = _point_ball(self._rational[v], self.point[v], s)
         return args
 
+    def _arguments_along(self, shift, bits: int) -> list:
+        """:meth:`arguments` for one direction and one shift (the common case, without the loop)."""
+        base = self._base.get(bits)
+        if base is None:
+            return self.arguments((shift,), bits)
+        args = list(base)
+        if shift:
+            index, coordinate, value = self._along
+            args[index] = _point_ball(coordinate, value, shift)
+        return args
+
     def value(self, key, shift, bits: int):
         """The ball of the sample at ``shift`` (an ``fmpq``, or a tuple of them), memoised
         under ``key`` (hashing an ``fmpq`` is slow); None when it is not finite at
@@ -117,12 +132,14 @@ class BallSamples:
         hit = self.memo.get(key)
         if hit is not None and hit[0] >= bits:
             return hit[1]
-        shifts = shift if isinstance(shift, tuple) else (shift,)
-        args = self.arguments(shifts, bits)
+        if isinstance(shift, tuple) or self._along is None:
+            args = self.arguments(shift if isinstance(shift, tuple) else (shift,), bits)
+        else:
+            args = self._arguments_along(shift, bits)
         value = self.formula(*args)
         self.evaluations += 1
         if not value.is_finite():
-            self._explain(args, shifts)
+            self._explain(args, shift if isinstance(shift, tuple) else (shift,))
             return None
         self.memo[key] = (bits, value)
         return value
@@ -199,23 +216,62 @@ def quotient_ball(samples: BallSamples, st, eps: sp.Rational, bits: int, scaled:
         result = value.imag / step
         return result, abs(result)
     terms, divisor = _terms(st, eps)
-    memo = samples.memo
+    values = []
+    for key, shift, _ in terms:
+        value = samples.value(key, shift, bits)
+        if value is None:
+            return None, None
+        values.append(value)
+    return _weighted_sum(values, range(len(values)), terms, divisor, scaled)
+
+
+def _weighted_sum(values, positions, terms, divisor, scaled: bool) -> tuple:
+    """``Σ wᵢ fᵢ / divisor`` and (when ``scaled``) ``Σ|wᵢ fᵢ| / divisor``, in the terms' order,
+    ``fᵢ`` being ``values[positions[i]]``; ``(None, None)`` when one of them is None (not finite)."""
     total = arb(0)
-    scale = arb(0)
-    for key, shift, weight in terms:
-        hit = memo.get(key)
-        if hit is not None and hit[0] >= bits:
-            value = hit[1]
-        else:
-            value = samples.value(key, shift, bits)
-            if value is None:
-                return None, None
-        part = value * weight
+    scale = arb(0) if scaled else None
+    for i, term in zip(positions, terms):
+        value = values[i]
+        if value is None:
+            return None, None
+        part = value * term[2]
         total += part
         if scaled:
             scale += abs(part)
     divisor = arb(divisor)
     return total / divisor, (scale / divisor if scaled else None)
+
+
+#: (ids of the stencils, ε) → (stencils, distinct sample keys and shifts, each stencil's terms,
+#: divisor and the positions of its samples among the distinct ones)
+_PLANS: dict[tuple, tuple] = {}
+
+
+def _step_plan(stencils, eps: sp.Rational) -> tuple:
+    """The distinct samples every real stencil of a step needs, in order of first use
+    (so a failing sample is reported as the stencil-by-stencil order would), and per
+    stencil its terms, divisor and sample positions (None for the complex step)."""
+    key = (tuple(map(id, stencils)), eps.p, eps.q)
+    hit = _PLANS.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], stencils)):
+        return hit[1], hit[2]
+    positions: dict = {}
+    samples = []
+    per_stencil = []
+    for st in stencils:
+        if st.complex_samples:
+            per_stencil.append(None)
+            continue
+        terms, divisor = _terms(st, eps)
+        for sample_key, shift, _ in terms:
+            if sample_key not in positions:
+                positions[sample_key] = len(samples)
+                samples.append((sample_key, shift))
+        per_stencil.append((terms, divisor, tuple(positions[k] for k, _, _ in terms)))
+    if len(_PLANS) >= 4096:
+        _PLANS.clear()
+    _PLANS[key] = (tuple(stencils), tuple(samples), per_stencil)
+    return tuple(samples), per_stencil
 
 
 def predicted_bits(dps: int, st, eps: sp.Rational, magnitude_bits: int) -> int:
@@ -299,10 +355,25 @@ class StepCertifier:
         (the most any scheme is predicted to need), so the schemes share their samples;
         a scheme that falls short goes on alone at the precision it lacks."""
         bits = max(64, bits or max(predicted_bits(self.dps, st, eps, self.magnitude_bits) for st in stencils))
+        needed, plans = _step_plan(stencils, eps)
         with ball_precision(bits):
-            cells = [self._try(st, eps, bits) for st in stencils]
+            scaled = self._scaled(bits)  # the exact value first, as the first stencil's _try would
+            values = self._step_samples(needed, bits)
+            # a plan is (terms, divisor, sample positions); None for the complex step
+            cells = [self._try(st, eps, bits, plan and _weighted_sum(values, plan[2], plan[0], plan[1], scaled))
+                     for st, plan in zip(stencils, plans)]
         return [cell if cell is not None else self._certify(st, eps, self._next_bits(bits))
                 for (cell, _), st in zip(cells, stencils)]
+
+    def _step_samples(self, needed, bits: int) -> list:
+        """The balls of a step's distinct samples at ``bits`` (None for one that is not
+        finite: a stencil needing it falls short, as in :func:`quotient_ball`)."""
+        value = self.samples.value
+        return [value(key, shift, bits) for key, shift in needed]
+
+    def _scaled(self, bits: int) -> bool:
+        """Whether a quotient needs the scale of its terms (no exact value, or an exact 0)."""
+        return self.exact_formula is None or self.exact_at(bits)[1] is None
 
     def _next_bits(self, bits: int) -> int:
         return min(self.cap, bits * 2 if self._short < 0 else max(bits + self._short + 16, bits * 5 // 4))
@@ -320,12 +391,16 @@ class StepCertifier:
                                     f"{self.limits.max_dps} digits (Limits.max_dps)")
             bits = self._next_bits(bits)
 
-    def _try(self, st, eps, bits):
-        """(cell, None) when certified at ``bits``; else (None, the name of the number short)."""
+    def _try(self, st, eps, bits, quotient=None):
+        """(cell, None) when certified at ``bits``; else (None, the name of the number short).
+        ``quotient`` is ``(approx, scale)`` when already computed (see :meth:`step_cells`)."""
         if self.exact_formula is not None:
             exact, resolution = self.exact_at(bits)
-        approx, scale = quotient_ball(self.samples, st, eps, bits,
-                                      scaled=self.exact_formula is None or resolution is None)
+        if quotient is not None:
+            approx, scale = quotient
+        else:
+            approx, scale = quotient_ball(self.samples, st, eps, bits,
+                                          scaled=self.exact_formula is None or resolution is None)
         if approx is None:
             self._short = -1
             return None, "difference quotient"
