@@ -23,7 +23,7 @@ _EXPORTS = {
     "study": "studies.sweep", "fitted_orders": "studies.sweep", "best_steps": "studies.sweep",
     "predicted_best_steps": "studies.sweep", "study_many": "studies.parallel",
     "StudyTask": "studies.parallel", "stencil": "core.stencils", "Stencil": "core.stencils",
-    "check": "checks.check", "CheckResult": "checks.check", "Verdict": "checks.check",
+    "check": "checks.check", "CheckResult": "checks.results", "Verdict": "verdicts",
     "audit": "audits.audit", "AuditResult": "audits.audit", "load_spec": "audits.spec",
     "check_gradient": "gradcheck.gradient", "GradientCheckResult": "gradcheck.gradient",
     "write_csv": "reports.report", "write_html": "reports.report",

@@ -169,7 +169,8 @@ def _add_check(sub) -> None:
 
 
 def _run_check(args) -> int:
-    from derivaudit.checks.check import check, format_result
+    from derivaudit.checks.check import check
+    from derivaudit.reports.check_text import format_result
 
     result = check(args.formula, wrt=args.wrt, claim=args.claim, order=args.order, grad=args.grad,
                    at=parse_assignments(args.at) or None, dps=args.dps)

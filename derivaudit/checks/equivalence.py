@@ -52,15 +52,12 @@ import sympy as sp
 
 from derivaudit.errors import DerivauditError, DomainError, LimitExceeded
 from derivaudit.limits import DEFAULT_LIMITS, Limits
-from derivaudit.core.numeric import GUARD_DIGITS, CompiledFormula, _evaluate, compile_formula, to_mpf
+from derivaudit.core.numeric import GUARD_DIGITS, CompiledFormula, compile_formula, to_mpf
 from derivaudit.lang.parse import free_variables
 
-__all__ = ["STATUSES", "KINK_MARGIN", "Comparison", "compare_expressions", "kink_arguments",
+__all__ = ["KINK_MARGIN", "value_or_none", "Comparison", "compare_expressions", "kink_arguments",
            "off_switches", "draw_points", "expanded_terms", "safe_expand", "MAX_EXPANDED_TERMS",
            "positive_on_domain"]
-
-#: possible values of :attr:`Comparison.status`
-STATUSES = ("proved", "numerical", "different")
 
 #: evidence points closer than this to a switch of abs/max/min/relu are not used
 KINK_MARGIN = mpmath.mpf("1e-6")
@@ -396,15 +393,19 @@ def draw_points(variables: Sequence[sp.Symbol], seed: int = 0, small_fractions: 
         yield point
 
 
-def _value(compiled: CompiledFormula, point, wp: int):
+def value_or_none(compiled: CompiledFormula, point, wp: int):
     """The real value at ``wp`` digits, or None where undefined, infinite or complex."""
     with mpmath.workdps(wp):
         try:
-            return _evaluate(compiled, [to_mpf(point[v], wp) for v in compiled.variables], "")
-        except DomainError:
+            value = compiled.mp(*[to_mpf(point[v], wp) for v in compiled.variables])
+        except (TypeError, ArithmeticError, ValueError):
             return None
-        except (TypeError, ArithmeticError):
-            return None
+        if isinstance(value, mpmath.mpc):
+            if value.imag != 0:
+                return None
+            value = value.real
+        value = mpmath.mpf(value)
+        return value if mpmath.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -454,15 +455,15 @@ def _numeric_evidence(claim: sp.Expr, exact: sp.Expr, domain: Sequence[sp.Expr],
 
     def sides(point):
         """``(claim, exact)`` at two precisions, or None if the point is not usable."""
-        if any(_value(g, point, wp) is None for g in guards):
+        if any(value_or_none(g, point, wp) is None for g in guards):
             return None
-        switches = [_value(k, point, wp) for k in kinks]
+        switches = [value_or_none(k, point, wp) for k in kinks]
         if any(s is None or abs(s) < KINK_MARGIN for s in switches):
             return None
-        exact_values = [_value(exact_f, point, prec) for prec in (wp_low, wp_low + GUARD_DIGITS)]
+        exact_values = [value_or_none(exact_f, point, prec) for prec in (wp_low, wp_low + GUARD_DIGITS)]
         if None in exact_values:
             return None
-        return [_value(claim_f, point, prec) for prec in (wp_low, wp_low + GUARD_DIGITS)], \
+        return [value_or_none(claim_f, point, prec) for prec in (wp_low, wp_low + GUARD_DIGITS)], \
             exact_values
 
     tested = 0

@@ -27,7 +27,7 @@ import sympy as sp
 
 from derivaudit.errors import DerivauditError, LimitExceeded, ParseError
 from derivaudit.core.guards import per_call_budgets
-from derivaudit.limits import DEFAULT_LIMITS, Limits
+from derivaudit.limits import DEFAULT_LIMITS, Limits, check_dps
 from derivaudit.core.numeric import (GUARD_DIGITS, Samples, cancelled_digits, compile_formula, difference_quotient,
                       difference_quotient_float64, exact_value, to_mpf)
 from derivaudit.lang.parse import format_formula, free_variables, parse_constant, parse_formula
@@ -164,11 +164,7 @@ def _as_expr(formula, limits: Limits) -> sp.Expr:
 
 
 def _check_dps(dps, limits: Limits) -> int:
-    if not isinstance(dps, int) or isinstance(dps, bool) or dps < 5:
-        raise DerivauditError(f"precision must be a whole number of digits ≥ 5, not {dps!r}")
-    if dps > limits.max_dps:
-        raise LimitExceeded(f"precision {dps} digits is above the limit of {limits.max_dps}")
-    return dps
+    return check_dps(dps, limits)
 
 
 def observed_order(errors: Sequence, steps: Sequence) -> list[float]:
