@@ -17,7 +17,9 @@ from derivaudit.errors import DerivauditError
 from derivaudit.limits import DEFAULT_LIMITS
 from derivaudit.progress import terminal_progress
 from derivaudit.reports.report import table_as_text, write_csv, write_html
-from derivaudit.studies.sweep import DEFAULT_EPS, fitted_orders, predicted_best_steps, study
+from derivaudit.studies.inputs import DEFAULT_STEPS
+from derivaudit.studies.orders import distinguishing_digits, fitted_orders, predicted_best_steps
+from derivaudit.studies.sweep import study
 
 EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -94,7 +96,7 @@ def _add_study(sub) -> None:
     p.add_argument("--wrt", help="variable to differentiate by (optional with one variable)")
     p.add_argument("--at", nargs="+", default=[], metavar="NAME=VALUE",
                    help="the point, e.g. --at x=1 y=0.5 (values are exact: 0.1 is 1/10)")
-    p.add_argument("--eps", default=",".join(DEFAULT_EPS),
+    p.add_argument("--eps", default=",".join(DEFAULT_STEPS),
                    help="steps: a list 0.1,0.01 or a log range START:STOP:COUNT "
                         "(default 1e-1 … 1e-8)")
     p.add_argument("--schemes", default="forward,centered",
@@ -130,11 +132,19 @@ def _run_study(args) -> int:
         else:
             print(f"d{order}f/d{meta['wrt']}{order} = {meta['exact_derivative']}")
         print(f"at {point}; {mode}")
+        if "not_differentiable" in meta:
+            print(meta["not_differentiable"]["message"])
         print()
-        print(table_as_text(table, digits=args.digits))
+        # never more digits than the study certified, enough to tell approx from exact
+        print(table_as_text(table, digits=distinguishing_digits(table, args.digits)))
         if table["eps"].nunique() > 1:
             print()
-            print(fitted_orders(table).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+            fitted = fitted_orders(table)
+            print(fitted[["scheme", "fitted_order", "theoretical_order", "steps_used"]].to_string(
+                index=False, float_format=lambda v: f"{v:.4f}"))
+            for row in fitted.itertuples():
+                print(f"{row.scheme}: {row.note}" if row.note else
+                      f"{row.scheme}: fitted over {row.fit_steps} (observed orders agree to 0.05)")
         if args.float64:
             print("\nbest step: measured, and predicted by the float64 error model "
                   "(truncation + roundoff)")

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from derivaudit.errors import DerivauditError, LimitExceeded
-
 
 @dataclass(frozen=True)
 class Limits:
@@ -53,16 +51,3 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
-
-
-def check_dps(dps, limits: Limits) -> int:
-    """``dps`` if it is a whole number of digits ≥ 5 within ``limits.max_dps``.
-
-    Raises :class:`~derivaudit.errors.DerivauditError` (not a whole number ≥ 5) or
-    :class:`~derivaudit.errors.LimitExceeded` (above the limit).
-    """
-    if not isinstance(dps, int) or isinstance(dps, bool) or dps < 5:
-        raise DerivauditError(f"precision must be a whole number of digits ≥ 5, not {dps!r}")
-    if dps > limits.max_dps:
-        raise LimitExceeded(f"precision {dps} digits is above the limit of {limits.max_dps}")
-    return dps

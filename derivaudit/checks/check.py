@@ -38,8 +38,8 @@ from derivaudit.checks.evidence import EVIDENCE_EPS, NoEvidence, resolved_value,
 from derivaudit.checks.results import CheckResult, ComponentResult, Diagnosis, Mistake, OneSided
 from derivaudit.core.symbolic import derivative
 from derivaudit.errors import DerivauditError, DomainError
-from derivaudit.limits import DEFAULT_LIMITS, Limits, check_dps
-from derivaudit.studies.sweep import resolve_point
+from derivaudit.limits import DEFAULT_LIMITS, Limits
+from derivaudit.studies.inputs import check_dps, resolve_point
 from derivaudit.verdicts import Verdict
 
 __all__ = ["Verdict", "Mistake", "Diagnosis", "OneSided", "ComponentResult", "CheckResult",

@@ -52,7 +52,7 @@ import sympy as sp
 
 from derivaudit.errors import DerivauditError, DomainError, LimitExceeded
 from derivaudit.limits import DEFAULT_LIMITS, Limits
-from derivaudit.core.numeric import GUARD_DIGITS, CompiledFormula, compile_formula, to_mpf
+from derivaudit.core.numeric import GUARD_DIGITS, CompiledFormula, compile_formula, evaluate_real, to_mpf
 from derivaudit.lang.parse import free_variables
 
 __all__ = ["KINK_MARGIN", "value_or_none", "Comparison", "compare_expressions", "kink_arguments",
@@ -397,15 +397,11 @@ def value_or_none(compiled: CompiledFormula, point, wp: int):
     """The real value at ``wp`` digits, or None where undefined, infinite or complex."""
     with mpmath.workdps(wp):
         try:
-            value = compiled.mp(*[to_mpf(point[v], wp) for v in compiled.variables])
-        except (TypeError, ArithmeticError, ValueError):
+            return evaluate_real(compiled, [to_mpf(point[v], wp) for v in compiled.variables], "")
+        except DomainError:
             return None
-        if isinstance(value, mpmath.mpc):
-            if value.imag != 0:
-                return None
-            value = value.real
-        value = mpmath.mpf(value)
-        return value if mpmath.isfinite(value) else None
+        except (TypeError, ArithmeticError):
+            return None
 
 
 @dataclass(frozen=True)

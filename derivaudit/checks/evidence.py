@@ -19,7 +19,8 @@ from derivaudit.core.stencils import backward, forward
 from derivaudit.core.symbolic import as_symbol, derivative
 from derivaudit.errors import DomainError, LimitExceeded
 from derivaudit.limits import Limits
-from derivaudit.studies.sweep import resolved_difference, study
+from derivaudit.core.numeric import resolved_difference
+from derivaudit.studies.sweep import study
 
 __all__ = ["EVIDENCE_EPS", "NoEvidence", "one_sided", "resolved_value", "value_at", "evidence",
            "evidence_off_the_point"]

@@ -26,7 +26,7 @@ from derivaudit.reports.plots import convergence_svg, heatmap_svg
 from derivaudit.reports.report import (_result_kind, _shape_text, _slug, audit_entries, audit_steps, format_number, formula_text,
                      relative_difference, scientific, study_summary)
 from derivaudit.core.stencils import stencil
-from derivaudit.studies.sweep import resolve_point
+from derivaudit.studies.inputs import resolve_point
 
 __all__ = ["render", "convergence_context", "pretty_formula", "ORDER_TOLERANCE"]
 

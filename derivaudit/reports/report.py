@@ -112,7 +112,7 @@ def csv_frame(table: pd.DataFrame, f64: bool = True) -> pd.DataFrame:
 
 def study_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per scheme: ``scheme, theoretical_order, fitted_order, steps_used, best_eps, min_abs_error``."""
-    from derivaudit.studies.sweep import best_steps, fitted_orders  # study imports report's neighbours; keep import lazy
+    from derivaudit.studies.orders import best_steps, fitted_orders  # study imports report's neighbours; keep import lazy
 
     fitted = fitted_orders(table)
     summary = fitted.merge(best_steps(table), on="scheme", how="left", sort=False)
@@ -291,7 +291,7 @@ def audit_steps(result) -> pd.DataFrame:
     observed order is 2 for a right claim and about 0 for a wrong one.
     ``eps`` is the exact decimal text of the step.
     """
-    from derivaudit.studies.sweep import observed_order
+    from derivaudit.studies.orders import observed_order
 
     rows = []
     for c in result.claims:
