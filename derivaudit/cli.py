@@ -188,7 +188,7 @@ def _run_check(args) -> int:
     if not args.quiet:
         print(format_result(result, digits=args.digits))
         _print_written(args)
-    return EXIT_OK if result.correct else EXIT_WRONG
+    return int(result.exit_code)
 
 
 def _add_sweep(sub) -> None:

@@ -25,6 +25,7 @@ derivative:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 import mpmath
@@ -48,13 +49,13 @@ __all__ = ["Verdict", "Mistake", "Diagnosis", "OneSided", "ComponentResult", "Ch
 
 def _component(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, claim_text: str,
                point: dict[sp.Symbol, sp.Expr] | None, dps: int, limits: Limits,
-               points: int, seed: int) -> ComponentResult:
+               points: int, seed: int, deadline: float | None) -> ComponentResult:
     """Audit one claimed derivative: compare, examine the point, diagnose, gather evidence."""
     exact = derivative(f, var, order, limits)
     comparison = compare_expressions(claim, exact, domain=[f], limits=limits, dps=dps,
-                                     points=points, seed=seed)
+                                     points=points, seed=seed, deadline=deadline)
     verdict = {"proved": Verdict.PROVED, "numerical": Verdict.NUMERICAL,
-               "different": Verdict.WRONG}[comparison.status]
+               "undecided": Verdict.UNDECIDED, "different": Verdict.WRONG}[comparison.status]
     notes: list[str] = []
     one_sided = claim_at = exact_at = None
     if point is not None:
@@ -69,13 +70,13 @@ def _component(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, claim_tex
         claim_at = value_at(claim, point, dps, limits)
         if claim_at is None:
             notes.append("the claim is undefined or not real at the point")
-        elif exact_at is not None and not comparison.equal:
+        elif exact_at is not None and comparison.different:
             with mpmath.workdps(dps):
                 if abs(claim_at - exact_at) <= max(abs(claim_at), abs(exact_at)) * \
                         mpmath.mpf(10) ** (-dps):
                     notes.append("at the given point the claim happens to equal the exact "
                                  "derivative; it differs elsewhere (see the counterexample)")
-    diagnosis = () if comparison.equal else diagnose(f, var, order, claim, exact, comparison,
+    diagnosis = () if not comparison.different else diagnose(f, var, order, claim, exact, comparison,
                                                       limits, seed)
     evidence = evidence_point = None
     if point is not None and one_sided is None:
@@ -84,7 +85,7 @@ def _component(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, claim_tex
             evidence = at_point.evidence(f, var, order, point, claim_at, dps, limits)
         except NoEvidence as exc:
             notes.append(str(exc))
-    elif not comparison.equal:
+    elif comparison.different:
         # no point given, or a kink there: the evidence is taken where the claim fails
         evidence_point, evidence, note = at_point.evidence_off_the_point(
             f, var, order, claim, exact, comparison, dps, limits, points, seed)
@@ -125,7 +126,8 @@ def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None,
         Digits to which claim and exact derivative must agree at each
         evidence point, and of every number reported.
     limits : :class:`~derivaudit.limits.Limits`; ``simplify_seconds`` bounds
-        the symbolic proof.
+        the symbolic proof of each component, ``check_seconds`` the whole check
+        (components not decided by then are ``undecided``).
     points, seed : number of random evidence points and their seed.
 
     Raises :class:`~derivaudit.errors.ParseError` (formula or claim
@@ -158,7 +160,9 @@ def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None,
             resolved_value(f, point, dps, limits)
         except DomainError as exc:
             raise DomainError(f"the point given is outside the formula's domain: {exc}") from None
-    components = tuple(_component(f, var, order, c, text, point, dps, limits, points, seed)
+    # one budget for the whole check, however many components: past it, the rest are undecided
+    deadline = time.monotonic() + limits.check_seconds if limits.check_seconds else None
+    components = tuple(_component(f, var, order, c, text, point, dps, limits, points, seed, deadline)
                        for var, (c, text) in zip(variables, claims))
     return CheckResult(formula=f, components=components,
                        at=None if point is None else {s.name: v for s, v in point.items()},

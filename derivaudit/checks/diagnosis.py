@@ -14,7 +14,8 @@ from fractions import Fraction
 import mpmath
 import sympy as sp
 
-from derivaudit.checks.equivalence import Comparison, compare_expressions, safe_expand
+from derivaudit.checks.equivalence import Comparison, compare_expressions
+from derivaudit.checks.proof import safe_expand
 from derivaudit.checks.results import Diagnosis, Mistake
 from derivaudit.core.numeric import GUARD_DIGITS, to_mpf
 from derivaudit.core.symbolic import derivative

@@ -12,9 +12,13 @@ import mpmath
 import pandas as pd
 import sympy as sp
 
-from derivaudit.checks.equivalence import Comparison, compare_expressions, kink_arguments, off_switches, value_or_none
+from derivaudit.checks.equivalence import Comparison, compare_expressions, off_switches
+from derivaudit.checks.proof import kink_arguments
 from derivaudit.checks.results import OneSided
-from derivaudit.core.numeric import GUARD_DIGITS, Samples, compile_formula, difference_quotient, exact_value
+from derivaudit.core.balls import ball_precision, compile_balls, digits_to_bits
+from derivaudit.core.ball_steps import to_mpf
+from derivaudit.core.certify import certified_value
+from derivaudit.core.quotients import BallSamples, quotient_ball
 from derivaudit.core.stencils import backward, forward
 from derivaudit.core.symbolic import as_symbol, derivative
 from derivaudit.errors import DomainError, LimitExceeded
@@ -52,16 +56,17 @@ def one_sided(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.
             switching = True
     if not switching:
         return None
+    bits = digits_to_bits(dps + 30)
     for k, g in enumerate(derivatives):
-        samples = Samples(compile_formula(off_switches(g), variables), var, point)
+        # balls, not generated code: no user variable name can collide with anything
+        samples = BallSamples(compile_balls(off_switches(g), variables), (var,), point, limits)
         sides = []
         for st in (backward(1), forward(1)):
-            try:
-                values = [difference_quotient(samples, st, eps, dps, limits) for eps in _ONE_SIDED_EPS]
-            except DomainError:
+            values = _quotients(samples, st, bits)
+            if values is None:
                 sides.append(None)
                 continue
-            with mpmath.workdps(dps + GUARD_DIGITS):
+            with mpmath.workdps(dps + 30):
                 last, before = values[-1], values[-2]
                 settled = abs(last - before) <= mpmath.mpf("1e-3") * max(1, abs(last))
                 sides.append(+last if settled else None)
@@ -78,27 +83,34 @@ def one_sided(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.
     return None
 
 
-def resolved_value(expr: sp.Expr, point, dps: int, limits: Limits) -> mpmath.mpf:
-    """``expr`` at the exact point to ``dps`` digits (DomainError where undefined).
+def _quotients(samples: BallSamples, st, bits: int) -> list | None:
+    """The difference quotients at :data:`_ONE_SIDED_EPS` (midpoints), None off the domain."""
+    values = []
+    with ball_precision(bits):
+        for eps in _ONE_SIDED_EPS:
+            try:
+                value, _ = quotient_ball(samples, st, eps, bits)
+            except DomainError:
+                return None
+            if value is None:
+                return None
+            values.append(to_mpf(value))
+    return values
 
-    :func:`~derivaudit.numeric.exact_value` resolves values to relative
-    precision, and recognises a zero only where sympy proves it
-    (``sin(pi*x)`` at ``x = 2``).  A zero sympy cannot prove (``log(6) −
-    log(2) − log(3)``) never reaches relative precision; for a verdict such a
-    value, below ``10⁻ᵈᵖˢ`` at ``2·dps + GUARD_DIGITS`` digits, counts as 0.
+
+def resolved_value(expr: sp.Expr, point, dps: int, limits: Limits) -> mpmath.mpf:
+    """``expr`` at the exact point, certified to ``dps`` digits (DomainError where undefined).
+
+    A value proved below ``10⁻²ᵈᵖˢ`` in magnitude (a zero no precision can
+    certify relatively, such as ``log(6) − log(2) − log(3)``) counts as 0.
     """
-    compiled = compile_formula(off_switches(expr), tuple(point))
-    try:
-        return exact_value(compiled, point, dps, limits)
-    except LimitExceeded:
-        value = value_or_none(compiled, point, 2 * dps + GUARD_DIGITS)
-        if value is not None and abs(value) < mpmath.mpf(10) ** (-dps):
-            return mpmath.mpf(0)
-        raise
+    formula = compile_balls(off_switches(expr), tuple(point))
+    ball = certified_value(formula, point, dps, limits=limits, resolution=sp.Rational(1, 10 ** (2 * dps)))
+    return mpmath.mpf(0) if ball.below_resolution else ball.mid
 
 
 def value_at(expr: sp.Expr, point, dps: int, limits: Limits) -> mpmath.mpf | None:
-    """Like :func:`_resolved_value`, None where undefined or not real."""
+    """Like :func:`resolved_value`, None where undefined or not real."""
     try:
         return resolved_value(expr, point, dps, limits)
     except DomainError:

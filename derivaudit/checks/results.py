@@ -19,7 +19,7 @@ import sympy as sp
 
 from derivaudit.checks.equivalence import Comparison
 from derivaudit.errors import DerivauditError
-from derivaudit.verdicts import Verdict
+from derivaudit.verdicts import ExitCode, Verdict
 
 __all__ = ["Mistake", "Diagnosis", "OneSided", "ComponentResult", "CheckResult"]
 
@@ -132,15 +132,20 @@ class CheckResult:
 
     @property
     def verdict(self) -> Verdict:
-        for verdict in (Verdict.WRONG, Verdict.NOT_DIFFERENTIABLE, Verdict.NUMERICAL):
+        for verdict in (Verdict.WRONG, Verdict.UNDECIDED, Verdict.NOT_DIFFERENTIABLE, Verdict.NUMERICAL):
             if any(c.verdict is verdict for c in self.components):
                 return verdict
         return Verdict.PROVED
 
     @property
-    def exit_code(self) -> int:
-        """0 when every claim is correct, 1 when any is wrong (the CLI's code)."""
-        return 0 if self.correct else 1
+    def exit_code(self) -> ExitCode:
+        """The CLI's code: 1 when a claim is wrong, else 4 when one is undecided, else 0."""
+        statuses = {c.comparison.status for c in self.components}
+        if "different" in statuses:
+            return ExitCode.WRONG
+        if "undecided" in statuses:
+            return ExitCode.UNDECIDED
+        return ExitCode.OK
 
     def _single(self) -> ComponentResult:
         if len(self.components) != 1:

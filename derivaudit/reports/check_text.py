@@ -52,11 +52,15 @@ def _verdict_line(component: ComponentResult) -> str:
     if component.verdict is Verdict.PROVED:
         return f"CORRECT (proved symbolically: {comparison.method})"
     if component.verdict is Verdict.NUMERICAL:
-        return f"CORRECT (numerically, not proved): {comparison.method}"
+        return f"CORRECT (numerically): {comparison.method}"
     if component.verdict is Verdict.WRONG:
         return "WRONG"
-    if not component.correct:
+    if component.verdict is Verdict.UNDECIDED:
+        return f"UNDECIDED: {comparison.method}"
+    if comparison.different:
         return "NOT DIFFERENTIABLE AT THE POINT, and the claim is WRONG elsewhere"
+    if comparison.status == "undecided":
+        return f"NOT DIFFERENTIABLE AT THE POINT; elsewhere UNDECIDED: {comparison.method}"
     how = ("proved" if comparison.status == "proved" else
            f"numerically at {comparison.points_tested} points")
     return f"NOT DIFFERENTIABLE AT THE POINT (the claim is correct elsewhere, {how})"
@@ -75,9 +79,12 @@ def format_component(component: ComponentResult, digits: int = 20) -> str:
         lines.append(f"  counterexample: {_point_text(comparison.counterexample)}: claim = "
                      f"{_number(comparison.claim_value, digits)}, exact = "
                      f"{_number(comparison.exact_value, digits)}")
+        if comparison.difference_value is not None:
+            lines.append(f"  claim − exact there: {mpmath.nstr(comparison.difference_value, 3)} "
+                         "(certified: its ball excludes 0)")
     for diagnosis in component.diagnosis:
         lines.append(f"  likely mistake: {diagnosis}")
-    if not component.correct and not component.diagnosis:
+    if comparison.different and not component.diagnosis:
         lines.append("  likely mistake: no simple pattern (sign, factor, term, variable, chain "
                      "rule, order) explains it; see the difference")
     if component.one_sided is not None:
@@ -114,9 +121,11 @@ def format_result(result: CheckResult, digits: int = 20) -> str:
     blocks = [format_component(c, digits) for c in result.components]
     text = "\n".join(lines) + "\n\n" + "\n\n".join(blocks)
     if result.gradient:
-        wrong = sum(not c.correct for c in result.components)
+        wrong = sum(c.comparison.different for c in result.components)
+        undecided = sum(c.comparison.status == "undecided" for c in result.components)
         total = len(result.components)
-        summary = (f"gradient: all {total} components correct" if not wrong else
-                   f"gradient: {wrong} of {total} components wrong")
+        parts = [f"{wrong} of {total} components wrong"] if wrong else []
+        parts += [f"{undecided} of {total} undecided"] if undecided else []
+        summary = "gradient: " + ("; ".join(parts) if parts else f"all {total} components correct")
         text += "\n\n" + summary
     return text
