@@ -35,7 +35,7 @@ import mpmath
 import sympy as sp
 
 from derivaudit.checks.proof import positive_on_domain, symbolic_difference
-from derivaudit.checks.witness import (MAX_UNRESOLVED, NICE_POINTS, WitnessSearch, constant_scales, draw_points,
+from derivaudit.checks.witness import (MAX_UNRESOLVED, NICE_POINTS, WitnessSearch, is_total, constant_scales, draw_points,
                                        plan_points, search_variables, switch_arguments)
 from derivaudit.errors import DerivauditError, DomainError
 from derivaudit.limits import DEFAULT_LIMITS, Limits
@@ -142,8 +142,13 @@ def _full_search(search: WitnessSearch, claim, exact, domain, variables, points:
             return
 
 
-def _different(search: WitnessSearch, difference, limits: Limits, dps: int, method: str) -> Comparison:
+def _different(search: WitnessSearch, difference, limits: Limits, dps: int, method: str,
+               everything: Sequence[sp.Symbol]) -> Comparison:
+    """The comparison for a witness; variables the search did not need (those only of a
+    domain expression defined everywhere) get small fractions, so the point is complete."""
     witness = search.result.witness
+    filler = next(draw_points(everything))
+    point = {v: witness.point.get(v, filler[v]) for v in everything}
     # only for display: the cheap forms (factor among them) without simplify
     shown = (symbolic_difference(difference, limits.simplify_seconds, use_simplify=False).best
              if difference != 0 else difference)
@@ -152,7 +157,7 @@ def _different(search: WitnessSearch, difference, limits: Limits, dps: int, meth
     with mpmath.workdps(dps):
         claim_value = None if witness.claim is None else +witness.claim
         exact_value = None if witness.exact is None else +witness.exact
-    return Comparison("different", shown, {v.name: value for v, value in witness.point.items()},
+    return Comparison("different", shown, {v.name: value for v, value in point.items()},
                       claim_value, exact_value, search.result.tried, dps,
                       f"counterexample: {method} point {search.result.tried}: {witness.reason}",
                       difference_value=witness.difference)
@@ -193,19 +198,21 @@ def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
     domain = [_as_expr(d, "domain expression") for d in domain]
     if not isinstance(points, int) or points < 1:
         raise DerivauditError(f"points must be a whole number ≥ 1, not {points!r}")
+    everything = search_variables(claim, exact, domain)
     claim, exact = off_switches(claim), off_switches(exact)
-    domain = [off_switches(d) for d in domain]
+    # an expression defined everywhere constrains no point (and its other variables need no values)
+    domain = [off_switches(d) for d in domain if not is_total(d)]
     difference = claim - exact
     variables = search_variables(claim, exact, domain)
     witnesses = WitnessSearch(claim, exact, domain, variables, dps, limits, deadline)
     _quick_pass(witnesses, variables, points if variables else 1, seed, small_fractions)
     if witnesses.result.witness is not None:
-        return _different(witnesses, difference, limits, dps, "evidence")
+        return _different(witnesses, difference, limits, dps, "evidence", everything)
     if witnesses.result.agreements == 0 and variables and search:
         # a domain far from the origin (sqrt(x - 10**6)): the planned points find it
         _full_search(witnesses, claim, exact, domain, variables, points, seed)
         if witnesses.result.witness is not None:
-            return _different(witnesses, difference, limits, dps, "witness search")
+            return _different(witnesses, difference, limits, dps, "witness search", everything)
     result = witnesses.result
     if result.agreements == 0 and not result.unresolved and not result.out_of_time:
         names = ", ".join(v.name for v in variables)
@@ -225,7 +232,7 @@ def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
         witnesses.set_hint(symbolic.best)
         _full_search(witnesses, claim, exact, domain, variables, points, seed)
         if result.witness is not None:
-            return _different(witnesses, difference, limits, dps, "witness search")
+            return _different(witnesses, difference, limits, dps, "witness search", everything)
     return _undecided_or_numerical(witnesses, symbolic, limits, dps, bool(variables))
 
 

@@ -53,7 +53,7 @@ from derivaudit.errors import DomainError, LimitExceeded
 from derivaudit.lang.parse import free_variables
 from derivaudit.limits import Limits
 
-__all__ = ["SEARCH_DIGITS", "PointResult", "SearchResult", "WitnessSearch", "draw_points",
+__all__ = ["is_total", "SEARCH_DIGITS", "PointResult", "SearchResult", "WitnessSearch", "draw_points",
            "plan_points", "switch_arguments", "constant_scales"]
 
 #: highest precision (decimal digits) a value is pursued to before a point is unresolved
@@ -306,12 +306,14 @@ class WitnessSearch:
         self.limits = limits
         self.deadline = deadline
         self.claim_expr, self.exact_expr = claim, exact
-        self.claim = compile_balls(claim, self.variables)
-        self.exact = compile_balls(exact, self.variables)
-        self.difference = compile_balls(claim - exact, self.variables)
-        self.guards = [compile_balls(d, self.variables) for d in domain]
-        self.kinks = [compile_balls(k, self.variables) for k in switch_arguments([claim, exact])
-                      if not isinstance(k, sp.Number)]
+        self.claim = _compiled(claim)
+        self.exact = _compiled(exact)
+        self.difference = _compiled(claim - exact)
+        # a domain expression that is defined everywhere (a polynomial, sin, exp, ...) needs no test
+        self.guards = [_compiled(d) for d in domain if not is_total(d)]
+        self.kinks = [_compiled(k) for k in switch_arguments([claim, exact]) if not isinstance(k, sp.Number)]
+        #: the variables whose region the result states
+        self.shown = set(claim.free_symbols | exact.free_symbols) or set(self.variables)
         self.hints: list = []
         self.result = SearchResult()
         self.search_limits = Limits(**{**vars(limits),
@@ -322,7 +324,7 @@ class WitnessSearch:
         difference is pursued to the precision its magnitude implies."""
         if form != 0 and form != self.claim_expr - self.exact_expr and not form.has(sp.nan, sp.zoo):
             try:
-                self.hints.append(compile_balls(form, self.variables))
+                self.hints.append(_compiled(form))
             except DomainError:
                 pass
 
@@ -337,7 +339,7 @@ class WitnessSearch:
         self.result.tried += 1
         outcome = self._judge(point, removable_ok)
         if outcome.kind == "agreement":
-            self.result.agree_at(point)
+            self.result.agree_at({v: value for v, value in point.items() if v in self.shown})
         elif outcome.kind == "unresolved":
             self.result.unresolved.append(outcome)
         elif outcome.kind == "witness" and self.result.witness is None:
@@ -348,23 +350,23 @@ class WitnessSearch:
         limits, dps = self.search_limits, self.dps
         try:
             for guard in self.guards:
-                certified_value(guard, point, 3, limits=limits, resolution=sp.Rational(1, 10 ** 30))
+                certified_value(guard, _on(guard, point), 3, limits=limits, resolution=sp.Rational(1, 10 ** 30))
             for kink in self.kinks:
-                if not excludes_zero(kink, point, limits=limits, max_digits=dps):
+                if not excludes_zero(kink, _on(kink, point), limits=limits, max_digits=dps):
                     return PointResult("skipped", point, reason="on a switch")
         except DomainError:
             return PointResult("skipped", point, reason="outside the domain")
         except LimitExceeded as exc:
             return PointResult("unresolved", point, reason=f"the formula cannot be resolved: {exc}")
         try:
-            exact = certified_value(self.exact, point, dps, limits=limits,
+            exact = certified_value(self.exact, _on(self.exact, point), dps, limits=limits,
                                     resolution=sp.Rational(1, 10 ** (3 * dps)))
         except DomainError:
             return PointResult("skipped", point, reason="the exact derivative is undefined")
         except LimitExceeded as exc:
             return PointResult("unresolved", point, reason=f"the exact derivative cannot be resolved: {exc}")
         try:
-            claim = certified_value(self.claim, point, dps, limits=limits,
+            claim = certified_value(self.claim, _on(self.claim, point), dps, limits=limits,
                                     resolution=sp.Rational(1, 10 ** (3 * dps)))
         except DomainError:
             if removable_ok:
@@ -381,7 +383,7 @@ class WitnessSearch:
         scale = max(abs(claim.mid), abs(exact.mid))
         resolution = (sp.Float(scale, 30) * sp.Rational(1, 10 ** dps)) if scale else sp.Rational(1, 10 ** (3 * dps))
         try:
-            difference = certified_value(self.difference, point, 2, limits=limits, resolution=resolution)
+            difference = certified_value(self.difference, _on(self.difference, point), 2, limits=limits, resolution=resolution)
         except (LimitExceeded, DomainError) as exc:
             return PointResult("unresolved", point, claim.mid, exact.mid, None,
                                f"claim − exact cannot be resolved: {exc}")
@@ -391,7 +393,7 @@ class WitnessSearch:
         needed = dps + 30
         for hint in self.hints:
             try:
-                magnitude = certified_value(hint, point, 2, limits=limits,
+                magnitude = certified_value(hint, _on(hint, point), 2, limits=limits,
                                             resolution=sp.Rational(1, 10 ** SEARCH_DIGITS))
             except (LimitExceeded, DomainError):
                 continue
@@ -399,11 +401,11 @@ class WitnessSearch:
                 gap = math.log10(float(scale)) - float(mpmath.log10(abs(magnitude.mid))) if scale else 0
                 needed = max(needed, int(gap) + 30)
         try:
-            proved = excludes_zero(self.difference, point, limits=self.limits, max_digits=needed)
+            proved = excludes_zero(self.difference, _on(self.difference, point), limits=self.limits, max_digits=needed)
         except (LimitExceeded, DomainError):
             proved = False
         if proved:
-            value = certified_value(self.difference, point, 3, limits=self.limits)
+            value = certified_value(self.difference, _on(self.difference, point), 3, limits=self.limits)
             return PointResult("witness", point, claim.mid, exact.mid, value.mid,
                                "the ball of claim − exact excludes 0")
         if needed > self.limits.max_dps:
@@ -413,6 +415,32 @@ class WitnessSearch:
                                f"{self.limits.max_dps})", hinted=True)
         self.result.digits = max(self.result.digits, dps)
         return PointResult("agreement", point, claim.mid, exact.mid, difference.mid)
+
+
+def _compiled(expr: sp.Expr):
+    """``expr`` compiled over its own variables (a gradient's 300 variables are not all needed)."""
+    return compile_balls(expr, tuple(sorted(expr.free_symbols, key=lambda v: v.name)))
+
+
+def _on(formula, point: dict) -> dict:
+    return {v: point[v] for v in formula.variables}
+
+
+#: functions defined (finite and real) for every real argument
+_TOTAL_FUNCTIONS = (sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.tanh, sp.atan, sp.Abs, sp.Max, sp.Min,
+                    sp.sign, sp.Heaviside, sp.erf, sp.asinh)
+
+
+def is_total(expr: sp.Expr) -> bool:
+    """True when ``expr`` is defined for every real value of its variables (no division,
+    root, logarithm or other partial function; magnitudes aside)."""
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Pow):
+            if not (node.exp.is_Integer and node.exp > 0):
+                return False
+        elif isinstance(node, sp.Function) and not isinstance(node, _TOTAL_FUNCTIONS):
+            return False
+    return True
 
 
 def search_variables(claim: sp.Expr, exact: sp.Expr, domain: Sequence[sp.Expr]) -> tuple:
