@@ -156,3 +156,39 @@ def test_undecided_exits_4_and_says_why(capsys, monkeypatch):
     code, out = _run(capsys, "cosh(x)**2", "--wrt", "x", "--claim", "sinh(2*x)")
     assert code == ExitCode.UNDECIDED == 4
     assert "df/dx: UNDECIDED: neither proved nor refuted" in out and "would decide" in out
+
+
+# -- docs/check.md: every example runs as shown ----------------------------------------------
+
+DOCS = __import__("pathlib").Path(__file__).resolve().parent.parent / "docs" / "check.md"
+
+
+def _shell_blocks(text):
+    blocks, current = [], None
+    for line in text.splitlines():
+        if line.startswith("```"):
+            if current is not None:
+                blocks.append(current)
+                current = None
+            elif line == "```":
+                current = []
+            continue
+        if current is not None:
+            current.append(line)
+    return [b for b in blocks if b and b[0].startswith("$ derivaudit ")]
+
+
+@pytest.mark.parametrize("block", _shell_blocks(DOCS.read_text()), ids=lambda b: b[0][:60])
+def test_docs_check_shell_examples(block, capsys):
+    import shlex
+    main(shlex.split(block[0])[2:])
+    out = capsys.readouterr().out.splitlines()
+    for line in block[1:]:
+        if line.strip() and line.strip() != "...":
+            assert line in out, line
+
+
+def test_docs_check_python_examples():
+    import doctest
+    failures, tried = doctest.testfile(str(DOCS), module_relative=False, optionflags=doctest.ELLIPSIS)
+    assert tried >= 8 and failures == 0

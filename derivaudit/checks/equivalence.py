@@ -233,15 +233,15 @@ def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
         _full_search(witnesses, claim, exact, domain, variables, points, seed)
         if result.witness is not None:
             return _different(witnesses, difference, limits, dps, "witness search", everything)
-    return _undecided_or_numerical(witnesses, symbolic, limits, dps, bool(variables))
+    return _undecided_or_numerical(witnesses, symbolic, seconds, dps, bool(variables))
 
 
-def _undecided_or_numerical(witnesses: WitnessSearch, symbolic, limits: Limits, dps: int,
+def _undecided_or_numerical(witnesses: WitnessSearch, symbolic, seconds: float, dps: int,
                             has_variables: bool) -> Comparison:
     """Numerical when every point that counts agreed, else undecided with the reasons."""
     result = witnesses.result
     why = ("simplification did not reach 0" if symbolic.finished
-           else f"simplification gave up after {limits.simplify_seconds:g} s")
+           else f"simplification gave up after {seconds:g} s")
     reasons, caveat = [], ""
     hinted = [u for u in result.unresolved if u.hinted]
     if hinted:
