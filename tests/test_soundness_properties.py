@@ -26,7 +26,7 @@ LIMITS = Limits(simplify_seconds=1.0)
 x = make_symbol("x")
 
 #: how many perturbed claims and equivalent forms were judged (read by the report script)
-TRIED = {"perturbed": 0, "equivalent": 0}
+TRIED = {"perturbed": 0, "equivalent": 0, "outcomes": {}}
 
 big = st.sampled_from([sp.Integer(10) ** k for k in (2, 3, 4, 6)] + [sp.Integer(50), sp.Integer(1500)])
 small = st.integers(-3, 3).filter(bool).map(sp.Integer)
@@ -92,6 +92,8 @@ def test_a_perturbed_derivative_is_never_correct(f, perturbation, index):
         return
     TRIED["perturbed"] += 1
     comparison = compare_expressions(claim, sp.diff(f, x), domain=[f], limits=LIMITS)
+    key = f"perturbed {comparison.status}"
+    TRIED["outcomes"][key] = TRIED["outcomes"].get(key, 0) + 1
     assert comparison.status in ("different", "undecided"), (f, claim, comparison.method)
 
 
@@ -103,4 +105,6 @@ def test_an_equivalent_form_of_the_derivative_is_never_wrong(f, how):
     claim = _equivalent(exact, how)
     TRIED["equivalent"] += 1
     comparison = compare_expressions(claim, exact, domain=[f], limits=LIMITS)
+    key = f"equivalent {comparison.status}"
+    TRIED["outcomes"][key] = TRIED["outcomes"].get(key, 0) + 1
     assert comparison.status != "different", (f, claim, comparison.method, comparison.counterexample)

@@ -200,8 +200,9 @@ def _scan_roots(argument: sp.Expr, v: sp.Symbol, point, powers: Sequence[int],
             return 0 if ball.is_finite() else None
         return 1 if ball > 0 else -1
 
-    roots: list[sp.Rational] = []
     signs = [sign(x) for x in grid]
+    # a grid point where the ball holds 0 may be the switch itself
+    roots: list[sp.Rational] = [x for x, s in zip(grid, signs) if s == 0][:limit]
     for (x0, s0), (x1, s1) in zip(zip(grid, signs), zip(grid[1:], signs[1:])):
         if s0 and s1 and s0 != s1:
             lo, hi = x0, x1
