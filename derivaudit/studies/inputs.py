@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
+from functools import lru_cache
 
 import mpmath
 import sympy as sp
@@ -29,6 +30,13 @@ DEFAULT_STEPS = tuple(f"1e-{k}" for k in range(1, 9))
 MAX_STEPS = 1_000
 
 
+@lru_cache(maxsize=4096)
+def _constant(text: str, what: str) -> sp.Expr:
+    """:func:`parse_constant`, memoised: studies repeat their points' text, and parsing
+    (a safe AST walk under a time budget) costs more than a short sweep's arithmetic."""
+    return parse_constant(text, what=what)
+
+
 def exact_number(value, what: str) -> sp.Expr:
     """A user number as an exact sympy constant; floats by their shortest repr."""
     if isinstance(value, sp.Expr):
@@ -45,11 +53,11 @@ def exact_number(value, what: str) -> sp.Expr:
         if not math.isfinite(value):
             raise ParseError(f"{what} must be finite, not {value!r}")
         # repr is the shortest decimal that round-trips: 0.01 means 1/100
-        return parse_constant(repr(value), what=what)
+        return _constant(repr(value), what)
     if isinstance(value, mpmath.mpf):
         return sp.Float(value, mpmath.mp.dps)
     if isinstance(value, str):
-        return parse_constant(value, what=what)
+        return _constant(value, what)
     raise ParseError(f"{what} must be a number or text, not {type(value).__name__}")
 
 
@@ -96,6 +104,8 @@ def parse_eps(spec: str | float | Iterable) -> list[sp.Rational]:
             values = [exact_number(p.strip(), "step") for p in text.split(",") if p.strip()]
     elif isinstance(spec, (int, float, Fraction, sp.Expr, mpmath.mpf)):
         values = [exact_number(spec, "step")]
+    elif all(isinstance(v, sp.Rational) and v > 0 for v in spec):
+        return list(spec)  # already exact positive steps (parsed before): nothing to check
     else:
         values = [exact_number(v, "step") for v in spec]
     if not values:
