@@ -156,9 +156,10 @@ def _run_study(args) -> int:
 def _add_check(sub) -> None:
     p = sub.add_parser("check", help="audit a hand-derived derivative or gradient",
                        description="Decide whether a claimed derivative is right: proved, "
-                                   "numerically equal, or wrong with a counterexample, the likely "
-                                   "mistake and the finite-difference evidence. Exit 0 when every "
-                                   "claim is correct, 1 when one is wrong, 2 on bad input.")
+                                   "numerically equal, wrong with a certified counterexample (the likely "
+                                   "mistake and the finite-difference evidence), or undecided and why. "
+                                   "Exit 0 when every claim is correct, 1 when one is wrong, 4 when "
+                                   "one is undecided, 2 on bad input.")
     p.add_argument("formula", help='the function, e.g. "log(1+exp(w*x+b))"')
     target = p.add_mutually_exclusive_group()
     target.add_argument("--wrt", help="variable of the derivative (optional with one variable)")

@@ -6,11 +6,12 @@ a derivative order and the user's *claimed* derivative, and returns a
 derivative:
 
 - the **verdict** (:class:`Verdict`): proved correct, numerically correct
-  (equal to ``dps`` digits at many random points of the domain, not proved
-  within the time budget), wrong, or not differentiable at the point asked;
+  (certified equal to ``dps`` digits at every point of the witness search,
+  not proved within the time budget), wrong (a certified witness), undecided
+  (neither, and why), or not differentiable at the point asked;
 - the exact derivative and the difference ``claim − exact``, simplified as
-  far as the budget allowed (:func:`~derivaudit.equivalence.compare_expressions`
-  decides);
+  far as the budget allowed (:func:`~derivaudit.checks.equivalence.compare_expressions`
+  decides; see docs/check.md for the procedure);
 - for a wrong claim an exact counterexample point with both values, and the
   **likely mistake** (:class:`Mistake`): sign flipped, constant factor,
   missing or extra term, wrong variable, chain rule without the inner
