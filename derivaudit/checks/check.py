@@ -78,7 +78,7 @@ def _component(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, claim_tex
                     notes.append("at the given point the claim happens to equal the exact "
                                  "derivative; it differs elsewhere (see the counterexample)")
     diagnosis = () if not comparison.different else diagnose(f, var, order, claim, exact, comparison,
-                                                      limits, seed)
+                                                              limits, seed, deadline)
     evidence = evidence_point = None
     if point is not None and one_sided is None:
         evidence_point = point

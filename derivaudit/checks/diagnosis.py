@@ -8,6 +8,7 @@ depends on it.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 from fractions import Fraction
 
@@ -26,10 +27,14 @@ from derivaudit.limits import DEFAULT_LIMITS, Limits
 __all__ = ["diagnose"]
 
 
-def _same(a: sp.Expr, b: sp.Expr, domain: Sequence[sp.Expr], limits: Limits, seed: int) -> bool:
-    """Numerically the same function (12 points, 30 digits, no symbolic work)."""
+def _same(a: sp.Expr, b: sp.Expr, domain: Sequence[sp.Expr], limits: Limits, seed: int,
+          deadline: float | None) -> bool:
+    """Numerically the same function (30 digits, the witness search, no symbolic work);
+    False past the check's deadline (a diagnosis never outlives the check's budget)."""
+    if deadline is not None and time.monotonic() > deadline:
+        return False
     try:
-        return compare_expressions(a, b, domain=domain, dps=30, points=12, seed=seed,
+        return compare_expressions(a, b, domain=domain, dps=30, points=12, seed=seed, deadline=deadline,
                                    limits=dataclasses.replace(limits, simplify_seconds=0)).equal
     except (DomainError, LimitExceeded):
         return False
@@ -107,8 +112,8 @@ def _derivative_or_none(f: sp.Expr, var: sp.Symbol, order: int, limits: Limits) 
 
 
 def diagnose(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, exact: sp.Expr,
-             comparison: Comparison, limits: Limits = DEFAULT_LIMITS, seed: int = 0
-             ) -> tuple[Diagnosis, ...]:
+             comparison: Comparison, limits: Limits = DEFAULT_LIMITS, seed: int = 0,
+             deadline: float | None = None) -> tuple[Diagnosis, ...]:
     """Likely mistakes that turn ``exact`` into ``claim``, most specific first.
 
     Each candidate is confirmed numerically on the domain (the claim must
@@ -121,8 +126,15 @@ def diagnose(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, exact: sp.E
     - ``claim = dᵏf/dvarᵏ`` with k ≠ n: wrong order;
     - only when none of these fits: ``claim − exact = −t`` (``+t``) for a term t of
       exact (of claim), or a difference that is a single term: missing (extra) term.
+
+    Past ``deadline`` (``time.monotonic()``) no candidate is confirmed: the
+    diagnosis is a best effort and never delays or changes the verdict.
     """
     domain = [f]
+
+    def same(a: sp.Expr, b: sp.Expr) -> bool:
+        return _same(a, b, domain, limits, seed, deadline)
+
     found: list[Diagnosis] = []
     difference = claim - exact
 
@@ -130,7 +142,7 @@ def diagnose(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, exact: sp.E
         for inner in _inner_arguments(f, var):
             candidate = _without_inner(f, var, inner)
             if candidate is not None and candidate != exact and \
-                    _same(claim, candidate, domain, limits, seed):
+                    same(claim, candidate):
                 inner_derivative = sp.diff(inner, var)
                 found.append(Diagnosis(Mistake.CHAIN_RULE, f"the factor d({format_formula(inner)})"
                                        f"/d{var.name} = {format_formula(inner_derivative)} is "
@@ -138,7 +150,7 @@ def diagnose(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, exact: sp.E
                 break
 
     factor = _constant_ratio(comparison)
-    if factor is not None and factor != 1 and _same(claim, factor * exact, domain, limits, seed):
+    if factor is not None and factor != 1 and same(claim, factor * exact):
         if factor == -1:
             found.append(Diagnosis(Mistake.SIGN, "claim = −exact", sp.Integer(-1)))
         else:
@@ -147,7 +159,7 @@ def diagnose(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, exact: sp.E
 
     for other in sorted(f.free_symbols - {var}, key=lambda s: s.name):
         wrong = _derivative_or_none(f, other, order, limits)
-        if wrong is not None and off_switches(wrong) != 0 and _same(claim, wrong, domain, limits, seed):
+        if wrong is not None and off_switches(wrong) != 0 and same(claim, wrong):
             found.append(Diagnosis(Mistake.WRONG_VARIABLE, f"the claim is the derivative with "
                                    f"respect to {other.name}, not {var.name}", other.name))
 
@@ -155,20 +167,20 @@ def diagnose(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, exact: sp.E
         if k != order:
             other_order = _derivative_or_none(f, var, k, limits)
             if other_order is not None and off_switches(other_order) != 0 and \
-                    _same(claim, other_order, domain, limits, seed):
+                    same(claim, other_order):
                 what = "the formula itself" if k == 0 else f"the derivative of order {k}"
                 found.append(Diagnosis(Mistake.WRONG_ORDER, f"the claim is {what}, not the "
                                        f"derivative of order {order}", k))
 
     if not found:
         for term in _terms(exact):
-            if _same(difference, -term, domain, limits, seed):
+            if same(difference, -term):
                 found.append(Diagnosis(Mistake.MISSING_TERM, f"the exact derivative's term "
                                        f"{format_formula(term)} is not in the claim", term))
                 break
         else:
             for term in _terms(claim):
-                if _same(difference, term, domain, limits, seed):
+                if same(difference, term):
                     found.append(Diagnosis(Mistake.EXTRA_TERM, f"the claim's term "
                                            f"{format_formula(term)} does not belong", term))
                     break
