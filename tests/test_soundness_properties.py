@@ -22,7 +22,8 @@ from derivaudit.lang.parse import make_symbol
 from derivaudit.limits import Limits
 
 EXAMPLES = int(os.environ.get("DERIVAUDIT_PROPERTY_EXAMPLES", "6"))
-LIMITS = Limits(simplify_seconds=1.0)
+#: with the symbolic proof (1 s) and without it (the witness search alone decides)
+LIMITS = (Limits(simplify_seconds=1.0), Limits(simplify_seconds=0))
 x = make_symbol("x")
 
 #: how many perturbed claims and equivalent forms were judged (read by the report script)
@@ -85,13 +86,13 @@ def _equivalent(derivative: sp.Expr, how: int) -> sp.Expr:
 
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 10,
           suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
-@given(formulas, perturbations, st.integers(0, 5))
-def test_a_perturbed_derivative_is_never_correct(f, perturbation, index):
+@given(formulas, perturbations, st.integers(0, 5), st.sampled_from(LIMITS))
+def test_a_perturbed_derivative_is_never_correct(f, perturbation, index, limits):
     claim = _perturbed(sp.diff(f, x), perturbation, index)
     if claim is None or sp.simplify(claim - sp.diff(f, x)) == 0:
         return
     TRIED["perturbed"] += 1
-    comparison = compare_expressions(claim, sp.diff(f, x), domain=[f], limits=LIMITS)
+    comparison = compare_expressions(claim, sp.diff(f, x), domain=[f], limits=limits)
     key = f"perturbed {comparison.status}"
     TRIED["outcomes"][key] = TRIED["outcomes"].get(key, 0) + 1
     assert comparison.status in ("different", "undecided"), (f, claim, comparison.method)
@@ -99,12 +100,12 @@ def test_a_perturbed_derivative_is_never_correct(f, perturbation, index):
 
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 10,
           suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
-@given(formulas, st.integers(0, 5))
-def test_an_equivalent_form_of_the_derivative_is_never_wrong(f, how):
+@given(formulas, st.integers(0, 5), st.sampled_from(LIMITS))
+def test_an_equivalent_form_of_the_derivative_is_never_wrong(f, how, limits):
     exact = sp.diff(f, x)
     claim = _equivalent(exact, how)
     TRIED["equivalent"] += 1
-    comparison = compare_expressions(claim, exact, domain=[f], limits=LIMITS)
+    comparison = compare_expressions(claim, exact, domain=[f], limits=limits)
     key = f"equivalent {comparison.status}"
     TRIED["outcomes"][key] = TRIED["outcomes"].get(key, 0) + 1
     assert comparison.status != "different", (f, claim, comparison.method, comparison.counterexample)
