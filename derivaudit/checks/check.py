@@ -131,6 +131,16 @@ def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None,
         (components not decided by then are ``undecided``).
     points, seed : number of random evidence points and their seed.
 
+    Returns a :class:`~derivaudit.checks.results.CheckResult`; its ``verdict``
+    is the worst component's and ``exit_code`` the command line's (0, 1 wrong,
+    4 undecided).  The decision procedure is in docs/check.md.
+
+    >>> r = check("max(x, 100)", wrt="x", claim="0")
+    >>> str(r.verdict), r.counterexample, int(r.exit_code)
+    ('wrong', {'x': 200}, 1)
+    >>> str(check("x**2", wrt="x", claim="2*x + 1e-60*x").verdict)
+    'wrong'
+
     Raises :class:`~derivaudit.errors.ParseError` (formula or claim
     unreadable), :class:`~derivaudit.errors.DerivauditError` (unknown
     variables, wrong number of components) and

@@ -127,7 +127,7 @@ def _full_search(search: WitnessSearch, claim, exact, domain, variables, points:
     bases = draw_points(variables, seed + 1, small_fractions=True)
     for _ in range(2):
         base = next(bases)
-        for point in plan_points(variables, moving, switches, powers, base):
+        for point in plan_points(moving, switches, powers, base):
             if search.judge(point).kind == "witness" or search.expired():
                 return
     widest = max(abs(k) for k in powers)

@@ -225,9 +225,8 @@ def _sides(root: sp.Rational) -> list[sp.Rational]:
     return [root + sign * d * unit for d in SIDE_OFFSETS for sign in (1, -1)]
 
 
-def plan_points(variables: Sequence[sp.Symbol], moving: Sequence[sp.Symbol],
-                switches: Sequence[sp.Expr], powers: Sequence[int], base: dict
-                ) -> Iterator[dict[sp.Symbol, sp.Rational]]:
+def plan_points(moving: Sequence[sp.Symbol], switches: Sequence[sp.Expr], powers: Sequence[int],
+                base: dict) -> Iterator[dict[sp.Symbol, sp.Rational]]:
     """Structured points around ``base``: both sides of every switch, then magnitudes.
 
     Only the ``moving`` variables (those of the difference and of the
