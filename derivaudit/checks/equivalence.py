@@ -111,6 +111,8 @@ def _quick_pass(search: WitnessSearch, variables, points: int, seed: int, small_
     candidates = draw_points(variables, seed, small_fractions)
     nice = NICE_POINTS if small_fractions else 0
     for index in range(points * ATTEMPTS_PER_POINT):
+        if search.expired():
+            return
         outcome = search.judge(next(candidates), removable_ok=index < nice)
         if outcome.kind == "witness" or search.result.agreements >= points or search.expired() \
                 or len(search.result.unresolved) >= MAX_UNRESOLVED:
@@ -120,6 +122,8 @@ def _quick_pass(search: WitnessSearch, variables, points: int, seed: int, small_
 def _full_search(search: WitnessSearch, claim, exact, domain, variables, points: int, seed: int) -> None:
     """Both sides of every switch and the constants' magnitudes, around two base points,
     then random points over a range widened to the constants' scales."""
+    if search.expired():
+        return
     powers = constant_scales([claim, exact, *domain])
     switches = switch_arguments([claim, exact, *domain])
     moving = sorted(set((claim - exact).free_symbols).union(*(s.free_symbols for s in switches))
@@ -128,14 +132,14 @@ def _full_search(search: WitnessSearch, claim, exact, domain, variables, points:
     for _ in range(2):
         base = next(bases)
         for point in plan_points(moving, switches, powers, base):
-            if search.judge(point).kind == "witness" or search.expired():
+            if search.expired() or search.judge(point).kind == "witness":
                 return
     widest = max(abs(k) for k in powers)
     candidates = draw_points(variables, seed + 2, small_fractions=False, widest=widest)
     start = search.result.agreements
     unresolved = len(search.result.unresolved)
     for _ in range(points * ATTEMPTS_PER_POINT):
-        if search.judge(next(candidates)).kind == "witness" or search.expired():
+        if search.expired() or search.judge(next(candidates)).kind == "witness":
             return
         if search.result.agreements - start >= points \
                 or len(search.result.unresolved) - unresolved >= MAX_UNRESOLVED:

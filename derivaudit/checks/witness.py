@@ -43,6 +43,8 @@ import random
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cached_property, lru_cache
 
 import mpmath
 import sympy as sp
@@ -287,7 +289,9 @@ class SearchResult:
         self.agreements += 1
         for v, value in point.items():
             lo, hi = self.region.get(v, (value, value))
-            self.region[v] = (min(lo, value), max(hi, value))
+            # compared as Python fractions: sympy's Rational comparison is slow in bulk
+            self.region[v] = (value if Fraction(value.p, value.q) < Fraction(lo.p, lo.q) else lo,
+                              value if Fraction(value.p, value.q) > Fraction(hi.p, hi.q) else hi)
 
     def region_text(self) -> str:
         def show(value):
@@ -305,19 +309,36 @@ class WitnessSearch:
         self.dps = dps
         self.limits = limits
         self.deadline = deadline
-        self.claim_expr, self.exact_expr = claim, exact
-        self.claim = _compiled(claim)
-        self.exact = _compiled(exact)
-        self.difference = _compiled(claim - exact)
-        # a domain expression that is defined everywhere (a polynomial, sin, exp, ...) needs no test
-        self.guards = [_compiled(d) for d in domain if not is_total(d)]
-        self.kinks = [_compiled(k) for k in switch_arguments([claim, exact]) if not isinstance(k, sp.Number)]
+        self.claim_expr, self.exact_expr, self.domain = claim, exact, tuple(domain)
         #: the variables whose region the result states
         self.shown = set(claim.free_symbols | exact.free_symbols) or set(self.variables)
         self.hints: list = []
         self.result = SearchResult()
         self.search_limits = Limits(**{**vars(limits),
                                        "max_dps": min(limits.max_dps, max(SEARCH_DIGITS, 8 * dps))})
+
+    # compiled on first use: a component judged after the check's deadline compiles nothing
+    @cached_property
+    def claim(self):
+        return _compiled(self.claim_expr)
+
+    @cached_property
+    def exact(self):
+        return _compiled(self.exact_expr)
+
+    @cached_property
+    def difference(self):
+        return _compiled(self.claim_expr - self.exact_expr)
+
+    @cached_property
+    def guards(self) -> list:
+        # a domain expression defined everywhere (a polynomial, sin, exp, ...) needs no test
+        return [_compiled(d) for d in self.domain if not is_total(d)]
+
+    @cached_property
+    def kinks(self) -> list:
+        return [_compiled(k) for k in switch_arguments([self.claim_expr, self.exact_expr])
+                if not isinstance(k, sp.Number)]
 
     def set_hint(self, form: sp.Expr) -> None:
         """A simplified form of ``claim − exact``; where it is provably non-zero the raw
@@ -350,7 +371,7 @@ class WitnessSearch:
         limits, dps = self.search_limits, self.dps
         try:
             for guard in self.guards:
-                certified_value(guard, _on(guard, point), 3, limits=limits, resolution=sp.Rational(1, 10 ** 30))
+                _defined(guard, tuple(point[v] for v in guard.variables), limits)
             for kink in self.kinks:
                 if not excludes_zero(kink, _on(kink, point), limits=limits, max_digits=dps):
                     return PointResult("skipped", point, reason="on a switch")
@@ -415,6 +436,17 @@ class WitnessSearch:
                                f"{self.limits.max_dps})", hinted=True)
         self.result.digits = max(self.result.digits, dps)
         return PointResult("agreement", point, claim.mid, exact.mid, difference.mid)
+
+
+@lru_cache(maxsize=8192)
+def _defined(guard, values: tuple, limits: Limits) -> None:
+    """Raise DomainError (LimitExceeded) where a domain expression is undefined
+    (unresolvable); cached, since a gradient's components share the formula and the points."""
+    certified_value(guard, dict(zip(guard.variables, values)), 3, limits=limits,
+                    resolution=_GUARD_RESOLUTION)
+
+
+_GUARD_RESOLUTION = sp.Rational(1, 10 ** 30)
 
 
 def _compiled(expr: sp.Expr):
