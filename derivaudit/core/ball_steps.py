@@ -358,7 +358,7 @@ def magnitude_guarded(step: Callable, node) -> Callable:
     def guarded(r):
         value = step(r)
         limit = active_limits().max_value_digits
-        big, tiny = _bounds(limit)
+        big, tiny = _BOUNDS.get(limit) or _bounds(limit)
         size = abs(value)
         if size >= big or (size < tiny and not value.contains(0)):
             raise LimitExceeded(f"{name} is outside 10^-{limit} … 10^{limit} "

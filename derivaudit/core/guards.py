@@ -37,6 +37,7 @@ import math
 import os
 import threading
 import time
+from typing import Callable
 
 import mpmath
 import sympy as sp
@@ -248,10 +249,12 @@ _LIMITS: contextvars.ContextVar[Limits] = contextvars.ContextVar("derivaudit_lim
                                                                  default=DEFAULT_LIMITS)
 
 
-def active_limits() -> Limits:
-    """The limits of the innermost :class:`evaluation_limits` or :class:`per_call_budgets`
-    block (the defaults outside one): what compiled formulas check magnitudes against."""
-    return _LIMITS.get()
+#: ``active_limits()`` — the limits of the innermost :class:`evaluation_limits` or
+#: :class:`per_call_budgets` block (the defaults outside one): what compiled formulas
+#: check magnitudes against.  The context variable's own ``get``: compiled formulas
+#: call it at every product, power and exponential, where a Python frame costs more
+#: than the check.
+active_limits: Callable[[], Limits] = _LIMITS.get
 
 
 class evaluation_limits:

@@ -94,7 +94,8 @@ class BallSamples:
         self._rational = {v: _as_fmpq(value) for v, value in self.point.items()}
         self.limits = limits
         self._base: dict[int, list] = {}
-        self._memo: dict[object, tuple[int, object]] = {}
+        #: shift key → (bits, ball) of each sample computed so far
+        self.memo: dict[object, tuple[int, object]] = {}
         self._complex: BallFormula | None = None
         self.evaluations = 0
 
@@ -113,9 +114,12 @@ class BallSamples:
         """The ball of the sample at ``shift`` (an ``fmpq``, or a tuple of them), memoised
         under ``key`` (hashing an ``fmpq`` is slow); None when it is not finite at
         ``bits`` (more precision may help), DomainError when no precision can."""
-        hit = self._memo.get(key)
+        hit = self.memo.get(key)
         if hit is not None and hit[0] >= bits:
             return hit[1]
+        return self._evaluate(key, shift, bits)
+
+    def _evaluate(self, key, shift, bits: int):
         shifts = shift if isinstance(shift, tuple) else (shift,)
         args = self.arguments(shifts, bits)
         value = self.formula(*args)
@@ -123,7 +127,7 @@ class BallSamples:
         if not value.is_finite():
             self._explain(args, shifts)
             return None
-        self._memo[key] = (bits, value)
+        self.memo[key] = (bits, value)
         return value
 
     def _explain(self, args, shifts) -> None:
@@ -186,9 +190,10 @@ def _shift(offset, eps: sp.Rational):
     return _as_fmpq(offset * eps)
 
 
-def quotient_ball(samples: BallSamples, st, eps: sp.Rational, bits: int):
+def quotient_ball(samples: BallSamples, st, eps: sp.Rational, bits: int, scaled: bool = True):
     """``D_ε f`` as a ball at ``bits`` bits (the current flint precision must be ``bits``),
-    and the scale ``Σ|wᵢ fᵢ|/εᵈ`` of its terms; ``(None, None)`` when a sample is not finite."""
+    and (when ``scaled``) the scale ``Σ|wᵢ fᵢ|/εᵈ`` of its terms; ``(None, None)`` when a
+    sample is not finite."""
     if st.complex_samples:
         value = samples.complex_value(eps, bits)
         if value is None:
@@ -197,17 +202,78 @@ def quotient_ball(samples: BallSamples, st, eps: sp.Rational, bits: int):
         result = value.imag / step
         return result, abs(result)
     terms, divisor = _terms(st, eps)
+    memo = samples.memo
+    values = []
+    for key, shift, _ in terms:
+        hit = memo.get(key)
+        if hit is not None and hit[0] >= bits:
+            values.append(hit[1])
+        else:
+            value = samples._evaluate(key, shift, bits)
+            if value is None:
+                return None, None
+            values.append(value)
+    return _weighted_sum(values, terms, divisor, scaled)
+
+
+def _weighted_sum(values, terms, divisor, scaled: bool) -> tuple:
+    """``Σ wᵢ fᵢ / divisor`` and (when ``scaled``) ``Σ|wᵢ fᵢ| / divisor``, in the terms' order."""
     total = arb(0)
+    if not scaled:
+        for value, term in zip(values, terms):
+            total += value * term[2]
+        return total / arb(divisor), None
     scale = arb(0)
-    for key, shift, weight in terms:
-        value = samples.value(key, shift, bits)
-        if value is None:
-            return None, None
-        part = value * weight
+    for value, term in zip(values, terms):
+        part = value * term[2]
         total += part
         scale += abs(part)
     divisor = arb(divisor)
     return total / divisor, scale / divisor
+
+
+#: (ids of the stencils, ε) → (stencils, distinct sample keys and shifts, each stencil's terms,
+#: divisor and the positions of its samples among the distinct ones)
+_PLANS: dict[tuple, tuple] = {}
+
+
+def _step_plan(stencils, eps: sp.Rational) -> tuple:
+    """The distinct samples every real stencil of a step needs, in order of first use
+    (so a failing sample is reported as the stencil-by-stencil order would), and per
+    stencil its terms, divisor and sample positions (None for the complex step)."""
+    key = (tuple(map(id, stencils)), eps.p, eps.q)
+    hit = _PLANS.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], stencils)):
+        return hit[1], hit[2]
+    positions: dict = {}
+    samples = []
+    per_stencil = []
+    for st in stencils:
+        if st.complex_samples:
+            per_stencil.append(None)
+            continue
+        terms, divisor = _terms(st, eps)
+        for sample_key, shift, _ in terms:
+            if sample_key not in positions:
+                positions[sample_key] = len(samples)
+                samples.append((sample_key, shift))
+        per_stencil.append((terms, divisor, tuple(positions[k] for k, _, _ in terms)))
+    if len(_PLANS) >= 4096:
+        _PLANS.clear()
+    _PLANS[key] = (tuple(stencils), tuple(samples), per_stencil)
+    return tuple(samples), per_stencil
+
+
+def _planned_quotient(plan, values: list, scaled: bool):
+    """``(approx, scale)`` of one stencil from a step's sample balls; ``(None, None)`` when
+    a sample is not finite; None for the complex step (computed by :func:`quotient_ball`)."""
+    if plan is None:
+        return None
+    terms, divisor, positions = plan
+    picked = [values[i] for i in positions]
+    if None in picked:
+        return None, None
+    return _weighted_sum(picked, terms, divisor, scaled)
 
 
 def predicted_bits(dps: int, st, eps: sp.Rational, magnitude_bits: int) -> int:
@@ -291,10 +357,32 @@ class StepCertifier:
         (the most any scheme is predicted to need), so the schemes share their samples;
         a scheme that falls short goes on alone at the precision it lacks."""
         bits = max(64, bits or max(predicted_bits(self.dps, st, eps, self.magnitude_bits) for st in stencils))
+        needed, plans = _step_plan(stencils, eps)
         with ball_precision(bits):
-            cells = [self._try(st, eps, bits) for st in stencils]
+            if self.exact_formula is not None:
+                self.exact_at(bits)  # first, as the first stencil's _try would
+            values = self._step_samples(needed, bits)
+            cells = [self._try(st, eps, bits, _planned_quotient(plan, values, self._scaled(bits)))
+                     for st, plan in zip(stencils, plans)]
         return [cell if cell is not None else self._certify(st, eps, self._next_bits(bits))
                 for (cell, _), st in zip(cells, stencils)]
+
+    def _step_samples(self, needed, bits: int) -> list:
+        """The balls of a step's distinct samples at ``bits`` (None for one that is not
+        finite: a stencil needing it falls short, as in :func:`quotient_ball`)."""
+        memo, evaluate = self.samples.memo, self.samples._evaluate
+        values = []
+        for key, shift in needed:
+            hit = memo.get(key)
+            if hit is not None and hit[0] >= bits:
+                values.append(hit[1])
+                continue
+            values.append(evaluate(key, shift, bits))
+        return values
+
+    def _scaled(self, bits: int) -> bool:
+        """Whether a quotient needs the scale of its terms (no exact value, or an exact 0)."""
+        return self.exact_formula is None or self.exact_at(bits)[1] is None
 
     def _next_bits(self, bits: int) -> int:
         return min(self.cap, bits * 2 if self._short < 0 else max(bits + self._short + 16, bits * 5 // 4))
@@ -312,9 +400,16 @@ class StepCertifier:
                                     f"{self.limits.max_dps} digits (Limits.max_dps)")
             bits = self._next_bits(bits)
 
-    def _try(self, st, eps, bits):
-        """(cell, None) when certified at ``bits``; else (None, the name of the number short)."""
-        approx, scale = quotient_ball(self.samples, st, eps, bits)
+    def _try(self, st, eps, bits, quotient=None):
+        """(cell, None) when certified at ``bits``; else (None, the name of the number short).
+        ``quotient`` is ``(approx, scale)`` when already computed (see :meth:`step_cells`)."""
+        if self.exact_formula is not None:
+            exact, resolution = self.exact_at(bits)
+        if quotient is not None:
+            approx, scale = quotient
+        else:
+            approx, scale = quotient_ball(self.samples, st, eps, bits,
+                                          scaled=self.exact_formula is None or resolution is None)
         if approx is None:
             self._short = -1
             return None, "difference quotient"
@@ -326,7 +421,6 @@ class StepCertifier:
                 return Cell(approx, None, None, False, True, bits), None
             self._short = _missing_bits(approx, need)
             return None, "difference quotient"
-        exact, resolution = self.exact_at(bits)
         if not (exact.is_exact() or exact.rel_accuracy_bits() >= need):
             self._short = _missing_bits(exact, need)
             return None, "exact derivative"

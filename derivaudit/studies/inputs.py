@@ -104,7 +104,7 @@ def parse_eps(spec: str | float | Iterable) -> list[sp.Rational]:
             values = [exact_number(p.strip(), "step") for p in text.split(",") if p.strip()]
     elif isinstance(spec, (int, float, Fraction, sp.Expr, mpmath.mpf)):
         values = [exact_number(spec, "step")]
-    elif all(isinstance(v, sp.Rational) and v > 0 for v in spec):
+    elif all(isinstance(v, sp.Rational) and v.p > 0 for v in spec):  # q > 0 always
         return list(spec)  # already exact positive steps (parsed before): nothing to check
     else:
         values = [exact_number(v, "step") for v in spec]
@@ -128,14 +128,23 @@ def resolve_point(expr: sp.Expr, at: Mapping[str, object] | None) -> dict[sp.Sym
         symbol = as_symbol(name)
         point[symbol] = exact_number(value, f"value of {symbol.name}")
     names = {s.name for s in point}
-    missing = [v.name for v in free_variables(expr) if v.name not in names]
+    variables, variable_names = _variables(expr)
+    missing = [v.name for v in variables if v.name not in names]
     if missing:
         raise DerivauditError(f"no value given for {', '.join(missing)}; "
                               f"give the point as --at {missing[0]}=VALUE")
-    unknown = sorted(names - {s.name for s in expr.free_symbols})
+    unknown = sorted(names - variable_names)
     if unknown:
         raise DerivauditError(f"--at names {', '.join(unknown)}, which the formula does not use")
-    return {v: point[v] for v in free_variables(expr)}
+    return {v: point[v] for v in variables}
+
+
+@lru_cache(maxsize=1024)
+def _variables(expr: sp.Expr) -> tuple[tuple[sp.Symbol, ...], frozenset[str]]:
+    """``expr``'s variables sorted by name, and their names (sympy walks the tree for
+    them on every call: memoised, as a study asks once per call)."""
+    variables = tuple(free_variables(expr))
+    return variables, frozenset(v.name for v in variables)
 
 
 def as_expr(formula, limits: Limits) -> sp.Expr:

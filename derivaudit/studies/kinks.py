@@ -13,6 +13,7 @@ its orders mean something.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 import sympy as sp
 
@@ -27,6 +28,12 @@ _ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth"}
 
 def kink_arguments(expr: sp.Expr) -> list[sp.Expr]:
     """The expressions whose zeros are kinks (or jumps) of ``expr``."""
+    return list(_kink_arguments(expr))
+
+
+@lru_cache(maxsize=1024)
+def _kink_arguments(expr: sp.Expr) -> tuple[sp.Expr, ...]:
+    """:func:`kink_arguments`, memoised: every study walks its formula for them."""
     found = []
     for node in sp.preorder_traversal(expr):
         if isinstance(node, (sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta)):
@@ -38,7 +45,7 @@ def kink_arguments(expr: sp.Expr) -> list[sp.Expr]:
             for _, condition in node.args:
                 for relation in condition.atoms(sp.core.relational.Relational):
                     found.append(relation.lhs - relation.rhs)
-    return found
+    return tuple(found)
 
 
 def one_sided_derivatives(expr: sp.Expr, var: sp.Symbol, point: Mapping[sp.Symbol, sp.Expr],

@@ -9,6 +9,7 @@ least error (float64), beside the error model's prediction.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 
 import mpmath
@@ -22,39 +23,39 @@ __all__ = ["observed_order", "log10_abs", "best_steps", "predicted_best_steps", 
            "order_notes", "distinguishing_digits"]
 
 
-def observed_order(errors: Sequence, steps: Sequence) -> list[float]:
+def observed_order(errors: Sequence, steps: Sequence, error_floats: Sequence[float] | None = None,
+                   step_floats: Sequence[float] | None = None) -> list[float]:
     """``log(e₁/e₂) / log(ε₁/ε₂)`` between each step and the previous one.
 
     The first entry is NaN, and so is any entry where an error is zero
-    (exact, or below the precision's resolution).
+    (exact, or below the precision's resolution).  ``error_floats`` and
+    ``step_floats``, when given, are ``abs(float(v))`` of each (a caller
+    that has them spares the conversions).
     """
     # Fast path in doubles: |v| rounded to 53 bits is float(|v|) when that is a normal
     # double, and the 53-bit quotient of two such numbers is their IEEE quotient, so
     # log(e₁/e₂) is the same number either way.  Anything else (zeros, values or
     # ratios outside the normal range) takes the mpmath path.
     errors, steps = list(errors), list(steps)
-    floats_e = [abs(float(v)) for v in errors]
-    floats_s = [abs(float(v)) for v in steps]
+    floats_e = error_floats if error_floats is not None else [abs(float(v)) for v in errors]
+    floats_s = step_floats if step_floats is not None else [abs(float(v)) for v in steps]
     orders = [math.nan]
+    low, high, log = _NORMAL_MIN, math.inf, math.log
     for i in range(1, len(errors)):
         e1, e2, s1, s2 = floats_e[i - 1], floats_e[i], floats_s[i - 1], floats_s[i]
-        if _normal(e1) and _normal(e2) and _normal(s1) and _normal(s2):
+        if low <= e1 < high and low <= e2 < high and low <= s1 < high and low <= s2 < high:
             if s1 == s2:
                 orders.append(math.nan)
                 continue
             ratio_e, ratio_s = e1 / e2, s1 / s2
-            if _normal(ratio_e) and _normal(ratio_s):
-                orders.append(math.log(ratio_e) / math.log(ratio_s))
+            if low <= ratio_e < high and low <= ratio_s < high:  # both normal doubles
+                orders.append(log(ratio_e) / log(ratio_s))
                 continue
         orders.append(_exact_order(errors[i - 1], errors[i], steps[i - 1], steps[i]))
     return orders
 
 
 _NORMAL_MIN = 2.2250738585072014e-308
-
-
-def _normal(x: float) -> bool:
-    return _NORMAL_MIN <= x < math.inf
 
 
 def _exact_order(e1, e2, s1, s2) -> float:
@@ -258,7 +259,7 @@ def order_notes(observed: dict[str, list[float]], expr, var, point, stencils) ->
     notes = {}
     for st in stencils:
         orders = [q for q in observed.get(st.name, ()) if math.isfinite(q)]
-        if not orders or float(np.median(orders[-3:])) < st.accuracy + 0.5:
+        if not orders or statistics.median(orders[-3:]) < st.accuracy + 0.5:
             continue
         seen = round(float(np.median(orders[-3:])))
         directions = var if isinstance(var, tuple) else (var,)

@@ -58,51 +58,58 @@ def _rounded(ball, prec: int, rnd) -> tuple:
     return from_man_exp(int(man), int(exp), prec, rnd)
 
 
-def _cell_columns(st, steps, cells, dps: int) -> dict[str, list]:
+def _cell_columns(st, steps, step_floats, cells, dps: int) -> dict[str, list]:
     """The table's columns for one scheme from its certified cells, rounded to ``dps`` digits.
 
     An error proved below the resolution reads 0 (so does a quotient of an
     exact derivative 0 below its own resolution); ``error_radius`` bounds
-    the distance from each reported error to the true one.
+    the distance from each reported error to the true one.  Numbers equal
+    by construction (the exact value, zeros, NaN) are one shared ``mpf``:
+    fewer objects for the garbage collector to walk afterwards.
     """
-    values, exacts, errs, sizes, rels, radii = [], [], [], [], [], []
+    values, exacts, errs, sizes, rels, radii, size_floats = [], [], [], [], [], [], []
     make = mpmath.mp.make_mpf
     with mpmath.workdps(dps):
         prec, rnd = mpmath.mp._prec_rounding
-        last_ball, last_exact = None, None
-        for cell in cells:
-            value = fzero if cell.approx_below_resolution else _rounded(cell.approx, prec, rnd)
-            if cell.exact is None:  # no derivative at the point: nothing to compare with
-                values.append(make(value))
-                exacts.append(make(fnan))
-                errs.append(make(fnan))
-                sizes.append(make(fnan))
-                rels.append(make(fnan))
-                radii.append(make(fnan))
-                continue
-            if cell.exact is not last_ball:  # one exact ball serves most cells: convert it once
-                last_ball, last_exact = cell.exact, _rounded(cell.exact, prec, rnd)
-            exact = last_exact
-            if cell.below_resolution:
-                error, radius = fzero, abs(cell.error).abs_upper()
-            else:
-                error, radius = _rounded(cell.error, prec, rnd), cell.error.rad()
-            size = mpf_abs(error, prec, rnd)
-            rel = mpf_div(size, mpf_abs(exact, prec, rnd), prec, rnd) if exact != fzero else fnan
-            values.append(make(value))
-            exacts.append(make(exact))
-            errs.append(make(error))
-            sizes.append(make(size))
-            rels.append(make(rel))
-            radii.append(to_mpf(radius))
-    return _columns(st, steps, values, exacts, errs, sizes, rels, radii)
+    nan, zero = make(fnan), make(fzero)
+    last_ball, exact = None, None
+    for cell in cells:
+        values.append(zero if cell.approx_below_resolution else make(_rounded(cell.approx, prec, rnd)))
+        if cell.exact is None:  # no derivative at the point: nothing to compare with
+            for column in (exacts, errs, sizes, rels, radii):
+                column.append(nan)
+            size_floats.append(math.nan)
+            continue
+        if cell.exact is not last_ball:  # one exact ball serves most cells: convert it once
+            last_ball, raw_exact = cell.exact, _rounded(cell.exact, prec, rnd)
+            exact, abs_exact = make(raw_exact), mpf_abs(raw_exact, prec, rnd)
+        exacts.append(exact)
+        if cell.below_resolution:
+            errs.append(zero)
+            sizes.append(zero)
+            rels.append(zero if raw_exact != fzero else nan)
+            radii.append(to_mpf(abs(cell.error).abs_upper()))
+            size_floats.append(0.0)
+            continue
+        error = _rounded(cell.error, prec, rnd)
+        # already rounded to prec: |error| is the same tuple with the sign cleared
+        size = (0,) + error[1:] if error[0] else error
+        errs.append(make(error))
+        sizes.append(make(size) if error[0] else errs[-1])
+        rels.append(make(mpf_div(size, abs_exact, prec, rnd)) if raw_exact != fzero else nan)
+        radii.append(to_mpf(cell.error.rad()))
+        size_floats.append(to_float(size, rnd=rnd))  # float(|error|), as observed_order takes it
+    orders = observed_order(sizes, steps, size_floats, step_floats)
+    return _columns(st, steps, values, exacts, errs, sizes, rels, radii, orders)
 
 
-def _columns(st, steps, values, exacts, errs, sizes, rels, radii) -> dict[str, list]:
+def _columns(st, steps, values, exacts, errs, sizes, rels, radii, orders=None) -> dict[str, list]:
     n = len(values)
+    if orders is None:
+        orders = observed_order(sizes, steps)
     return {"scheme": [st.name] * n, "derivative": [st.derivative] * n, "eps": list(steps),
             "approx": values, "exact": exacts, "error": errs, "abs_error": sizes,
-            "rel_error": rels, "observed_order": observed_order(sizes, steps),
+            "rel_error": rels, "observed_order": orders,
             "theoretical_order": [st.accuracy] * n, "error_radius": radii}
 
 
@@ -245,7 +252,8 @@ def _mp_sweep(request: _Request, f, exact, advance, limits: Limits) -> list[dict
         for i, cell in enumerate(certifier.step_cells(stencils, steps[j], limits, bits[j])):
             cells[i, j] = cell
             advance()
-    return [_cell_columns(st, eps_values, [cells[i, j] for j in range(len(steps))], dps)
+    step_floats = [abs(float(e)) for e in eps_values]
+    return [_cell_columns(st, eps_values, step_floats, [cells[i, j] for j in range(len(steps))], dps)
             for i, st in enumerate(stencils)]
 
 
@@ -333,7 +341,9 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
         else:
             parts = _float64_sweep(request, exact, advance, models, limits)
     columns = TABLE_COLUMNS + ([] if mp else ["predicted_error"])
-    table = pd.DataFrame({c: [v for part in parts for v in part[c]] for c in columns}, columns=columns)
+    # no columns= argument: the dict's order is the columns' order, and pandas
+    # would otherwise reindex (three times the cost of the frame itself)
+    table = pd.DataFrame({c: [v for part in parts for v in part[c]] for c in columns})
     table.attrs.update(_attrs(request))
     if not mp:
         table.attrs["error_model"] = models
@@ -353,7 +363,7 @@ def _attrs(request: _Request) -> dict:
     return {
         "formula": _formatted(request.expr),
         "wrt": ",".join(v.name for v in request.wrt_list) if request.wrt_list is not None else request.var.name,
-        "point": {s.name: str(v) for s, v in request.point.items()},
+        "point": {s.name: _text(v) for s, v in request.point.items()},
         "derivative": request.order,
         "exact_derivative": _formatted(exact_expr) if not exact_expr.has(sp.Heaviside, sp.sign,
                                                                           sp.DiracDelta) else str(exact_expr),
@@ -376,6 +386,12 @@ def _predicted_errors(expr, var, point, st, eps_values, models: dict, values: di
         return [math.nan] * len(eps_values)
     models[st.name] = {"predicted_best_eps": model.best_eps, "predicted_min_error": model.min_error}
     return [float(v) for v in model.error(eps_values)]
+
+
+@lru_cache(maxsize=4096)
+def _text(value: sp.Expr) -> str:
+    """``str(value)``, memoised (sympy's printer is slow even for a rational)."""
+    return str(value)
 
 
 @lru_cache(maxsize=1024)
