@@ -192,3 +192,18 @@ def test_docs_check_python_examples():
     import doctest
     failures, tried = doctest.testfile(str(DOCS), module_relative=False, optionflags=doctest.ELLIPSIS)
     assert tried >= 8 and failures == 0
+
+
+# -- found by the property tests -------------------------------------------------------------
+
+def test_a_region_where_a_kink_argument_vanishes_is_judged_not_skipped():
+    # max(100, -x) - 100 is 0 for every x > -100: not a switch of measure zero but a flat region,
+    # where the perturbation relu(x - 1000) lives
+    x = P("x")
+    f = sp.Abs(sp.Max(100, -x) - 100)
+    exact = sp.diff(f, x)
+    wrong = compare_expressions(exact + sp.Max(0, x - 1000), exact, domain=[f])
+    assert wrong.status == "different" and wrong.counterexample["x"] > 1000
+    right = compare_expressions(exact * (x ** 2 + 1) / (x ** 2 + 1), exact, domain=[f],
+                                limits=Limits(simplify_seconds=0))
+    assert right.status == "numerical"

@@ -13,8 +13,9 @@ points, and each point ends in one of:
 - **unresolved** — a value could not be certified within the precision cap
   (the point is recorded and reported, never counted as agreement);
 - **skipped** — outside the domain (the formula or the exact derivative is
-  undefined or not real there) or exactly on a switch set (a kink, where the
-  derivative does not exist).
+  undefined or not real there) or exactly on a switch of measure zero (a
+  kink, where the derivative does not exist); a region where a kink argument
+  vanishes identically is judged like any other point.
 
 The points (:func:`plan_points`), in order:
 
@@ -373,7 +374,8 @@ class WitnessSearch:
             for guard in self.guards:
                 _defined(guard, tuple(point[v] for v in guard.variables), limits)
             for kink in self.kinks:
-                if not excludes_zero(kink, _on(kink, point), limits=limits, max_digits=dps):
+                if not excludes_zero(kink, _on(kink, point), limits=limits, max_digits=dps) \
+                        and not _zero_around(kink, point, limits):
                     return PointResult("skipped", point, reason="on a switch")
         except DomainError:
             return PointResult("skipped", point, reason="outside the domain")
@@ -436,6 +438,27 @@ class WitnessSearch:
                                f"{self.limits.max_dps})", hinted=True)
         self.result.digits = max(self.result.digits, dps)
         return PointResult("agreement", point, claim.mid, exact.mid, difference.mid)
+
+
+#: relative shift that tells a switch surface from a region where a kink argument is 0
+_SHIFT = sp.Rational(1, 10 ** 9)
+
+
+def _zero_around(kink, point: dict, limits: Limits) -> bool:
+    """True when the kink argument is exactly 0 also after shifting each of its variables
+    by ±10⁻⁹ (relative): the point is inside a region where the argument vanishes
+    (``max(100, -x) - 100`` for x > -100), where the derivative formula holds, not on a
+    switch of measure zero, which is skipped."""
+    here = _on(kink, point)
+    for v in kink.variables:
+        step = _SHIFT * max(1, abs(here[v]))
+        for shifted in (here[v] + step, here[v] - step):
+            try:
+                if excludes_zero(kink, {**here, v: shifted}, limits=limits, max_digits=30):
+                    return False
+            except DomainError:
+                return False
+    return True
 
 
 @lru_cache(maxsize=8192)
