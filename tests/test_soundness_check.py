@@ -204,6 +204,6 @@ def test_a_region_where_a_kink_argument_vanishes_is_judged_not_skipped():
     exact = sp.diff(f, x)
     wrong = compare_expressions(exact + sp.Max(0, x - 1000), exact, domain=[f])
     assert wrong.status == "different" and wrong.counterexample["x"] > 1000
-    right = compare_expressions(exact * (x ** 2 + 1) / (x ** 2 + 1), exact, domain=[f],
+    right = compare_expressions(exact + sp.sin(x) ** 2 + sp.cos(x) ** 2 - 1, exact, domain=[f],
                                 limits=Limits(simplify_seconds=0))
     assert right.status == "numerical"
