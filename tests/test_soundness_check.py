@@ -207,3 +207,14 @@ def test_a_region_where_a_kink_argument_vanishes_is_judged_not_skipped():
     right = compare_expressions(exact + sp.sin(x) ** 2 + sp.cos(x) ** 2 - 1, exact, domain=[f],
                                 limits=Limits(simplify_seconds=0))
     assert right.status == "numerical"
+
+
+def test_a_switch_scan_past_the_magnitude_limit_is_no_crash():
+    # the grid scan for the zero of exp(1000000 - x) - 5 meets exp(10**6 + 10**6): beyond
+    # Limits.max_value_digits, which is an unusable grid point, not an error
+    x = P("x")
+    f = sp.Abs(sp.exp(1000000 - x) - 5)
+    exact = sp.diff(f, x)
+    right = compare_expressions(exact + sp.sin(x) ** 2 + sp.cos(x) ** 2 - 1, exact, domain=[f],
+                                limits=Limits(simplify_seconds=0))
+    assert right.status == "numerical"

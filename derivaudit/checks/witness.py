@@ -197,7 +197,7 @@ def _scan_roots(argument: sp.Expr, v: sp.Symbol, point, powers: Sequence[int],
     def sign(x):
         try:
             ball = formula.at([x], 128)
-        except (DomainError, ArithmeticError, ValueError):
+        except (DomainError, LimitExceeded, ArithmeticError, ValueError):
             return None
         if not ball.is_finite() or ball.contains(0):
             return 0 if ball.is_finite() else None
@@ -428,8 +428,12 @@ class WitnessSearch:
         except (LimitExceeded, DomainError):
             proved = False
         if proved:
-            value = certified_value(self.difference, _on(self.difference, point), 3, limits=self.limits)
-            return PointResult("witness", point, claim.mid, exact.mid, value.mid,
+            try:
+                value = certified_value(self.difference, _on(self.difference, point), 3,
+                                        limits=self.limits).mid
+            except (LimitExceeded, DomainError):
+                value = None  # proved non-zero, but its digits are beyond the limits
+            return PointResult("witness", point, claim.mid, exact.mid, value,
                                "the ball of claim − exact excludes 0")
         if needed > self.limits.max_dps:
             return PointResult("unresolved", point, claim.mid, exact.mid, None,
