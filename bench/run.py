@@ -21,7 +21,8 @@ backward, centered, centered4) at 50 significant digits:
   numpy evaluation of the stencil points and the weighted sums;
 - **MLP audit**: ``derivaudit.audit("examples/mlp_2layer.toml")`` wall time.
 
-Each figure is the median of several repetitions.  "warm" means the
+Each figure is the median of several repetitions, in wall time (``--cpu``: this
+process's CPU time, steadier on a shared, loaded machine).  "warm" means the
 expressions are already compiled (derivaudit's compile cache is filled; the
 limit's and numpy's functions are lambdified outside the timing), "cold"
 means every repetition starts from the sympy expressions (derivaudit's cache
@@ -114,15 +115,20 @@ def load_suite() -> list[Case]:
     return cases
 
 
+#: the clock of every figure: wall time, or with ``--cpu`` this process's CPU time
+CLOCK = {"clock": time.perf_counter}
+
+
 def median_times(workloads: dict, repeat: int) -> dict[str, float]:
-    """Median wall time of each workload; repetitions interleave the workloads,
+    """Median time of each workload; repetitions interleave the workloads,
     so a busy machine slows every competitor alike rather than one of them."""
+    clock = CLOCK["clock"]
     times = {name: [] for name in workloads}
     for _ in range(repeat):
         for name, run in workloads.items():
-            start = time.perf_counter()
+            start = clock()
             run()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(clock() - start)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -228,7 +234,12 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="6 steps instead of 30, fewer repetitions: under a minute")
     parser.add_argument("--repeat", type=int, help="repetitions per figure (default 5, quick 3)")
+    parser.add_argument("--cpu", action="store_true",
+                        help="time this process's CPU instead of the wall clock: steadier on a shared "
+                             "machine (study_many's worker processes are then not counted)")
     args = parser.parse_args(argv)
+    if args.cpu:
+        CLOCK["clock"] = time.process_time
     repeat = args.repeat or (3 if args.quick else 5)
     naive_repeat = 1 if args.quick else 3       # the naive way takes ~100 s per repetition
     steps = parse_eps(QUICK_STEPS if args.quick else STEPS)
@@ -236,7 +247,8 @@ def main(argv=None) -> int:
     n_rows = len(cases) * len(steps) * len(SCHEMES)
 
     print(f"derivaudit benchmark: {len(cases)} formulas x {len(steps)} steps x {len(SCHEMES)} schemes "
-          f"= {n_rows} quotients at {DPS} digits; median of {repeat} (naive: {naive_repeat})")
+          f"= {n_rows} quotients at {DPS} digits; median of {repeat} (naive: {naive_repeat}), "
+          f"{'CPU' if args.cpu else 'wall'} time")
     print(f"python {platform.python_version()}, mpmath {mpmath.__version__} (backend "
           f"{mpmath.libmp.BACKEND}), sympy {sp.__version__}, numpy {np.__version__}, "
           f"pandas {pd.__version__}; {os.cpu_count()} cpus, load average "

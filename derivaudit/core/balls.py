@@ -153,9 +153,11 @@ class BallFormula:
 
     def __call__(self, *args):
         registers = list(args)
-        registers += self._constants_at(ctx.prec)
+        if self.constants:
+            registers += self._constants_at(ctx.prec)
+        append = registers.append
         for step in self.steps:
-            registers.append(step(registers))
+            append(step(registers))
         return registers[self.result]
 
     def _constants_at(self, prec: int) -> list:

@@ -98,6 +98,10 @@ class BallSamples:
         self.memo: dict[object, tuple[int, object]] = {}
         self._complex: BallFormula | None = None
         self.evaluations = 0
+        #: (argument index, coordinate as fmpq or None, exact coordinate) of the one direction
+        #: (looked up once: hashing a sympy symbol per sample costs more than the sample's point)
+        v = self.directions[0] if len(self.directions) == 1 else None
+        self._along = None if v is None else (self.indices[0], self._rational[v], self.point[v])
 
     def arguments(self, shifts: tuple, bits: int) -> list:
         base = self._base.get(bits)
@@ -110,6 +114,17 @@ class BallSamples:
                 args[i] = _point_ball(self._rational[v], self.point[v], s)
         return args
 
+    def _arguments_along(self, shift, bits: int) -> list:
+        """:meth:`arguments` for one direction and one shift (the common case, without the loop)."""
+        base = self._base.get(bits)
+        if base is None:
+            return self.arguments((shift,), bits)
+        args = list(base)
+        if shift:
+            index, coordinate, value = self._along
+            args[index] = _point_ball(coordinate, value, shift)
+        return args
+
     def value(self, key, shift, bits: int):
         """The ball of the sample at ``shift`` (an ``fmpq``, or a tuple of them), memoised
         under ``key`` (hashing an ``fmpq`` is slow); None when it is not finite at
@@ -117,15 +132,14 @@ class BallSamples:
         hit = self.memo.get(key)
         if hit is not None and hit[0] >= bits:
             return hit[1]
-        return self._evaluate(key, shift, bits)
-
-    def _evaluate(self, key, shift, bits: int):
-        shifts = shift if isinstance(shift, tuple) else (shift,)
-        args = self.arguments(shifts, bits)
+        if isinstance(shift, tuple) or self._along is None:
+            args = self.arguments(shift if isinstance(shift, tuple) else (shift,), bits)
+        else:
+            args = self._arguments_along(shift, bits)
         value = self.formula(*args)
         self.evaluations += 1
         if not value.is_finite():
-            self._explain(args, shifts)
+            self._explain(args, shift if isinstance(shift, tuple) else (shift,))
             return None
         self.memo[key] = (bits, value)
         return value
@@ -202,34 +216,30 @@ def quotient_ball(samples: BallSamples, st, eps: sp.Rational, bits: int, scaled:
         result = value.imag / step
         return result, abs(result)
     terms, divisor = _terms(st, eps)
-    memo = samples.memo
     values = []
     for key, shift, _ in terms:
-        hit = memo.get(key)
-        if hit is not None and hit[0] >= bits:
-            values.append(hit[1])
-        else:
-            value = samples._evaluate(key, shift, bits)
-            if value is None:
-                return None, None
-            values.append(value)
-    return _weighted_sum(values, terms, divisor, scaled)
+        value = samples.value(key, shift, bits)
+        if value is None:
+            return None, None
+        values.append(value)
+    return _weighted_sum(values, range(len(values)), terms, divisor, scaled)
 
 
-def _weighted_sum(values, terms, divisor, scaled: bool) -> tuple:
-    """``Σ wᵢ fᵢ / divisor`` and (when ``scaled``) ``Σ|wᵢ fᵢ| / divisor``, in the terms' order."""
+def _weighted_sum(values, positions, terms, divisor, scaled: bool) -> tuple:
+    """``Σ wᵢ fᵢ / divisor`` and (when ``scaled``) ``Σ|wᵢ fᵢ| / divisor``, in the terms' order,
+    ``fᵢ`` being ``values[positions[i]]``; ``(None, None)`` when one of them is None (not finite)."""
     total = arb(0)
-    if not scaled:
-        for value, term in zip(values, terms):
-            total += value * term[2]
-        return total / arb(divisor), None
-    scale = arb(0)
-    for value, term in zip(values, terms):
+    scale = arb(0) if scaled else None
+    for i, term in zip(positions, terms):
+        value = values[i]
+        if value is None:
+            return None, None
         part = value * term[2]
         total += part
-        scale += abs(part)
+        if scaled:
+            scale += abs(part)
     divisor = arb(divisor)
-    return total / divisor, scale / divisor
+    return total / divisor, (scale / divisor if scaled else None)
 
 
 #: (ids of the stencils, ε) → (stencils, distinct sample keys and shifts, each stencil's terms,
@@ -262,18 +272,6 @@ def _step_plan(stencils, eps: sp.Rational) -> tuple:
         _PLANS.clear()
     _PLANS[key] = (tuple(stencils), tuple(samples), per_stencil)
     return tuple(samples), per_stencil
-
-
-def _planned_quotient(plan, values: list, scaled: bool):
-    """``(approx, scale)`` of one stencil from a step's sample balls; ``(None, None)`` when
-    a sample is not finite; None for the complex step (computed by :func:`quotient_ball`)."""
-    if plan is None:
-        return None
-    terms, divisor, positions = plan
-    picked = [values[i] for i in positions]
-    if None in picked:
-        return None, None
-    return _weighted_sum(picked, terms, divisor, scaled)
 
 
 def predicted_bits(dps: int, st, eps: sp.Rational, magnitude_bits: int) -> int:
@@ -359,10 +357,10 @@ class StepCertifier:
         bits = max(64, bits or max(predicted_bits(self.dps, st, eps, self.magnitude_bits) for st in stencils))
         needed, plans = _step_plan(stencils, eps)
         with ball_precision(bits):
-            if self.exact_formula is not None:
-                self.exact_at(bits)  # first, as the first stencil's _try would
+            scaled = self._scaled(bits)  # the exact value first, as the first stencil's _try would
             values = self._step_samples(needed, bits)
-            cells = [self._try(st, eps, bits, _planned_quotient(plan, values, self._scaled(bits)))
+            # a plan is (terms, divisor, sample positions); None for the complex step
+            cells = [self._try(st, eps, bits, plan and _weighted_sum(values, plan[2], plan[0], plan[1], scaled))
                      for st, plan in zip(stencils, plans)]
         return [cell if cell is not None else self._certify(st, eps, self._next_bits(bits))
                 for (cell, _), st in zip(cells, stencils)]
@@ -370,15 +368,8 @@ class StepCertifier:
     def _step_samples(self, needed, bits: int) -> list:
         """The balls of a step's distinct samples at ``bits`` (None for one that is not
         finite: a stencil needing it falls short, as in :func:`quotient_ball`)."""
-        memo, evaluate = self.samples.memo, self.samples._evaluate
-        values = []
-        for key, shift in needed:
-            hit = memo.get(key)
-            if hit is not None and hit[0] >= bits:
-                values.append(hit[1])
-                continue
-            values.append(evaluate(key, shift, bits))
-        return values
+        value = self.samples.value
+        return [value(key, shift, bits) for key, shift in needed]
 
     def _scaled(self, bits: int) -> bool:
         """Whether a quotient needs the scale of its terms (no exact value, or an exact 0)."""
