@@ -178,9 +178,10 @@ def _print_stencil_verdicts(tables) -> None:
 def _add_check(sub) -> None:
     p = sub.add_parser("check", help="audit a hand-derived derivative or gradient",
                        description="Decide whether a claimed derivative is right: proved, "
-                                   "numerically equal, or wrong with a counterexample, the likely "
-                                   "mistake and the finite-difference evidence. Exit 0 when every "
-                                   "claim is correct, 1 when one is wrong, 2 on bad input.")
+                                   "numerically equal, wrong with a certified counterexample (the likely "
+                                   "mistake and the finite-difference evidence), or undecided and why. "
+                                   "Exit 0 when every claim is correct, 1 when one is wrong, 4 when "
+                                   "one is undecided, 2 on bad input.")
     p.add_argument("formula", help='the function, e.g. "log(1+exp(w*x+b))"')
     target = p.add_mutually_exclusive_group()
     target.add_argument("--wrt", help="variable of the derivative (optional with one variable)")
@@ -201,7 +202,8 @@ def _add_check(sub) -> None:
 
 
 def _run_check(args) -> int:
-    from derivaudit.checks.check import check, format_result
+    from derivaudit.checks.check import check
+    from derivaudit.reports.check_text import format_result
 
     result = check(args.formula, wrt=args.wrt, claim=args.claim, order=args.order, grad=args.grad,
                    at=parse_assignments(args.at) or None, dps=args.dps)
@@ -209,7 +211,7 @@ def _run_check(args) -> int:
     if not args.quiet:
         print(format_result(result, digits=args.digits))
         _print_written(args)
-    return EXIT_OK if result.correct else EXIT_WRONG
+    return int(result.exit_code)
 
 
 def _add_sweep(sub) -> None:

@@ -252,6 +252,7 @@ def pretty_expr(expr) -> str:
 _CHECK_VERDICTS = {
     "PROVED": ("correct", "ok"), "NUMERICAL": ("correct", "ok"),
     "WRONG": ("wrong", "wrong"), "NOT_DIFFERENTIABLE": ("not differentiable", "warn"),
+    "UNDECIDED": ("undecided", "warn"),
 }
 
 
@@ -269,6 +270,8 @@ def _component_context(c, index: int) -> dict:
                f"domain, but not proved within the time budget ({comparison.method}).")
     elif c.verdict.name == "WRONG":
         how = f"The claim differs from the exact derivative ({comparison.method})."
+    elif c.verdict.name == "UNDECIDED":
+        how = f"Neither proved nor refuted ({comparison.method})."
     else:
         how = f"Not differentiable at the point: {c.one_sided.reason}." if c.one_sided else ""
         if not c.correct:
@@ -288,7 +291,7 @@ def _component_context(c, index: int) -> dict:
     elif c.exact_at_point is not None:
         facts += [("claim at the point", _number(c.claim_at_point)), ("exact at the point", _number(c.exact_at_point))]
     mistakes = [f"{d.mistake}: {d.message}" for d in c.diagnosis]
-    if not c.correct and not mistakes:
+    if comparison.different and not mistakes:
         mistakes = ["no simple pattern (sign, factor, term, variable, chain rule, order) explains it; "
                     "see the difference"]
     convergence = None

@@ -177,7 +177,7 @@ def _result_kind(result) -> str:
     """``"study"``, ``"check"`` or ``"audit"``; TypeError for anything else."""
     if isinstance(result, pd.DataFrame):
         return "study"
-    from derivaudit.checks.check import CheckResult  # check imports this module: import it lazily
+    from derivaudit.checks.results import CheckResult
 
     if isinstance(result, CheckResult):
         return "check"
