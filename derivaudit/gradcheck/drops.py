@@ -7,10 +7,12 @@ drops computes its derivative to float64 accuracy at best, so a check at
 ``dps`` digits would judge float64 noise: the check falls back to float64 and
 says where the drop happened (file:line and the source line).
 
-The hooks of :class:`~derivaudit.gradcheck.lifted.BallArray` report drops
-they see directly (with the caller's line); :func:`locate_drop` re-runs the
-code under a line tracer for the drops no hook sees (a float built from an
-element, a plain list of numbers).
+The hooks of :class:`~derivaudit.gradcheck.lifted.BallArray` report the
+drops they see, with the caller's line.  A drop no hook sees (a bare ball
+taken out with ``x.view(np.ndarray)`` and converted) still shows in the
+result, which then holds float64 numbers: the check falls back without a line.
+(A line tracer could find it, but ``sys.settrace`` was seen to hang CPython
+3.11 inside pytest after other threads had run; the hooks need no tracer.)
 """
 
 from __future__ import annotations
@@ -18,21 +20,18 @@ from __future__ import annotations
 import functools
 import linecache
 import os
-import re
 import sys
 import sysconfig
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 __all__ = ["DroppedToFloat64", "LiftSession", "active_session", "set_session", "record_drop", "user_line",
-           "locate_drop", "is_user_file", "describe"]
+           "is_user_file", "describe"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _LIBRARY_DIRS = (_PACKAGE_DIR, os.path.dirname(os.path.abspath(np.__file__)), sysconfig.get_paths()["stdlib"])
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _local = threading.local()
 
 
@@ -97,59 +96,3 @@ def record_drop(what: str) -> None:
     if session is not None:
         where = user_line(2)
         session.add(f"{what} at {where}" if where else what)
-
-
-def _floatish(value) -> bool:
-    if isinstance(value, (float, np.floating)):
-        return True
-    return isinstance(value, np.ndarray) and value.dtype.kind in "fc"
-
-
-def _ball_names(frame, is_ball: Callable) -> set[str]:
-    names = {k for k, v in frame.f_locals.items() if is_ball(v)}
-    return names
-
-
-def locate_drop(run: Callable[[], object], is_ball: Callable[[object], bool]) -> str:
-    """Re-run ``run`` under a line tracer; the first user line that made a float64 value out of balls.
-
-    A line counts when, after it ran, a local of its frame holds a float64
-    number or array that it did not hold before, and the line names a local
-    that held balls.  Returns ``file:line (source)`` or ``""``.
-    """
-    found: list[str] = []
-    state: dict = {}
-
-    def local_trace(frame, event, arg):
-        if found:
-            return None
-        before = state.get(frame)
-        if before is not None:
-            line, balls, ids = before
-            text = linecache.getline(frame.f_code.co_filename, line)
-            named = set(_NAME.findall(text)) & balls
-            changed = [v for k, v in frame.f_locals.items() if ids.get(k) != id(v) and _floatish(v)]
-            if event == "return" and _floatish(arg):
-                changed.append(arg)
-            if named and changed:
-                found.append(describe(frame.f_code.co_filename, line))
-                return None
-        if event == "line":
-            state[frame] = (frame.f_lineno, _ball_names(frame, is_ball),
-                            {k: id(v) for k, v in frame.f_locals.items()})
-        return local_trace
-
-    def global_trace(frame, event, arg):
-        if event == "call" and is_user_file(frame.f_code.co_filename) and not found:
-            return local_trace
-        return None
-
-    previous = sys.gettrace()
-    sys.settrace(global_trace)
-    try:
-        run()
-    except Exception:  # the drop may have made the code fail later on; the line is what we want
-        pass
-    finally:
-        sys.settrace(previous)
-    return found[0] if found else ""

@@ -13,8 +13,8 @@ functions (``np.zeros``, ``np.ones``, ``np.empty``, ``np.full``, ``np.eye``,
 float64.  What does leave (``float(x)``, ``astype(float)``) is recorded as a
 drop (:mod:`derivaudit.gradcheck.drops`).
 
-Indexing one entry gives a 0-d ``BallArray``, so ``float(x[i])`` and
-``math.exp(x[i])`` are seen too.
+Indexing one entry (or ``.item()``) gives a 0-d ``BallArray``, so
+``float(x[i])`` and ``math.exp(x[i])`` are seen too.
 
 >>> import numpy as np
 >>> from derivaudit.gradcheck.precision import lifted
@@ -24,7 +24,7 @@ Indexing one entry gives a 0-d ``BallArray``, so ``float(x[i])`` and
 ...     y[0] = 1
 ...     y /= 5                          # 1/5 as a ball, not the float 0.2
 ...     z = np.arctan(x) + y
-...     fifth = y[0].item().str(25, radius=False)
+...     fifth = y.view(np.ndarray)[0].str(25, radius=False)
 >>> fifth, type(z).__name__
 ('0.2000000000000000000000000', 'BallArray')
 """
@@ -213,10 +213,12 @@ class BallArray(np.ndarray):
         self.view(np.ndarray)[key] = value
 
     def __repr__(self):
-        return "BallArray(" + repr(self.view(np.ndarray))[6:] if self.ndim else f"BallArray({self.item()})"
+        plain = self.view(np.ndarray)
+        return "BallArray(" + repr(plain)[6:] if self.ndim else f"BallArray({plain.item()})"
 
     def __str__(self):
-        return str(self.view(np.ndarray)) if self.ndim else str(self.item())
+        plain = self.view(np.ndarray)
+        return str(plain) if self.ndim else str(plain.item())
 
     def __float__(self):
         drops.record_drop("a ball made a float (float(), np.float64(), math.*)")
@@ -241,7 +243,8 @@ class BallArray(np.ndarray):
             else [row.tolist() for row in self]
 
     def item(self, *args):
-        return self.view(np.ndarray).item(*args)
+        # a 0-d ball array, not the bare ball: float(x.item()) is then seen like float(x)
+        return wrap(self.view(np.ndarray).item(*args))
 
     def var(self, *args, **kwargs):
         return np.var(self, *args, **kwargs)

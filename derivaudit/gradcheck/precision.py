@@ -198,10 +198,7 @@ def probe_lifted(run, dps: int, is_result_ok, functions=()) -> tuple[object, str
     if session.drops:
         return None, "the code dropped to float64: " + "; ".join(session.drops[:3])
     if not is_result_ok(value):
-        with lifted(dps, functions):
-            where = drops.locate_drop(run, lambda v: type(v) in (arb, BallArray))
-        return None, "the code dropped to float64" + (f" at {where}" if where else
-                                                      " (its result holds float64 numbers, not balls)")
+        return None, "the code dropped to float64 (its result holds float64 numbers, not balls)"
     return value, ""
 
 
