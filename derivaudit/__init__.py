@@ -26,7 +26,7 @@ _EXPORTS = {
     "check": "checks.check", "CheckResult": "checks.check", "Verdict": "checks.check",
     "audit": "audits.audit", "AuditResult": "audits.audit", "load_spec": "audits.spec",
     "check_gradient": "gradcheck.gradient", "GradientCheckResult": "gradcheck.gradient",
-    "write_csv": "reports.report", "write_html": "reports.report",
+    "write_csv": "reports.files", "write_html": "reports.files",
     "parse_formula": "lang.parse", "format_formula": "lang.parse",
     "DerivauditError": "errors", "LimitExceeded": "errors", "Limits": "limits",
 }

@@ -16,7 +16,8 @@ from derivaudit import __version__
 from derivaudit.errors import DerivauditError
 from derivaudit.limits import DEFAULT_LIMITS
 from derivaudit.progress import terminal_progress
-from derivaudit.reports.report import table_as_text, write_csv, write_html
+from derivaudit.reports.files import write_csv, write_html
+from derivaudit.reports.text import table_as_text
 from derivaudit.studies.sweep import DEFAULT_EPS, fitted_orders, predicted_best_steps, study
 
 EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -197,7 +198,8 @@ def _add_sweep(sub) -> None:
 
 def _run_sweep(args) -> int:
     from derivaudit.studies.parallel import combine, load_sweep, study_many, sweep_summary
-    from derivaudit.reports.report import atomic_write_text, csv_frame
+    from derivaudit.reports.csv import csv_frame
+    from derivaudit.reports.files import atomic_write_text
 
     if args.workers is not None and args.scheduler:
         raise DerivauditError("give --workers or --scheduler, not both")

@@ -263,7 +263,6 @@ _ALWAYS = {"sympify", "parse_expr", "pickle", "marshal", "shelve", "dill", "clou
 #: reviewed uses: (file, name, text on the line) -> why it is safe
 ALLOWED = {
     ("guards.py", "getattr", "getattr(mpmath, name)"): "names from the fixed GUARDED_FUNCTIONS table",
-    ("report.py", "getattr", 'getattr(claim, "entry_abs_difference"'): "a literal attribute name",
     ("__init__.py", "getattr", "getattr(import_module(f\".{_EXPORTS[name]}\", __name__), name)"):
         "public names from the fixed _EXPORTS table, modules of this package only",
 }

@@ -42,7 +42,7 @@ from derivaudit.errors import DerivauditError, DomainError, LimitExceeded, Parse
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.core.numeric import GUARD_DIGITS, Samples, compile_formula, difference_quotient, exact_value, to_mpf
 from derivaudit.lang.parse import format_formula, parse_formula
-from derivaudit.reports.report import table_as_text
+from derivaudit.reports.text import table_as_text
 from derivaudit.core.stencils import backward, forward
 from derivaudit.studies.sweep import _check_dps, resolve_point, resolved_difference, study
 from derivaudit.core.symbolic import as_symbol, default_variable, derivative, require_variables

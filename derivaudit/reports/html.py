@@ -23,8 +23,8 @@ from derivaudit.errors import DerivauditError
 from derivaudit.core.numeric import compile_formula, exact_value
 from derivaudit.lang.parse import parse_formula
 from derivaudit.reports.plots import convergence_svg, heatmap_svg
-from derivaudit.reports.report import (_result_kind, _shape_text, _slug, audit_entries, audit_steps, format_number, formula_text,
-                     relative_difference, scientific, study_summary)
+from derivaudit.reports.tables import audit_entries, audit_steps, relative_error, result_kind, study_summary
+from derivaudit.reports.text import file_stem, format_number, formula_text, scientific, shape_text, short_step
 from derivaudit.core.stencils import stencil
 from derivaudit.studies.sweep import resolve_point
 
@@ -56,13 +56,6 @@ def _order_text(value) -> str:
 
 def _departs(value, theoretical) -> bool:
     return isinstance(value, float) and not math.isnan(value) and abs(value - theoretical) > ORDER_TOLERANCE
-
-
-def _short_step(value) -> str:
-    """A step as compact text: ``0.01``, ``1e-08``, ``3.16e-05``."""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return mpmath.nstr(mpmath.mpf(value), 6, min_fixed=-4, max_fixed=5)
 
 
 def _function_scale(attrs) -> float | None:
@@ -98,7 +91,7 @@ def convergence_context(table: pd.DataFrame, salt: str = "study", title: str = "
                        "predicted": list(group[predicted]) if predicted else None})
         for r in group.to_dict("records"):
             rows.append({
-                "scheme": name, "eps": _short_step(r["eps"]),
+                "scheme": name, "eps": short_step(r["eps"]),
                 "approx": format_number(r["approx"], SHOWN_DIGITS),
                 "exact": format_number(r["exact"], SHOWN_DIGITS),
                 "abs_error": scientific(r["abs_error"]), "rel_error": scientific(r["rel_error"]),
@@ -115,7 +108,7 @@ def convergence_context(table: pd.DataFrame, salt: str = "study", title: str = "
             "scheme": r.scheme, "stencil": _stencil_text(r.scheme, attrs),
             "theoretical": r.theoretical_order, "fitted": _order_text(r.fitted_order),
             "off": _departs(r.fitted_order, r.theoretical_order), "steps_used": r.steps_used,
-            "best_eps": _short_step(r.best_eps), "min_error": scientific(r.min_abs_error),
+            "best_eps": short_step(r.best_eps), "min_error": scientific(r.min_abs_error),
             "predicted_best": f"{predicted_best[r.scheme]:.3g}" if r.scheme in predicted_best else "",
         })
     floor = None
@@ -223,8 +216,8 @@ def _study_page(table: pd.DataFrame) -> tuple[str, dict]:
         "exact_text": attrs["exact_derivative"], "exact_pretty": pretty_formula(attrs["exact_derivative"]),
         "derivative_label": label,
         "meta": [("point", point), ("precision", precision), ("derivative", f"order {order} in {wrt}"),
-                 ("steps", f"{table['eps'].nunique()} from {_short_step(table['eps'].max())} "
-                           f"to {_short_step(table['eps'].min())}"),
+                 ("steps", f"{table['eps'].nunique()} from {short_step(table['eps'].max())} "
+                           f"to {short_step(table['eps'].min())}"),
                  ("schemes", ", ".join(dict.fromkeys(table["scheme"])))],
     }
     context = {"title": f"Convergence study of {label} for f = {attrs['formula']} at {point}",
@@ -268,9 +261,9 @@ def _component_context(c, index: int) -> dict:
         point = ", ".join(f"{k} = {v}" for k, v in comparison.counterexample.items())
         facts += [("counterexample", point), ("claim there", _number(comparison.claim_value)),
                   ("exact there", _number(comparison.exact_value))]
-        rel = relative_difference(comparison.claim_value, comparison.exact_value)
+        rel = relative_error(comparison.claim_value, comparison.exact_value)
     else:
-        rel = relative_difference(c.claim_at_point, c.exact_at_point)
+        rel = relative_error(c.claim_at_point, c.exact_at_point)
     if c.one_sided is not None:
         side = c.one_sided
         facts += [("left derivative", _number(side.left, 12) if side.left is not None else "none (diverges)"),
@@ -324,7 +317,7 @@ def _check_page(result) -> tuple[str, dict]:
 
 
 def _page(result) -> tuple[str, dict]:
-    kind = _result_kind(result)
+    kind = result_kind(result)
     if kind == "study":
         return _study_page(result)
     if kind == "check":
@@ -362,7 +355,7 @@ def _audit_claim_context(c, index: int, steps: pd.DataFrame, settings_dps: int) 
                        "white: equal); wrong entries are outlined in red.")
         heatmap = Markup(heatmap_svg(grid, wrong=wrong, salt=f"heat{index}",
                                      title=f"{c.parameter}: {c.wrong_description or 'no wrong entry'}"))
-    facts = [("shape", f"{_shape_text(c.shape)} (claim {_shape_text(c.claim_shape)})"),
+    facts = [("shape", f"{shape_text(c.shape)} (claim {shape_text(c.claim_shape)})"),
              ("verdict", c.verdict), ("entries proved", f"{c.proved_entries} of {c.entries}")]
     if c.wrong_description:
         facts.append(("wrong entries", c.wrong_description))
@@ -374,8 +367,8 @@ def _audit_claim_context(c, index: int, steps: pd.DataFrame, settings_dps: int) 
                                       f"{scientific(c.rel_difference_float64)})"),
               ("order", _order_text(c.order) if resolved else "none: the differences are at the rounding level")]
     diagnosis = list(c.diagnosis) + ([c.difference] if c.difference else [])
-    return {"parameter": c.parameter, "anchor": f"claim-{_slug(c.parameter)}", "correct": c.correct,
-            "css": css, "verdict": c.verdict, "shape": _shape_text(c.shape), "claim": c.claim,
+    return {"parameter": c.parameter, "anchor": f"claim-{file_stem(c.parameter)}", "correct": c.correct,
+            "css": css, "verdict": c.verdict, "shape": shape_text(c.shape), "claim": c.claim,
             "rel": scientific(c.rel_difference), "rel64": scientific(c.rel_difference_float64),
             "grade": c.grade, "order": _order_text(c.order) if resolved else "exact",
             "order_off": resolved and _departs(c.order, theory),
