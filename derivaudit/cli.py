@@ -53,13 +53,16 @@ def _mark_values(argv: Sequence[str]) -> list[str]:
     return marked
 
 
+def _unmark(value):
+    if isinstance(value, str) and value.startswith(" -"):
+        return value[1:]
+    if isinstance(value, list):
+        return [_unmark(v) for v in value]
+    return value
+
+
 def _unmark_values(args: argparse.Namespace) -> argparse.Namespace:
-    for name, value in vars(args).items():
-        if isinstance(value, str) and value.startswith(" -"):
-            setattr(args, name, value[1:])
-        elif isinstance(value, list):
-            setattr(args, name, [v[1:] if isinstance(v, str) and v.startswith(" -") else v for v in value])
-    return args
+    return argparse.Namespace(**{name: _unmark(value) for name, value in vars(args).items()})
 
 
 class _ArgumentParser(argparse.ArgumentParser):

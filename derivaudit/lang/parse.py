@@ -538,7 +538,7 @@ def parse_formula(text: str, *, limits: Limits = DEFAULT_LIMITS) -> sp.Expr:
     """Parse a scalar formula into a sympy expression.
 
     >>> parse_formula("theta^3 + 0.5*sigmoid(theta)")
-    theta**3 + 0.5/(1 + exp(-theta))  # doctest: +SKIP
+    theta**3 + 1/(2*(1 + exp(-theta)))
 
     Raises :class:`~derivaudit.errors.ParseError` (with the column at fault),
     :class:`~derivaudit.errors.UnsafeExpressionError` for syntax that only code

@@ -55,8 +55,8 @@ def relative_error(claim, exact) -> float:
     symmetric relative difference of gradient checks is
     :func:`derivaudit.verdicts.relative_difference`.)
 
-    >>> relative_error(3.0301, 3)
-    0.010033333333333277
+    >>> relative_error("3.0301", 3)
+    0.010033333333333339
     """
     if claim is None or exact is None:
         return math.nan
