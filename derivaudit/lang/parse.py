@@ -16,7 +16,6 @@ nesting depth, digits of exact constants, exponents) are bounded by
 from __future__ import annotations
 
 import ast
-import difflib
 import math
 import re
 import sys
@@ -29,6 +28,7 @@ from typing import Callable
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
+from derivaudit.lang.hints import syntax_hint, unknown_function_hint
 from derivaudit.errors import DerivauditError, LimitExceeded, ParseError, UnsafeExpressionError
 from derivaudit.core.guards import time_budget
 from derivaudit.limits import DEFAULT_LIMITS, Limits
@@ -362,15 +362,14 @@ class FormulaBuilder:
                 hint = f"write {node.func.attr}(...)" if node.func.attr in table else ""
                 raise self.error("attribute access is not allowed in a formula", node.func,
                                  UnsafeExpressionError, hint=hint)
-            raise self.error("only named functions can be called", node.func, UnsafeExpressionError)
+            raise self.error("only named functions can be called", node.func, UnsafeExpressionError,
+                             hint="a product needs *: write (a)*(b), not (a)(b)")
         fname = self.identifier(node.func)
         if node.keywords:
             raise self.error(f"{fname}() takes no keyword arguments", node.keywords[0].value
                              if node.keywords[0].arg is None else node, self.keyword_error_class())
         if fname not in table:
-            close = difflib.get_close_matches(fname, list(table), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else ""
-            raise self.error(f"unknown function '{fname}'", node.func, hint=hint)
+            raise self.error(f"unknown function '{fname}'", node.func, hint=unknown_function_hint(fname, table))
         return table[fname], fname
 
     def keyword_error_class(self):
@@ -526,7 +525,8 @@ def prepare(text: str, limits: Limits) -> tuple[SourceText, ast.Expression]:
             tree = ast.parse(source.rewritten, mode="eval")
     except SyntaxError as exc:
         line, column = source._original_position(exc.lineno or 1, max((exc.offset or 1) - 1, 0))
-        raise ParseError(f"syntax error: {exc.msg}", source=text, line=line, column=column) from None
+        raise ParseError(f"syntax error: {exc.msg}", source=text, line=line, column=column,
+                         hint=syntax_hint(text)) from None
     except (RecursionError, MemoryError):
         raise LimitExceeded("formula is too deeply nested to parse") from None
     finally:

@@ -103,9 +103,9 @@ def parse_eps(spec: str | float | Iterable) -> list[sp.Rational]:
                 raise ParseError(f"step count {parts[2]!r} must be a whole number") from None
             if count < 1 or count > _MAX_STEPS:
                 raise ParseError(f"step count must be between 1 and {_MAX_STEPS}, not {count}")
-            for value in (start, stop):
+            for typed, value in zip(parts[:2], (start, stop)):
                 if not value.is_positive:
-                    raise ParseError(f"steps must be positive, not {value}")
+                    raise ParseError(f"steps must be positive, not {typed.strip()}")
             if count == 1:
                 return [sp.Rational(start)] if start.is_Rational else [_exact_number(float(start), "step")]
             with mpmath.workdps(30):
@@ -122,7 +122,11 @@ def parse_eps(spec: str | float | Iterable) -> list[sp.Rational]:
                                                     what="step"))
             values = steps
         else:
-            values = [_exact_number(p.strip(), "step") for p in text.split(",") if p.strip()]
+            typed = [p.strip() for p in text.split(",") if p.strip()]
+            values = [_exact_number(p, "step") for p in typed]
+            for p, value in zip(typed, values):
+                if not value.is_positive:
+                    raise ParseError(f"steps must be positive, not {p}")
     elif isinstance(spec, (int, float, Fraction, sp.Expr, mpmath.mpf)):
         values = [_exact_number(spec, "step")]
     else:
@@ -150,10 +154,11 @@ def resolve_point(expr: sp.Expr, at: Mapping[str, object] | None) -> dict[sp.Sym
     missing = [v.name for v in free_variables(expr) if v.name not in names]
     if missing:
         raise DerivauditError(f"no value given for {', '.join(missing)}; "
-                              f"give the point as --at {missing[0]}=VALUE")
+                              f"give the point a value for it ({missing[0]}=VALUE)")
     unknown = sorted(names - {s.name for s in expr.free_symbols})
     if unknown:
-        raise DerivauditError(f"--at names {', '.join(unknown)}, which the formula does not use")
+        raise DerivauditError(f"the point names {', '.join(unknown)}, which the formula does not use; "
+                              "drop it or check the spelling")
     return {v: point[v] for v in free_variables(expr)}
 
 

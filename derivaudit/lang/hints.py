@@ -1,0 +1,64 @@
+"""How to fix a formula: hints for the errors people make most.
+
+Kept apart from the walker so every error site words its hint the same way.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+
+__all__ = ["FUNCTION_ALIASES", "unknown_function_hint", "syntax_hint"]
+
+#: names from other notations → the formula language's name
+FUNCTION_ALIASES = {"ln": "log", "sgn": "sign", "arctg": "atan", "tg": "tan", "Exp": "exp", "Log": "log",
+                    "Sin": "sin", "Cos": "cos", "Tan": "tan", "Sqrt": "sqrt", "lg": "log10"}
+
+#: a number written right before a name or a parenthesis: 2x, 3(x+1), 1.5e-3y
+_IMPLICIT_PRODUCT = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)(?=[A-Za-z_(])")
+#: a closing parenthesis right before a name, a number or an opening one: (x+1)(x-1), (x)y
+_ADJACENT_GROUPS = re.compile(r"\)\s*(?=[\w(])")
+
+
+def unknown_function_hint(name: str, known: Iterable[str]) -> str:
+    """The hint for an unknown function ``name``.
+
+    >>> unknown_function_hint("ln", ["log", "exp"])
+    "write log(...): the natural logarithm is 'log'"
+    >>> unknown_function_hint("epx", ["log", "exp"])
+    "did you mean 'exp'?"
+    """
+    known = list(known)
+    alias = FUNCTION_ALIASES.get(name)
+    if alias in known:
+        if name == "ln":
+            return "write log(...): the natural logarithm is 'log'"
+        return f"write {alias}(...)"
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+def syntax_hint(text: str) -> str:
+    """The hint for a syntax error in ``text``: a product written without ``*``.
+
+    >>> syntax_hint("2x + 1")
+    'write 2*x: a product needs *'
+    >>> syntax_hint("(x+1)(x-1)")
+    'write (x+1)*(x-1): a product needs *'
+    >>> syntax_hint("x +")
+    ''
+    """
+    match = _IMPLICIT_PRODUCT.search(text)
+    if match:
+        end = match.end()
+        tail = re.match(r"[A-Za-z_]\w*|\([^()]*\)", text[end:])
+        return f"write {match.group(1)}*{tail.group() if tail else text[end:end + 1]}: a product needs *"
+    match = _ADJACENT_GROUPS.search(text)
+    if match:
+        head = text[: match.start() + 1]
+        opening = head.rfind("(")
+        tail = re.match(r"[A-Za-z_]\w*|\d+(?:\.\d*)?|\([^()]*\)", text[match.end():])
+        if opening >= 0 and tail:
+            return f"write {head[opening:]}*{tail.group()}: a product needs *"
+    return ""
