@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 import derivaudit as da  # noqa: E402
 from derivaudit.core.numeric import compile_formula, difference_quotient_float64  # noqa: E402
 from derivaudit.studies.parallel import StudyTask, default_workers, study_many  # noqa: E402
-from derivaudit.studies.sweep import parse_eps, resolve_point  # noqa: E402
+from derivaudit.studies.inputs import parse_eps, resolve_point  # noqa: E402
 from derivaudit.core.symbolic import as_symbol  # noqa: E402
 
 DPS = 50

@@ -20,8 +20,8 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it (relative to this package)
 _EXPORTS = {
-    "study": "studies.sweep", "fitted_orders": "studies.sweep", "best_steps": "studies.sweep",
-    "predicted_best_steps": "studies.sweep", "study_many": "studies.parallel",
+    "study": "studies.sweep", "fitted_orders": "studies.orders", "best_steps": "studies.orders",
+    "predicted_best_steps": "studies.orders", "study_many": "studies.parallel",
     "StudyTask": "studies.parallel", "stencil": "core.stencils", "Stencil": "core.stencils",
     "check": "checks.check", "CheckResult": "checks.check", "Verdict": "checks.check",
     "audit": "audits.audit", "AuditResult": "audits.audit", "load_spec": "audits.spec",

@@ -156,10 +156,12 @@ def _add_study(sub) -> None:
 
 def _run_study(args) -> int:
     from derivaudit.reports.text import table_as_text
-    from derivaudit.studies.sweep import DEFAULT_EPS, fitted_orders, predicted_best_steps, study
+    from derivaudit.studies.inputs import DEFAULT_STEPS
+    from derivaudit.studies.orders import fitted_orders, predicted_best_steps
+    from derivaudit.studies.sweep import study
 
     wrt = _split_list(args.wrt) if args.wrt and "," in args.wrt else args.wrt  # x,y: a mixed partial
-    table = study(args.formula, wrt=wrt, at=parse_assignments(args.at), eps=args.eps or DEFAULT_EPS,
+    table = study(args.formula, wrt=wrt, at=parse_assignments(args.at), eps=args.eps or DEFAULT_STEPS,
                   schemes=_split_list(args.schemes), order=args.order, dps=args.dps,
                   precision="float64" if args.float64 else "mp",
                   progress=terminal_progress(args.quiet))

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import derivaudit as da
-from derivaudit.studies.sweep import observed_order, parse_eps
+from derivaudit.studies.inputs import parse_eps
+from derivaudit.studies.orders import observed_order
 from derivaudit.errors import DerivauditError, DomainError, LimitExceeded, ParseError
 
 

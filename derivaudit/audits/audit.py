@@ -56,7 +56,7 @@ from derivaudit.core.guards import evaluation_limits, lambdify_mpmath, time_budg
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.lang.parse import parse_constant
 from derivaudit.progress import Progress, ProgressArg
-from derivaudit.studies.sweep import observed_order
+from derivaudit.studies.orders import observed_order
 from derivaudit.audits.spec import AuditSettings, AuditSpec, Model, build, claim_layout, load_spec, random_rational
 
 __all__ = ["ClaimResult", "BackwardCheck", "AuditResult", "audit", "exact_gradient"]

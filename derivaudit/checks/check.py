@@ -44,7 +44,8 @@ from derivaudit.core.numeric import GUARD_DIGITS, Samples, compile_formula, diff
 from derivaudit.lang.parse import format_formula, parse_formula
 from derivaudit.reports.text import table_as_text
 from derivaudit.core.stencils import backward, forward
-from derivaudit.studies.sweep import _check_dps, resolve_point, resolved_difference, study
+from derivaudit.studies.inputs import check_dps, resolve_point
+from derivaudit.studies.sweep import resolved_difference, study
 from derivaudit.core.symbolic import as_symbol, default_variable, derivative, require_variables
 
 __all__ = ["Verdict", "Mistake", "Diagnosis", "OneSided", "ComponentResult", "CheckResult",
@@ -697,7 +698,7 @@ def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None,
     """
     if not isinstance(order, int) or isinstance(order, bool) or order < 1:
         raise DerivauditError(f"derivative order must be a whole number ≥ 1, not {order!r}")
-    dps = _check_dps(dps, limits)
+    dps = check_dps(dps, limits)
     f = _parse_part(formula, "formula", limits)
     if not f.free_symbols:
         raise DerivauditError("the formula has no variables to differentiate by")

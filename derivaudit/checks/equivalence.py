@@ -52,7 +52,7 @@ import sympy as sp
 
 from derivaudit.errors import DerivauditError, DomainError, LimitExceeded
 from derivaudit.limits import DEFAULT_LIMITS, Limits
-from derivaudit.core.numeric import GUARD_DIGITS, CompiledFormula, _evaluate, compile_formula, to_mpf
+from derivaudit.core.numeric import GUARD_DIGITS, CompiledFormula, compile_formula, evaluate_real, to_mpf
 from derivaudit.lang.parse import free_variables
 
 __all__ = ["STATUSES", "KINK_MARGIN", "Comparison", "compare_expressions", "kink_arguments",
@@ -400,7 +400,7 @@ def _value(compiled: CompiledFormula, point, wp: int):
     """The real value at ``wp`` digits, or None where undefined, infinite or complex."""
     with mpmath.workdps(wp):
         try:
-            return _evaluate(compiled, [to_mpf(point[v], wp) for v in compiled.variables], "")
+            return evaluate_real(compiled, [to_mpf(point[v], wp) for v in compiled.variables], "")
         except DomainError:
             return None
         except (TypeError, ArithmeticError):

@@ -202,6 +202,11 @@ class time_budget:
             self.message = _budget_message(self.seconds, what, self.setting)
             token.deadline = time.monotonic() + self.seconds
 
+    @property
+    def fired(self) -> bool:
+        """True once this budget has expired inside its block."""
+        return self._token is not None and self._token.fired > 0
+
     def __enter__(self):
         seconds = self.seconds
         if seconds is None or seconds <= 0 or math.isinf(seconds):
@@ -283,8 +288,7 @@ class per_call_budgets:
         try:
             return function(*args, **kwargs)
         except BaseException as exc:
-            token = budget._token
-            if token is None or not token.fired:
+            if not budget.fired:
                 raise
             try:
                 budget.__exit__(type(exc), exc, exc.__traceback__)  # LimitExceeded if it was ours
@@ -433,7 +437,7 @@ class _GuardedPrinter(MpmathPrinter):
 
 
 def _namespace() -> dict:
-    names = {name: _guarded(name, getattr(mpmath, name), grows)
+    names = {name: _guarded(name, vars(mpmath)[name], grows)
              for name, grows in GUARDED_FUNCTIONS.items()}
     names["_derivaudit_power"] = _power
     return names

@@ -29,7 +29,7 @@ from mpmath.libmp import dps_to_prec, fzero, mpf_div, mpf_mul, mpf_sum
 from derivaudit.errors import DomainError, LimitExceeded
 from derivaudit.core.guards import lambdify_mpmath, under_limits
 from derivaudit.limits import DEFAULT_LIMITS, Limits
-from derivaudit.core.stencils import ComplexStep, Stencil
+from derivaudit.core.stencils import Stencil
 
 __all__ = [
     "GUARD_DIGITS",
@@ -120,7 +120,8 @@ def _real(value, where: str) -> mpmath.mpf:
 _MPF = mpmath.mpf
 
 
-def _evaluate(compiled: CompiledFormula, args: Sequence, where: str) -> mpmath.mpf:
+def evaluate_real(compiled: CompiledFormula, args: Sequence, where: str) -> mpmath.mpf:
+    """``compiled`` at mpmath ``args`` (current precision) as a finite real number, or DomainError."""
     try:
         return _real(compiled.mp(*args), where)
     except (ZeroDivisionError, ValueError, OverflowError) as exc:
@@ -155,7 +156,7 @@ def exact_value(compiled: CompiledFormula, point: Mapping[sp.Symbol, sp.Expr], d
         values = []
         for prec in (wp, wp + GUARD_DIGITS):
             with mpmath.workdps(prec):
-                values.append(_evaluate(compiled, [to_mpf(point[v], prec) for v in compiled.variables],
+                values.append(evaluate_real(compiled, [to_mpf(point[v], prec) for v in compiled.variables],
                                         where))
         low, high = values
         with mpmath.workdps(wp):
@@ -193,7 +194,8 @@ class Samples:
         self.wrt = wrt
         self.directions = directions
         self.point = dict(point)
-        self._index = tuple(compiled.variables.index(v) for v in directions)
+        #: positions of the directions among the compiled formula's arguments
+        self.indices = tuple(compiled.variables.index(v) for v in directions)
         #: the point's coordinates at the highest precision asked for so far
         self._base: list[mpmath.mpf] = []
         self._base_digits = 0
@@ -224,11 +226,11 @@ class Samples:
         base = self._base
         args = list(base)
         shifts = shift if isinstance(shift, tuple) else (shift,)
-        for i, s in zip(self._index, shifts):
+        for i, s in zip(self.indices, shifts):
             if s:
                 args[i] = base[i] + mpmath.mpf(s.p) / s.q
         try:
-            result = _evaluate(self.compiled, args, "")
+            result = evaluate_real(self.compiled, args, "")
         except DomainError:
             moved = {**self.point, **{v: self.point[v] + s for v, s in zip(self.directions, shifts)}}
             raise DomainError(f"the formula is undefined or not real {_describe(moved)}, "
@@ -262,13 +264,8 @@ def _raw_cancelled_digits(whole: tuple, part: tuple) -> int:
     return max(0, math.ceil(bits * _LOG10_2))
 
 
-@lru_cache(maxsize=4096)
 def _shifted_terms(stencil: Stencil, eps: sp.Rational) -> tuple:
-    """``(oᵢ·ε, weight numerator, weight denominator)`` of the stencil's non-zero terms.
-
-    Cached: a sweep asks for the same stencil and step once per precision,
-    and exact rational arithmetic in sympy costs more than the lookup.
-    """
+    """``(oᵢ·ε, weight numerator, weight denominator)`` of the stencil's non-zero terms."""
     return tuple((_scaled(o, eps), int(w.p), int(w.q)) for o, w in stencil.terms())
 
 
@@ -280,13 +277,13 @@ def difference_quotient(samples: Samples, stencil: Stencil, eps: sp.Rational, dp
     The working precision starts at ``dps + d·log10(1/ε) + GUARD_DIGITS`` and
     is raised by the cancellation actually measured in the sum.  The result
     carries at least ``GUARD_DIGITS/2`` digits beyond ``dps``.
-    A :class:`~derivaudit.stencils.ComplexStep` is evaluated by
-    :func:`complex_step_quotient`; a :class:`~derivaudit.stencils.TensorStencil`
+    A scheme with ``complex_samples`` (:class:`~derivaudit.core.stencils.ComplexStep`)
+    is evaluated by :func:`complex_step_quotient`; a :class:`~derivaudit.core.stencils.TensorStencil`
     needs ``samples`` along all its directions.
     """
     if not isinstance(eps, sp.Rational):
         eps = sp.Rational(eps)
-    if isinstance(stencil, ComplexStep):
+    if stencil.complex_samples:
         return complex_step_quotient(samples, eps, dps, limits)
     terms = _terms_at(stencil, eps)
     # log10(1/ε) from the integers of ε = p/q: no float underflow for tiny steps
@@ -325,14 +322,16 @@ def difference_quotient(samples: Samples, stencil: Stencil, eps: sp.Rational, dp
                         f"within the precision limit of {limits.max_dps} digits")
 
 
-#: (id(stencil), ε) → (stencil, terms): hashing a Stencil (tuples of sympy numbers)
+#: The one cache of stencil terms, (id(stencil), ε) → (stencil, terms): a sweep asks
+#: for the same stencil and step once per precision, exact rational arithmetic in
+#: sympy costs more than the lookup, and hashing a Stencil (tuples of sympy numbers)
 #: costs more than a 50-digit quotient's arithmetic; the stencil is kept in the
 #: entry, so its id cannot be reused while the entry exists
 _TERMS: dict[tuple[int, int, int], tuple[Stencil, tuple]] = {}
 
 
 def _terms_at(stencil: Stencil, eps: sp.Rational) -> tuple:
-    """:func:`_shifted_terms`, looked up by the stencil's identity."""
+    """:func:`_shifted_terms`, cached by the stencil's identity and the step."""
     key = (id(stencil), eps.p, eps.q)
     hit = _TERMS.get(key)
     if hit is not None and hit[0] is stencil:
@@ -379,7 +378,7 @@ def difference_quotient_float64(compiled: CompiledFormula, stencil: Stencil, wrt
     For a tensor stencil ``wrt`` is the tuple of its directions' variables.
     """
     eps = np.asarray(eps, dtype=np.float64)
-    if isinstance(stencil, ComplexStep):
+    if stencil.complex_samples:
         return complex_step_float64(compiled, wrt, point, eps)
     terms = stencil.terms()
     directions = tuple(wrt) if isinstance(wrt, (tuple, list)) else (wrt,)
@@ -437,7 +436,7 @@ def complex_step_quotient(samples: Samples, eps: sp.Rational, dps: int,
     compiled, point = samples.compiled, samples.point
     if len(samples.directions) != 1:
         raise DomainError("the complex step takes derivatives along one variable only")
-    var, index = samples.directions[0], samples._index[0]
+    var, index = samples.directions[0], samples.indices[0]
     where = f"at {var.name} = {point[var]} + {eps}·i"
     wp = dps + GUARD_DIGITS
     previous = None

@@ -27,15 +27,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import ClassVar
 
 import sympy as sp
 
 from derivaudit.errors import DerivauditError
 
 __all__ = ["Stencil", "ComplexStep", "TensorStencil", "forward", "backward", "centered", "richardson",
-           "complex_step", "tensor_stencil", "stencil", "SCHEME_KINDS"]
+           "complex_step", "tensor_stencil", "stencil"]
 
-SCHEME_KINDS = ("forward", "backward", "centered")
 _SCHEME_NAME = re.compile(r"^(forward|backward|centered)(\d*)$")
 #: longest stencil built on request; far beyond any useful accuracy
 _MAX_POINTS = 41
@@ -57,14 +57,35 @@ class Stencil:
     accuracy: int
     error_constant: sp.Rational
 
+    #: samples ``f`` at complex points (so needs ``f`` analytic): False for real sums
+    complex_samples: ClassVar[bool] = False
+
     @property
     def points(self) -> int:
         """Number of function evaluations (offsets with a non-zero weight)."""
         return sum(1 for w in self.weights if w != 0)
 
+    @property
+    def counts(self) -> tuple[int, ...]:
+        """Derivative order along each direction (one direction)."""
+        return (self.derivative,)
+
+    @property
+    def roundoff_power(self) -> int:
+        """``d`` in the roundoff ``∝ u/εᵈ`` the weighted sum amplifies."""
+        return self.derivative
+
     def terms(self) -> list[tuple[sp.Rational, sp.Rational]]:
         """``(offset, weight)`` pairs with non-zero weight."""
         return [(o, w) for o, w in zip(self.offsets, self.weights) if w != 0]
+
+    def roundoff_weights(self) -> list[sp.Rational]:
+        """The weights whose samples' rounding errors add up in the quotient."""
+        return [w for _, w in self.terms()]
+
+    def leading_terms(self) -> list[tuple[sp.Rational, tuple[int, ...]]]:
+        """``(C, (d + p,))``: the leading error term ``C εᵖ f⁽ᵈ⁺ᵖ⁾`` (as :class:`TensorStencil`)."""
+        return [(self.error_constant, (self.derivative + self.accuracy,))]
 
     def formula(self, f: str = "f", x: str = "x", eps: str = "ε") -> str:
         """Human-readable form, e.g. ``(f(x + ε) - f(x - ε))/(2ε)``."""
@@ -154,7 +175,7 @@ def richardson(base: Stencil, ratio=2) -> Stencil:
     non-zero term of the base's error expansion (``p + 1`` in general,
     ``p + 2`` for centered stencils, whose odd error terms vanish).
     """
-    if isinstance(base, ComplexStep):
+    if base.complex_samples:
         raise DerivauditError("Richardson extrapolation applies to real stencils, not the complex step")
     try:
         r = sp.Rational(repr(ratio) if isinstance(ratio, float) else ratio)
@@ -177,7 +198,7 @@ def richardson(base: Stencil, ratio=2) -> Stencil:
 
 
 @dataclass(frozen=True)
-class ComplexStep(Stencil):
+class ComplexStep:
     """The complex-step derivative ``Im f(x + iε) / ε``.
 
     For ``f`` analytic along the real axis and real on it,
@@ -185,13 +206,35 @@ class ComplexStep(Stencil):
     ``Im f(x + iε)/ε = f'(x) − ε²/6 · f'''(x) + O(ε⁴)``: order 2, error
     constant −1/6, and no subtraction, hence no cancellation — in float64
     the error stays at the rounding level ``≈ u·|f'|`` down to ε = 1e-200.
-    First derivatives only.  It is not a sum of real samples: ``offsets``
-    is ``(i,)`` for display, and evaluation code dispatches on the type
-    (see :mod:`derivaudit.numeric`).
+    First derivatives only.  It is not a sum of real samples, so it is not a
+    :class:`Stencil` and has no ``terms()``; it has every attribute the sweep
+    and the error model read (``name``, ``derivative``, ``accuracy``,
+    ``error_constant``, ``counts``, ``points``, ``roundoff_power``,
+    ``roundoff_weights()``, ``leading_terms()``, ``formula()``), and
+    ``complex_samples`` tells evaluation code to take ``Im f(x + iε)/ε``
+    (see :mod:`derivaudit.core.numeric`).
     """
 
-    def terms(self):
-        raise DerivauditError("the complex step is not a sum of real samples")
+    name: str
+    derivative: int
+    accuracy: int
+    error_constant: sp.Rational
+
+    complex_samples: ClassVar[bool] = True
+    #: one sample, at ``x + iε``
+    points: ClassVar[int] = 1
+    #: no difference cancels: the roundoff does not grow as ε shrinks
+    roundoff_power: ClassVar[int] = 0
+
+    @property
+    def counts(self) -> tuple[int, ...]:
+        return (self.derivative,)
+
+    def roundoff_weights(self) -> list:
+        return []
+
+    def leading_terms(self) -> list[tuple[sp.Rational, tuple[int, ...]]]:
+        return [(self.error_constant, (self.derivative + self.accuracy,))]
 
     def formula(self, f: str = "f", x: str = "x", eps: str = "ε") -> str:
         return f"Im({f}({x} + I*{eps}))/{eps}"
@@ -202,7 +245,7 @@ def complex_step(derivative: int = 1) -> ComplexStep:
     if derivative != 1:
         raise DerivauditError(f"the complex step gives first derivatives only, not order {derivative}; "
                               "use centered or richardson-centered for higher derivatives")
-    return ComplexStep("complex-step", 1, (sp.I,), (sp.Integer(1),), 2, sp.Rational(-1, 6))
+    return ComplexStep("complex-step", 1, 2, sp.Rational(-1, 6))
 
 
 @dataclass(frozen=True)
@@ -219,6 +262,19 @@ class TensorStencil:
 
     name: str
     factors: tuple[Stencil, ...]
+
+    complex_samples: ClassVar[bool] = False
+
+    @property
+    def counts(self) -> tuple[int, ...]:
+        return tuple(f.derivative for f in self.factors)
+
+    @property
+    def roundoff_power(self) -> int:
+        return self.derivative
+
+    def roundoff_weights(self) -> list[sp.Rational]:
+        return [w for _, w in self.terms()]
 
     @property
     def derivative(self) -> int:

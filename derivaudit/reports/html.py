@@ -26,7 +26,7 @@ from derivaudit.reports.plots import convergence_svg, heatmap_svg
 from derivaudit.reports.tables import audit_entries, audit_steps, relative_error, result_kind, study_summary
 from derivaudit.reports.text import file_stem, format_number, formula_text, scientific, shape_text, short_step
 from derivaudit.core.stencils import stencil
-from derivaudit.studies.sweep import resolve_point
+from derivaudit.studies.inputs import resolve_point
 
 __all__ = ["render", "convergence_context", "pretty_formula", "ORDER_TOLERANCE"]
 

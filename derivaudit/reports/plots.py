@@ -27,21 +27,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from derivaudit.studies.error_model import UNIT_ROUNDOFF
+from derivaudit.studies.orders import log10_abs
 
-__all__ = ["figure_svg", "convergence_svg", "heatmap_svg", "log10_abs"]
+__all__ = ["figure_svg", "convergence_svg", "heatmap_svg"]
 
 #: reference slopes drawn faintly behind the data
 REFERENCE_SLOPES = (1, 2, 4)
-
-
-def log10_abs(value) -> float:
-    """``log10|value|`` as a float (−inf for 0, NaN for NaN), exact for tiny mpmath numbers."""
-    value = mpmath.mpf(value)
-    if mpmath.isnan(value):
-        return math.nan
-    if value == 0:
-        return -math.inf
-    return float(mpmath.log10(abs(value)))
 
 
 def figure_svg(fig: Figure, salt: str, label: str) -> str:

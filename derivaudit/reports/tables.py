@@ -80,7 +80,7 @@ def study_summary(table: pd.DataFrame) -> pd.DataFrame:
         Columns ``scheme, theoretical_order, fitted_order, steps_used,
         best_eps, min_abs_error``; the table's attrs are kept.
     """
-    from derivaudit.studies.sweep import best_steps, fitted_orders
+    from derivaudit.studies.orders import best_steps, fitted_orders
 
     fitted = fitted_orders(table)
     summary = fitted.merge(best_steps(table), on="scheme", how="left", sort=False)
@@ -147,7 +147,7 @@ def audit_steps(result) -> pd.DataFrame:
         2 for a right claim and about 0 for a wrong one.  ``eps`` is the
         exact decimal text of the step.
     """
-    from derivaudit.studies.sweep import observed_order
+    from derivaudit.studies.orders import observed_order
 
     rows = []
     for c in result.claims:

@@ -132,7 +132,7 @@ def _combination(expr: sp.Expr, directions: tuple, leading: tuple) -> sp.Expr:
 
 
 def float64_error_model(expr: sp.Expr, wrt, point: Mapping[sp.Symbol, sp.Expr],
-                        st: Stencil | TensorStencil, unit_roundoff: float = UNIT_ROUNDOFF,
+                        st: Stencil | TensorStencil | ComplexStep, unit_roundoff: float = UNIT_ROUNDOFF,
                         statistic: str = "typical", values: dict | None = None) -> ErrorModel:
     """The :class:`ErrorModel` of scheme ``st`` for ``expr`` at the exact ``point``.
 
@@ -164,16 +164,11 @@ def float64_error_model(expr: sp.Expr, wrt, point: Mapping[sp.Symbol, sp.Expr],
     def diff(counts: Sequence[int]) -> sp.Expr:
         return _diff(expr, *[(v, c) for v, c in zip(directions, counts) if c])
 
-    if isinstance(st, TensorStencil):
-        if len(st.factors) != len(directions):
-            raise DerivauditError(f"{len(st.factors)} stencil directions but {len(directions)} variables")
-        counts = tuple(f.derivative for f in st.factors)
-        leading = st.leading_terms()
-        weights = [w for _, w in st.terms()]
-    else:
-        counts = (st.derivative,)
-        leading = [(st.error_constant, (st.derivative + st.accuracy,))]
-        weights = [] if isinstance(st, ComplexStep) else [w for _, w in st.terms()]
+    counts = st.counts
+    if len(counts) != len(directions):
+        raise DerivauditError(f"{len(counts)} stencil directions but {len(directions)} variables")
+    leading = st.leading_terms()
+    weights = st.roundoff_weights()
     u = unit_roundoff * (TYPICAL if typical else 1.0)
 
     def combine(a: float, b: float) -> float:
@@ -183,12 +178,11 @@ def float64_error_model(expr: sp.Expr, wrt, point: Mapping[sp.Symbol, sp.Expr],
     truncation = at(_combination(expr, directions, tuple(leading)))
     xs = [abs(float(point[v])) for v in directions]
     moved = sum(x * at(_diff(target, v)) for x, v in zip(xs, directions) if x)
-    if isinstance(st, ComplexStep):
+    if not st.roundoff_power:  # nothing cancels (the complex step): the result's rounding is the floor
         roundoff, floor = 0.0, u * combine(at(target), moved)
     else:
         floor = u * moved
         sample = combine(at(expr), sum(x * at(_diff(expr, v)) for x, v in zip(xs, directions) if x))
         spread = math.sqrt(float(sum(w * w for w in weights))) if typical else float(sum(abs(w) for w in weights))
         roundoff = u * spread * sample
-    return ErrorModel(st.name, st.derivative if not isinstance(st, ComplexStep) else 0, st.accuracy,
-                      truncation, roundoff, floor)
+    return ErrorModel(st.name, st.roundoff_power, st.accuracy, truncation, roundoff, floor)

@@ -49,7 +49,8 @@ import pandas as pd
 from derivaudit.errors import DerivauditError, SpecError
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.progress import Progress, ProgressArg
-from derivaudit.studies.sweep import DEFAULT_EPS, study
+from derivaudit.studies.inputs import DEFAULT_STEPS
+from derivaudit.studies.sweep import study
 
 __all__ = ["StudyTask", "study_many", "default_workers", "load_sweep", "combine", "sweep_summary"]
 
@@ -64,7 +65,7 @@ class StudyTask:
     formula: object
     wrt: str | None = None
     at: Mapping[str, object] | None = None
-    eps: object = DEFAULT_EPS
+    eps: object = DEFAULT_STEPS
     schemes: Sequence[str] = ("forward", "centered")
     order: int = 1
     dps: int = 50
@@ -263,7 +264,7 @@ def combine(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
 def sweep_summary(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """Fitted orders of every study: ``study, formula, wrt, point`` then
     :func:`~derivaudit.study.fitted_orders`' columns, one row per study × scheme."""
-    from derivaudit.studies.sweep import fitted_orders
+    from derivaudit.studies.orders import fitted_orders
 
     fitted = []
     for table in tables:

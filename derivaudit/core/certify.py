@@ -1,0 +1,214 @@
+"""Certified values: the precision rises until a ball proves the digits asked for.
+
+:func:`certified_value` evaluates a compiled formula (:mod:`derivaudit.core.balls`)
+at an exact point, at rising precision, until the ball's radius is at most half
+a unit of the last requested significant digit, or until it proves the value is
+below a stated absolute resolution.  :func:`excludes_zero` proves a value is
+not zero.  No guard digits, no comparison of two precisions: the radius is the
+proof.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Callable
+from dataclasses import dataclass
+
+import mpmath
+import sympy as sp
+from flint import arb
+
+from derivaudit.core.ball_steps import GROWS, radius_mpf, to_mpf
+from derivaudit.core.balls import BallFormula, ball_precision, compile_balls, digits_to_bits, exact_ball
+from derivaudit.core.guards import under_limits
+from derivaudit.errors import DomainError, LimitExceeded
+from derivaudit.limits import DEFAULT_LIMITS, Limits
+
+__all__ = ["Ball", "certified_value", "excludes_zero", "ball_digits", "as_ball", "is_resolved"]
+
+_LOG2_10 = math.log2(10)
+
+
+@dataclass(frozen=True)
+class Ball:
+    """A certified enclosure ``[mid − rad, mid + rad]`` of one real number.
+
+    ``digits`` is how many significant decimal digits the ball certifies
+    (``rad ≤ |x|·10^-digits / 2``, so ``mid`` printed to ``digits`` digits is
+    within one unit of the last digit); ``math.inf`` for an exact zero or an
+    exact value.  ``below_resolution`` is True when certification stopped
+    because ``|x| < resolution`` was proved instead.
+    """
+
+    mid: mpmath.mpf
+    rad: mpmath.mpf
+    digits: float
+    contains_zero: bool
+    below_resolution: bool = False
+    bits: int = 0
+
+    @property
+    def excludes_zero(self) -> bool:
+        """True when the ball proves the value is not 0."""
+        return not self.contains_zero
+
+    @property
+    def is_exact_zero(self) -> bool:
+        return not self.mid and not self.rad
+
+
+def ball_digits(ball) -> float:
+    """Significant decimal digits ``ball`` certifies (``rad ≤ |x|·10^-d/2``); inf when exact."""
+    if ball.is_exact():
+        return math.inf
+    bits = ball.rel_accuracy_bits()
+    if bits <= 1:
+        return 0
+    return max(0, math.floor((bits - 1) / _LOG2_10))
+
+
+def as_ball(value, bits: int = 0) -> Ball:
+    """An ``arb`` as a :class:`Ball` (midpoint and radius exact)."""
+    return Ball(to_mpf(value), radius_mpf(value), ball_digits(value), bool(value.contains(0)),
+                bits=bits)
+
+
+def is_resolved(value, digits: int, resolution) -> tuple[bool, bool]:
+    """(certified, below resolution) for an ``arb``."""
+    if not value.is_finite():
+        return False, False
+    if value.is_exact():
+        return True, False
+    if value.rel_accuracy_bits() >= digits * _LOG2_10 + 1:
+        return True, False
+    if resolution is not None and value.contains(0) and abs(value) < resolution:
+        return True, True
+    return False, False
+
+
+@under_limits("certifying a value")
+def certified_value(formula, point, digits: int, *, limits: Limits = DEFAULT_LIMITS,
+                    resolution=None, what: str = "", start_bits: int | None = None,
+                    is_zero: Callable[[], bool] | None = None) -> Ball:
+    """The value of ``formula`` at the exact ``point``, certified to ``digits`` digits.
+
+    The precision starts at ``digits`` decimal digits plus 32 bits and rises
+    (doubling, or by the accuracy still missing) until the ball's radius is
+    at most half a unit of the ``digits``-th significant digit, or, when
+    ``resolution`` (an absolute bound) is given, until ``|value| < resolution``
+    is proved.  Past ``limits.max_dps`` digits it raises LimitExceeded naming
+    ``what`` (default "the value at <point>").
+
+    ``formula`` is a :class:`BallFormula` or a sympy expression (compiled over
+    the point's variables); ``point`` maps each variable to an exact number.
+    A value that is exactly 0 through irrational steps (``sin(pi*x)`` at 2)
+    never excludes 0 at any precision: ``is_zero`` (e.g. a sympy proof) is
+    asked once, when a ball still contains 0 after the precision was raised,
+    and an exact zero ball is returned when it says True.
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> b = certified_value((1 - sp.cos(x)) / x**2, {x: sp.Rational(1, 10**8)}, 30)
+    >>> mpmath.nstr(b.mid, 30), b.digits >= 30, b.excludes_zero
+    ('0.499999999999999995833333333333', True, True)
+    """
+    if not isinstance(formula, BallFormula):
+        formula = compile_balls(formula, tuple(point) if isinstance(point, Mapping) else ())
+    where = _describe(formula, point)
+    what = what or f"the value {where}"
+    resolution_ball = None if resolution is None else exact_ball(resolution)
+    bits = start_bits or digits_to_bits(digits) + 32
+    cap = digits_to_bits(limits.max_dps) + 64
+    first_bits = bits
+    while True:
+        with ball_precision(bits):
+            args = formula.arguments(point)
+            value = formula(*args)
+            done, below = is_resolved(value, digits, resolution_ball)
+            if done:
+                _check_magnitude(value, limits, what)
+                return Ball(to_mpf(value), radius_mpf(value), ball_digits(value),
+                            bool(value.contains(0)), below, bits)
+            if not value.is_finite():
+                _explain_failure(formula, args, where, limits)
+            needed = _bits_missing(value, digits)
+            if is_zero is not None and bits > first_bits and value.contains(0):
+                if is_zero():
+                    return Ball(mpmath.mpf(0), mpmath.mpf(0), math.inf, True, False, bits)
+                is_zero = None
+        if bits >= cap:
+            raise LimitExceeded(f"{what} cannot be certified to {digits} digits within the "
+                                f"precision limit of {limits.max_dps} digits (Limits.max_dps)")
+        bits = min(cap, max(2 * bits, bits + needed))
+
+
+def _bits_missing(value, digits: int) -> int:
+    if not value.is_finite() or value.contains(0):
+        return 0
+    return int(digits * _LOG2_10 + 1 - value.rel_accuracy_bits()) + 16
+
+
+def _check_magnitude(value, limits: Limits, where: str) -> None:
+    if value.is_zero():
+        return
+    exponent = int(value.mid().man_exp()[1]) + value.mid().bits()
+    digits = abs(exponent) / _LOG2_10
+    if digits > limits.max_value_digits:
+        raise LimitExceeded(f"{where} is about 10^{int(math.copysign(digits, exponent))} in magnitude, "
+                            f"beyond 10^±{limits.max_value_digits} (limit Limits.max_value_digits)")
+
+
+def _explain_failure(formula: BallFormula, args, where: str, limits: Limits) -> None:
+    """Raise DomainError when a node fails on exact inputs (no precision can help),
+    LimitExceeded when an exponential overflowed; return to let the precision rise."""
+    failing = formula.failing_node(args)
+    if failing is None:
+        return
+    node, inputs = failing
+    if type(node) in GROWS and all(b.is_finite() for b in inputs):
+        raise LimitExceeded(f"{node} {where} is beyond the range of numbers, 10^±{limits.max_value_digits} "
+                            "(limit Limits.max_value_digits)")
+    # Exact inputs, or inputs known to many bits and away from 0 (where functions
+    # change branch): no precision can make the value finite.
+    if all(b.is_exact() or (b.is_finite() and not b.contains(0) and b.rel_accuracy_bits() > 48)
+           for b in inputs):
+        raise DomainError(f"the formula is undefined {where} ({node} is not a finite real number there)")
+
+
+def _describe(formula: BallFormula, point) -> str:
+    if isinstance(point, Mapping):
+        items = [(k.name if isinstance(k, sp.Symbol) else str(k), v) for k, v in point.items()]
+    else:
+        items = [(v.name, p) for v, p in zip(formula.variables, point)]
+    return ("at " + ", ".join(f"{n}={v}" for n, v in items)) if items else "(a constant)"
+
+
+def excludes_zero(formula, point, *, limits: Limits = DEFAULT_LIMITS, max_digits: int = 100) -> bool:
+    """True when balls prove ``formula ≠ 0`` at the exact ``point``.
+
+    The precision doubles from 64 bits up to ``max_digits`` digits (capped by
+    ``limits.max_dps``); False means no precision up to there excluded 0 (the
+    value may be 0).  A point where the formula is undefined raises DomainError.
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> excludes_zero(sp.exp(x - 2000), {x: 0}), excludes_zero(sp.sin(sp.pi * x), {x: 2})
+    (True, False)
+    """
+    if not isinstance(formula, BallFormula):
+        formula = compile_balls(formula, tuple(point) if isinstance(point, Mapping) else ())
+    cap = digits_to_bits(min(max_digits, limits.max_dps)) + 32
+    bits = 64
+    where = _describe(formula, point)
+    while True:
+        with ball_precision(bits):
+            args = formula.arguments(point)
+            value = formula(*args)
+            if value.is_finite() and not value.contains(0):
+                return True
+            if value.is_zero():
+                return False
+            if not value.is_finite():
+                _explain_failure(formula, args, where, limits)
+        if bits >= cap:
+            return False
+        bits = min(cap, 2 * bits)
