@@ -23,6 +23,7 @@ _EXPORTS = {
     "study": "studies.sweep", "fitted_orders": "studies.orders", "best_steps": "studies.orders",
     "predicted_best_steps": "studies.orders", "study_many": "studies.parallel",
     "StudyTask": "studies.parallel", "stencil": "core.stencils", "Stencil": "core.stencils",
+    "custom_stencil": "core.custom_stencils",
     "check": "checks.check", "CheckResult": "checks.check", "Verdict": "checks.check",
     "audit": "audits.audit", "AuditResult": "audits.audit", "load_spec": "audits.spec",
     "check_gradient": "gradcheck.gradient", "GradientCheckResult": "gradcheck.gradient",

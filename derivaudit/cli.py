@@ -26,7 +26,7 @@ from derivaudit import __version__
 from derivaudit.errors import DerivauditError
 from derivaudit.limits import DEFAULT_LIMITS
 from derivaudit.progress import terminal_progress
-from derivaudit.verdicts import ExitCode
+from derivaudit.verdicts import ORDER_TOLERANCE, ExitCode
 
 EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = ExitCode.OK, ExitCode.WRONG, ExitCode.BAD_INPUT, ExitCode.INTERNAL
 #: exit statuses of a shell for a process ended by SIGINT, SIGPIPE, SIGTERM
@@ -139,10 +139,18 @@ def _add_study(sub) -> None:
     p.add_argument("--eps",
                    help="steps: a list 0.1,0.01 or a log range START:STOP:COUNT "
                         "(default 1e-1 … 1e-8)")
-    p.add_argument("--schemes", default="forward,centered",
+    p.add_argument("--schemes",
                    help="comma-separated: forward, backward, centered, centered4, forward2, ..., "
                         "richardson-<scheme> (e.g. richardson-centered), complex-step "
-                        "(default forward,centered)")
+                        "(default forward,centered; none when --stencil is given)")
+    p.add_argument("--stencil", action="append", default=[], metavar="OFFSETS:WEIGHTS",
+                   help="your own scheme for the --order derivative, repeatable: offsets and exact "
+                        "weights, optionally named, e.g. --stencil=-1,0,1:-1/2,0,1/2 or "
+                        "--stencil=mine=0,1,2:-3/2,2,-1/2; its weights are judged by their "
+                        "Taylor moments (exit 1 when they do not approximate the derivative)")
+    p.add_argument("--claim-order", type=int, metavar="N",
+                   help="the order you claim for your stencils (every scheme without --stencil); "
+                        f"exit 1 when the fitted order differs by more than {ORDER_TOLERANCE}")
     p.add_argument("--order", type=int, default=1, help="derivative order (default 1)")
     p.add_argument("--dps", type=int, default=50,
                    help="significant digits of the arbitrary-precision run (default 50)")
@@ -155,16 +163,19 @@ def _add_study(sub) -> None:
 
 
 def _run_study(args) -> int:
+    from derivaudit.core.custom_stencils import schemes_from_text
     from derivaudit.reports.text import table_as_text
     from derivaudit.studies.inputs import DEFAULT_STEPS
-    from derivaudit.studies.orders import fitted_orders, predicted_best_steps
+    from derivaudit.studies.orders import distinguishing_digits, fitted_orders, predicted_best_steps
+    from derivaudit.studies.stencil_verdicts import study_exit_code
     from derivaudit.studies.sweep import study
 
     wrt = _split_list(args.wrt) if args.wrt and "," in args.wrt else args.wrt  # x,y: a mixed partial
+    schemes = schemes_from_text(args.schemes, args.stencil, args.order)
     table = study(args.formula, wrt=wrt, at=parse_assignments(args.at), eps=args.eps or DEFAULT_STEPS,
-                  schemes=_split_list(args.schemes), order=args.order, dps=args.dps,
+                  schemes=schemes, order=args.order, dps=args.dps,
                   precision="float64" if args.float64 else "mp",
-                  progress=terminal_progress(args.quiet))
+                  progress=terminal_progress(args.quiet), claimed_order=args.claim_order)
     _write_reports(table, args)
     if not args.quiet:
         meta = table.attrs
@@ -177,17 +188,34 @@ def _run_study(args) -> int:
         else:
             print(f"d{order}f/d{meta['wrt']}{order} = {meta['exact_derivative']}")
         print(f"at {point}; {mode}")
+        if "not_differentiable" in meta:
+            print(meta["not_differentiable"]["message"])
         print()
-        print(table_as_text(table, digits=args.digits))
+        # never more digits than the study certified, enough to tell approx from exact
+        print(table_as_text(table, digits=distinguishing_digits(table, args.digits)))
         if table["eps"].nunique() > 1:
             print()
-            print(fitted_orders(table).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+            fitted = fitted_orders(table)
+            print(fitted[["scheme", "fitted_order", "theoretical_order", "steps_used"]].to_string(
+                index=False, float_format=lambda v: f"{v:.4f}"))
+            for row in fitted.itertuples():
+                print(f"{row.scheme}: {row.note}" if row.note else
+                      f"{row.scheme}: fitted over {row.fit_steps} (observed orders agree to 0.05)")
         if args.float64:
             print("\nbest step: measured, and predicted by the float64 error model "
                   "(truncation + roundoff)")
             print(predicted_best_steps(table).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        _print_stencil_verdicts([table])
         _print_written(args)
-    return EXIT_OK
+    return int(study_exit_code(table))
+
+
+def _print_stencil_verdicts(tables) -> None:
+    """Each user stencil's verdict (and a claimed order's), after the tables."""
+    for i, table in enumerate(tables):
+        for verdict in (table.attrs.get("stencils") or {}).values():
+            lines = verdict.lines()
+            print("\n" + (f"study {i + 1}, " if len(tables) > 1 else "") + "\n".join(lines))
 
 
 def _add_check(sub) -> None:
@@ -246,6 +274,7 @@ def _run_sweep(args) -> int:
     from derivaudit.studies.parallel import combine, load_sweep, study_many, sweep_summary
     from derivaudit.reports.csv import csv_frame
     from derivaudit.reports.files import atomic_write_text
+    from derivaudit.studies.stencil_verdicts import study_exit_code
 
     if args.workers is not None and args.scheduler:
         raise DerivauditError("give --workers or --scheduler, not both")
@@ -256,9 +285,10 @@ def _run_sweep(args) -> int:
         atomic_write_text(args.csv, csv_frame(combine(tables)).to_csv(index=False))
     if not args.quiet:
         print(sweep_summary(tables).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        _print_stencil_verdicts(tables)
         if args.csv:
             print(f"\nwrote {args.csv}")
-    return EXIT_OK
+    return int(study_exit_code(tables))
 
 
 def _add_audit(sub) -> None:

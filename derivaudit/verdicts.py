@@ -23,7 +23,8 @@ from __future__ import annotations
 import enum
 import math
 
-__all__ = ["Verdict", "ExitCode", "GRADIENT_BANDS", "GRADIENT_WORDS", "gradient_band", "relative_difference"]
+__all__ = ["Verdict", "ExitCode", "GRADIENT_BANDS", "GRADIENT_WORDS", "ORDER_TOLERANCE", "gradient_band",
+           "relative_difference"]
 
 
 class Verdict(str, enum.Enum):
@@ -58,6 +59,11 @@ class ExitCode(enum.IntEnum):
     INTERNAL = 3      #: a bug of ours
     UNDECIDED = 4     #: no claim wrong, at least one undecided
 
+
+#: a measured order of convergence agrees with a claimed or theoretical one when within this:
+#: orders of stencils are whole numbers, so a wrong claim is off by 1 or more, and a fit over
+#: steps in the asymptotic range is off by far less (textbook schemes: under 0.05)
+ORDER_TOLERANCE = 0.25
 
 #: upper bounds of the relative-difference bands of a gradient check, and their words;
 #: a difference at or above the last bound is a ``bug``

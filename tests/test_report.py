@@ -250,7 +250,7 @@ def test_cli_study_writes_html_and_csv_into_new_folders(tmp_path, capsys):
     assert code == 0 and out.err == ""
     assert f"wrote {html}" in out.out and f"wrote {csv}" in out.out
     assert parse(html.read_text(encoding="utf-8")).verdict.strip() == "converges as theory predicts"
-    assert pd.read_csv(csv).shape == (8, 16)
+    assert pd.read_csv(csv).shape == (8, 18)  # error_radius and error_radius_f64
 
 
 def test_cli_unwritable_html_is_exit_2_and_keeps_nothing_half_written(tmp_path, capsys):

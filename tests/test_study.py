@@ -29,7 +29,7 @@ def test_seed_example_is_exact_at_50_digits():
 def test_table_columns_and_metadata():
     table = da.study("theta**3", at={"theta": 1}, eps="1e-1:1e-3:3")
     assert list(table.columns) == ["scheme", "derivative", "eps", "approx", "exact", "error",
-                                   "abs_error", "rel_error", "observed_order", "theoretical_order"]
+                                   "abs_error", "rel_error", "observed_order", "theoretical_order", "error_radius"]
     assert len(table) == 6
     assert np.isnan(table.observed_order.iloc[0])
     assert table.attrs["exact_derivative"] == "3*theta**2"

@@ -45,7 +45,8 @@ from derivaudit.lang.parse import format_formula, parse_formula
 from derivaudit.reports.text import table_as_text
 from derivaudit.core.stencils import backward, forward
 from derivaudit.studies.inputs import check_dps, resolve_point
-from derivaudit.studies.sweep import resolved_difference, study
+from derivaudit.core.numeric import resolved_difference
+from derivaudit.studies.sweep import study
 from derivaudit.core.symbolic import as_symbol, default_variable, derivative, require_variables
 
 __all__ = ["Verdict", "Mistake", "Diagnosis", "OneSided", "ComponentResult", "CheckResult",

@@ -25,7 +25,7 @@ from derivaudit.core.guards import under_limits
 from derivaudit.errors import DomainError, LimitExceeded
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["Ball", "certified_value", "excludes_zero", "ball_digits", "as_ball", "is_resolved"]
+__all__ = ["Ball", "certified_value", "excludes_zero", "ball_digits", "as_ball", "is_resolved", "explain_failure"]
 
 _LOG2_10 = math.log2(10)
 
@@ -130,7 +130,7 @@ def certified_value(formula, point, digits: int, *, limits: Limits = DEFAULT_LIM
                 return Ball(to_mpf(value), radius_mpf(value), ball_digits(value),
                             bool(value.contains(0)), below, bits)
             if not value.is_finite():
-                _explain_failure(formula, args, where, limits)
+                explain_failure(formula, args, where, limits)
             needed = _bits_missing(value, digits)
             if is_zero is not None and bits > first_bits and value.contains(0):
                 if is_zero():
@@ -158,7 +158,7 @@ def _check_magnitude(value, limits: Limits, where: str) -> None:
                             f"beyond 10^±{limits.max_value_digits} (limit Limits.max_value_digits)")
 
 
-def _explain_failure(formula: BallFormula, args, where: str, limits: Limits) -> None:
+def explain_failure(formula: BallFormula, args, where: str, limits: Limits) -> None:
     """Raise DomainError when a node fails on exact inputs (no precision can help),
     LimitExceeded when an exponential overflowed; return to let the precision rise."""
     failing = formula.failing_node(args)
@@ -208,7 +208,7 @@ def excludes_zero(formula, point, *, limits: Limits = DEFAULT_LIMITS, max_digits
             if value.is_zero():
                 return False
             if not value.is_finite():
-                _explain_failure(formula, args, where, limits)
+                explain_failure(formula, args, where, limits)
         if bits >= cap:
             return False
         bits = min(cap, 2 * bits)

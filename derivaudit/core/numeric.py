@@ -24,7 +24,7 @@ from typing import Callable
 import mpmath
 import numpy as np
 import sympy as sp
-from mpmath.libmp import dps_to_prec, fzero, mpf_div, mpf_mul, mpf_sum
+from mpmath.libmp import dps_to_prec, fzero, mpf_abs, mpf_div, mpf_le, mpf_mul, mpf_sub, mpf_sum
 
 from derivaudit.errors import DomainError, LimitExceeded
 from derivaudit.core.guards import lambdify_mpmath, under_limits
@@ -44,6 +44,7 @@ __all__ = [
     "complex_step_quotient",
     "complex_step_float64",
     "require_analytic",
+    "resolved_difference",
 ]
 
 #: extra decimal digits carried beyond the requested precision
@@ -485,3 +486,32 @@ def complex_step_float64(compiled: CompiledFormula, wrt: sp.Symbol, point: Mappi
         raise DomainError(f"the formula is undefined in float64 at x + iε for step(s) "
                           f"{', '.join(f'{e:g}' for e in bad[:3])}; use smaller steps or another point")
     return values.imag / eps
+
+
+def resolved_difference(approx, exact, dps: int):
+    """``approx − exact``, or exactly 0 when at or below ``10⁻ᵈᵖˢ·|exact|``.
+
+    Two values each correct to ``dps`` digits cannot tell a smaller
+    difference from rounding noise.
+    """
+    if isinstance(approx, mpmath.mpf) and isinstance(exact, mpmath.mpf):
+        # the same operations on the raw tuples (this runs once per quotient)
+        prec = dps_to_prec(dps + GUARD_DIGITS)
+        rnd = mpmath.mp._prec_rounding[1]
+        error = mpf_sub(approx._mpf_, exact._mpf_, prec, rnd)
+        bound = mpf_mul(mpf_abs(exact._mpf_, prec, rnd), _resolution(dps)._mpf_, prec, rnd)
+        if mpf_le(mpf_abs(error, prec, rnd), bound):
+            return mpmath.mpf(0)
+        return mpmath.mp.make_mpf(error)
+    with mpmath.workdps(dps + GUARD_DIGITS):
+        error = approx - exact
+        if abs(error) <= abs(exact) * _resolution(dps):
+            return mpmath.mpf(0)
+    return error
+
+
+@lru_cache(maxsize=64)
+def _resolution(dps: int) -> mpmath.mpf:
+    """``10⁻ᵈᵖˢ`` at ``dps + GUARD_DIGITS`` digits."""
+    with mpmath.workdps(dps + GUARD_DIGITS):
+        return mpmath.mpf(10) ** (-dps)

@@ -34,11 +34,11 @@ import sympy as sp
 from derivaudit.errors import DerivauditError
 
 __all__ = ["Stencil", "ComplexStep", "TensorStencil", "forward", "backward", "centered", "richardson",
-           "complex_step", "tensor_stencil", "stencil"]
+           "complex_step", "tensor_stencil", "stencil", "MAX_POINTS", "leading_moment"]
 
 _SCHEME_NAME = re.compile(r"^(forward|backward|centered)(\d*)$")
-#: longest stencil built on request; far beyond any useful accuracy
-_MAX_POINTS = 41
+#: longest stencil built on request (or accepted from a user); far beyond any useful accuracy
+MAX_POINTS = 41
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,12 @@ class Stencil:
         return str(total / e ** self.derivative)
 
 
-def _moments(offsets, weights, derivative):
-    """First non-zero Taylor moment past the derivative: (k, mₖ/k!)."""
+def leading_moment(offsets, weights, derivative):
+    """First non-zero Taylor moment past the derivative: ``(k, mₖ/k!)``, ``mₖ = Σ wᵢ oᵢᵏ``.
+
+    ``k − derivative`` is the stencil's order of accuracy and ``mₖ/k!`` its
+    leading error constant (see the module text).
+    """
     for k in range(derivative + 1, derivative + 2 * len(offsets) + 2):
         moment = sum(w * o ** k for o, w in zip(offsets, weights))
         if moment != 0:
@@ -111,7 +115,7 @@ def _from_weights(name: str, derivative: int, offsets, weights) -> Stencil:
             raise DerivauditError(f"offsets {tuple(offsets)} do not give a derivative of order {derivative}")
     if sum(w * o ** derivative for o, w in zip(offsets, weights)) != sp.factorial(derivative):
         raise DerivauditError(f"weights {tuple(weights)} are not normalised for derivative {derivative}")
-    k, constant = _moments(offsets, weights, derivative)
+    k, constant = leading_moment(offsets, weights, derivative)
     return Stencil(name, derivative, tuple(offsets), tuple(weights), k - derivative, constant)
 
 
@@ -126,9 +130,9 @@ def _check(derivative: int, accuracy: int) -> None:
     for label, value in (("derivative order", derivative), ("accuracy", accuracy)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise DerivauditError(f"{label} must be a whole number ≥ 1, not {value!r}")
-    if derivative + accuracy > _MAX_POINTS:
+    if derivative + accuracy > MAX_POINTS:
         raise DerivauditError(f"a stencil for derivative {derivative} with accuracy {accuracy} "
-                              f"needs more than {_MAX_POINTS} points")
+                              f"needs more than {MAX_POINTS} points")
 
 
 def forward(derivative: int = 1, accuracy: int = 1) -> Stencil:
@@ -190,8 +194,8 @@ def richardson(base: Stencil, ratio=2) -> Stencil:
         combined[o] = combined.get(o, 0) - w / scale
         combined[o / r] = combined.get(o / r, 0) + r ** (p + d) * w / scale
     offsets = sorted(o for o, w in combined.items() if w != 0)
-    if len(offsets) > _MAX_POINTS:
-        raise DerivauditError(f"Richardson extrapolation of {base.name} needs more than {_MAX_POINTS} points")
+    if len(offsets) > MAX_POINTS:
+        raise DerivauditError(f"Richardson extrapolation of {base.name} needs more than {MAX_POINTS} points")
     suffix = "" if r == 2 else f"@{r}"
     return _from_weights(f"richardson-{base.name}{suffix}", d, [sp.Rational(o) for o in offsets],
                          [sp.Rational(combined[o]) for o in offsets])

@@ -70,6 +70,20 @@ def _audit_tables(result) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     return long, tables
 
 
+def _study_tables(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    from derivaudit.studies.stencil_verdicts import stencil_table
+
+    long = csv_frame(table)
+    tables = {"study": long, "summary": csv_frame(study_summary(table))}
+    stencils = stencil_table(table)
+    if len(stencils):  # a user's stencils: offsets, weights as given, moments and verdict
+        tables["stencils"] = stencils
+        columns = stencils[["scheme", "offsets", "weights", "moments", "verdict"]]
+        long = long.merge(columns.add_prefix("stencil_").rename(columns={"stencil_scheme": "scheme"}),
+                          on="scheme", how="left")
+    return long, tables
+
+
 def csv_tables(result) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """The tables of a result for CSV.
 
@@ -86,8 +100,7 @@ def csv_tables(result) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """
     kind = result_kind(result)
     if kind == "study":
-        long = csv_frame(result)
-        return long, {"study": long, "summary": csv_frame(study_summary(result))}
+        return _study_tables(result)
     if kind == "check":
         tables = {}
         for c in result.components:

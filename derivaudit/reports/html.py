@@ -27,11 +27,11 @@ from derivaudit.reports.tables import audit_entries, audit_steps, relative_error
 from derivaudit.reports.text import file_stem, format_number, formula_text, scientific, shape_text, short_step
 from derivaudit.core.stencils import stencil
 from derivaudit.studies.inputs import resolve_point
+# an observed or fitted order further than this from the theoretical one is shaded
+from derivaudit.verdicts import ORDER_TOLERANCE
 
 __all__ = ["render", "convergence_context", "pretty_formula", "ORDER_TOLERANCE"]
 
-#: an observed or fitted order further than this from the theoretical one is shaded
-ORDER_TOLERANCE = 0.25
 #: significant digits of approximations shown in HTML tables (CSV keeps all)
 SHOWN_DIGITS = 20
 
@@ -220,10 +220,20 @@ def _study_page(table: pd.DataFrame) -> tuple[str, dict]:
                            f"to {short_step(table['eps'].min())}"),
                  ("schemes", ", ".join(dict.fromkeys(table["scheme"])))],
     }
+    stencils = list((attrs.get("stencils") or {}).values())
     context = {"title": f"Convergence study of {label} for f = {attrs['formula']} at {point}",
-               "verdict": _study_verdict(table), "header": header,
-               "convergence": convergence}
+               "verdict": _stencil_banner(stencils) or _study_verdict(table), "header": header,
+               "convergence": convergence, "stencils": stencils}
     return "study.html.j2", context
+
+
+def _stencil_banner(stencils) -> dict | None:
+    """The page's verdict when a user stencil's weights or a claimed order are wrong."""
+    wrong = [v for v in stencils if v.wrong]
+    if not wrong:
+        return None
+    return {"text": "wrong", "css": "wrong",
+            "detail": " ".join(f"{v.scheme}: {v.notes[0]}." for v in wrong)}
 
 
 def pretty_expr(expr) -> str:

@@ -147,6 +147,9 @@ def float64_error_model(expr: sp.Expr, wrt, point: Mapping[sp.Symbol, sp.Expr],
     """
     if statistic not in STATISTICS:
         raise DerivauditError(f"statistic must be one of {', '.join(STATISTICS)}, not {statistic!r}")
+    if st.accuracy < 1:  # a user's inconsistent stencil: its error never falls, so no V and no best step
+        raise DerivauditError(f"{st.name} does not approximate the derivative (order {st.accuracy}); "
+                              "the error model needs a consistent stencil")
     typical = statistic == "typical"
     directions = _directions(wrt)
     variables = tuple(point)

@@ -6,7 +6,6 @@ a float by its shortest repr), so the rest of a study never rounds an input.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
 
@@ -16,6 +15,7 @@ import sympy as sp
 from derivaudit.core.numeric import to_mpf
 from derivaudit.core.symbolic import as_symbol
 from derivaudit.errors import DerivauditError, LimitExceeded, ParseError
+from derivaudit.lang.numbers import exact_number
 from derivaudit.lang.parse import free_variables, parse_constant, parse_formula
 from derivaudit.limits import Limits
 
@@ -27,30 +27,6 @@ PRECISIONS = ("mp", "float64")
 DEFAULT_STEPS = tuple(f"1e-{k}" for k in range(1, 9))
 #: most steps one study may sweep
 MAX_STEPS = 1_000
-
-
-def exact_number(value, what: str) -> sp.Expr:
-    """A user number as an exact sympy constant; floats by their shortest repr."""
-    if isinstance(value, sp.Expr):
-        if value.free_symbols:
-            raise ParseError(f"{what} {value} must be a number")
-        return value
-    if isinstance(value, bool):
-        raise ParseError(f"{what} must be a number, not {value!r}")
-    if isinstance(value, int):
-        return sp.Integer(value)
-    if isinstance(value, Fraction):
-        return sp.Rational(value.numerator, value.denominator)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ParseError(f"{what} must be finite, not {value!r}")
-        # repr is the shortest decimal that round-trips: 0.01 means 1/100
-        return parse_constant(repr(value), what=what)
-    if isinstance(value, mpmath.mpf):
-        return sp.Float(value, mpmath.mp.dps)
-    if isinstance(value, str):
-        return parse_constant(value, what=what)
-    raise ParseError(f"{what} must be a number or text, not {type(value).__name__}")
 
 
 def parse_eps(spec: str | float | Iterable) -> list[sp.Rational]:

@@ -14,10 +14,12 @@ from collections.abc import Sequence
 import mpmath
 import numpy as np
 import pandas as pd
+import sympy as sp
 
 from derivaudit.errors import DerivauditError
 
-__all__ = ["observed_order", "log10_abs", "best_steps", "predicted_best_steps", "fitted_orders"]
+__all__ = ["observed_order", "log10_abs", "best_steps", "predicted_best_steps", "fitted_orders", "AGREEMENT",
+           "order_notes", "distinguishing_digits"]
 
 
 def observed_order(errors: Sequence, steps: Sequence) -> list[float]:
@@ -125,9 +127,9 @@ def _fitted_bottom(group: pd.DataFrame) -> float:
     without two steps on each arm (e.g. the complex step, which has no
     roundoff arm).
     """
-    if group["scheme"].iloc[0] == "complex-step":
-        return math.nan
     p, d = int(group["theoretical_order"].iloc[0]), int(group["derivative"].iloc[0])
+    if group["scheme"].iloc[0] == "complex-step" or p < 1:  # p < 1: an inconsistent user stencil
+        return math.nan
     errors = np.array([float(e) for e in group["abs_error"]])
     steps = np.array([float(s) for s in group["eps"]])
     i = int(np.argmin(errors))
@@ -140,37 +142,150 @@ def _fitted_bottom(group: pd.DataFrame) -> float:
     return (d * b / (p * a)) ** (1 / (p + d))
 
 
-def fitted_orders(table: pd.DataFrame) -> pd.DataFrame:
-    """Least-squares slope of ``log|error|`` against ``log ε``, per scheme.
+#: consecutive observed orders agreeing this closely mark the asymptotic range
+AGREEMENT = 0.05
 
-    Only steps where truncation dominates enter the fit: steps with a
-    non-zero error, and in float64 mode only steps at least ten times the
-    bottom of the V (the larger of the measured best step and the error
-    model's predicted one).  At the bottom truncation and roundoff are of
-    one size; a decade to the right truncation ``∝ εᵖ`` outweighs roundoff
-    ``∝ ε⁻ᵈ`` by about ``10^(p+d)``, so roundoff no longer bends the slope.
-    Returns ``scheme, fitted_order, theoretical_order, steps_used``;
-    ``fitted_order`` is NaN when fewer than two steps qualify.
+
+def fitted_orders(table: pd.DataFrame) -> pd.DataFrame:
+    """Least-squares slope of ``log|error|`` against ``log ε`` over the asymptotic steps, per scheme.
+
+    The rule, applied per scheme:
+
+    1. only steps with a certified non-zero error count (an error below the
+       resolution reads 0 and has no logarithm); in float64 mode only steps
+       at least ten times the bottom of the V (the larger of the measured
+       best step and the error model's predicted one), where truncation
+       ``∝ εᵖ`` outweighs roundoff ``∝ ε⁻ᵈ`` by about ``10^(p+d)``;
+    2. of those, sorted by decreasing step, the asymptotic range is the
+       longest run of steps whose consecutive observed orders agree to
+       :data:`AGREEMENT` (0.05); ties go to the smaller steps.  Without two
+       agreeing orders the fit uses every step of 1. and says so.
+
+    Returns ``scheme, fitted_order, theoretical_order, steps_used, fit_steps,
+    note``: ``fit_steps`` names the first and last step of the fit,
+    ``note`` says why an order is NaN or differs from theory (the stencil is
+    exact here, the point is a kink, a vanishing leading term, ...).
+
+    >>> import derivaudit as da
+    >>> t = da.study("exp(x)", at={"x": "0"}, eps="1e-1:1e-6:6", schemes=["centered"], dps=30)
+    >>> row = fitted_orders(t).iloc[0]
+    >>> round(row.fitted_order, 3), row.steps_used, row.fit_steps
+    (2.0, 6, '0.1 … 1.0e-6')
     """
     float64 = table.attrs.get("precision") == "float64"
     models = table.attrs.get("error_model") or {}
+    notes = table.attrs.get("order_notes") or {}
+    kink = table.attrs.get("not_differentiable")
     rows = []
     for name, group in table.groupby("scheme", sort=False):
-        errors = [mpmath.mpf(e) for e in group["abs_error"]]
-        steps = [mpmath.mpf(s) for s in group["eps"]]
-        keep = [i for i, e in enumerate(errors) if e != 0 and mpmath.isfinite(e)]
-        if float64 and keep:
-            bottom = steps[min(keep, key=lambda k: errors[k])]
-            predicted = models.get(name, {}).get("predicted_best_eps", math.nan)
-            if math.isfinite(predicted):
-                bottom = max(bottom, mpmath.mpf(predicted))
-            keep = [i for i in keep if steps[i] >= 10 * bottom]
-        fitted = math.nan
-        if len({steps[i] for i in keep}) >= 2:
-            x = np.array([log10_abs(steps[i]) for i in keep])
-            y = np.array([log10_abs(errors[i]) for i in keep])
-            fitted = float(np.polyfit(x, y, 1)[0])
-        rows.append({"scheme": name, "fitted_order": fitted,
-                     "theoretical_order": int(group["theoretical_order"].iloc[0]),
-                     "steps_used": len(keep)})
-    return pd.DataFrame(rows, columns=["scheme", "fitted_order", "theoretical_order", "steps_used"])
+        p = int(group["theoretical_order"].iloc[0])
+        fitted, keep, note = _fit(group, float64, models.get(name, {}))
+        if kink is not None:
+            fitted, keep, note = math.nan, [], kink["message"]
+        note = "; ".join(n for n in (note, notes.get(name, "")) if n)
+        steps = list(group["eps"])
+        span = f"{_short(steps[keep[0]])} … {_short(steps[keep[-1]])}" if keep else ""
+        rows.append({"scheme": name, "fitted_order": fitted, "theoretical_order": p,
+                     "steps_used": len(keep), "fit_steps": span, "note": note})
+    return pd.DataFrame(rows, columns=["scheme", "fitted_order", "theoretical_order", "steps_used",
+                                       "fit_steps", "note"])
+
+
+def _short(value) -> str:
+    return mpmath.nstr(mpmath.mpf(value), 2)
+
+
+def _fit(group: pd.DataFrame, float64: bool, model: dict) -> tuple[float, list[int], str]:
+    """(fitted order, positions of the steps used, note) for one scheme's rows."""
+    errors = [mpmath.mpf(e) for e in group["abs_error"]]
+    steps = [mpmath.mpf(s) for s in group["eps"]]
+    finite = [i for i, e in enumerate(errors) if mpmath.isfinite(e)]
+    keep = [i for i in finite if errors[i] != 0]
+    if finite and not keep:
+        return math.nan, [], ("error 0 at every step: the float64 result is the exact value" if float64 else
+                              "error 0 at every step: the scheme is exact for this formula here")
+    if float64 and keep:
+        bottom = steps[min(keep, key=lambda k: errors[k])]
+        predicted = model.get("predicted_best_eps", math.nan)
+        if math.isfinite(predicted):
+            bottom = max(bottom, mpmath.mpf(predicted))
+        keep = [i for i in keep if steps[i] >= 10 * bottom]
+    keep = sorted(keep, key=lambda i: -steps[i])
+    if len({steps[i] for i in keep}) < 2:
+        return math.nan, keep, ("fewer than two steps where truncation dominates" if float64 else
+                                "fewer than two steps with a non-zero error")
+    note = ""
+    run = _asymptotic_run([errors[i] for i in keep], [steps[i] for i in keep])
+    if run is None:
+        note = (f"observed orders never agree to {AGREEMENT}: no asymptotic range among these steps, "
+                "fitted over all of them")
+    else:
+        keep = keep[run[0]:run[1]]
+    x = np.array([log10_abs(steps[i]) for i in keep])
+    y = np.array([log10_abs(errors[i]) for i in keep])
+    return float(np.polyfit(x, y, 1)[0]), keep, note
+
+
+def _asymptotic_run(errors: list, steps: list) -> tuple[int, int] | None:
+    """``(start, stop)`` of the longest run of steps whose consecutive observed orders
+    agree to :data:`AGREEMENT` (ties: the smaller steps); None without such a pair.
+    With exactly two steps, those two."""
+    if len(steps) == 2:
+        return 0, 2
+    orders = observed_order(errors, steps)  # orders[k] between steps k-1 and k
+    best, start = None, None
+    for k in range(2, len(steps)):
+        if abs(orders[k] - orders[k - 1]) <= AGREEMENT:
+            start = k - 2 if start is None else start
+            if best is None or k + 1 - start >= best[1] - best[0]:
+                best = (start, k + 1)
+        else:
+            start = None
+    return best
+
+
+_PRIMES = {1: "f′", 2: "f″", 3: "f‴"}
+
+
+def order_notes(table: pd.DataFrame, expr, var, point, stencils) -> dict[str, str]:
+    """Why a scheme's observed order is above its theory, per scheme (empty when none is).
+
+    When the last observed orders exceed the order ``p`` by half or more and
+    the leading error term's derivative is exactly 0 at the point (sympy),
+    the note says so: ``"order 4: the ε² term vanishes because f‴(x) = 0 here"``.
+    """
+    notes = {}
+    for st in stencils:
+        orders = [q for q in table.loc[table["scheme"] == st.name, "observed_order"] if math.isfinite(q)]
+        if not orders or float(np.median(orders[-3:])) < st.accuracy + 0.5:
+            continue
+        observed = round(float(np.median(orders[-3:])))
+        directions = var if isinstance(var, tuple) else (var,)
+        vanishing = all(
+            sp.diff(expr, *[(v, n) for v, n in zip(directions, counts) if n]).xreplace(dict(point)).is_zero
+            for _, counts in st.leading_terms())
+        if vanishing:
+            counts = st.leading_terms()[0][1]
+            name = _PRIMES.get(counts[0], f"f⁽{counts[0]}⁾") if len(counts) == 1 else "the leading derivative"
+            notes[st.name] = (f"order {observed}: the ε{_superscript(st.accuracy)} term vanishes because "
+                              f"{name}(x) = 0 here")
+        else:
+            notes[st.name] = f"observed order {observed} is above the theoretical {st.accuracy}"
+    return notes
+
+
+def _superscript(n: int) -> str:
+    return str(n).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
+def distinguishing_digits(table: pd.DataFrame, requested: int) -> int:
+    """Significant digits to print a study's numbers: ``requested``, raised until every
+    approximation prints differently from the exact value it differs from, and
+    never more than the study's ``dps`` (digits beyond it are not certified)."""
+    dps = int(table.attrs.get("dps") or requested)
+    needed = requested
+    for exact, rel in zip(table["exact"], table["rel_error"]):
+        rel = mpmath.mpf(rel)
+        if mpmath.isfinite(rel) and rel != 0:
+            needed = max(needed, int(mpmath.ceil(-mpmath.log10(rel))) + 2)
+    return min(needed, dps)

@@ -32,6 +32,12 @@ Sweep files (``derivaudit sweep FILE.toml``) list studies in TOML::
     formula = "sigmoid(w*x + b)"
     wrt = "w"
     at = [{ w = 0.5, x = 2, b = -0.25 }, { w = -1, x = 2, b = 0 }]
+
+    [[study]]                       # a scheme of your own (see stencil_verdicts)
+    formula = "exp(x)"
+    at = { x = 0 }
+    stencil = { offsets = [0, 1, 2], weights = ["-3/2", 2, "-1/2"] }
+    claimed_order = 2
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from derivaudit.errors import DerivauditError, SpecError
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.progress import Progress, ProgressArg
 from derivaudit.studies.inputs import DEFAULT_STEPS
+from derivaudit.studies.stencil_verdicts import SWEEP_KEYS, sweep_stencils
 from derivaudit.studies.sweep import study
 
 __all__ = ["StudyTask", "study_many", "default_workers", "load_sweep", "combine", "sweep_summary"]
@@ -195,7 +202,7 @@ def _on_dask(tasks: list[StudyTask], client, progress: ProgressArg) -> list[pd.D
 
 # -- sweep files -------------------------------------------------------------------------------
 
-_KEYS = {f.name for f in fields(StudyTask)} - {"limits", "options"}
+_KEYS = {f.name for f in fields(StudyTask)} - {"limits", "options"} | set(SWEEP_KEYS)
 
 
 def _task(entry: Mapping, where: str) -> list[StudyTask]:
@@ -209,6 +216,7 @@ def _task(entry: Mapping, where: str) -> list[StudyTask]:
         values["schemes"] = [s.strip() for s in values["schemes"].split(",") if s.strip()]
     if isinstance(values.get("schemes"), list):
         values["schemes"] = tuple(values["schemes"])
+    values = sweep_stencils(values, where)
     points = values.pop("at", None)
     if points is None or isinstance(points, Mapping):
         points = [points]

@@ -22,127 +22,108 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import mpmath
-from mpmath.libmp import dps_to_prec, fnan, from_float, mpf_abs, mpf_div, mpf_le, mpf_mul, mpf_pos, mpf_sub, to_float
+from flint import arb
+from mpmath.libmp import fnan, fzero, mpf_abs, mpf_div, mpf_pos, to_float
 import numpy as np
 import pandas as pd
 import sympy as sp
 
+from derivaudit.core.ball_steps import to_mpf
+from derivaudit.core.balls import ball_precision, compile_balls
+from derivaudit.core.certify import explain_failure
 from derivaudit.core.guards import per_call_budgets
-from derivaudit.core.numeric import (GUARD_DIGITS, Samples, cancelled_digits, compile_formula, difference_quotient,
-                                     difference_quotient_float64, exact_value, require_analytic, to_mpf)
-from derivaudit.core.stencils import Stencil, stencil, tensor_stencil
+from derivaudit.core.numeric import compile_formula, difference_quotient_float64, require_analytic
+from derivaudit.core.numeric import to_mpf as to_mpf_exact
+from derivaudit.core.quotients import BallSamples, StepCertifier, float_errors, predicted_bits
+from derivaudit.core.custom_stencils import resolve_schemes
 from derivaudit.core.symbolic import as_symbol, default_variable, derivative, partial, require_variables
-from derivaudit.errors import DerivauditError
+from derivaudit.errors import DerivauditError, DomainError
 from derivaudit.lang.parse import format_formula
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.progress import Progress, ProgressArg
 from derivaudit.studies.error_model import float64_error_model
 from derivaudit.studies.inputs import DEFAULT_STEPS, PRECISIONS, as_expr, check_dps, parse_eps, resolve_point
-from derivaudit.studies.orders import observed_order
+from derivaudit.studies.kinks import one_sided_derivatives
+from derivaudit.studies.orders import observed_order, order_notes
+from derivaudit.studies.stencil_verdicts import check_claimed_order, stencil_attrs
 
-__all__ = ["TABLE_COLUMNS", "study", "resolved_difference"]
+__all__ = ["TABLE_COLUMNS", "study"]
 
 TABLE_COLUMNS = ["scheme", "derivative", "eps", "approx", "exact", "error", "abs_error",
-                 "rel_error", "observed_order", "theoretical_order"]
+                 "rel_error", "observed_order", "theoretical_order", "error_radius"]
 
 
-def resolved_difference(approx, exact, dps: int):
-    """``approx − exact``, or exactly 0 when at or below ``10⁻ᵈᵖˢ·|exact|``.
+def _rounded(ball, prec: int, rnd) -> tuple:
+    """The ball's midpoint rounded to ``prec`` bits, as a raw mpf tuple."""
+    return mpf_pos(to_mpf(ball)._mpf_, prec, rnd)
 
-    Two values each correct to ``dps`` digits cannot tell a smaller
-    difference from rounding noise.
+
+def _cell_columns(st, steps, cells, dps: int) -> dict[str, list]:
+    """The table's columns for one scheme from its certified cells, rounded to ``dps`` digits.
+
+    An error proved below the resolution reads 0 (so does a quotient of an
+    exact derivative 0 below its own resolution); ``error_radius`` bounds
+    the distance from each reported error to the true one.
     """
-    if isinstance(approx, mpmath.mpf) and isinstance(exact, mpmath.mpf):
-        # the same operations on the raw tuples (this runs once per quotient)
-        prec = dps_to_prec(dps + GUARD_DIGITS)
-        rnd = mpmath.mp._prec_rounding[1]
-        error = mpf_sub(approx._mpf_, exact._mpf_, prec, rnd)
-        bound = mpf_mul(mpf_abs(exact._mpf_, prec, rnd), _resolution(dps)._mpf_, prec, rnd)
-        if mpf_le(mpf_abs(error, prec, rnd), bound):
-            return mpmath.mpf(0)
-        return mpmath.mp.make_mpf(error)
-    with mpmath.workdps(dps + GUARD_DIGITS):
-        error = approx - exact
-        if abs(error) <= abs(exact) * _resolution(dps):
-            return mpmath.mpf(0)
-    return error
-
-
-@lru_cache(maxsize=64)
-def _resolution(dps: int) -> mpmath.mpf:
-    """``10⁻ᵈᵖˢ`` at ``dps + GUARD_DIGITS`` digits."""
-    with mpmath.workdps(dps + GUARD_DIGITS):
-        return mpmath.mpf(10) ** (-dps)
-
-
-def _expected_loss(st: Stencil, eps: sp.Rational) -> int:
-    """Digits an error of ``εᵖ·|f⁽ᵈ⁾|`` cancels in ``D_ε f``: ``⌊p·log10(1/ε)⌋`` (0 for ε ≥ 1).
-
-    A prediction with error constant 1: computing at ``dps`` plus these digits
-    at once usually makes the second evaluation below unnecessary.  A wrong
-    prediction costs time, never digits: the measured loss still decides.
-    """
-    if eps.p >= eps.q:
-        return 0
-    return math.floor(st.accuracy * (math.log10(eps.q) - math.log10(eps.p)))
-
-
-def _quotient_and_error(samples: Samples, st: Stencil, eps: sp.Rational, dps: int, exact_at,
-                        limits: Limits):
-    """``D_ε f`` and its error ``D_ε f − f⁽ᵈ⁾``, each to ``dps`` significant digits.
-
-    An error of ``10⁻ᵏ·|f⁽ᵈ⁾|`` cancels ``k`` leading digits of ``D_ε f``, so
-    the quotient and the exact value are computed at ``dps + k`` digits:
-    ``k`` is first predicted (:func:`_expected_loss`), and when the measured
-    ``k`` exceeds the prediction by more than the guard digits, both are
-    computed once more at ``dps + k``.  Errors below the resolution
-    ``10⁻ᵈᵖˢ·|f⁽ᵈ⁾|`` read as 0.
-    """
-    expected = _expected_loss(st, sp.Rational(eps))
-    exact = exact_at(dps + expected)
-    approx = difference_quotient(samples, st, eps, dps + expected, limits)
-    error = resolved_difference(approx, exact, dps)
-    if error != 0 and exact != 0:
-        lost = cancelled_digits(exact, error)
-        if lost - expected > GUARD_DIGITS // 2 - 2:
-            exact = exact_at(dps + lost)
-            approx = difference_quotient(samples, st, eps, dps + lost, limits)
-            error = resolved_difference(approx, exact, dps)
-    return approx, error
-
-
-def _scheme_columns(st, steps, approx, errors, exact, dps: int, as_float: bool) -> dict[str, list]:
-    """The table's columns for one scheme, numbers rounded to ``dps`` digits.
-
-    In arbitrary precision the numbers stay mpmath numbers; in float64
-    (``as_float``) each is rounded to ``dps`` digits and then to a double.
-    Runs once per scheme on raw mpmath tuples: ``+error``, ``abs``, ``/``.
-    """
-    values, errs, sizes, rels = [], [], [], []
+    values, exacts, errs, sizes, rels, radii = [], [], [], [], [], []
+    make = mpmath.mp.make_mpf
     with mpmath.workdps(dps):
-        exact = +exact
         prec, rnd = mpmath.mp._prec_rounding
-        raw_exact = abs(exact)._mpf_
-        make = mpmath.mp.make_mpf
-        for value, error in zip(approx, errors):
-            error = mpf_pos(error._mpf_, prec, rnd)
-            size = mpf_abs(error, prec, rnd)
-            rel = mpf_div(size, raw_exact, prec, rnd) if exact != 0 else fnan
-            if as_float:
-                values.append(float(value))
-                errs.append(to_float(error, rnd=rnd))
-                sizes.append(to_float(size, rnd=rnd))
-                rels.append(to_float(rel, rnd=rnd))
+        for cell in cells:
+            value = fzero if cell.approx_below_resolution else _rounded(cell.approx, prec, rnd)
+            if cell.exact is None:  # no derivative at the point: nothing to compare with
+                values.append(make(value))
+                exacts.append(make(fnan))
+                errs.append(make(fnan))
+                sizes.append(make(fnan))
+                rels.append(make(fnan))
+                radii.append(make(fnan))
+                continue
+            exact = _rounded(cell.exact, prec, rnd)
+            if cell.below_resolution:
+                error, radius = fzero, abs(cell.error).abs_upper()
             else:
-                values.append(make(mpf_pos(value._mpf_, prec, rnd)))
-                errs.append(make(error))
-                sizes.append(make(size))
-                rels.append(make(rel))
+                error, radius = _rounded(cell.error, prec, rnd), cell.error.rad()
+            size = mpf_abs(error, prec, rnd)
+            rel = mpf_div(size, mpf_abs(exact, prec, rnd), prec, rnd) if exact != fzero else fnan
+            values.append(make(value))
+            exacts.append(make(exact))
+            errs.append(make(error))
+            sizes.append(make(size))
+            rels.append(make(rel))
+            radii.append(to_mpf(radius))
+    return _columns(st, steps, values, exacts, errs, sizes, rels, radii)
+
+
+def _columns(st, steps, values, exacts, errs, sizes, rels, radii) -> dict[str, list]:
     n = len(values)
     return {"scheme": [st.name] * n, "derivative": [st.derivative] * n, "eps": list(steps),
-            "approx": values, "exact": [exact] * n, "error": errs, "abs_error": sizes,
+            "approx": values, "exact": exacts, "error": errs, "abs_error": sizes,
             "rel_error": rels, "observed_order": observed_order(sizes, steps),
-            "theoretical_order": [st.accuracy] * n}
+            "theoretical_order": [st.accuracy] * n, "error_radius": radii}
+
+
+def _float64_columns(st, steps, approx, exact, errors, dps: int) -> dict[str, list]:
+    """The columns of one float64 scheme: the doubles, and their certified errors rounded
+    to ``dps`` digits and then to doubles."""
+    values, errs, sizes, rels, radii = [], [], [], [], []
+    with mpmath.workdps(dps):
+        prec, rnd = mpmath.mp._prec_rounding
+        raw_exact = _rounded(exact, prec, rnd) if exact.is_finite() else fnan
+        exact_value_ = mpmath.mp.make_mpf(raw_exact)
+        for value, (error, radius) in zip(approx, errors):
+            if raw_exact == fnan:  # no derivative at the point
+                error = fnan
+            else:
+                error = fzero if error is None else _rounded(error, prec, rnd)
+            size = mpf_abs(error, prec, rnd)
+            rel = mpf_div(size, mpf_abs(raw_exact, prec, rnd), prec, rnd) if raw_exact != fzero else fnan
+            values.append(float(value))
+            errs.append(to_float(error, rnd=rnd))
+            sizes.append(to_float(size, rnd=rnd))
+            rels.append(to_float(rel, rnd=rnd))
+            radii.append(float(to_mpf(radius)))
+    return _columns(st, steps, values, [exact_value_] * len(values), errs, sizes, rels, radii)
 
 
 @dataclass(frozen=True)
@@ -187,70 +168,90 @@ def _request(formula, wrt, at, eps, schemes, order: int, dps: int, precision: st
         require_variables(expr, [var])
     point = resolve_point(expr, at)
     steps = parse_eps(eps)
-    names = [schemes] if isinstance(schemes, str) else list(schemes)
-    if not names:
-        raise DerivauditError("no schemes given")
-    if wrt_list is not None:
-        stencils = [tensor_stencil(name, counts) for name in names]
-        exact_expr = partial(expr, wrt_list)
-    else:
-        stencils = [stencil(name, order) for name in names]
-        exact_expr = derivative(expr, var, order)
+    stencils = resolve_schemes(schemes, order, counts if wrt_list is not None else None)
+    exact_expr = partial(expr, wrt_list) if wrt_list is not None else derivative(expr, var, order)
     if any(st.complex_samples for st in stencils):
         require_analytic(expr)
     return _Request(expr, exact_expr, var, wrt_list, sum(counts) if wrt_list is not None else order,
                     point, steps, stencils, precision, dps)
 
 
-class _ExactValues:
-    """The exact derivative at the point, at the most digits asked for so far:
-    a value correct to more digits serves every request for fewer."""
-
-    def __init__(self, compiled, point, limits: Limits):
-        self.compiled, self.point, self.limits = compiled, point, limits
-        self.cache: dict[int, mpmath.mpf] = {}
-
-    def __call__(self, digits: int) -> mpmath.mpf:
-        best = max(self.cache, default=-1)
-        if best < digits:
-            best = digits
-            self.cache[digits] = exact_value(self.compiled, self.point, digits, self.limits)
-        return self.cache[best]
+def _ball_formulas(request: _Request, kink: dict | None):
+    """The formula and its exact derivative compiled to balls (no derivative at a kink),
+    each checked to be defined at the point."""
+    variables = tuple(request.point)
+    f = compile_balls(request.expr, variables)
+    _require_defined(f, request.point, "the formula")
+    if kink is not None:
+        return f, None
+    exact = compile_balls(request.exact_expr, variables)
+    _require_defined(exact, request.point, f"the derivative {_formatted(request.exact_expr)}")
+    return f, exact
 
 
-def _mp_sweep(request: _Request, f, exact_at, exact, advance, limits: Limits) -> list[dict]:
-    """Every scheme's columns in arbitrary precision."""
+def _require_defined(formula, point, what: str) -> None:
+    """DomainError when ``formula`` is surely undefined at the exact ``point``."""
+    with ball_precision(128):
+        args = formula.arguments(point)
+        value = formula(*args)
+        if value.is_finite():
+            return
+        where = "at " + ", ".join(f"{v.name}={p}" for v, p in point.items())
+        try:
+            explain_failure(formula, args, where, DEFAULT_LIMITS)
+        except DomainError:
+            raise DomainError(f"{what} is undefined or not real {where}") from None
+    exact = formula.expr.xreplace(dict(point))
+    if exact.has(sp.zoo, sp.oo, -sp.oo, sp.nan, sp.I):
+        raise DomainError(f"{what} is undefined or not real at "
+                          + ", ".join(f"{v.name}={p}" for v, p in point.items()))
+
+
+def _is_zero_by_sympy(expr: sp.Expr, point) -> object:
+    """A callable asking sympy once whether ``expr`` is exactly 0 at the point."""
+    return lambda: bool(expr.xreplace(dict(point)).is_zero)
+
+
+def _mp_sweep(request: _Request, f, exact, advance, limits: Limits) -> list[dict]:
+    """Every scheme's columns in arbitrary precision, each cell certified (see
+    :mod:`derivaudit.core.quotients`)."""
     steps, stencils, dps = request.steps, request.stencils, request.dps
-    samples = Samples(f, request.var, request.point)
+    directions = request.var if isinstance(request.var, tuple) else (request.var,)
+    samples = BallSamples(f, directions, request.point, limits)
+    certifier = StepCertifier(samples, exact, request.point, dps, limits,
+                              exact_is_zero=_is_zero_by_sympy(request.exact_expr, request.point))
     with mpmath.workdps(dps):
-        eps_values = [+to_mpf(s, dps) for s in steps]
-    # Most demanding first (smallest step, highest order): the samples and the
-    # exact value computed for it serve every later, less demanding quotient.
-    pairs = {}
-    for j in sorted(range(len(steps)), key=lambda j: steps[j]):
-        for i in sorted(range(len(stencils)), key=lambda i: -stencils[i].accuracy):
-            pairs[i, j] = _quotient_and_error(samples, stencils[i], steps[j], dps, exact_at, limits)
-            advance()
-    return [_scheme_columns(st, eps_values, [pairs[i, j][0] for j in range(len(steps))],
-                            [pairs[i, j][1] for j in range(len(steps))], exact, dps, as_float=False)
+        eps_values = [+to_mpf_exact(s, dps) for s in steps]
+    # Most demanding first: the exact value computed for it serves every other cell.
+    order = sorted(((i, j) for i in range(len(stencils)) for j in range(len(steps))),
+                   key=lambda ij: -predicted_bits(dps, stencils[ij[0]], steps[ij[1]], 0))
+    cells = {}
+    for i, j in order:
+        cells[i, j] = certifier.cell(stencils[i], steps[j], limits)
+        advance()
+    return [_cell_columns(st, eps_values, [cells[i, j] for j in range(len(steps))], dps)
             for i, st in enumerate(stencils)]
 
 
-def _float64_sweep(request: _Request, f, exact, advance, models: dict) -> list[dict]:
-    """Every scheme's columns in IEEE doubles, with the error model's predictions."""
+def _float64_sweep(request: _Request, exact, advance, models: dict, limits: Limits) -> list[dict]:
+    """Every scheme's columns in IEEE doubles, errors certified against the exact value,
+    with the error model's predictions."""
     eps_values = np.array([float(s) for s in request.steps])
     if np.any(eps_values == 0):
         raise DerivauditError("a step underflows to 0 in float64; use steps above 1e-308")
     dps, var, point = request.dps, request.var, request.point
+    f = compile_formula(request.expr, tuple(point))
     model_values: dict = {}  # derivatives at the point, shared by the schemes' models
     out = []
     for st in request.stencils:
         approx = list(difference_quotient_float64(f, st, var, point, eps_values))
-        # ``mpf(a) - exact`` at dps + GUARD_DIGITS digits, on the raw tuples
-        prec, raw = dps_to_prec(dps + GUARD_DIGITS), exact._mpf_
-        rnd = mpmath.mp._prec_rounding[1]
-        errors = [mpmath.mp.make_mpf(mpf_sub(from_float(float(a)), raw, prec, rnd)) for a in approx]
-        columns = _scheme_columns(st, list(eps_values), approx, errors, exact, dps, as_float=True)
+        if exact is None:
+            errors = [(None, arb(0))] * len(approx)
+            exact_ball = arb.nan()
+        else:
+            exact_ball, errors = float_errors(exact, point, approx, dps, limits,
+                                              exact_is_zero=_is_zero_by_sympy(request.exact_expr, point))
+        columns = _float64_columns(st, list(eps_values), approx, exact_ball, errors, dps)
         columns["predicted_error"] = _predicted_errors(request.expr, var, point, st, eps_values,
                                                        models, model_values)
         out.append(columns)
@@ -261,7 +262,7 @@ def _float64_sweep(request: _Request, f, exact, advance, models: dict) -> list[d
 def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT_STEPS,
           schemes: Sequence[str] = ("forward", "centered"), order: int = 1, dps: int = 50,
           precision: str = "mp", limits: Limits = DEFAULT_LIMITS,
-          progress: ProgressArg = None) -> pd.DataFrame:
+          progress: ProgressArg = None, claimed_order: int | None = None) -> pd.DataFrame:
     """Sweep finite-difference schemes over step sizes against the exact derivative.
 
     Parameters
@@ -275,7 +276,8 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     eps : list or str
         Steps, see :func:`~derivaudit.studies.inputs.parse_eps`.
     schemes : names of stencils (``forward``, ``backward``, ``centered``, ``centered4``,
-        ``richardson-centered``, ``complex-step``, ...).
+        ``richardson-centered``, ``complex-step``, ...) or Stencil objects
+        (e.g. a user's own, from :func:`~derivaudit.core.custom_stencils.custom_stencil`).
     order : int
         Derivative order ``d``.  A list ``wrt=["x", "y"]`` instead asks for
         the mixed partial ``∂²f/∂x∂y`` (a variable may repeat: ``["x", "x", "y"]``),
@@ -287,6 +289,10 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     progress : bool or callable, optional
         ``True`` draws a progress bar on stderr for sweeps that take over a
         second; a callable is called as ``progress(done, total)`` per step.
+    claimed_order : int, optional
+        The order claimed for the user stencils (for every scheme when there
+        are none), judged against the fitted order
+        (:mod:`derivaudit.studies.stencil_verdicts`).
 
     Returns
     -------
@@ -295,29 +301,29 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     scheme × step, in the order given.  ``eps``, ``exact`` and (in mp mode)
     ``approx`` and the errors are mpmath numbers carrying ``dps`` digits.
     ``table.attrs`` records the formula, variable, point, derivative,
-    precision and ``dps``.  In float64 mode the table also has the column
+    precision and ``dps``; with user stencils or a claimed order,
+    ``table.attrs["stencils"]`` maps scheme names to their
+    :class:`~derivaudit.studies.stencil_verdicts.StencilVerdict`.  In float64 mode the table also has the column
     ``predicted_error`` of the error model (:mod:`derivaudit.studies.error_model`),
     and ``table.attrs["error_model"]`` holds each scheme's predicted best
     step and least error (see :func:`~derivaudit.studies.orders.predicted_best_steps`).
     """
+    check_claimed_order(claimed_order)
     request = _request(formula, wrt, at, eps, schemes, order, dps, precision, limits)
-    variables = tuple(request.point)
-    f = compile_formula(request.expr, variables)
-    exact_at = _ExactValues(compile_formula(request.exact_expr, variables), request.point, limits)
+    kink = None
+    if request.wrt_list is None:
+        kink = one_sided_derivatives(request.expr, request.var, request.point, request.order, limits)
     mp = precision == "mp"
     models: dict[str, dict] = {}
     # One watchdog registration for the whole sweep, renewed by each evaluation:
     # every exact value and quotient still has its own evaluate_seconds budget.
     with per_call_budgets(limits):
-        # mp mode: computed once for the most demanding quotient, it serves all the others
-        demand = max((_expected_loss(st, s) for st in request.stencils for s in request.steps), default=0)
-        exact = exact_at(request.dps + (demand if mp else 0))
-        exact_value(f, request.point, request.dps, limits)  # f itself must be defined at the point
+        f, exact = _ball_formulas(request, kink)
         advance = Progress(progress, len(request.stencils) * len(request.steps), "study")
         if mp:
-            parts = _mp_sweep(request, f, exact_at, exact, advance, limits)
+            parts = _mp_sweep(request, f, exact, advance, limits)
         else:
-            parts = _float64_sweep(request, f, exact, advance, models)
+            parts = _float64_sweep(request, exact, advance, models, limits)
     columns = TABLE_COLUMNS + ([] if mp else ["predicted_error"])
     table = pd.DataFrame({c: [v for part in parts for v in part[c]] for c in columns}, columns=columns)
     table.attrs.update(_attrs(request))
@@ -326,6 +332,14 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     table.attrs["point_typed"] = {str(k): str(v).strip() for k, v in (at or {}).items()}
     if not mp:
         table.attrs["error_model"] = models
+    if kink is not None:
+        table["observed_order"] = math.nan  # no derivative: no order to observe
+        table.attrs["not_differentiable"] = kink
+    else:
+        notes = order_notes(table, request.expr, request.var, request.point, request.stencils)
+        if notes:
+            table.attrs["order_notes"] = notes
+    stencil_attrs(table, request.stencils, claimed_order)
     return table
 
 

@@ -1,0 +1,362 @@
+"""Certified difference quotients: the approximation, the exact value and the error as balls.
+
+A study reports, for each scheme and step, the difference quotient
+``D_ε f = ε⁻ᵈ Σ wᵢ f(x + oᵢε)`` (or ``Im f(x + iε)/ε``), the exact derivative
+``f⁽ᵈ⁾(x)`` and the error ``D_ε f − f⁽ᵈ⁾(x)``.  Here each is an ``arb`` ball
+(:mod:`derivaudit.core.balls`), and a cell is *certified* when
+
+* the approximation and the exact value each have ``dps`` significant digits
+  (radius ≤ half a unit of the ``dps``-th digit), and
+* the error is proved smaller than the resolution ``10⁻ᵈᵖˢ·|f⁽ᵈ⁾(x)|``
+  (``10⁻ᵈᵖˢ·Σ|wᵢ f(x + oᵢε)|/εᵈ`` when the exact derivative is 0) and is
+  reported as 0 — two numbers known to ``dps`` digits cannot tell a smaller
+  difference from zero — or else it has ``dps`` significant digits.
+
+The working precision of a step is first predicted — ``dps`` digits, plus
+``(d + p)·log2(1/ε)`` bits for the digits the quotient and its error cancel,
+plus ``log2|x|`` bits for the point's own size — and a cell whose balls fall
+short is computed again at the precision its radius says is missing (doubled
+when a ball straddles 0).  Samples and the exact value are shared between the
+schemes of a step only as balls: a shared ball is as certified as a fresh one.
+Past the :class:`~derivaudit.limits.Limits` precision cap,
+:class:`~derivaudit.errors.LimitExceeded` names the number that could not be
+certified.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import reduce
+
+import sympy as sp
+from flint import acb, arb, fmpq
+
+from derivaudit.core.balls import BallFormula, ball_precision, compile_balls, digits_to_bits, exact_ball
+from derivaudit.core.certify import explain_failure
+from derivaudit.core.guards import under_limits
+from derivaudit.errors import DomainError, LimitExceeded
+from derivaudit.limits import DEFAULT_LIMITS, Limits
+
+__all__ = ["Cell", "BallSamples", "quotient_ball", "StepCertifier", "predicted_bits", "float_errors"]
+
+_LOG2_10 = math.log2(10)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One certified row of a study: the balls of ``D_ε f``, ``f⁽ᵈ⁾`` and their difference.
+
+    ``below_resolution`` says the error was proved below the resolution (and
+    is reported as 0); ``approx_below_resolution`` the same of a quotient whose
+    exact value is 0.
+    """
+
+    approx: object
+    exact: object
+    error: object
+    below_resolution: bool
+    approx_below_resolution: bool
+    bits: int
+
+
+def _point_ball(value, shift):
+    """``value + shift`` (exact numbers) as a ball, rounded once when both are rational."""
+    if isinstance(value, sp.Rational):
+        total = value + shift if shift else value
+        return arb(fmpq(int(total.p), int(total.q)))
+    return exact_ball(value) + (exact_ball(shift) if shift else 0)
+
+
+class BallSamples:
+    """Values of one formula near one point as balls, memoised by shift and precision.
+
+    ``value(shift, bits)`` is ``f(point + shift·e)`` (``e`` the direction, or
+    one shift per direction of a mixed partial) at ``bits`` bits; a ball
+    computed at more bits serves a request for fewer.  Shifts are exact
+    rationals and are added to the exact point before rounding.
+    """
+
+    def __init__(self, formula: BallFormula, directions: Sequence[sp.Symbol],
+                 point: Mapping[sp.Symbol, sp.Expr], limits: Limits = DEFAULT_LIMITS):
+        self.formula = formula
+        self.point = dict(point)
+        self.directions = tuple(directions)
+        self.indices = tuple(formula.variables.index(v) for v in self.directions)
+        self.limits = limits
+        self._base: dict[int, list] = {}
+        self._memo: dict[object, tuple[int, object]] = {}
+        self._complex: BallFormula | None = None
+        self.evaluations = 0
+
+    def arguments(self, shifts: tuple, bits: int) -> list:
+        base = self._base.get(bits)
+        if base is None:
+            base = self._base[bits] = [_point_ball(self.point[v], 0) for v in self.formula.variables]
+        args = list(base)
+        for i, v, s in zip(self.indices, self.directions, shifts):
+            if s:
+                args[i] = _point_ball(self.point[v], s)
+        return args
+
+    def value(self, shift, bits: int):
+        """The ball of the sample at ``shift``; None when it is not finite at ``bits``
+        (more precision may help), DomainError when no precision can."""
+        key = shift
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] >= bits:
+            return hit[1]
+        shifts = shift if isinstance(shift, tuple) else (shift,)
+        args = self.arguments(shifts, bits)
+        value = self.formula(*args)
+        self.evaluations += 1
+        if not value.is_finite():
+            self._explain(args, shifts)
+            return None
+        self._memo[key] = (bits, value)
+        return value
+
+    def _explain(self, args, shifts) -> None:
+        moved = {**self.point, **{v: self.point[v] + s for v, s in zip(self.directions, shifts)}}
+        where = "at " + ", ".join(f"{v.name}={p}" for v, p in moved.items())
+        try:
+            explain_failure(self.formula, args, where, self.limits)
+        except DomainError:
+            raise DomainError(f"the formula is undefined or not real {where}, a point the stencil "
+                              "needs; use a smaller step or another point") from None
+
+    def complex_value(self, eps: sp.Rational, bits: int):
+        """``f(x + iε)`` as an ``acb`` (the complex step), or None when not finite."""
+        if self._complex is None:
+            self._complex = compile_balls(self.formula.expr, self.formula.variables, complex=True)
+        base = self.arguments((), bits)
+        args = [acb(a) for a in base]
+        i = self.indices[0]
+        args[i] = acb(base[i], arb(fmpq(int(eps.p), int(eps.q))))
+        value = self._complex(*args)
+        self.evaluations += 1
+        if not value.is_finite():
+            return None
+        return value
+
+
+#: (id(stencil), ε) → (stencil, terms as (shift, integer weight), common denominator · ε^d)
+_TERMS: dict[tuple[int, int, int], tuple] = {}
+
+
+def _terms(st, eps: sp.Rational) -> tuple:
+    """The stencil's terms at ``ε`` with integer weights over one denominator,
+    cached by the stencil's identity (hashing a stencil costs more than the lookup)."""
+    key = (id(st), eps.p, eps.q)
+    hit = _TERMS.get(key)
+    if hit is not None and hit[0] is st:
+        return hit[1], hit[2]
+    terms = st.terms()
+    denominator = reduce(math.lcm, (int(w.q) for _, w in terms), 1)
+    scaled = tuple((tuple(o * eps for o in offset) if isinstance(offset, tuple) else offset * eps,
+                    int(w.p) * (denominator // int(w.q))) for offset, w in terms)
+    divisor = fmpq(denominator * int(eps.p) ** st.derivative, int(eps.q) ** st.derivative)
+    if len(_TERMS) >= 4096:
+        _TERMS.clear()
+    _TERMS[key] = (st, scaled, divisor)
+    return scaled, divisor
+
+
+def quotient_ball(samples: BallSamples, st, eps: sp.Rational, bits: int):
+    """``D_ε f`` as a ball at ``bits`` bits (the current flint precision must be ``bits``),
+    and the scale ``Σ|wᵢ fᵢ|/εᵈ`` of its terms; ``(None, None)`` when a sample is not finite."""
+    if st.complex_samples:
+        value = samples.complex_value(eps, bits)
+        if value is None:
+            return None, None
+        step = arb(fmpq(int(eps.p), int(eps.q)))
+        result = value.imag / step
+        return result, abs(result)
+    terms, divisor = _terms(st, eps)
+    total = arb(0)
+    scale = arb(0)
+    for shift, weight in terms:
+        value = samples.value(shift, bits)
+        if value is None:
+            return None, None
+        part = value * weight
+        total += part
+        scale += abs(part)
+    divisor = arb(divisor)
+    return total / divisor, scale / divisor
+
+
+def predicted_bits(dps: int, st, eps: sp.Rational, magnitude_bits: int) -> int:
+    """Working precision expected to certify a cell: ``dps`` digits, ``(d + p)·log2(1/ε)``
+    bits for what the quotient and its error cancel, and the point's size."""
+    cancel = 0
+    if eps.p < eps.q:
+        log_step = int(eps.q).bit_length() - int(eps.p).bit_length() + 1
+        # an error below the resolution 10^-dps·|f⁽ᵈ⁾| needs no digits of its own
+        cancel = st.derivative * log_step + min(st.accuracy * log_step, digits_to_bits(dps) + 8)
+    return digits_to_bits(dps) + 24 + cancel + max(0, magnitude_bits)
+
+
+def _accurate(ball, need_bits: float) -> bool:
+    return ball.is_exact() or ball.rel_accuracy_bits() >= need_bits
+
+
+def _missing_bits(ball, need_bits: float) -> int:
+    """Bits a ball lacks for ``need_bits`` of relative accuracy (a doubling's worth if unknown)."""
+    if ball.is_exact():
+        return 0
+    if not ball.is_finite() or ball.contains(0):
+        return -1
+    return max(0, int(need_bits - ball.rel_accuracy_bits()) + 1)
+
+
+class StepCertifier:
+    """Certifies the cells of one study: every scheme at every step, against one exact value.
+
+    ``exact`` is a :class:`BallFormula` of the exact derivative; its balls are
+    kept at the highest precision computed so far, which serves every cell.
+    ``exact`` None (no derivative at the point) certifies the quotients alone.
+    """
+
+    def __init__(self, samples: BallSamples, exact: BallFormula, point, dps: int,
+                 limits: Limits = DEFAULT_LIMITS, exact_is_zero=None):
+        self.samples = samples
+        self.exact_formula = exact
+        self.point = point
+        self.dps = dps
+        self.limits = limits
+        self.need = dps * _LOG2_10 + 2  # rad ≤ |x|·10^-dps/4: printing adds at most half a unit
+        self._exact: tuple[int, object] | None = None
+        self._exact_is_zero = exact_is_zero
+        self._short = 0
+        self.cap = digits_to_bits(limits.max_dps) + 64
+        self.magnitude_bits = max((_magnitude_bits(point[v]) for v in samples.directions), default=0)
+
+    def exact_at(self, bits: int):
+        """The exact derivative's ball at ``bits`` or more (the most precise computed so far)."""
+        if self._exact is not None and self._exact[0] >= bits:
+            return self._exact[1]
+        value = self.exact_formula(*self.exact_formula.arguments(self.point))
+        if not value.is_finite():
+            explain_failure(self.exact_formula, self.exact_formula.arguments(self.point),
+                            _where(self.point), self.limits)
+        elif value.contains(0) and not value.is_zero() and self._exact_is_zero is not None:
+            if self._exact_is_zero():  # exactly zero through irrational steps: sympy proved it
+                value = arb(0)
+            self._exact_is_zero = None
+        self._exact = (bits, value)
+        return value
+
+    @under_limits("evaluating a difference quotient")
+    def cell(self, st, eps: sp.Rational, limits: Limits = DEFAULT_LIMITS) -> Cell:
+        """The certified cell of scheme ``st`` at step ``eps``."""
+        bits = max(predicted_bits(self.dps, st, eps, self.magnitude_bits), 64)
+        while True:
+            with ball_precision(bits):
+                cell, missing = self._try(st, eps, bits)
+            if cell is not None:
+                return cell
+            if bits >= self.cap:
+                raise LimitExceeded(f"the {missing} of {st.name} at step {eps} cannot be certified to "
+                                    f"{self.dps} digits within the precision limit of "
+                                    f"{self.limits.max_dps} digits (Limits.max_dps)")
+            bits = min(self.cap, bits * 2 if self._short < 0 else max(bits + self._short + 16,
+                                                                      bits * 5 // 4))
+
+    def _try(self, st, eps, bits):
+        """(cell, None) when certified at ``bits``; else (None, the name of the number short)."""
+        approx, scale = quotient_ball(self.samples, st, eps, bits)
+        if approx is None:
+            self._short = -1
+            return None, "difference quotient"
+        need = self.need
+        if self.exact_formula is None:  # no exact derivative (a kink): the quotient alone
+            if _accurate(approx, need):
+                return Cell(approx, None, None, False, False, bits), None
+            if approx.contains(0) and abs(approx) < scale * arb(10) ** -self.dps:
+                return Cell(approx, None, None, False, True, bits), None
+            self._short = _missing_bits(approx, need)
+            return None, "difference quotient"
+        exact = self.exact_at(bits)
+        if not _accurate(exact, need):
+            self._short = _missing_bits(exact, need)
+            return None, "exact derivative"
+        resolution = abs(exact) if not exact.is_zero() else scale
+        resolution = resolution * arb(10) ** -self.dps
+        approx_below = False
+        if not _accurate(approx, need):
+            if exact.is_zero() and approx.contains(0) and abs(approx) < resolution:
+                approx_below = True
+            else:
+                self._short = _missing_bits(approx, need)
+                return None, "difference quotient"
+        error = approx - exact
+        below = bool(abs(error) < resolution)  # documented: such errors read 0
+        if not below and not _accurate(error, need):
+            self._short = _missing_bits(error, need)
+            return None, "error"
+        return Cell(approx, exact, error, below, approx_below, bits), None
+
+
+def _magnitude_bits(value) -> int:
+    """``log2|value|`` rounded up, 0 for 0 (how many bits the point's size takes)."""
+    if isinstance(value, sp.Rational):
+        if value == 0:
+            return 0
+        return int(abs(value.p)).bit_length() - int(value.q).bit_length() + 1
+    try:
+        return max(0, int(math.ceil(math.log2(abs(float(value)) or 1))) + 1)
+    except (OverflowError, ValueError, TypeError):
+        return 0
+
+
+def _where(point) -> str:
+    return "at " + ", ".join(f"{v.name}={p}" for v, p in point.items())
+
+
+@under_limits("evaluating the exact derivative")
+def float_errors(exact: BallFormula, point, values: Sequence[float], dps: int,
+                 limits: Limits = DEFAULT_LIMITS, exact_is_zero=None) -> tuple:
+    """The exact value's ball and each ``value − exact`` certified to ``dps`` digits.
+
+    Returns ``(exact ball, [(error ball, radius), ...])``; an error proved below
+    the resolution ``10⁻ᵈᵖˢ·|exact|`` is ``(None, bound on |error|)``: a
+    float64 result that is the exact value reports error 0, not the rounding
+    noise of the exact value.
+    """
+    need = dps * _LOG2_10 + 2
+    bits = digits_to_bits(dps) + 96
+    cap = digits_to_bits(limits.max_dps) + 64
+    where = _where(point)
+    while True:
+        with ball_precision(bits):
+            args = exact.arguments(point)
+            value = exact(*args)
+            if not value.is_finite():
+                explain_failure(exact, args, where, limits)
+            elif value.contains(0) and not value.is_zero() and exact_is_zero is not None:
+                if exact_is_zero():
+                    value = arb(0)
+                exact_is_zero = None
+            out = _float_errors_at(value, values, need, dps) if _accurate(value, need) else None
+            if out is not None:
+                return value, out
+        if bits >= cap:
+            raise LimitExceeded(f"the exact derivative {where} cannot be certified to {dps} digits "
+                                f"within the precision limit of {limits.max_dps} digits (Limits.max_dps)")
+        bits = min(cap, 2 * bits)
+
+
+def _float_errors_at(exact, values, need: float, dps: int) -> list | None:
+    resolution = abs(exact) * arb(10) ** -dps
+    out = []
+    for v in values:
+        error = arb(v) - exact
+        if abs(error) < resolution:
+            out.append((None, abs(error).abs_upper()))
+        elif _accurate(error, need):
+            out.append((error, error.rad()))
+        else:
+            return None
+    return out
