@@ -322,16 +322,23 @@ def _run_audit(args) -> int:
 def _add_reports(parser: argparse.ArgumentParser, csv_content: str) -> None:
     parser.add_argument("--csv", metavar="FILE", help=f"write a CSV report: {csv_content}")
     parser.add_argument("--html", metavar="FILE", help="write a self-contained HTML report with plots")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON document instead of the text (numbers as strings with all "
+                             "their digits; schema in docs/reports.md)")
 
 
 def _write_reports(result, args) -> None:
-    """Write the --csv and --html reports a command asked for."""
+    """Write the --csv and --html reports a command asked for; print the --json document."""
     from derivaudit.reports.files import write_csv, write_html
 
     if args.csv:
         write_csv(result, args.csv)
     if args.html:
         write_html(result, args.html)
+    if args.json:
+        from derivaudit.reports.json_doc import json_text
+
+        sys.stdout.write(json_text(result))
 
 
 def _print_written(args) -> None:
@@ -372,6 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         args = _unmark_values(build_parser().parse_args(_mark_values(argv)))
+        if vars(args).get("json"):
+            args.quiet = True  # stdout carries the JSON document alone
         return int(args.run(args))
     except _UsageError as exc:
         return _fail(f"derivaudit: error: {exc}", EXIT_BAD_INPUT)
