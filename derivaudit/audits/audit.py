@@ -51,6 +51,7 @@ import sympy as sp
 
 from derivaudit.lang.arrays import Array, Value, entries, entry_label, shape_of
 from derivaudit.verdicts import gradient_band, relative_difference
+from derivaudit.display import html_of
 from derivaudit.errors import DerivauditError, DomainError, LimitExceeded
 from derivaudit.core.guards import evaluation_limits, lambdify_mpmath, time_budget
 from derivaudit.limits import DEFAULT_LIMITS, Limits
@@ -143,6 +144,10 @@ class AuditResult:
     backward: list[BackwardCheck]
     settings: AuditSettings
     seconds: dict[str, float] = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        """The HTML report, shown inline by Jupyter."""
+        return html_of(self)
 
     @property
     def ok(self) -> bool:

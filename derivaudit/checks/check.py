@@ -38,6 +38,7 @@ import sympy as sp
 from derivaudit.checks.equivalence import Comparison, compare_expressions, kink_arguments, off_switches, safe_expand
 from derivaudit.checks.equivalence import _value as _plain_value
 from derivaudit.verdicts import Verdict
+from derivaudit.display import html_of
 from derivaudit.errors import DerivauditError, DomainError, LimitExceeded, ParseError
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.core.numeric import GUARD_DIGITS, Samples, compile_formula, difference_quotient, exact_value, to_mpf
@@ -160,6 +161,10 @@ class CheckResult:
     gradient: bool
     #: the formula as the user wrote it
     formula_text: str = ""
+
+    def _repr_html_(self) -> str:
+        """The HTML report, shown inline by Jupyter."""
+        return html_of(self)
 
     @property
     def correct(self) -> bool:

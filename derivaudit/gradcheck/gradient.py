@@ -39,6 +39,7 @@ import pandas as pd
 
 from derivaudit.studies.error_model import UNIT_ROUNDOFF
 from derivaudit.verdicts import GRADIENT_BANDS, gradient_band, relative_difference
+from derivaudit.display import html_of
 from derivaudit.errors import DerivauditError, DomainError, ShapeError
 
 __all__ = ["THRESHOLDS", "DEFAULT_EPS", "GradientCheckResult", "check_gradient", "suggest_cause", "verdict_of"]
@@ -83,6 +84,10 @@ class GradientCheckResult:
     cause: str
     notes: tuple[str, ...]
     sweep: pd.DataFrame | None = field(repr=False, default=None)
+
+    def _repr_html_(self) -> str:
+        """The HTML report, shown inline by Jupyter."""
+        return html_of(self)
 
     @property
     def passed(self) -> bool:

@@ -37,15 +37,13 @@ def result_kind(result) -> str:
     """
     if isinstance(result, pd.DataFrame):
         return "study"
-    from derivaudit.audits.audit import AuditResult
-    from derivaudit.checks.check import CheckResult
-
-    if isinstance(result, CheckResult):
-        return "check"
-    if isinstance(result, AuditResult):
-        return "audit"
-    raise TypeError(f"no report for a {type(result).__name__}; expected a study table, "
-                    "a CheckResult or an AuditResult")
+    # by the class's name, not an import: results import reports' display seam, never the reverse
+    kinds = {"CheckResult": "check", "AuditResult": "audit"}
+    kind = kinds.get(type(result).__name__)
+    if kind is None:
+        raise TypeError(f"no report for a {type(result).__name__}; expected a study table, "
+                        "a CheckResult or an AuditResult")
+    return kind
 
 
 def relative_error(claim, exact) -> float:
