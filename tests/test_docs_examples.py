@@ -136,3 +136,36 @@ def test_missing_lines_honours_order_and_elision():
     assert missing_lines(["a b", "d"], output) == ["d"]
     assert missing_lines(["a b", "...", "e"], output) == []
     assert missing_lines(["...", "d", "c"], output) == ["c"]
+
+
+def python_blocks(path: Path) -> list[tuple[int, str]]:
+    """``(line number, code)`` of every fenced ``python`` block of ``path``."""
+    found, code, start = [], None, 0
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if code is None and line.strip() == "```python":
+            code, start = [], number + 1
+        elif code is not None and line.startswith("```"):
+            found.append((start, "\n".join(code) + "\n"))
+            code = None
+        elif code is not None:
+            code.append(line)
+    return found
+
+
+PYTHON_CASES = [pytest.param(path, start, code, id=f"{path.relative_to(ROOT)}:{start}")
+                for path in DOCUMENTS for start, code in python_blocks(path)]
+
+
+@pytest.mark.parametrize("path, start, code", PYTHON_CASES)
+def test_python_example_runs(path, start, code, scratch, monkeypatch):
+    """Python examples run as shown (``>>>`` blocks as doctests, whose outputs must match)."""
+    import doctest
+
+    monkeypatch.chdir(scratch)
+    if code.lstrip().startswith(">>>"):
+        test = doctest.DocTestParser().get_doctest(code, {}, f"{path.name}:{start}", str(path), start)
+        runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+        runner.run(test)
+        assert runner.failures == 0, f"{path.name}:{start}: doctest failed"
+    else:
+        exec(compile(code, f"{path.name}:{start}", "exec"), {"__name__": "docs_example"})
