@@ -85,7 +85,28 @@ def _terminate(signum, frame):
 
 
 def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
-    """``["x=1", "y=2,z=3"]`` → ``{"x": "1", "y": "2", "z": "3"}`` (values stay text)."""
+    """The ``--at`` point: ``NAME=VALUE`` items, separated by spaces or commas.
+
+    Parameters
+    ----------
+    pairs : sequence of str
+        The words after ``--at``.
+
+    Returns
+    -------
+    dict of str to str
+        Values stay text, read exactly later (``0.1`` is 1/10).
+
+    Raises
+    ------
+    DerivauditError
+        For an item without ``=`` or a name given twice.
+
+    Examples
+    --------
+    >>> parse_assignments(["x=1", "y=2,z=3"])
+    {'x': '1', 'y': '2', 'z': '3'}
+    """
     values: dict[str, str] = {}
     for pair in pairs:
         for item in pair.split(","):
@@ -348,6 +369,13 @@ def _print_written(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``derivaudit`` argument parser: one subcommand per product (study, check, sweep, audit).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Each subcommand's namespace carries ``run``, the function that runs it.
+    """
     parser = _ArgumentParser(prog="derivaudit",
                              description="Audit hand-derived derivatives and measure how finite "
                                          "differences converge to them.")

@@ -40,9 +40,19 @@ WRONG_OUTLINE = "#1f3a93"
 def figure_svg(fig: Figure, salt: str, label: str) -> str:
     """The figure as an ``<svg>`` element for inlining into HTML.
 
-    ``salt`` makes matplotlib's element ids unique within one page (several
-    plots share a document) and repeatable between runs; ``label`` is the
-    accessible name of the image.
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    salt : str
+        Makes matplotlib's element ids unique within one page (several plots
+        share a document) and repeatable between runs.
+    label : str
+        The accessible name of the image.
+
+    Returns
+    -------
+    str
+        The ``<svg>`` element, without XML prolog, metadata or date.
     """
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "path"}):
@@ -68,7 +78,11 @@ def _power_axis(axis) -> None:
 
 def convergence_svg(series: Sequence[dict], *, title: str = "", floor: dict | None = None,
                     salt: str = "convergence", xlabel: str = "step ε", ylabel: str = "|error|") -> str:
-    """Log–log plot of |error| against ε, one line per scheme.
+    """Log–log plot of |error| against ε, one line per scheme, as SVG text.
+
+    Errors span hundreds of decades at high precision, so ``log10|error|``
+    is computed by mpmath and drawn on linear axes labelled as powers of
+    ten: a scheme of order ``p`` is a straight line of slope ``p``.
 
     Each item of ``series`` has ``label``, ``eps`` and ``abs_error`` (numbers
     of any kind) and optionally ``best_eps`` (marked with a star),
