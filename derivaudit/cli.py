@@ -203,7 +203,7 @@ def _run_study(args) -> int:
         point = ", ".join(f"{k}={v}" for k, v in meta["point"].items())
         mode = "float64" if args.float64 else f"{meta['dps']} significant digits"
         order = "" if meta["derivative"] == 1 else f"^{meta['derivative']}"
-        print(f"f = {meta['formula']}")
+        print(f"f = {meta.get('formula_typed', meta['formula'])}")  # as typed
         if "," in meta["wrt"]:
             print(f"∂{order}f/{''.join('∂' + v for v in meta['wrt'].split(','))} = {meta['exact_derivative']}")
         else:
