@@ -59,6 +59,22 @@ def record() -> dict[str, list]:
     return tables
 
 
+def _changed_cells(before: dict, after: dict, keys) -> dict[str, int]:
+    """Per column, how many cells differ between two records (columns both tables have)."""
+    changed: dict[str, int] = {}
+    for key in keys:
+        if key not in after:
+            continue
+        (old_columns, _, old_rows, _), (new_columns, _, new_rows, _) = before[key], after[key]
+        for column in old_columns:
+            if column not in new_columns:
+                continue
+            i, j = old_columns.index(column), new_columns.index(column)
+            changed[column] = changed.get(column, 0) + sum(
+                old[i] != new[j] for old, new in zip(old_rows, new_rows))
+    return changed
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("action", choices=("record", "compare"))
@@ -73,6 +89,9 @@ def main(argv=None) -> int:
     cells = sum(len(t[0]) * len(t[2]) for t in before.values())
     differ = [key for key in before if before[key] != tables.get(key)]
     print(f"{len(before)} tables, {cells} cells compared; {len(differ)} tables differ")
+    changed = _changed_cells(before, tables, differ)
+    print(f"cells that differ in the columns both records have: {sum(changed.values())}"
+          + "".join(f"; {column} {n}" for column, n in sorted(changed.items()) if n))
     for key in differ[:10]:
         print("  differs:", key)
     return 1 if differ or set(before) != set(tables) else 0

@@ -13,7 +13,8 @@ table = da.study("theta**3", wrt="theta", at={"theta": 1}, eps="1e-1:1e-12:12",
                  schemes=["forward", "backward", "centered"], dps=50)
 print(table_as_text(table, digits=25))
 print()
-print(da.fitted_orders(table)[["scheme", "fitted_order", "theoretical_order", "steps_used"]].to_string(index=False))
+print(da.fitted_orders(table)[["scheme", "fitted_order", "theoretical_order", "steps_used"]]
+      .to_string(index=False))
 
 # The same check a practitioner runs in float64: the error stops falling near
 # the best step, where roundoff (∝ u/ε) overtakes truncation.

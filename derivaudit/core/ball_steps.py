@@ -20,11 +20,13 @@ from mpmath.libmp import from_man_exp
 import sympy as sp
 from flint import acb, arb, ctx, fmpq
 
-from derivaudit.errors import DerivauditError, DomainError
+from derivaudit.core.guards import active_limits
+from derivaudit.errors import DerivauditError, DomainError, LimitExceeded
 
 __all__ = ["to_mpf", "radius_mpf", "arb_from_raw", "special_exponent", "sum_step", "product_step",
            "power_step", "KINKS", "METHODS", "GROWS", "MPMATH_FALLBACKS", "SUPPORTED_FUNCTIONS",
-           "fallback_step", "mean_value_ball", "relational_operands", "UnsupportedFunction"]
+           "fallback_step", "mean_value_ball", "relational_operands", "UnsupportedFunction",
+           "magnitude_guarded"]
 
 
 _MAKE_MPF = mpmath.mp.make_mpf
@@ -325,3 +327,41 @@ def mean_value_ball(function, slope, value):
     return center + arb(0, radius)
 
 
+
+
+#: max_value_digits → (2^(⌊L⌋+1), 2^-(⌊L⌋+1)) with L = max_value_digits·log2(10): the bounds
+#: mpmath's guards used (a value passes while 2^(bits-1) ≤ 10^max_value_digits)
+_BOUNDS: dict[int, tuple] = {}
+
+
+def _bounds(limit: int) -> tuple:
+    hit = _BOUNDS.get(limit)
+    if hit is None:
+        k = int(math.floor(limit * math.log2(10))) + 1
+        hit = _BOUNDS[limit] = (arb(2) ** k, arb(2) ** -k)
+    return hit
+
+
+def magnitude_guarded(step: Callable, node) -> Callable:
+    """``step``, refusing a value proved beyond ``10^±max_value_digits`` of the active
+    limits (:func:`~derivaudit.core.guards.active_limits`).
+
+    Ball arithmetic stores exponents as big integers, so a huge value costs nothing
+    to hold, but a function of it (``sin(10**1000001)``) needs as many bits as its
+    exponent has: the magnitude is checked where values grow (products, powers,
+    exponentials), as the mpmath guards did.
+    """
+    name = str(node)
+    if len(name) > 40:
+        name = type(node).__name__
+
+    def guarded(r):
+        value = step(r)
+        limit = active_limits().max_value_digits
+        big, tiny = _bounds(limit)
+        size = abs(value)
+        if size >= big or (size < tiny and not value.contains(0)):
+            raise LimitExceeded(f"{name} is outside 10^-{limit} … 10^{limit} "
+                                "(limit Limits.max_value_digits)")
+        return value
+    return guarded

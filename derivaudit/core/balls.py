@@ -44,10 +44,10 @@ import mpmath
 import sympy as sp
 from flint import acb, arb, ctx, fmpq
 
-from derivaudit.core.ball_steps import (KINKS, METHODS, MPMATH_FALLBACKS, SUPPORTED_FUNCTIONS,
+from derivaudit.core.ball_steps import (GROWS, KINKS, METHODS, MPMATH_FALLBACKS, SUPPORTED_FUNCTIONS,
                                         UnsupportedFunction, arb_from_raw, fallback_step,
                                         power_step, product_step, relational_operands,
-                                        special_exponent, sum_step)
+                                        magnitude_guarded, special_exponent, sum_step)
 from derivaudit.errors import DomainError
 
 __all__ = [
@@ -177,8 +177,8 @@ class BallFormula:
         with ball_precision(bits):
             return self(*self.arguments(point))
 
-    def failing_node(self, args) -> tuple[sp.Expr, list] | None:
-        """The first node whose ball is not finite, and the balls it read.
+    def failing_node(self, args) -> tuple[sp.Expr, list, object] | None:
+        """The first node whose ball is not finite, the balls it read, and its ball.
 
         Run only after a non-finite result: it re-evaluates step by step.
         """
@@ -186,7 +186,7 @@ class BallFormula:
         for node, step, reads in zip(self.nodes, self.steps, self.inputs):
             value = step(registers)
             if not value.is_finite():
-                return node, [registers[k] for k in reads]
+                return node, [registers[k] for k in reads], value
             registers.append(value)
         return None
 
@@ -305,10 +305,15 @@ def _step_for(node, regs: list[int], complex_: bool) -> Callable:
     if isinstance(node, sp.Add):
         return sum_step(regs)
     if isinstance(node, sp.Mul):
-        return product_step(regs)
+        return magnitude_guarded(product_step(regs), node)
     if isinstance(node, sp.Pow):
-        return power_step(node, regs)
+        step = power_step(node, regs)
+        return step if node.exp in (sp.S.Half, -1) else magnitude_guarded(step, node)
     head = type(node)
+    if head in GROWS:
+        (i,) = regs
+        call = METHODS[head][1 if complex_ else 0]
+        return magnitude_guarded(lambda r: call(r[i]), node)
     if complex_ and head in KINKS:
         raise DomainError(f"the complex step needs a formula analytic along the real axis, and "
                           f"{head.__name__} is not")

@@ -148,14 +148,17 @@ def _bits_missing(value, digits: int) -> int:
     return int(digits * _LOG2_10 + 1 - value.rel_accuracy_bits()) + 16
 
 
-def _check_magnitude(value, limits: Limits, where: str) -> None:
+def _check_magnitude(value, limits: Limits, what: str) -> None:
+    """LimitExceeded when ``value`` passes ``10^±max_value_digits`` (as the mpmath guards:
+    a value passes while ``2^(bits-1) ≤ 10^max_value_digits``, ``2^bits`` its binary size)."""
     if value.is_zero():
         return
-    exponent = int(value.mid().man_exp()[1]) + value.mid().bits()
-    digits = abs(exponent) / _LOG2_10
-    if digits > limits.max_value_digits:
-        raise LimitExceeded(f"{where} is about 10^{int(math.copysign(digits, exponent))} in magnitude, "
-                            f"beyond 10^±{limits.max_value_digits} (limit Limits.max_value_digits)")
+    mid = value.mid()
+    bits = int(mid.man_exp()[1]) + int(mid.bits())
+    bound = limits.max_value_digits * _LOG2_10
+    if bits - 1 > bound or -bits > bound:
+        raise LimitExceeded(f"{what} is about 10^{int(bits / _LOG2_10)} in magnitude, beyond "
+                            f"10^±{limits.max_value_digits} (limit Limits.max_value_digits)")
 
 
 def explain_failure(formula: BallFormula, args, where: str, limits: Limits) -> None:
@@ -164,8 +167,9 @@ def explain_failure(formula: BallFormula, args, where: str, limits: Limits) -> N
     failing = formula.failing_node(args)
     if failing is None:
         return
-    node, inputs = failing
-    if type(node) in GROWS and all(b.is_finite() for b in inputs):
+    node, inputs, value = failing
+    grows = type(node) in GROWS or isinstance(node, (sp.Pow, sp.Mul))
+    if grows and all(b.is_finite() for b in inputs) and not value.is_nan():  # an overflow
         raise LimitExceeded(f"{node} {where} is beyond the range of numbers, 10^±{limits.max_value_digits} "
                             "(limit Limits.max_value_digits)")
     # Exact inputs, or inputs known to many bits and away from 0 (where functions

@@ -26,6 +26,8 @@ import numpy as np
 import sympy as sp
 from mpmath.libmp import dps_to_prec, fzero, mpf_abs, mpf_div, mpf_le, mpf_mul, mpf_sub, mpf_sum
 
+from derivaudit.core.balls import UnsupportedFunction, compile_balls
+from derivaudit.core.certify import certified_value
 from derivaudit.errors import DomainError, LimitExceeded
 from derivaudit.core.guards import lambdify_mpmath, under_limits
 from derivaudit.limits import DEFAULT_LIMITS, Limits
@@ -138,40 +140,26 @@ def _describe(point: Mapping[sp.Symbol, sp.Expr]) -> str:
 @under_limits("evaluating the formula's exact value")
 def exact_value(compiled: CompiledFormula, point: Mapping[sp.Symbol, sp.Expr], dps: int,
                 limits: Limits = DEFAULT_LIMITS) -> mpmath.mpf:
-    """``compiled.expr`` at the exact ``point``, correct to ``dps`` significant digits.
+    """``compiled.expr`` at the exact ``point``, certified to ``dps + GUARD_DIGITS`` digits.
 
-    Evaluated at two working precisions; if they disagree in the first
-    ``dps`` digits (cancellation inside the expression) the precision is
-    doubled until they agree.  The result carries its guard digits, so that
-    differences with it (errors) can be rounded to ``dps`` digits afterwards.
-
-    A value that is exactly zero through irrational steps (``sin(pi*x)`` at
-    ``x = 2``) never agrees in relative terms — each precision gives its own
-    rounding noise — so on disagreement sympy is asked once whether the exact
-    value is zero.
+    Evaluated in ball arithmetic (:func:`~derivaudit.core.certify.certified_value`):
+    the precision rises until the ball's radius proves the digits, so
+    cancellation inside the expression and large arguments are handled by
+    construction.  The result carries the guard digits, so that differences
+    with it (errors) can be rounded to ``dps`` digits afterwards.  A value
+    that is exactly zero through irrational steps (``sin(pi*x)`` at ``x = 2``)
+    never excludes 0 at any precision, so sympy is asked once whether it is zero.
     """
     where = _describe(point)
-    wp = dps + GUARD_DIGITS
-    asked_sympy = False
-    while True:
-        values = []
-        for prec in (wp, wp + GUARD_DIGITS):
-            with mpmath.workdps(prec):
-                values.append(evaluate_real(compiled, [to_mpf(point[v], prec) for v in compiled.variables],
-                                        where))
-        low, high = values
-        with mpmath.workdps(wp):
-            agree = low == high or abs(low - high) <= abs(high) * mpmath.mpf(10) ** (-dps - 2)
-        if agree:
-            return high
-        if not asked_sympy:
-            asked_sympy = True
-            if compiled.expr.xreplace(dict(point)).is_zero:
-                return mpmath.mpf(0)
-        wp *= 2
-        if wp > limits.max_dps + GUARD_DIGITS:
-            raise LimitExceeded(f"the value {where} cannot be resolved to {dps} digits within "
-                                f"the precision limit of {limits.max_dps} digits")
+    is_zero = (lambda: bool(compiled.expr.xreplace(dict(point)).is_zero))
+    try:
+        ball = certified_value(compile_balls(compiled.expr, compiled.variables), point, dps + GUARD_DIGITS,
+                               limits=limits, what=f"the value {where}", is_zero=is_zero)
+    except UnsupportedFunction:  # a function with no certified evaluation: mpmath as before
+        with mpmath.workdps(dps + 2 * GUARD_DIGITS):
+            return evaluate_real(compiled, [to_mpf(point[v], dps + 2 * GUARD_DIGITS)
+                                            for v in compiled.variables], where)
+    return ball.mid
 
 
 class Samples:

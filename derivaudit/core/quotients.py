@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import reduce
+from functools import lru_cache, reduce
 
 import sympy as sp
 from flint import acb, arb, fmpq
@@ -44,7 +44,7 @@ __all__ = ["Cell", "BallSamples", "quotient_ball", "StepCertifier", "predicted_b
 _LOG2_10 = math.log2(10)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Cell:
     """One certified row of a study: the balls of ``D_ε f``, ``f⁽ᵈ⁾`` and their difference.
 
@@ -61,12 +61,19 @@ class Cell:
     bits: int
 
 
-def _point_ball(value, shift):
-    """``value + shift`` (exact numbers) as a ball, rounded once when both are rational."""
+def _as_fmpq(value):
+    """An exact rational as flint's ``fmpq`` (None for an irrational point such as pi/4)."""
     if isinstance(value, sp.Rational):
-        total = value + shift if shift else value
-        return arb(fmpq(int(total.p), int(total.q)))
-    return exact_ball(value) + (exact_ball(shift) if shift else 0)
+        return fmpq(int(value.p), int(value.q))
+    return None
+
+
+def _point_ball(coordinate, value, shift):
+    """``value + shift`` as a ball, rounded once: ``coordinate`` is ``value`` as an
+    ``fmpq`` (None when irrational), ``shift`` an ``fmpq`` or 0."""
+    if coordinate is not None:
+        return arb(coordinate + shift if shift else coordinate)
+    return exact_ball(value) + (arb(shift) if shift else 0)
 
 
 class BallSamples:
@@ -84,6 +91,7 @@ class BallSamples:
         self.point = dict(point)
         self.directions = tuple(directions)
         self.indices = tuple(formula.variables.index(v) for v in self.directions)
+        self._rational = {v: _as_fmpq(value) for v, value in self.point.items()}
         self.limits = limits
         self._base: dict[int, list] = {}
         self._memo: dict[object, tuple[int, object]] = {}
@@ -93,17 +101,18 @@ class BallSamples:
     def arguments(self, shifts: tuple, bits: int) -> list:
         base = self._base.get(bits)
         if base is None:
-            base = self._base[bits] = [_point_ball(self.point[v], 0) for v in self.formula.variables]
+            base = self._base[bits] = [_point_ball(self._rational[v], self.point[v], 0)
+                                       for v in self.formula.variables]
         args = list(base)
         for i, v, s in zip(self.indices, self.directions, shifts):
             if s:
-                args[i] = _point_ball(self.point[v], s)
+                args[i] = _point_ball(self._rational[v], self.point[v], s)
         return args
 
-    def value(self, shift, bits: int):
-        """The ball of the sample at ``shift``; None when it is not finite at ``bits``
-        (more precision may help), DomainError when no precision can."""
-        key = shift
+    def value(self, key, shift, bits: int):
+        """The ball of the sample at ``shift`` (an ``fmpq``, or a tuple of them), memoised
+        under ``key`` (hashing an ``fmpq`` is slow); None when it is not finite at
+        ``bits`` (more precision may help), DomainError when no precision can."""
         hit = self._memo.get(key)
         if hit is not None and hit[0] >= bits:
             return hit[1]
@@ -118,7 +127,8 @@ class BallSamples:
         return value
 
     def _explain(self, args, shifts) -> None:
-        moved = {**self.point, **{v: self.point[v] + s for v, s in zip(self.directions, shifts)}}
+        moved = {**self.point, **{v: self.point[v] + sp.Rational(int(s.p), int(s.q))
+                                  for v, s in zip(self.directions, shifts)}}
         where = "at " + ", ".join(f"{v.name}={p}" for v, p in moved.items())
         try:
             explain_failure(self.formula, args, where, self.limits)
@@ -154,13 +164,26 @@ def _terms(st, eps: sp.Rational) -> tuple:
         return hit[1], hit[2]
     terms = st.terms()
     denominator = reduce(math.lcm, (int(w.q) for _, w in terms), 1)
-    scaled = tuple((tuple(o * eps for o in offset) if isinstance(offset, tuple) else offset * eps,
-                    int(w.p) * (denominator // int(w.q))) for offset, w in terms)
+    scaled = tuple((_shift_key(offset, eps), _shift(offset, eps), int(w.p) * (denominator // int(w.q)))
+                   for offset, w in terms)
     divisor = fmpq(denominator * int(eps.p) ** st.derivative, int(eps.q) ** st.derivative)
     if len(_TERMS) >= 4096:
         _TERMS.clear()
     _TERMS[key] = (st, scaled, divisor)
     return scaled, divisor
+
+
+def _shift_key(offset, eps: sp.Rational) -> tuple:
+    """A cheap hashable key of the shift ``offset · ε`` (one offset, or a tuple of them)."""
+    offsets = offset if isinstance(offset, tuple) else (offset,)
+    return tuple(((o * eps).p, (o * eps).q) for o in offsets)
+
+
+def _shift(offset, eps: sp.Rational):
+    """``offset · ε`` as an ``fmpq`` (a tuple of them for a tensor stencil)."""
+    if isinstance(offset, tuple):
+        return tuple(_as_fmpq(o * eps) for o in offset)
+    return _as_fmpq(offset * eps)
 
 
 def quotient_ball(samples: BallSamples, st, eps: sp.Rational, bits: int):
@@ -176,8 +199,8 @@ def quotient_ball(samples: BallSamples, st, eps: sp.Rational, bits: int):
     terms, divisor = _terms(st, eps)
     total = arb(0)
     scale = arb(0)
-    for shift, weight in terms:
-        value = samples.value(shift, bits)
+    for key, shift, weight in terms:
+        value = samples.value(key, shift, bits)
         if value is None:
             return None, None
         part = value * weight
@@ -188,13 +211,19 @@ def quotient_ball(samples: BallSamples, st, eps: sp.Rational, bits: int):
 
 
 def predicted_bits(dps: int, st, eps: sp.Rational, magnitude_bits: int) -> int:
-    """Working precision expected to certify a cell: ``dps`` digits, ``(d + p)·log2(1/ε)``
-    bits for what the quotient and its error cancel, and the point's size."""
+    """Working precision expected to certify a cell: ``dps`` digits, ``d·log2(1/ε)`` bits
+    for what the quotient cancels, ``p·log2(1/ε)`` for what its error cancels (no more
+    than an error at the resolution needs), and the point's size."""
+    return _predicted_bits(dps, st.derivative, st.accuracy, int(eps.p), int(eps.q), magnitude_bits)
+
+
+@lru_cache(maxsize=4096)
+def _predicted_bits(dps: int, derivative: int, accuracy: int, p: int, q: int, magnitude_bits: int) -> int:
     cancel = 0
-    if eps.p < eps.q:
-        log_step = int(eps.q).bit_length() - int(eps.p).bit_length() + 1
+    if p < q:
+        log_step = q.bit_length() - p.bit_length() + 1
         # an error below the resolution 10^-dps·|f⁽ᵈ⁾| needs no digits of its own
-        cancel = st.derivative * log_step + min(st.accuracy * log_step, digits_to_bits(dps) + 8)
+        cancel = derivative * log_step + min(accuracy * log_step, digits_to_bits(dps) + 8)
     return digits_to_bits(dps) + 24 + cancel + max(0, magnitude_bits)
 
 
@@ -233,10 +262,11 @@ class StepCertifier:
         self.cap = digits_to_bits(limits.max_dps) + 64
         self.magnitude_bits = max((_magnitude_bits(point[v]) for v in samples.directions), default=0)
 
-    def exact_at(self, bits: int):
-        """The exact derivative's ball at ``bits`` or more (the most precise computed so far)."""
+    def exact_at(self, bits: int) -> tuple:
+        """The exact derivative's ball at ``bits`` or more (the most precise computed so far),
+        and the resolution ``10⁻ᵈᵖˢ·|f⁽ᵈ⁾|`` (None when the derivative is 0)."""
         if self._exact is not None and self._exact[0] >= bits:
-            return self._exact[1]
+            return self._exact[1:]
         value = self.exact_formula(*self.exact_formula.arguments(self.point))
         if not value.is_finite():
             explain_failure(self.exact_formula, self.exact_formula.arguments(self.point),
@@ -245,13 +275,32 @@ class StepCertifier:
             if self._exact_is_zero():  # exactly zero through irrational steps: sympy proved it
                 value = arb(0)
             self._exact_is_zero = None
-        self._exact = (bits, value)
-        return value
+        resolution = None if value.is_zero() else abs(value) * arb(10) ** -self.dps
+        self._exact = (bits, value, resolution)
+        return value, resolution
 
     @under_limits("evaluating a difference quotient")
-    def cell(self, st, eps: sp.Rational, limits: Limits = DEFAULT_LIMITS) -> Cell:
-        """The certified cell of scheme ``st`` at step ``eps``."""
-        bits = max(predicted_bits(self.dps, st, eps, self.magnitude_bits), 64)
+    def cell(self, st, eps: sp.Rational, limits: Limits = DEFAULT_LIMITS, bits: int = 0) -> Cell:
+        """The certified cell of scheme ``st`` at step ``eps``, starting at ``bits``
+        (default: :func:`predicted_bits`)."""
+        return self._certify(st, eps, bits or predicted_bits(self.dps, st, eps, self.magnitude_bits))
+
+    @under_limits("evaluating difference quotients")
+    def step_cells(self, stencils, eps: sp.Rational, limits: Limits = DEFAULT_LIMITS, bits: int = 0) -> list:
+        """The certified cells of every scheme at step ``eps``: one precision for the step
+        (the most any scheme is predicted to need), so the schemes share their samples;
+        a scheme that falls short goes on alone at the precision it lacks."""
+        bits = max(64, bits or max(predicted_bits(self.dps, st, eps, self.magnitude_bits) for st in stencils))
+        with ball_precision(bits):
+            cells = [self._try(st, eps, bits) for st in stencils]
+        return [cell if cell is not None else self._certify(st, eps, self._next_bits(bits))
+                for (cell, _), st in zip(cells, stencils)]
+
+    def _next_bits(self, bits: int) -> int:
+        return min(self.cap, bits * 2 if self._short < 0 else max(bits + self._short + 16, bits * 5 // 4))
+
+    def _certify(self, st, eps: sp.Rational, bits: int) -> Cell:
+        bits = max(bits, 64)
         while True:
             with ball_precision(bits):
                 cell, missing = self._try(st, eps, bits)
@@ -261,8 +310,7 @@ class StepCertifier:
                 raise LimitExceeded(f"the {missing} of {st.name} at step {eps} cannot be certified to "
                                     f"{self.dps} digits within the precision limit of "
                                     f"{self.limits.max_dps} digits (Limits.max_dps)")
-            bits = min(self.cap, bits * 2 if self._short < 0 else max(bits + self._short + 16,
-                                                                      bits * 5 // 4))
+            bits = self._next_bits(bits)
 
     def _try(self, st, eps, bits):
         """(cell, None) when certified at ``bits``; else (None, the name of the number short)."""
@@ -278,22 +326,22 @@ class StepCertifier:
                 return Cell(approx, None, None, False, True, bits), None
             self._short = _missing_bits(approx, need)
             return None, "difference quotient"
-        exact = self.exact_at(bits)
-        if not _accurate(exact, need):
+        exact, resolution = self.exact_at(bits)
+        if not (exact.is_exact() or exact.rel_accuracy_bits() >= need):
             self._short = _missing_bits(exact, need)
             return None, "exact derivative"
-        resolution = abs(exact) if not exact.is_zero() else scale
-        resolution = resolution * arb(10) ** -self.dps
+        if resolution is None:  # the exact derivative is 0: the quotient's own scale
+            resolution = scale * arb(10) ** -self.dps
         approx_below = False
-        if not _accurate(approx, need):
-            if exact.is_zero() and approx.contains(0) and abs(approx) < resolution:
+        if approx.rel_accuracy_bits() < need and not approx.is_exact():
+            if resolution is not None and exact.is_zero() and approx.contains(0) and abs(approx) < resolution:
                 approx_below = True
             else:
                 self._short = _missing_bits(approx, need)
                 return None, "difference quotient"
         error = approx - exact
-        below = bool(abs(error) < resolution)  # documented: such errors read 0
-        if not below and not _accurate(error, need):
+        below = abs(error) < resolution  # documented: such errors read 0
+        if not below and error.rel_accuracy_bits() < need and not error.is_exact():
             self._short = _missing_bits(error, need)
             return None, "error"
         return Cell(approx, exact, error, below, approx_below, bits), None

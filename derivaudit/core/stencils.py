@@ -316,6 +316,7 @@ def tensor_stencil(name: str, counts: tuple[int, ...]) -> TensorStencil:
 _KINDS = {"forward": (forward, 1), "backward": (backward, 1), "centered": (centered, 2)}
 
 
+@lru_cache(maxsize=1024)  # Richardson stencils are built with sympy arithmetic on each call
 def stencil(name: str, derivative: int = 1) -> Stencil:
     """The stencil called ``name`` (``forward``, ``centered4``, ``richardson-centered``,
     ``complex-step``, ...) for the given derivative."""

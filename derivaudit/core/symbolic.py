@@ -6,6 +6,8 @@ the same real symbols the parser creates (:func:`~derivaudit.parse.make_symbol`)
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from collections.abc import Sequence
 
 import sympy as sp
@@ -73,6 +75,13 @@ def _derivative_size(expr: sp.Basic, var: sp.Symbol) -> int:
 
 
 def _differentiate(expr: sp.Expr, steps: Sequence[sp.Symbol], limits: Limits) -> sp.Expr:
+    """:func:`_differentiated` of ``steps`` as a tuple (memoised: studies and checks ask for
+    the same derivative repeatedly, and sympy's diff costs more than a short sweep)."""
+    return _differentiated(expr, tuple(steps), limits)
+
+
+@lru_cache(maxsize=1024)
+def _differentiated(expr: sp.Expr, steps: tuple, limits: Limits) -> sp.Expr:
     """``expr`` differentiated once by each of ``steps`` in turn, within ``limits``.
 
     The product rule multiplies the size of a product of n factors by n at

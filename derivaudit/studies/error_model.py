@@ -28,7 +28,8 @@ doubles (unit roundoff ``u = 2⁻⁵³``) has error about
   The best step depends on the constant only through its ``(p+d)``-th root.
 * **Floor** ``F = κ·u·Σₖ|xₖ|·|∂ₖ f⁽ᵈ⁾(x)|`` (``κ = 1`` for the bound): the
   point itself is rounded to a double, which moves the value being
-  approximated.  For the complex step ``Im f(x + iε)/ε`` no difference
+  approximated; a coordinate that is a double exactly (``1e6``, ``0.5``) is
+  not rounded and adds nothing.  For the complex step ``Im f(x + iε)/ε`` no difference
   cancels, so ``R = 0`` and the floor also holds the rounding of the result,
   ``κ·u·|f'(x)|``.
 
@@ -131,6 +132,14 @@ def _combination(expr: sp.Expr, directions: tuple, leading: tuple) -> sp.Expr:
     return sum(c * _diff(expr, *[(v, n) for v, n in zip(directions, k) if n]) for c, k in leading)
 
 
+def _is_double(value) -> bool:
+    """True when the exact number ``value`` is a float64 exactly (no rounding on input)."""
+    try:
+        return sp.Rational(float(value)) == value
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def float64_error_model(expr: sp.Expr, wrt, point: Mapping[sp.Symbol, sp.Expr],
                         st: Stencil | TensorStencil | ComplexStep, unit_roundoff: float = UNIT_ROUNDOFF,
                         statistic: str = "typical", values: dict | None = None) -> ErrorModel:
@@ -180,7 +189,9 @@ def float64_error_model(expr: sp.Expr, wrt, point: Mapping[sp.Symbol, sp.Expr],
     target = diff(counts)
     truncation = at(_combination(expr, directions, tuple(leading)))
     xs = [abs(float(point[v])) for v in directions]
-    moved = sum(x * at(_diff(target, v)) for x, v in zip(xs, directions) if x)
+    # the point moves only where float64 rounds it (1e6 and 0.5 are doubles; 0.1 is not)
+    moved = sum(x * at(_diff(target, v)) for x, v in zip(xs, directions)
+                if x and not _is_double(point[v]))
     if not st.roundoff_power:  # nothing cancels (the complex step): the result's rounding is the floor
         roundoff, floor = 0.0, u * combine(at(target), moved)
     else:

@@ -76,6 +76,8 @@ def parse_eps(spec: str | float | Iterable) -> list[sp.Rational]:
                     raise ParseError(f"steps must be positive, not {p}")
     elif isinstance(spec, (int, float, Fraction, sp.Expr, mpmath.mpf)):
         values = [exact_number(spec, "step")]
+    elif all(isinstance(v, sp.Rational) and v > 0 for v in spec):
+        return list(spec)  # already exact positive steps (parsed before): nothing to check
     else:
         values = [exact_number(v, "step") for v in spec]
     if not values:

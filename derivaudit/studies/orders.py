@@ -247,19 +247,20 @@ def _asymptotic_run(errors: list, steps: list) -> tuple[int, int] | None:
 _PRIMES = {1: "f′", 2: "f″", 3: "f‴"}
 
 
-def order_notes(table: pd.DataFrame, expr, var, point, stencils) -> dict[str, str]:
+def order_notes(observed: dict[str, list[float]], expr, var, point, stencils) -> dict[str, str]:
     """Why a scheme's observed order is above its theory, per scheme (empty when none is).
 
+    ``observed`` maps each scheme to its observed orders, in the table's order.
     When the last observed orders exceed the order ``p`` by half or more and
     the leading error term's derivative is exactly 0 at the point (sympy),
     the note says so: ``"order 4: the ε² term vanishes because f‴(x) = 0 here"``.
     """
     notes = {}
     for st in stencils:
-        orders = [q for q in table.loc[table["scheme"] == st.name, "observed_order"] if math.isfinite(q)]
+        orders = [q for q in observed.get(st.name, ()) if math.isfinite(q)]
         if not orders or float(np.median(orders[-3:])) < st.accuracy + 0.5:
             continue
-        observed = round(float(np.median(orders[-3:])))
+        seen = round(float(np.median(orders[-3:])))
         directions = var if isinstance(var, tuple) else (var,)
         vanishing = all(
             sp.diff(expr, *[(v, n) for v, n in zip(directions, counts) if n]).xreplace(dict(point)).is_zero
@@ -267,10 +268,10 @@ def order_notes(table: pd.DataFrame, expr, var, point, stencils) -> dict[str, st
         if vanishing:
             counts = st.leading_terms()[0][1]
             name = _PRIMES.get(counts[0], f"f⁽{counts[0]}⁾") if len(counts) == 1 else "the leading derivative"
-            notes[st.name] = (f"order {observed}: the ε{_superscript(st.accuracy)} term vanishes because "
+            notes[st.name] = (f"order {seen}: the ε{_superscript(st.accuracy)} term vanishes because "
                               f"{name}(x) = 0 here")
         else:
-            notes[st.name] = f"observed order {observed} is above the theoretical {st.accuracy}"
+            notes[st.name] = f"observed order {seen} is above the theoretical {st.accuracy}"
     return notes
 
 

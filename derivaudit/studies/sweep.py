@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import mpmath
 from flint import arb
-from mpmath.libmp import fnan, fzero, mpf_abs, mpf_div, mpf_pos, to_float
+from mpmath.libmp import fnan, from_man_exp, fzero, mpf_abs, mpf_div, to_float
 import numpy as np
 import pandas as pd
 import sympy as sp
@@ -31,7 +31,7 @@ import sympy as sp
 from derivaudit.core.ball_steps import to_mpf
 from derivaudit.core.balls import ball_precision, compile_balls
 from derivaudit.core.certify import explain_failure
-from derivaudit.core.guards import per_call_budgets
+from derivaudit.core.guards import gc_paused, per_call_budgets
 from derivaudit.core.numeric import compile_formula, difference_quotient_float64, require_analytic
 from derivaudit.core.numeric import to_mpf as to_mpf_exact
 from derivaudit.core.quotients import BallSamples, StepCertifier, float_errors, predicted_bits
@@ -54,8 +54,9 @@ TABLE_COLUMNS = ["scheme", "derivative", "eps", "approx", "exact", "error", "abs
 
 
 def _rounded(ball, prec: int, rnd) -> tuple:
-    """The ball's midpoint rounded to ``prec`` bits, as a raw mpf tuple."""
-    return mpf_pos(to_mpf(ball)._mpf_, prec, rnd)
+    """The ball's midpoint rounded to ``prec`` bits, as a raw mpf tuple (one rounding)."""
+    man, exp = ball.mid().man_exp()
+    return from_man_exp(int(man), int(exp), prec, rnd)
 
 
 def _cell_columns(st, steps, cells, dps: int) -> dict[str, list]:
@@ -69,6 +70,7 @@ def _cell_columns(st, steps, cells, dps: int) -> dict[str, list]:
     make = mpmath.mp.make_mpf
     with mpmath.workdps(dps):
         prec, rnd = mpmath.mp._prec_rounding
+        last_ball, last_exact = None, None
         for cell in cells:
             value = fzero if cell.approx_below_resolution else _rounded(cell.approx, prec, rnd)
             if cell.exact is None:  # no derivative at the point: nothing to compare with
@@ -79,7 +81,9 @@ def _cell_columns(st, steps, cells, dps: int) -> dict[str, list]:
                 rels.append(make(fnan))
                 radii.append(make(fnan))
                 continue
-            exact = _rounded(cell.exact, prec, rnd)
+            if cell.exact is not last_ball:  # one exact ball serves most cells: convert it once
+                last_ball, last_exact = cell.exact, _rounded(cell.exact, prec, rnd)
+            exact = last_exact
             if cell.below_resolution:
                 error, radius = fzero, abs(cell.error).abs_upper()
             else:
@@ -212,6 +216,13 @@ def _is_zero_by_sympy(expr: sp.Expr, point) -> object:
     return lambda: bool(expr.xreplace(dict(point)).is_zero)
 
 
+@lru_cache(maxsize=4096)
+def _step_value(p: int, q: int, dps: int) -> mpmath.mpf:
+    """The step ``p/q`` rounded to ``dps`` digits, as the table shows it."""
+    with mpmath.workdps(dps):
+        return +to_mpf_exact(sp.Rational(p, q), dps)
+
+
 def _mp_sweep(request: _Request, f, exact, advance, limits: Limits) -> list[dict]:
     """Every scheme's columns in arbitrary precision, each cell certified (see
     :mod:`derivaudit.core.quotients`)."""
@@ -220,15 +231,14 @@ def _mp_sweep(request: _Request, f, exact, advance, limits: Limits) -> list[dict
     samples = BallSamples(f, directions, request.point, limits)
     certifier = StepCertifier(samples, exact, request.point, dps, limits,
                               exact_is_zero=_is_zero_by_sympy(request.exact_expr, request.point))
-    with mpmath.workdps(dps):
-        eps_values = [+to_mpf_exact(s, dps) for s in steps]
-    # Most demanding first: the exact value computed for it serves every other cell.
-    order = sorted(((i, j) for i in range(len(stencils)) for j in range(len(steps))),
-                   key=lambda ij: -predicted_bits(dps, stencils[ij[0]], steps[ij[1]], 0))
+    eps_values = [_step_value(int(s.p), int(s.q), dps) for s in steps]
+    # Most demanding step first: the exact value computed for it serves every other cell.
+    bits = [max(predicted_bits(dps, st, eps, certifier.magnitude_bits) for st in stencils) for eps in steps]
     cells = {}
-    for i, j in order:
-        cells[i, j] = certifier.cell(stencils[i], steps[j], limits)
-        advance()
+    for j in sorted(range(len(steps)), key=bits.__getitem__, reverse=True):
+        for i, cell in enumerate(certifier.step_cells(stencils, steps[j], limits, bits[j])):
+            cells[i, j] = cell
+            advance()
     return [_cell_columns(st, eps_values, [cells[i, j] for j in range(len(steps))], dps)
             for i, st in enumerate(stencils)]
 
@@ -317,7 +327,7 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     models: dict[str, dict] = {}
     # One watchdog registration for the whole sweep, renewed by each evaluation:
     # every exact value and quotient still has its own evaluate_seconds budget.
-    with per_call_budgets(limits):
+    with per_call_budgets(limits), gc_paused():
         f, exact = _ball_formulas(request, kink)
         advance = Progress(progress, len(request.stencils) * len(request.steps), "study")
         if mp:
@@ -336,7 +346,8 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
         table["observed_order"] = math.nan  # no derivative: no order to observe
         table.attrs["not_differentiable"] = kink
     else:
-        notes = order_notes(table, request.expr, request.var, request.point, request.stencils)
+        observed = {part["scheme"][0]: part["observed_order"] for part in parts if part["scheme"]}
+        notes = order_notes(observed, request.expr, request.var, request.point, request.stencils)
         if notes:
             table.attrs["order_notes"] = notes
     stencil_attrs(table, request.stencils, claimed_order)
