@@ -30,6 +30,7 @@ TEXTBOOK = [
     ("5-point second derivative", [-2, -1, 0, 1, 2], ["-1/12", "4/3", "-5/2", "4/3", "-1/12"], 2, 4, R(-1, 90)),
     ("one-sided first derivative", [0, 1, 2], ["-3/2", 2, "-1/2"], 1, 2, R(-1, 3)),
     ("non-uniform first derivative", [-1, 0, 2], ["-2/3", "1/2", "1/6"], 1, 2, R(1, 3)),
+    ("half-step offsets", [0, "1/2", 1], [-3, 4, -1], 1, 2, R(-1, 12)),
 ]
 
 
@@ -287,14 +288,21 @@ def _doc_section() -> str:
 
 
 def test_docs_cli_examples_print_what_they_show(capsys):
-    blocks = re.findall(r"```\n\$ derivaudit (.*?)\n(.*?)```", _doc_section(), re.S)
+    """Each ``$ derivaudit`` line prints the lines shown after it (``...`` elides); ``$ echo $?`` its exit code."""
+    blocks = re.findall(r"```\n(\$ derivaudit .*?)```", _doc_section(), re.S)
     assert len(blocks) == 3
-    for command, shown in blocks:
-        main(shlex.split(command))
-        out = capsys.readouterr().out.splitlines()
-        for line in shown.splitlines():
-            if line.strip() != "...":
-                assert line in out, (command, line)
+    for block in blocks:
+        code = None
+        for step in block.split("$ ")[1:]:
+            command, *shown = step.rstrip("\n").split("\n")
+            if command == "echo $?":
+                assert shown == [str(code)]
+                continue
+            code = main(shlex.split(command)[1:])
+            out = capsys.readouterr().out.splitlines()
+            for line in shown:
+                if line != "...":
+                    assert line in out, (command, line)
 
 
 def test_docs_python_example_runs():

@@ -73,7 +73,7 @@ class StudyTask:
     wrt: str | None = None
     at: Mapping[str, object] | None = None
     eps: object = DEFAULT_STEPS
-    schemes: Sequence[str] = ("forward", "centered")
+    schemes: Sequence = ("forward", "centered")  # names, or Stencil objects (custom_stencil)
     order: int = 1
     dps: int = 50
     precision: str = "mp"

@@ -270,7 +270,7 @@ def _float64_sweep(request: _Request, exact, advance, models: dict, limits: Limi
 
 
 def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT_STEPS,
-          schemes: Sequence[str] = ("forward", "centered"), order: int = 1, dps: int = 50,
+          schemes: Sequence = ("forward", "centered"), order: int = 1, dps: int = 50,
           precision: str = "mp", limits: Limits = DEFAULT_LIMITS,
           progress: ProgressArg = None, claimed_order: int | None = None) -> pd.DataFrame:
     """Sweep finite-difference schemes over step sizes against the exact derivative.
