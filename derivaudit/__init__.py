@@ -24,7 +24,7 @@ _EXPORTS = {
     "predicted_best_steps": "studies.orders", "study_many": "studies.parallel",
     "StudyTask": "studies.parallel", "stencil": "core.stencils", "Stencil": "core.stencils",
     "custom_stencil": "core.custom_stencils",
-    "check": "checks.check", "CheckResult": "checks.check", "Verdict": "checks.check",
+    "check": "checks.check", "CheckResult": "checks.results", "Verdict": "verdicts",
     "audit": "audits.audit", "AuditResult": "audits.audit", "load_spec": "audits.spec",
     "check_gradient": "gradcheck.gradient", "GradientCheckResult": "gradcheck.gradient",
     "write_csv": "reports.files", "write_html": "reports.files",

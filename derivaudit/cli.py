@@ -265,7 +265,8 @@ def _add_check(sub) -> None:
 
 
 def _run_check(args) -> int:
-    from derivaudit.checks.check import check, format_result
+    from derivaudit.checks.check import check
+    from derivaudit.reports.check_text import format_result
 
     result = check(args.formula, wrt=args.wrt, claim=args.claim, order=args.order, grad=args.grad,
                    at=parse_assignments(args.at) or None, dps=args.dps)
@@ -273,7 +274,7 @@ def _run_check(args) -> int:
     if not args.quiet:
         print(format_result(result, digits=args.digits))
         _print_written(args)
-    return EXIT_OK if result.correct else EXIT_WRONG
+    return int(result.exit_code)
 
 
 def _add_sweep(sub) -> None:

@@ -43,6 +43,9 @@ class Limits:
     symbolic_seconds: float = 10.0
     #: seconds one numeric evaluation (an exact value, a difference quotient) may take
     evaluate_seconds: float = 10.0
+    #: seconds a whole check (every component of a gradient claim) may take; components
+    #: not decided by then are "undecided"
+    check_seconds: float = 60.0
 
     def __post_init__(self):
         for name, value in vars(self).items():

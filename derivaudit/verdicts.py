@@ -32,8 +32,9 @@ class Verdict(str, enum.Enum):
 
     #: ``claim − exact`` simplifies to 0
     PROVED = "correct (proved)"
-    #: equal to ``dps`` digits at every tested point; not reduced to 0 within the budget
-    NUMERICAL = "correct (numerically, not proved)"
+    #: certified equal to ``dps`` digits at every point of the witness search (the result
+    #: states the region, the number of points and the precision); not reduced to 0
+    NUMERICAL = "correct (numerically)"
     #: a counterexample point exists
     WRONG = "wrong"
     #: the evidence decided neither way (values unresolved, budget spent): the result says why

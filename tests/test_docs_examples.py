@@ -161,9 +161,13 @@ def test_python_example_runs(path, start, code, scratch, monkeypatch):
     """Python examples run as shown (``>>>`` blocks as doctests, whose outputs must match)."""
     import doctest
 
+    import derivaudit
+
     monkeypatch.chdir(scratch)
     if code.lstrip().startswith(">>>"):
-        test = doctest.DocTestParser().get_doctest(code, {}, f"{path.name}:{start}", str(path), start)
+        # a page's >>> blocks read as one session: ``da`` is imported as in its first block
+        test = doctest.DocTestParser().get_doctest(code, {"da": derivaudit}, f"{path.name}:{start}", str(path),
+                                                   start)
         runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
         runner.run(test)
         assert runner.failures == 0, f"{path.name}:{start}: doctest failed"

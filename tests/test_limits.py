@@ -152,5 +152,6 @@ def test_every_limit_field_is_documented_and_tested():
     covered = {"max_formula_length", "max_depth", "max_literal_digits", "max_constant_digits",
                "max_exponent", "max_dps", "max_derivative_order", "max_expression_size",
                "max_value_digits", "symbolic_seconds", "evaluate_seconds",
-               "simplify_seconds"}  # simplify_seconds: tests/test_check*.py
+               "simplify_seconds",  # simplify_seconds: tests/test_check*.py
+               "check_seconds"}  # check_seconds: tests/test_soundness_check.py
     assert names == covered

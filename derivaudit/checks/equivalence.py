@@ -1,88 +1,66 @@
 """Is a claimed expression identically equal to an exact one?
 
-:func:`compare_expressions` decides ``claim ≡ exact`` in three ways, cheapest
-first, and says which one decided:
+:func:`compare_expressions` is a decision procedure with four outcomes, and
+says which step decided:
 
-1. **Numeric evidence** (always, in-process, milliseconds).  Both sides are
-   compiled once with :func:`~derivaudit.numeric.compile_formula` and
-   evaluated at ``points`` exact rational points drawn reproducibly
-   (``seed``) inside the domain: points where an expression of ``domain`` or
-   the exact side is undefined, infinite or complex are rejected and
-   redrawn, and so are points within :data:`KINK_MARGIN` of a switch of
-   ``abs``/``max``/``min``/``relu``/``sign``/``Heaviside``.  The first few
-   points use small fractions (so that a counterexample reads ``x=3/2``),
-   the rest 12-digit random decimals (so that an accidental root of the
-   difference is never hit: a non-zero analytic difference vanishes on a
-   set of measure zero — the Schwartz–Zippel argument for polynomials).
-   A point is a counterexample when the two sides differ by more than
-   ``10⁻ᵈᵖˢ`` relative to the larger of them, the difference being computed
-   at ``2·dps + 30`` and ``2·dps + 45`` digits and required to be the same
-   at both (rounding noise is not).
-2. **Symbolic proof** when the numbers agree: canonical forms of
-   ``claim − exact`` (``expand``; ``together`` + ``cancel``; hyperbolic
-   functions rewritten as ``exp`` then ``cancel``; ``powsimp``; ``factor``;
-   ``trigsimp``; a case split on both sides of every kink, see
-   :func:`_zero_on_each_side`) and then :func:`sympy.simplify`.  All of it
-   runs in a worker process that is killed after ``limits.simplify_seconds``,
-   because a Python thread cannot be interrupted and ``simplify`` can run for
-   hours.  Polynomial forms whose expansion would exceed
-   :data:`MAX_EXPANDED_TERMS` terms are not attempted.
-3. If the budget runs out first (or no form reaches 0), the verdict is
-   ``"numerical"``: equal at every tested point to ``dps`` digits, not proved.
+1. **Quick witness pass** (milliseconds): ``claim − exact`` is evaluated in
+   certified ball arithmetic (:class:`~derivaudit.checks.witness.WitnessSearch`)
+   at small fractions (``x = 1/2``, for a readable counterexample) and at
+   ``points`` random 12-digit decimals of the domain.  A point where the ball
+   of ``claim − exact`` excludes 0 is a **witness**: status ``"different"``.
+2. **Symbolic proof** (:func:`~derivaudit.checks.proof.symbolic_difference`,
+   in a worker process under ``limits.simplify_seconds``): a canonical form
+   of ``claim − exact`` that is 0 makes the status ``"proved"``.
+3. **Witness search** when not proved: both sides of every kink, pole and
+   branch point wherever it lies, magnitudes over the scales the constants
+   imply, more random points; the shortest symbolic form of the difference
+   guides the precision where the difference is tiny.  A witness makes the
+   status ``"different"``.
+4. Otherwise ``"numerical"`` when every point was resolved (both sides
+   certified to ``dps`` digits and agreeing) and at least ``points`` agreed;
+   ``"undecided"`` when a value could not be resolved, too few points agreed,
+   or the time budget ran out — :attr:`Comparison.method` says why.
 
-When the sides differ, the cheap forms (not ``simplify``), under the same
-budget, only serve to present the shortest form of the difference.
-
-Inside a daemonic process (a ``multiprocessing.Pool`` worker), which may not
-start children, the cheap forms run in-process, and only when their
-expansion is small.
+A difference is never judged from rounding noise: only a ball that excludes
+0 is a witness, and only certified digits count as agreement.
 """
 
 from __future__ import annotations
 
-import math
-import multiprocessing
-import random
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import mpmath
 import sympy as sp
 
-from derivaudit.errors import DerivauditError, DomainError, LimitExceeded
+from derivaudit.checks.proof import positive_on_domain, symbolic_difference
+from derivaudit.checks.witness import (MAX_UNRESOLVED, NICE_POINTS, WitnessSearch, is_total, constant_scales, draw_points,
+                                       plan_points, search_variables, switch_arguments)
+from derivaudit.errors import DerivauditError, DomainError
 from derivaudit.limits import DEFAULT_LIMITS, Limits
-from derivaudit.core.numeric import GUARD_DIGITS, CompiledFormula, compile_formula, evaluate_real, to_mpf
-from derivaudit.lang.parse import free_variables
 
-__all__ = ["STATUSES", "KINK_MARGIN", "Comparison", "compare_expressions", "kink_arguments",
-           "off_switches", "draw_points", "expanded_terms", "safe_expand", "MAX_EXPANDED_TERMS",
-           "positive_on_domain"]
+__all__ = ["STATUSES", "Comparison", "compare_expressions", "off_switches", "ATTEMPTS_PER_POINT"]
 
-#: possible values of :attr:`Comparison.status`
-STATUSES = ("proved", "numerical", "different")
-
-#: evidence points closer than this to a switch of abs/max/min/relu are not used
-KINK_MARGIN = mpmath.mpf("1e-6")
-
-#: how many of the first candidate points use small fractions
-_NICE_POINTS = 6
-_NICE_VALUES = [sp.Rational(p, q) for p, q in
-                [(1, 2), (3, 2), (2, 1), (-1, 2), (1, 1), (-3, 2), (3, 4), (5, 2), (-2, 1), (1, 3)]]
+#: the statuses of a :class:`Comparison`, most certain first
+STATUSES = ("proved", "numerical", "undecided", "different")
 #: candidate points tried per requested point before giving up on the domain
-_ATTEMPTS_PER_POINT = 60
+ATTEMPTS_PER_POINT = 60
 
 
 @dataclass(frozen=True)
 class Comparison:
     """The outcome of comparing ``claim`` with ``exact``.
 
-    ``status`` is ``"proved"`` (``claim − exact`` simplifies to 0),
-    ``"numerical"`` (equal to ``dps`` digits at ``points_tested`` random
-    points in the domain, but not reduced to 0 within the time budget) or
-    ``"different"`` (``counterexample`` is an exact point where they differ;
-    ``claim_value`` and ``exact_value`` are the two sides there, to ``dps``
-    digits; ``claim_value`` is None where the claim is undefined or not real
+    ``status`` is one of :data:`STATUSES`: ``"proved"`` (``claim − exact``
+    simplifies to 0), ``"numerical"`` (certified equal to ``dps`` digits at
+    ``points_tested`` points of the domain, none a witness, not reduced to 0
+    within the time budget), ``"undecided"`` (neither; ``method`` says why and
+    what would decide) or ``"different"`` (``counterexample`` is an exact
+    point where the ball of ``claim − exact`` excludes 0; ``claim_value`` and
+    ``exact_value`` are the two sides there, ``difference_value`` the
+    certified difference, which may be far below ``10⁻ᵈᵖˢ`` of either side;
+    ``claim_value`` is None where the claim is undefined or not real
     although the exact side is).  ``difference`` is ``claim − exact``
     simplified as far as the budget allowed; ``method`` says what decided.
     """
@@ -95,408 +73,30 @@ class Comparison:
     points_tested: int
     dps: int
     method: str
+    difference_value: mpmath.mpf | None = None
 
     @property
     def equal(self) -> bool:
-        """True unless a counterexample was found."""
-        return self.status != "different"
+        """True when proved or numerically equal (never for undecided)."""
+        return self.status in ("proved", "numerical")
 
-
-# --------------------------------------------------------------------------
-# symbolic side: budgeted, in a worker process
-
-def _hyperbolic_as_exp(expr: sp.Expr) -> sp.Expr:
-    for function in (sp.tanh, sp.sinh, sp.cosh, sp.coth, sp.sech, sp.csch):
-        expr = expr.rewrite(function, sp.exp)
-    return expr
-
-
-def _candidate_forms(expr: sp.Expr, use_simplify: bool) -> list[tuple[str, object]]:
-    """``(method, function)`` pairs, from cheap canonical forms to :func:`sympy.simplify`.
-
-    The polynomial forms (expand, cancel, factor) are left out when the
-    expansion would have more than :data:`MAX_EXPANDED_TERMS` terms: they
-    would only spend the budget.
-    """
-    forms: list[tuple[str, object]] = []
-    if expanded_terms(expr) <= MAX_EXPANDED_TERMS:
-        forms += [("expand", sp.expand), ("cancel", lambda e: sp.cancel(sp.together(e)))]
-        if expr.has(sp.tanh, sp.sinh, sp.cosh, sp.coth, sp.sech, sp.csch):
-            forms.append(("cancel after rewrite(exp)",
-                          lambda e: sp.cancel(sp.together(_hyperbolic_as_exp(e)))))
-        forms.append(("powsimp", lambda e: sp.powsimp(sp.expand(e), combine="exp")))
-        forms.append(("factor", lambda e: sp.powsimp(sp.factor(e), deep=True)))
-    if expr.has(sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc):
-        forms.append(("trigsimp", sp.trigsimp))
-    if expr.has(*_KINK_FUNCTIONS):
-        forms.append(("cancel on each side of every kink", _zero_on_each_side))
-    if use_simplify:
-        forms.append(("simplify", sp.simplify))
-    return forms
-
-
-def _forms(expr: sp.Expr, use_simplify: bool) -> Iterator[tuple[str, sp.Expr]]:
-    """Each form of ``expr`` that could be computed (a sympy failure skips one form)."""
-    for method, function in _candidate_forms(expr, use_simplify):
-        try:
-            form = function(expr)
-        except Exception:  # noqa: BLE001 - sympy raises many kinds; the next form may work
-            continue
-        yield method, form
-
-
-_KINK_FUNCTIONS = (sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min)
-#: deepest nesting of kink case splits (2**depth cases at most)
-_MAX_KINK_SPLITS = 4
-
-
-def _zero_on_each_side(expr: sp.Expr) -> sp.Expr:
-    """0 if ``expr`` vanishes on both sides of every kink, else ``expr`` itself.
-
-    A kink argument ``a = c·v + r`` linear in a variable ``v`` (``c`` a
-    constant) splits the line into ``a > 0`` and ``a < 0``: substituting
-    ``v = (±p − r)/c`` with ``p > 0`` turns ``abs(a)`` into ``p``, ``max(a, 0)``
-    into ``p`` or 0, …, and each case is proved with the cheap forms.  The
-    switch set ``a = 0`` itself has measure zero: the derivative of a kinked
-    function does not exist there, and a claim is judged where it does.
-    """
-    return sp.Integer(0) if _cases_vanish(expr, 0) else expr
-
-
-def _cases_vanish(expr: sp.Expr, depth: int) -> bool:
-    arguments = kink_arguments([expr])
-    if not arguments:
-        return any(form == 0 for _, form in _forms(expr, False))
-    if depth >= _MAX_KINK_SPLITS:
-        return False
-    for argument in arguments:
-        for v in free_variables(argument):
-            c = sp.diff(argument, v)
-            rest = sp.expand(argument - c * v)
-            if c.is_number and c != 0 and not rest.has(v):
-                p = sp.Dummy("p", positive=True)
-                return all(_cases_vanish(expr.subs(v, (sign * p - rest) / c), depth + 1)
-                           for sign in (1, -1))
-    return False
-
-
-#: largest estimated number of terms :func:`safe_expand` lets sympy produce
-MAX_EXPANDED_TERMS = 2_000
-
-
-def expanded_terms(expr: sp.Expr) -> int:
-    """An upper estimate of the number of terms ``sympy.expand(expr)`` produces.
-
-    ``(a₁ + … + aₖ)ⁿ`` has at most ``C(n + k − 1, k − 1)`` monomials, a product
-    the product of its factors' counts; function arguments are expanded too,
-    so they count as well.  Capped at 10¹² so the estimate itself stays cheap.
-    """
-    cap = 10 ** 12
-    if expr.is_Add:
-        return min(cap, sum(expanded_terms(a) for a in expr.args))
-    if expr.is_Mul:
-        total = 1
-        for factor in expr.args:
-            total = min(cap, total * expanded_terms(factor))
-        return total
-    if expr.is_Pow:
-        base = expanded_terms(expr.base)
-        if expr.exp.is_Integer and expr.exp > 1 and base > 1:
-            return min(cap, math.comb(int(expr.exp) + base - 1, base - 1))
-        return max(base, expanded_terms(expr.exp))
-    return max([1] + [expanded_terms(a) for a in expr.args if isinstance(a, sp.Expr)])
-
-
-def safe_expand(expr: sp.Expr) -> sp.Expr:
-    """``sympy.expand(expr)``, or ``expr`` itself when the expansion would be huge."""
-    return expr if expanded_terms(expr) > MAX_EXPANDED_TERMS else sp.expand(expr)
-
-
-def _size(expr: sp.Expr) -> int:
-    return sp.count_ops(expr, visual=False)
-
-
-def _all_forms(variants: Sequence[tuple[str, sp.Expr]], use_simplify: bool
-               ) -> Iterator[tuple[str, sp.Expr]]:
-    """The forms of each variant ``(how, expr)`` of the difference, in turn."""
-    for how, expr in variants:
-        for method, form in _forms(expr, use_simplify):
-            yield method + how, form
-
-
-def _symbolic_worker(variants, use_simplify: bool, conn) -> None:
-    """Send every form found as ``(method, form)``; stop at the first zero."""
-    try:
-        for method, form in _all_forms(variants, use_simplify):
-            conn.send((method, form))
-            if form == 0:
-                break
-    finally:
-        conn.close()
-
-
-def positive_on_domain(domain: Iterable[sp.Expr]) -> list[sp.Symbol]:
-    """Variables that are positive wherever every ``domain`` expression is real.
-
-    ``log(x)`` is real only for ``x > 0`` and ``x**(p/q)`` (``sqrt(x)``) with
-    non-integer ``p/q`` only for ``x ≥ 0`` (``x = 0`` is a single point), so a
-    variable met as such an argument may be assumed positive in a proof.
-    """
-    found: set[sp.Symbol] = set()
-    for expr in domain:
-        for node in sp.preorder_traversal(expr):
-            if isinstance(node, sp.log) and isinstance(node.args[0], sp.Symbol):
-                found.add(node.args[0])
-            elif (isinstance(node, sp.Pow) and isinstance(node.base, sp.Symbol)
-                  and node.exp.is_Rational and not node.exp.is_Integer):
-                found.add(node.base)
-    return sorted(found, key=lambda v: v.name)
-
-
-def _variants(expr: sp.Expr, positive: Sequence[sp.Symbol]) -> list[tuple[str, sp.Expr]]:
-    """The difference as it is, and with the domain's positive variables declared positive."""
-    variants = [("", expr)]
-    positive = [v for v in positive if expr.has(v)]
-    if positive:
-        names = ", ".join(v.name for v in positive)
-        substituted = expr.subs({v: sp.Symbol(v.name, positive=True) for v in positive})
-        variants.append((f", with {names} > 0 as on the domain", substituted))
-    return variants
-
-
-def _mp_context():
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-
-
-@dataclass(frozen=True)
-class _Symbolic:
-    proved_by: str | None   # method that reduced the difference to 0
-    best: sp.Expr           # shortest form seen
-    finished: bool          # every form was tried within the budget
-
-
-def _symbolic(expr: sp.Expr, seconds: float, use_simplify: bool = True,
-              positive: Sequence[sp.Symbol] = ()) -> _Symbolic:
-    """Try to reduce ``expr`` to 0 within ``seconds`` (wall clock, worker process).
-
-    ``positive`` variables are positive on the domain: if ``expr`` as it is
-    does not reduce to 0, it is tried again with them declared positive.
-    """
-    variants = _variants(expr, positive)
-    forms: list[tuple[str, sp.Expr]] = []
-    finished = False
-    if seconds > 0:
-        try:
-            ctx = _mp_context()
-            receiver, sender = ctx.Pipe(duplex=False)
-            worker = ctx.Process(target=_symbolic_worker, args=(variants, use_simplify, sender),
-                                 daemon=True)
-            worker.start()
-        except (AssertionError, OSError, ValueError):
-            # e.g. inside a daemonic worker, which may not have children: the cheap forms
-            # in-process, but only where they cannot blow up (nothing could stop them here)
-            if expanded_terms(expr) <= MAX_EXPANDED_TERMS:
-                forms = list(_all_forms(variants, False))
-            finished = False
-        else:
-            sender.close()
-            deadline = time.monotonic() + seconds
-            try:
-                while True:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0 or not receiver.poll(remaining):
-                        break
-                    try:
-                        forms.append(receiver.recv())
-                    except EOFError:
-                        finished = True
-                        break
-                    if forms[-1][1] == 0:
-                        finished = True
-                        break
-            finally:
-                if worker.is_alive():
-                    worker.kill()
-                worker.join()
-                receiver.close()
-    for method, form in forms:
-        if form == 0:
-            return _Symbolic(method, sp.Integer(0), True)
-    # a form with nan/zoo (e.g. a Piecewise for the kink) is true but unreadable as a difference
-    readable = [f for _, f in forms if not f.has(sp.nan, sp.zoo)]
-    best = min([expr] + readable, key=_size)
-    return _Symbolic(None, best, finished)
-
-
-# --------------------------------------------------------------------------
-# numeric side
-
-def kink_arguments(exprs: Iterable[sp.Expr]) -> list[sp.Expr]:
-    """Expressions whose zeros are the switches (kinks, jumps) of ``exprs``.
-
-    ``abs(a)``, ``sign(a)``, ``Heaviside(a)`` switch at ``a = 0``;
-    ``max(a, b)`` and ``min(a, b)`` (``relu`` is ``max(0, a)``) at ``a = b``.
-    """
-    found: list[sp.Expr] = []
-    for expr in exprs:
-        for node in sp.preorder_traversal(expr):
-            if isinstance(node, (sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta)):
-                found.append(node.args[0])
-            elif isinstance(node, (sp.Max, sp.Min)):
-                args = node.args
-                found += [a - b for i, a in enumerate(args) for b in args[i + 1:]]
-    unique = []
-    for arg in found:
-        if arg.free_symbols and arg not in unique:
-            unique.append(arg)
-    return unique
+    @property
+    def different(self) -> bool:
+        """True when a certified witness was found."""
+        return self.status == "different"
 
 
 def off_switches(expr: sp.Expr) -> sp.Expr:
     """``expr`` with ``DiracDelta`` terms set to 0, their value off the switch set.
 
     Derivatives of kinked functions contain ``DiracDelta(a)`` (the derivative of
-    ``Heaviside(a)``), which is 0 wherever ``a ≠ 0`` and which mpmath cannot
-    evaluate; evidence points stay off the switches (:data:`KINK_MARGIN`).
+    ``Heaviside(a)``), which is 0 wherever ``a ≠ 0``; the switch sets themselves
+    (measure zero) are never evidence points.
     """
     if not expr.has(sp.DiracDelta):
         return expr
     return expr.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
 
-
-def _random_value(rng: random.Random, widen: int) -> sp.Rational:
-    """A 12-digit decimal, log-uniform in magnitude over 10^±(1+widen), random sign."""
-    magnitude = 10 ** rng.uniform(-1 - widen, 1 + widen)
-    sign = -1 if rng.random() < 0.5 else 1
-    return sp.Rational(f"{sign * magnitude:.12g}")
-
-
-def draw_points(variables: Sequence[sp.Symbol], seed: int = 0, small_fractions: bool = True
-                ) -> Iterator[dict[sp.Symbol, sp.Rational]]:
-    """Reproducible candidate points: small fractions first, then random decimals.
-
-    The first candidates give the variables small fractions (1/2, 3/2, 2,
-    −1/2, …; different ones per variable), so a counterexample is readable.
-    The random part widens its range every 50 candidates (10^±1, 10^±2, …)
-    so that domains far from the origin (``sqrt(x - 40)``) are found too.
-    ``small_fractions=False`` starts with the random decimals.
-    """
-    rng = random.Random(seed)
-    count = 0 if small_fractions else _NICE_POINTS
-    while True:
-        if count < _NICE_POINTS:
-            # variable j of candidate i: a different small fraction per variable
-            point = {v: _NICE_VALUES[(count + 3 * j) % len(_NICE_VALUES)]
-                     for j, v in enumerate(variables)}
-        else:
-            widen = min((count - _NICE_POINTS) // 50, 4)
-            point = {v: _random_value(rng, widen) for v in variables}
-        count += 1
-        yield point
-
-
-def _value(compiled: CompiledFormula, point, wp: int):
-    """The real value at ``wp`` digits, or None where undefined, infinite or complex."""
-    with mpmath.workdps(wp):
-        try:
-            return evaluate_real(compiled, [to_mpf(point[v], wp) for v in compiled.variables], "")
-        except DomainError:
-            return None
-        except (TypeError, ArithmeticError):
-            return None
-
-
-@dataclass(frozen=True)
-class _Evidence:
-    points: int
-    counterexample: dict[sp.Symbol, sp.Rational] | None = None
-    claim_value: mpmath.mpf | None = None
-    exact_value: mpmath.mpf | None = None
-
-
-def _differs(c_low, c_high, e_low, e_high, dps: int) -> bool:
-    """Do the two sides differ by more than ``10⁻ᵈᵖˢ`` of the larger one?
-
-    The sides are given at two working precisions (both far above ``dps``).
-    A true difference is the same at both; rounding noise (both sides may be
-    cancelling expressions whose value is 0, evaluated as ``≈ 10⁻ʷᵖ``) is not,
-    so a difference that changes between the precisions is no evidence.
-    """
-    with mpmath.workdps(2 * dps + 4 * GUARD_DIGITS):
-        low, high = abs(c_low - e_low), abs(c_high - e_high)
-        if high == 0 or low == 0:
-            return False
-        scale = max(abs(c_high), abs(e_high))
-        stable = abs(low - high) <= high * mpmath.mpf("1e-3")
-        return stable and high > scale * mpmath.mpf(10) ** (-dps)
-
-
-def _numeric_evidence(claim: sp.Expr, exact: sp.Expr, domain: Sequence[sp.Expr], variables,
-                      dps: int, points: int, seed: int, small_fractions: bool) -> _Evidence:
-    """Evaluate both sides at ``points`` points of the domain; stop at the first difference.
-
-    Domain and kink tests run at ``dps + GUARD_DIGITS`` digits, the comparison
-    at ``2·dps + 2·GUARD_DIGITS`` and ``GUARD_DIGITS`` more, so a difference
-    survives up to ``dps + GUARD_DIGITS`` digits of cancellation inside either side.
-    A claim undefined at a random point (where the exact side is defined) is a
-    counterexample; at one of the small-fraction points it may be a removable
-    singularity (``(x**2 − 1)/(x − 1)`` at 1), so that point is only skipped.
-    Points where a value passes the evaluation limits (``exp(exp(x))`` at
-    x = 100, see ``Limits.max_value_digits``) are skipped too.
-    """
-    wp = dps + GUARD_DIGITS
-    wp_low = 2 * dps + 2 * GUARD_DIGITS
-    claim_f = compile_formula(off_switches(claim), variables)
-    exact_f = compile_formula(off_switches(exact), variables)
-    guards = [compile_formula(off_switches(d), variables) for d in domain]
-    kinks = [compile_formula(k, variables) for k in kink_arguments([claim, exact, *domain])]
-
-    def sides(point):
-        """``(claim, exact)`` at two precisions, or None if the point is not usable."""
-        if any(_value(g, point, wp) is None for g in guards):
-            return None
-        switches = [_value(k, point, wp) for k in kinks]
-        if any(s is None or abs(s) < KINK_MARGIN for s in switches):
-            return None
-        exact_values = [_value(exact_f, point, prec) for prec in (wp_low, wp_low + GUARD_DIGITS)]
-        if None in exact_values:
-            return None
-        return [_value(claim_f, point, prec) for prec in (wp_low, wp_low + GUARD_DIGITS)], \
-            exact_values
-
-    tested = 0
-    candidates = draw_points(variables, seed, small_fractions)
-    nice = _NICE_POINTS if small_fractions else 0
-    for index in range(points * _ATTEMPTS_PER_POINT):
-        point = next(candidates)
-        try:
-            values = sides(point)
-        except LimitExceeded:
-            continue
-        if values is None:
-            continue
-        (c_low, c_high), (e_low, e_high) = values
-        if c_low is None or c_high is None:
-            if index < nice:
-                continue
-            with mpmath.workdps(dps):
-                return _Evidence(tested + 1, point, None, +e_high)
-        tested += 1
-        if _differs(c_low, c_high, e_low, e_high, dps):
-            with mpmath.workdps(dps):
-                return _Evidence(tested, point, +c_high, +e_high)
-        if tested >= points:
-            break
-    if tested == 0:
-        names = ", ".join(v.name for v in variables)
-        raise DomainError(f"found no point where the formula and its derivative are real, "
-                          f"defined and within the evaluation limits (tried "
-                          f"{points * _ATTEMPTS_PER_POINT} points in {names})")
-    return _Evidence(tested)
-
-
-# --------------------------------------------------------------------------
 
 def _as_expr(value, what: str) -> sp.Expr:
     if isinstance(value, sp.Expr):
@@ -506,9 +106,67 @@ def _as_expr(value, what: str) -> sp.Expr:
     raise DerivauditError(f"{what} must be a sympy expression, not {type(value).__name__}")
 
 
+def _quick_pass(search: WitnessSearch, variables, points: int, seed: int, small_fractions: bool) -> None:
+    """Small fractions, then random points, until ``points`` agree or a witness turns up."""
+    candidates = draw_points(variables, seed, small_fractions)
+    nice = NICE_POINTS if small_fractions else 0
+    for index in range(points * ATTEMPTS_PER_POINT):
+        outcome = search.judge(next(candidates), removable_ok=index < nice)
+        if outcome.kind == "witness" or search.result.agreements >= points or search.expired() \
+                or len(search.result.unresolved) >= MAX_UNRESOLVED:
+            return
+
+
+def _full_search(search: WitnessSearch, claim, exact, domain, variables, points: int, seed: int) -> None:
+    """Both sides of every switch and the constants' magnitudes, around two base points,
+    then random points over a range widened to the constants' scales."""
+    powers = constant_scales([claim, exact, *domain])
+    switches = switch_arguments([claim, exact, *domain])
+    moving = sorted(set((claim - exact).free_symbols).union(*(s.free_symbols for s in switches))
+                    & set(variables), key=lambda v: v.name)
+    bases = draw_points(variables, seed + 1, small_fractions=True)
+    for _ in range(2):
+        base = next(bases)
+        for point in plan_points(variables, moving, switches, powers, base):
+            if search.judge(point).kind == "witness" or search.expired():
+                return
+    widest = max(abs(k) for k in powers)
+    candidates = draw_points(variables, seed + 2, small_fractions=False, widest=widest)
+    start = search.result.agreements
+    unresolved = len(search.result.unresolved)
+    for _ in range(points * ATTEMPTS_PER_POINT):
+        if search.judge(next(candidates)).kind == "witness" or search.expired():
+            return
+        if search.result.agreements - start >= points \
+                or len(search.result.unresolved) - unresolved >= MAX_UNRESOLVED:
+            return
+
+
+def _different(search: WitnessSearch, difference, limits: Limits, dps: int, method: str,
+               everything: Sequence[sp.Symbol]) -> Comparison:
+    """The comparison for a witness; variables the search did not need (those only of a
+    domain expression defined everywhere) get small fractions, so the point is complete."""
+    witness = search.result.witness
+    filler = next(draw_points(everything))
+    point = {v: witness.point.get(v, filler[v]) for v in everything}
+    # only for display: the cheap forms (factor among them) without simplify
+    shown = (symbolic_difference(difference, limits.simplify_seconds, use_simplify=False).best
+             if difference != 0 else difference)
+    if shown == 0:  # simplification "proved" what a point refutes: show the raw difference
+        shown = difference
+    with mpmath.workdps(dps):
+        claim_value = None if witness.claim is None else +witness.claim
+        exact_value = None if witness.exact is None else +witness.exact
+    return Comparison("different", shown, {v.name: value for v, value in point.items()},
+                      claim_value, exact_value, search.result.tried, dps,
+                      f"counterexample: {method} point {search.result.tried}: {witness.reason}",
+                      difference_value=witness.difference)
+
+
 def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
                         limits: Limits = DEFAULT_LIMITS, dps: int = 50, points: int = 24,
-                        seed: int = 0, small_fractions: bool = True) -> Comparison:
+                        seed: int = 0, small_fractions: bool = True, search: bool = True,
+                        deadline: float | None = None) -> Comparison:
     """Decide whether ``claim`` and ``exact`` are the same function.
 
     Parameters
@@ -519,45 +177,98 @@ def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
         point (typically the original formula); the exact side always must.
     limits : ``limits.simplify_seconds`` bounds the symbolic work.
     dps : significant digits to which the sides must agree at each point.
-    points : number of evidence points.
+    points : number of agreeing random points required (per phase).
     seed : seed of the reproducible point sequence.
     small_fractions : try small fractions (x = 1/2, 3/2, …) first, for a
         readable counterexample; False uses random decimals only.
+    search : run the full witness search when the proof fails (False: the
+        quick pass only, for the diagnosis' cheap confirmations).
+    deadline : ``time.monotonic()`` value after which the search stops
+        (the verdict is then ``undecided`` unless decided already).
 
     Returns a :class:`Comparison`; see the module docstring for the method.
     Raises :class:`~derivaudit.errors.DomainError` when no point of the
     domain can be found.
+
+    >>> x = sp.Symbol("x")
+    >>> compare_expressions(sp.Integer(0), sp.Heaviside(x - 100), domain=[sp.Max(x, 100)]).status
+    'different'
     """
     claim, exact = _as_expr(claim, "claim"), _as_expr(exact, "exact")
     domain = [_as_expr(d, "domain expression") for d in domain]
     if not isinstance(points, int) or points < 1:
         raise DerivauditError(f"points must be a whole number ≥ 1, not {points!r}")
+    everything = search_variables(claim, exact, domain)
+    claim, exact = off_switches(claim), off_switches(exact)
+    # an expression defined everywhere constrains no point (and its other variables need no values)
+    domain = [off_switches(d) for d in domain if not is_total(d)]
     difference = claim - exact
-    variables = tuple(free_variables(sp.Add(claim, exact, *domain, evaluate=False)))
-    evidence = _numeric_evidence(claim, exact, domain, variables, dps,
-                                 points if variables else 1, seed, small_fractions)
-    if evidence.counterexample is not None:
-        # only for display: the cheap forms (factor among them) without simplify
-        shown = (_symbolic(difference, limits.simplify_seconds, use_simplify=False).best
-                 if difference != 0 else difference)
-        if shown == 0:  # simplification "proved" what a point refutes: show the raw difference
-            shown = difference
-        return Comparison("different", shown,
-                          {v.name: value for v, value in evidence.counterexample.items()},
-                          evidence.claim_value, evidence.exact_value, evidence.points,
-                          dps, f"counterexample: evidence point {evidence.points} differs "
-                               f"beyond {dps} digits")
-    evidence_text = (f"equal to {dps} digits at {evidence.points} random points of the domain"
-                     if variables else f"equal to {dps} digits")
+    variables = search_variables(claim, exact, domain)
+    witnesses = WitnessSearch(claim, exact, domain, variables, dps, limits, deadline)
+    _quick_pass(witnesses, variables, points if variables else 1, seed, small_fractions)
+    if witnesses.result.witness is not None:
+        return _different(witnesses, difference, limits, dps, "evidence", everything)
+    if witnesses.result.agreements == 0 and variables and search:
+        # a domain far from the origin (sqrt(x - 10**6)): the planned points find it
+        _full_search(witnesses, claim, exact, domain, variables, points, seed)
+        if witnesses.result.witness is not None:
+            return _different(witnesses, difference, limits, dps, "witness search", everything)
+    result = witnesses.result
+    if result.agreements == 0 and not result.unresolved and not result.out_of_time:
+        names = ", ".join(v.name for v in variables)
+        raise DomainError(f"found no point where the formula and its derivative are real, defined "
+                          f"and within the evaluation limits (tried {result.tried} points in {names})")
     if difference == 0:
-        return Comparison("proved", difference, None, None, None, evidence.points, dps,
+        return Comparison("proved", difference, None, None, None, result.agreements, dps,
                           "identical after sympy's automatic simplification")
-    symbolic = _symbolic(difference, limits.simplify_seconds,
-                         positive=positive_on_domain([*domain, exact]))
+    seconds = limits.simplify_seconds
+    if deadline is not None:
+        seconds = max(0.0, min(seconds, deadline - time.monotonic()))
+    symbolic = symbolic_difference(difference, seconds, positive=positive_on_domain([*domain, exact]))
     if symbolic.proved_by is not None:
-        return Comparison("proved", sp.Integer(0), None, None, None, evidence.points, dps,
+        return Comparison("proved", sp.Integer(0), None, None, None, result.agreements, dps,
                           symbolic.proved_by)
+    if search and variables:
+        witnesses.set_hint(symbolic.best)
+        _full_search(witnesses, claim, exact, domain, variables, points, seed)
+        if result.witness is not None:
+            return _different(witnesses, difference, limits, dps, "witness search", everything)
+    return _undecided_or_numerical(witnesses, symbolic, seconds, dps, bool(variables))
+
+
+def _undecided_or_numerical(witnesses: WitnessSearch, symbolic, seconds: float, dps: int,
+                            has_variables: bool) -> Comparison:
+    """Numerical when every point that counts agreed, else undecided with the reasons."""
+    result = witnesses.result
     why = ("simplification did not reach 0" if symbolic.finished
-           else f"simplification gave up after {limits.simplify_seconds:g} s")
-    return Comparison("numerical", symbolic.best, None, None, None, evidence.points, dps,
-                      f"{evidence_text}; {why}")
+           else f"simplification gave up after {seconds:g} s")
+    reasons, caveat = [], ""
+    hinted = [u for u in result.unresolved if u.hinted]
+    if hinted:
+        reasons.append(f"{_where(hinted[0])} {hinted[0].reason}; more digits (Limits.max_dps) would decide")
+    elif result.unresolved and result.agreements < len(result.unresolved):
+        reasons.append(f"{len(result.unresolved)} point(s) could not be resolved ({_where(result.unresolved[0])} "
+                       f"{result.unresolved[0].reason}) and only {result.agreements} agreed; more digits "
+                       "(--dps) or a domain hint (--at) would decide")
+    elif result.unresolved:
+        caveat = (f"; {len(result.unresolved)} point(s) beyond the precision cap not used "
+                  f"({_where(result.unresolved[0]).rstrip(':')})")
+    if result.out_of_time:
+        reasons.append("the time budget ran out before the witness search finished; a larger "
+                       "budget (Limits.check_seconds) or fewer components would decide")
+    if has_variables and result.agreements == 0 and not reasons:
+        reasons.append("no point of the domain could be evaluated; a domain hint (--at) would decide")
+    if reasons:
+        return Comparison("undecided", symbolic.best, None, None, None, result.agreements, dps,
+                          f"neither proved nor refuted: {'; '.join(reasons)}; {why}")
+    region = result.region_text()
+    evidence = (f"equal to {dps} digits at {result.agreements} points"
+                + (f" ({region}; both sides of every kink and branch point, magnitudes to the "
+                   f"constants' scales; certified balls)" if region else "") if has_variables
+                else f"equal to {dps} digits")
+    return Comparison("numerical", symbolic.best, None, None, None, result.agreements, dps,
+                      f"{evidence}{caveat}; {why}")
+
+
+def _where(outcome) -> str:
+    return "at " + ", ".join(f"{v.name}={value}" for v, value in outcome.point.items()) + ":"

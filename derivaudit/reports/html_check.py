@@ -45,7 +45,7 @@ def _how(c) -> str:
     if c.verdict is Verdict.NOT_DIFFERENTIABLE:
         how = f"Not differentiable at the point: {c.one_sided.reason}." if c.one_sided else ""
         return how + ("" if c.correct else " The claim is also wrong elsewhere.")
-    return f"Undecided: {comparison.method}."
+    return f"Neither proved nor refuted ({comparison.method})."
 
 
 def _facts(c, digits: int) -> tuple[list, float]:
@@ -69,9 +69,10 @@ def _facts(c, digits: int) -> tuple[list, float]:
 
 
 def _component_context(c, index: int, digits: int) -> dict:
+    comparison = c.comparison
     facts, rel = _facts(c, digits)
     mistakes = [f"{d.mistake}: {d.message}" for d in c.diagnosis]
-    if not c.correct and not mistakes:
+    if comparison.different and not mistakes:
         mistakes = ["no simple pattern (sign, factor, term, variable, chain rule, order) explains it; "
                     "see the difference"]
     typed = c.claim_text or formula_text(c.claim)

@@ -1,0 +1,180 @@
+"""The typed results of :func:`~derivaudit.checks.check.check`.
+
+A :class:`CheckResult` holds one :class:`ComponentResult` per claimed
+derivative; a wrong component carries its likely mistakes as
+:class:`Diagnosis` objects (a :class:`Mistake` class and what exactly went
+wrong), a kink at the point asked its :class:`OneSided` derivatives.
+Reports render these objects; nothing here formats text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+
+import mpmath
+import pandas as pd
+import sympy as sp
+
+from derivaudit.display import html_of
+from derivaudit.checks.equivalence import Comparison
+from derivaudit.errors import DerivauditError
+from derivaudit.verdicts import ExitCode, Verdict
+
+__all__ = ["Mistake", "Diagnosis", "OneSided", "ComponentResult", "CheckResult"]
+
+class _Text(str, enum.Enum):
+    """An enum whose members print as their text."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Mistake(_Text):
+    """Classes of mistakes :func:`check` recognises in a wrong claim."""
+
+    SIGN = "sign flipped"
+    FACTOR = "off by a constant factor"
+    MISSING_TERM = "missing term"
+    EXTRA_TERM = "extra term"
+    WRONG_VARIABLE = "derivative with respect to the wrong variable"
+    CHAIN_RULE = "chain rule without the inner derivative"
+    WRONG_ORDER = "wrong derivative order"
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A likely mistake: its class, what exactly went wrong, and the quantity it
+    names (the factor, the term, the variable, the inner derivative or the order)."""
+
+    mistake: Mistake
+    message: str
+    detail: sp.Expr | str | int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.mistake} — {self.message}"
+
+
+@dataclass(frozen=True)
+class OneSided:
+    """One-sided derivatives at a point: the limits of the backward (left) and
+    forward (right) differences, each None where it diverges or is undefined."""
+
+    left: mpmath.mpf | None
+    right: mpmath.mpf | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class ComponentResult:
+    """The audit of one claimed derivative ``∂ⁿf/∂vⁿ``."""
+
+    variable: str
+    order: int
+    claim: sp.Expr
+    exact: sp.Expr
+    verdict: Verdict
+    comparison: Comparison
+    #: likely mistakes, most specific first (empty when correct or unexplained)
+    diagnosis: tuple[Diagnosis, ...] = ()
+    #: study table at ``evidence_point`` (None when correct and no ``at`` was given)
+    evidence: pd.DataFrame | None = dataclasses.field(default=None, repr=False)
+    evidence_point: dict[str, sp.Expr] | None = None
+    #: the claim and the exact derivative at ``at`` (when given and defined)
+    claim_at_point: mpmath.mpf | None = None
+    exact_at_point: mpmath.mpf | None = None
+    one_sided: OneSided | None = None
+    notes: tuple[str, ...] = ()
+    #: the claim as the user wrote it
+    claim_text: str = ""
+
+    @property
+    def correct(self) -> bool:
+        """The claim equals the exact derivative (wherever that exists)."""
+        return self.comparison.equal
+
+    @property
+    def difference(self) -> sp.Expr:
+        return self.comparison.difference
+
+    @property
+    def counterexample(self) -> dict[str, sp.Expr] | None:
+        return self.comparison.counterexample
+
+    @property
+    def label(self) -> str:
+        power = "" if self.order == 1 else f"^{self.order}"
+        return f"d{power}f/d{self.variable}{power}"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The audit of a claimed derivative or gradient of ``formula``.
+
+    ``components`` holds one :class:`ComponentResult` per claimed derivative
+    (one for ``wrt``, one per variable for a gradient).  ``verdict`` is the
+    worst of them (wrong > not differentiable > numerical > proved).  For a
+    single derivative the properties ``exact``, ``difference``,
+    ``counterexample``, ``diagnosis`` and ``evidence`` read its component.
+    """
+
+    formula: sp.Expr
+    components: tuple[ComponentResult, ...]
+    at: dict[str, sp.Expr] | None
+    dps: int
+    gradient: bool
+    #: the formula as the user wrote it
+    formula_text: str = ""
+
+    def _repr_html_(self) -> str:
+        """The HTML report, shown inline by Jupyter."""
+        return html_of(self)
+
+    @property
+    def correct(self) -> bool:
+        return all(c.correct for c in self.components)
+
+    @property
+    def verdict(self) -> Verdict:
+        for verdict in (Verdict.WRONG, Verdict.UNDECIDED, Verdict.NOT_DIFFERENTIABLE, Verdict.NUMERICAL):
+            if any(c.verdict is verdict for c in self.components):
+                return verdict
+        return Verdict.PROVED
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The CLI's code: 1 when a claim is wrong, else 4 when one is undecided, else 0."""
+        statuses = {c.comparison.status for c in self.components}
+        if "different" in statuses:
+            return ExitCode.WRONG
+        if "undecided" in statuses:
+            return ExitCode.UNDECIDED
+        return ExitCode.OK
+
+    def _single(self) -> ComponentResult:
+        if len(self.components) != 1:
+            raise DerivauditError("a gradient check has one result per component; "
+                                  "read result.components[i]")
+        return self.components[0]
+
+    @property
+    def exact(self) -> sp.Expr:
+        return self._single().exact
+
+    @property
+    def difference(self) -> sp.Expr:
+        return self._single().difference
+
+    @property
+    def counterexample(self) -> dict[str, sp.Expr] | None:
+        return self._single().counterexample
+
+    @property
+    def diagnosis(self) -> tuple[Diagnosis, ...]:
+        return self._single().diagnosis
+
+    @property
+    def evidence(self) -> pd.DataFrame | None:
+        return self._single().evidence
+

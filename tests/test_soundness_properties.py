@@ -1,0 +1,110 @@
+"""Property tests of the check's decision procedure (issue 13).
+
+Random formulas ``f`` come from a small grammar with kinks (``abs``, ``relu``,
+``max``) placed far from the origin and large constants.  Then:
+
+- ``f′ + p`` for a perturbation ``p`` that is non-zero somewhere in the domain
+  (a tiny constant, a far kink term, a far exponential, one term's sign
+  flipped) is never judged correct;
+- ``f′`` written in a random equivalent form is never judged wrong.
+
+A few examples run in CI; ``DERIVAUDIT_PROPERTY_EXAMPLES=500`` runs more.
+"""
+
+import os
+
+import sympy as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from derivaudit.checks.equivalence import compare_expressions
+from derivaudit.lang.parse import make_symbol
+from derivaudit.limits import Limits
+
+EXAMPLES = int(os.environ.get("DERIVAUDIT_PROPERTY_EXAMPLES", "6"))
+LIMITS = Limits(simplify_seconds=1.0)
+x = make_symbol("x")
+
+#: how many perturbed claims and equivalent forms were judged (read by the report script)
+TRIED = {"perturbed": 0, "equivalent": 0, "outcomes": {}}
+
+big = st.sampled_from([sp.Integer(10) ** k for k in (2, 3, 4, 6)] + [sp.Integer(50), sp.Integer(1500)])
+small = st.integers(-3, 3).filter(bool).map(sp.Integer)
+constant = st.one_of(small, big, st.sampled_from([sp.Rational(1, 3), sp.Rational(7, 10)]))
+
+
+def _leaf():
+    return st.one_of(st.just(x), st.builds(lambda c: c * x, small), st.builds(lambda c: x - c, big),
+                     st.builds(lambda c: x + c, constant))
+
+
+def _grow(children):
+    unary = st.sampled_from([sp.sin, sp.cos, sp.tanh, sp.atan, sp.Abs,
+                             lambda a: sp.Max(0, a), lambda a: sp.log(1 + a ** 2),
+                             lambda a: sp.sqrt(a ** 2 + 1)])
+    return st.one_of(
+        st.builds(lambda f, a: f(a), unary, children),
+        st.builds(lambda a, b: a + b, children, children),
+        st.builds(lambda a, b: a * b, children, children),
+        st.builds(lambda a, c: sp.Max(a, c), children, constant),
+        st.builds(lambda a, c: sp.Abs(a - c), children, big),
+    )
+
+
+formulas = st.recursive(_leaf(), _grow, max_leaves=4).filter(lambda f: f.has(x))
+
+perturbations = st.one_of(
+    st.builds(lambda k: sp.Integer(10) ** -k, st.integers(20, 80)),                     # tiny constant
+    st.builds(lambda c, a: a * sp.Max(0, x - c), st.sampled_from([10 ** 3, 10 ** 5, 10 ** 7]), small),
+    st.builds(lambda c: sp.exp(x - c), st.sampled_from([100, 700, 2000])),                # far exponential
+    st.just("flip"),                                                                     # one term's sign
+)
+
+
+def _perturbed(derivative: sp.Expr, perturbation, index: int) -> sp.Expr | None:
+    if perturbation != "flip":
+        return derivative + perturbation
+    terms = [t for t in sp.Add.make_args(derivative) if not t.has(sp.DiracDelta)]
+    if len(terms) < 2:
+        return None
+    term = terms[index % len(terms)]
+    return derivative - 2 * term
+
+
+def _equivalent(derivative: sp.Expr, how: int) -> sp.Expr:
+    forms = [
+        lambda d: sp.expand(d),
+        lambda d: d + sp.sin(x) ** 2 + sp.cos(x) ** 2 - 1,
+        lambda d: d * (x ** 2 + 1) / (x ** 2 + 1),
+        lambda d: sp.Add(*reversed(sp.Add.make_args(d)), evaluate=False) + 0 * x,
+        lambda d: d.rewrite(sp.tanh, sp.exp).rewrite(sp.cosh, sp.exp).rewrite(sp.sinh, sp.exp),
+        lambda d: d + sp.log(6 * (x ** 2 + 1)) - sp.log(2 * (x ** 2 + 1)) - sp.log(3),
+    ]
+    return forms[how % len(forms)](derivative)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 10,
+          suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(formulas, perturbations, st.integers(0, 5))
+def test_a_perturbed_derivative_is_never_correct(f, perturbation, index):
+    claim = _perturbed(sp.diff(f, x), perturbation, index)
+    if claim is None or sp.simplify(claim - sp.diff(f, x)) == 0:
+        return
+    TRIED["perturbed"] += 1
+    comparison = compare_expressions(claim, sp.diff(f, x), domain=[f], limits=LIMITS)
+    key = f"perturbed {comparison.status}"
+    TRIED["outcomes"][key] = TRIED["outcomes"].get(key, 0) + 1
+    assert comparison.status in ("different", "undecided"), (f, claim, comparison.method)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 10,
+          suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(formulas, st.integers(0, 5))
+def test_an_equivalent_form_of_the_derivative_is_never_wrong(f, how):
+    exact = sp.diff(f, x)
+    claim = _equivalent(exact, how)
+    TRIED["equivalent"] += 1
+    comparison = compare_expressions(claim, exact, domain=[f], limits=LIMITS)
+    key = f"equivalent {comparison.status}"
+    TRIED["outcomes"][key] = TRIED["outcomes"].get(key, 0) + 1
+    assert comparison.status != "different", (f, claim, comparison.method, comparison.counterexample)
