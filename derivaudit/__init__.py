@@ -28,7 +28,7 @@ _EXPORTS = {
     "audit": "audits.audit", "AuditResult": "audits.audit", "load_spec": "audits.spec",
     "check_gradient": "gradcheck.gradient", "GradientCheckResult": "gradcheck.gradient",
     "write_csv": "reports.files", "write_html": "reports.files",
-    "parse_formula": "lang.parse", "format_formula": "lang.parse",
+    "parse_formula": "lang.parse", "format_formula": "lang.printer",
     "DerivauditError": "errors", "LimitExceeded": "errors", "Limits": "limits",
 }
 

@@ -1,64 +1,64 @@
 """Audit specifications: a model, its loss and hand-derived gradients, in TOML.
 
-A spec names small concrete shapes, the parameters, ordered forward
-definitions ending in a scalar ``loss``, optional backward intermediates and
-one claimed gradient per parameter::
+A spec names small concrete shapes, the parameters, forward definitions
+ending in a scalar ``loss``, optional backward intermediates and one claimed
+gradient per parameter; formulas are NumPy (:mod:`derivaudit.lang.array_walker`,
+docs/audit.md "The spec language")::
 
-    [shapes]            # every input: [rows, cols], [n] (1-D) or [] (scalar)
-    X = [4, 8]
-    Y = [3, 8]
-    W = [3, 4]
-    b = [3, 1]
+    [shapes]            # every input that is not a literal: any number of dimensions, [] a scalar
+    X = [8, 4]
+    W = [4, 3]
+    b = [3]
     [params]            # what the loss is differentiated by
     names = ["W", "b"]
-    [data]              # optional: how non-parameter inputs are instantiated
-    Y = "onehot(axis=0)"  # "symbolic" (default), "random", "onehot(axis=N)", numbers
-    [forward]           # NumPy-like array formulas, may refer to earlier names
-    Z = "W @ X + b"
-    loss = "-sum(Y * log_softmax(Z, axis=0)) / 8"
+    [data]              # optional: "symbolic" (default), "random", "onehot(axis=N)", or literals
+    y = [0, 2, 1, 1, 0, 2, 1, 0]
+    [forward]           # NumPy formulas over inputs, literals and other definitions
+    Z = "X @ W + b"
+    loss = "-np.mean(log_softmax(Z, axis=1)[np.arange(8), y])"
     [backward]          # optional intermediates for hand-written backprop
-    dZ = "softmax(Z, axis=0) - Y"
+    dZ = "(softmax(Z, axis=1) - np.eye(3)[y]) / 8"
     [claims]            # claimed d loss / d param, keyed by parameter (W or dW)
-    W = "dZ @ X.T / 8"
-    b = "sum(dZ, axis=1, keepdims=True) / 8"
+    W = "X.T @ dZ"
+    b = "dZ.sum(axis=0)"
     [audit]             # optional: dps, seed, points, range, steps, float64_step, thresholds
 
 :func:`load_spec` reads and validates the text (sections, keys, names,
-dependency cycles); :func:`build` instantiates every input with scalar
-symbols (``W[0,1]``, ...) and evaluates every definition, checking shapes.
-Every problem is a :class:`~derivaudit.errors.SpecError` naming the section
-and key at fault.
+``[audit]`` values, dependency cycles) and builds the model once under
+``Limits.symbolic_seconds``; :func:`build` instantiates every input with
+scalar symbols (``W[0,1]``, ...) and evaluates every definition, checking
+shapes.  Every problem is a :class:`~derivaudit.errors.SpecError` naming the
+section and key at fault.  ``[data]`` and the draws of data at every
+evidence point are :mod:`derivaudit.audits.data`'s.
 """
 
 from __future__ import annotations
 
 import difflib
-import itertools
 import math
-import random
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import sympy as sp
 
-from derivaudit.lang.arrays import (ARRAY_FUNCTIONS, Array, Value, constant_array, entries, formula_names,
-                     parse_array_formula, shape_of, symbol_array)
+from derivaudit.lang.array_walker import RESERVED_NAMES, formula_names, parse_array_formula
+from derivaudit.lang.arrays import Array, Value, elementwise, entries, shape_of, symbol_array
+from derivaudit.audits.data import MAX_DATA_ENTRIES, data_section, draw_data, is_drawn, random_rational
+from derivaudit.core.guards import time_budget
 from derivaudit.errors import DerivauditError, LimitExceeded, SpecError
 from derivaudit.limits import DEFAULT_LIMITS, Limits
-from derivaudit.lang.parse import CONSTANTS, FUNCTIONS, parse_constant
+from derivaudit.lang.functions import CONSTANTS, FUNCTIONS, switching_functions
+from derivaudit.lang.parse import parse_constant
 
 __all__ = ["AuditSettings", "Definition", "AuditSpec", "Model", "load_spec", "build",
-           "claim_layout"]
+           "claim_layout", "draw_data", "random_rational"]
 
 SECTIONS = ("shapes", "params", "data", "forward", "backward", "claims", "audit")
-_DATA_KINDS = ("symbolic", "random")
-_ONEHOT = re.compile(r"^onehot\(\s*(?:axis\s*=\s*)?(-?\d+)\s*\)$|^onehot$")
-_MAX_ENTRIES = 10_000
+#: more dimensions than anyone audits by hand (NumPy's own limit is 64)
+_MAX_DIMENSIONS = 8
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ class Model:
     """A spec instantiated with scalar symbols: every name's value.
 
     ``values`` maps inputs and definitions to sympy scalars or
-    :class:`~derivaudit.arrays.Array` (a forward definition's value is its
+    :class:`~derivaudit.lang.arrays.Array` (a forward definition's value is its
     own symbols, ``local`` holds what they stand for); ``claims`` maps each
     claimed parameter to its evaluated claim; ``symbols()`` lists the free
     input symbols: parameter entries first, then symbolic data.
@@ -138,6 +138,18 @@ class Model:
     loss: sp.Expr
     param_symbols: dict[str, Value]
     data_symbols: dict[str, Value]
+
+    def switching_functions(self) -> list[sp.Expr]:
+        """Expressions in the model's symbols whose zeros are its kinks and jumps.
+
+        Comparisons and steps, ``abs``, ``max``/``min`` (relu, clip, maximum)
+        switch where one of these is 0 (:func:`~derivaudit.lang.functions.switching_functions`),
+        in the forward layers, the backward definitions and the claims alike:
+        evidence must neither sample on them nor step across them.
+        """
+        values = list(self.local.values()) + [self.values[d.name] for d in self.spec.backward] + \
+            list(self.claims.values())
+        return switching_functions(e for v in values for e in entries(v))
 
     def symbols(self) -> tuple[sp.Symbol, ...]:
         out = []
@@ -189,25 +201,26 @@ def _table(raw: dict, name: str, source: str, required: bool) -> dict:
 def _check_name(name: str, source: str, where: str) -> None:
     if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
         raise _fail(source, where, f"'{name}' is not a valid name (letters, digits, _)")
-    if name in FUNCTIONS or name in ARRAY_FUNCTIONS or name in CONSTANTS:
+    # NumPy's function names (var, sum, ...) may name values: calls are told apart by their syntax
+    if name in FUNCTIONS or name in CONSTANTS or name in RESERVED_NAMES:
         raise _fail(source, where, f"'{name}' is the name of a function or constant; rename it")
     if name.startswith("__"):
         raise _fail(source, where, f"'{name}' is not allowed (dunder names are reserved)")
 
 
 def _shape(value, source: str, where: str) -> tuple[int, ...]:
-    if not isinstance(value, list) or len(value) > 2 or not all(
+    if not isinstance(value, list) or len(value) > _MAX_DIMENSIONS or not all(
             isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in value):
-        raise _fail(source, where, f"a shape is a list of at most two positive whole numbers "
-                                   f"([rows, cols], [n] or []), not {value!r}")
+        raise _fail(source, where, f"a shape is a list of positive whole numbers ([rows, cols], [n], "
+                                   f"[] for a scalar, [heads, tokens, dims], ...), not {value!r}")
     shape = tuple(value)
-    if math.prod(shape) > _MAX_ENTRIES:
-        raise LimitExceeded(f"{source}: {where}: shape {shape} has more than {_MAX_ENTRIES} entries; "
+    if math.prod(shape) > MAX_DATA_ENTRIES:
+        raise LimitExceeded(f"{source}: {where}: shape {shape} has more than {MAX_DATA_ENTRIES} entries; "
                             "an audit instantiates every entry, use small sizes")
     return shape
 
 
-def _settings(table: dict, source: str) -> AuditSettings:
+def _settings(table: dict, source: str, limits: Limits) -> AuditSettings:
     defaults = AuditSettings()
     kwargs: dict[str, Any] = {}
     for key, value in table.items():
@@ -218,12 +231,15 @@ def _settings(table: dict, source: str) -> AuditSettings:
             low = {"dps": 15, "seed": 0, "points": 1}[key]
             if value < low:
                 raise _fail(source, where, f"must be at least {low}, not {value}")
+            if key == "dps" and value > limits.max_dps:
+                raise _fail(source, where, f"{value} digits is above the limit of {limits.max_dps} "
+                                           "(Limits.max_dps)")
             kwargs[key] = value
         elif key == "range":
             if (not isinstance(value, list) or len(value) != 2 or
                     not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-                    or not value[0] < value[1]):
-                raise _fail(source, where, f"must be [low, high] with low < high, not {value!r}")
+                    or not all(math.isfinite(v) for v in value) or not value[0] < value[1]):
+                raise _fail(source, where, f"must be [low, high] with finite low < high, not {value!r}")
             kwargs["low"], kwargs["high"] = float(value[0]), float(value[1])
         elif key == "steps":
             if not isinstance(value, list) or len(value) < 2:
@@ -251,42 +267,6 @@ def _settings(table: dict, source: str) -> AuditSettings:
     return settings
 
 
-def _data(table: dict, shapes: dict, params: tuple, source: str) -> dict:
-    data = {}
-    for name, value in table.items():
-        where = f"[data] {name}"
-        if name in params:
-            raise _fail(source, where, f"'{name}' is a parameter; parameters are always symbolic")
-        if name not in shapes:
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                _check_name(name, source, where)
-                data[name] = value  # a named scalar constant such as m = 8
-                continue
-            raise _fail(source, where, f"'{name}' is not declared in [shapes]{_suggest(name, shapes)}")
-        if isinstance(value, str):
-            text = value.strip()
-            match = _ONEHOT.match(text)
-            if text in _DATA_KINDS:
-                data[name] = text
-            elif match:
-                axis = int(match.group(1) or 0)
-                ndim = len(shapes[name])
-                if ndim == 0 or not -ndim <= axis < ndim:
-                    raise _fail(source, where, f"onehot axis {axis} does not fit shape {shapes[name]}")
-                data[name] = ("onehot", axis % ndim)
-            else:
-                raise _fail(source, where, f"unknown kind {value!r}; use \"symbolic\", \"random\", "
-                                           "\"onehot(axis=N)\" or numbers")
-        elif isinstance(value, (int, float, list)) and not isinstance(value, bool):
-            try:
-                data[name] = constant_array(value, shapes[name]) if shapes[name] else sp.nsimplify(value)
-            except (ValueError, TypeError, DerivauditError) as exc:
-                raise _fail(source, where, f"values do not fit shape {shapes[name]}: {exc}") from None
-        else:
-            raise _fail(source, where, f"must be a kind (text) or numbers, not {type(value).__name__}")
-    return data
-
-
 def _definitions(table: dict, section: str, source: str, limits: Limits) -> list[Definition]:
     out = []
     for name, text in table.items():
@@ -312,24 +292,29 @@ def _order(defs: list[Definition], known: set[str], source: str) -> tuple[Defini
                             f"uses '{used}', which is neither declared in [shapes] nor defined"
                             f"{_suggest(used, known | set(by_name))}")
     ordered: list[Definition] = []
-    state: dict[str, int] = {}  # 1 visiting, 2 done
-
-    def visit(d: Definition, path: list[str]) -> None:
-        if state.get(d.name) == 2:
-            return
-        if state.get(d.name) == 1:
-            cycle = path[path.index(d.name):] + [d.name]
-            raise _fail(source, f"[{d.section}] {d.name}",
-                        f"definitions form a cycle: {' -> '.join(cycle)}")
-        state[d.name] = 1
-        for used in sorted(d.uses):
-            if used in by_name and used not in known:
-                visit(by_name[used], path + [d.name])
-        state[d.name] = 2
-        ordered.append(d)
-
-    for d in defs:
-        visit(d, [])
+    done: set[str] = set()
+    # depth-first, with an explicit stack: a chain of thousands of definitions must not recurse
+    for root in defs:
+        if root.name in done:
+            continue
+        path = [root.name]
+        stack = [(root, iter(sorted(u for u in root.uses if u in by_name and u not in known)))]
+        while stack:
+            d, uses = stack[-1]
+            used = next(uses, None)
+            if used is None:
+                stack.pop()
+                path.pop()
+                done.add(d.name)
+                ordered.append(d)
+            elif used in path:
+                cycle = path[path.index(used):] + [used]
+                raise _fail(source, f"[{by_name[used].section}] {used}",
+                            f"definitions form a cycle: {' -> '.join(cycle)}")
+            elif used not in done:
+                nxt = by_name[used]
+                path.append(used)
+                stack.append((nxt, iter(sorted(u for u in nxt.uses if u in by_name and u not in known))))
     return tuple(ordered)
 
 
@@ -377,7 +362,8 @@ def load_spec(spec: str | Path | Mapping, *, limits: Limits = DEFAULT_LIMITS) ->
         raise _fail(source, "[params] names", "lists a parameter twice")
     params = tuple(names)
 
-    data = _data(_table(raw, "data", source, False), shapes, params, source)
+    data = data_section(_table(raw, "data", source, False), shapes, params, source,
+                        lambda name, where: _check_name(name, source, where))
     inputs = set(shapes) | set(data)
 
     forward = _definitions(_table(raw, "forward", source, True), "forward", source, limits)
@@ -414,50 +400,19 @@ def load_spec(spec: str | Path | Mapping, *, limits: Limits = DEFAULT_LIMITS) ->
         claims[param] = Definition(param, d.formula, "claims", d.uses)
 
     result = AuditSpec(source, shapes, params, data, ordered_forward, ordered_backward, claims,
-                       _settings(_table(raw, "audit", source, False), source))
-    build(result, limits=limits)  # shape checks: loss scalar, claims of the right shape
+                       _settings(_table(raw, "audit", source, False), source, limits))
+    # shape checks (loss scalar, claims of the right shape), under the budget of symbolic work
+    with time_budget(limits.symbolic_seconds, "building the model of the spec", "symbolic_seconds"):
+        build(result, limits=limits)
     return result
-
-
-def random_rational(rng: random.Random, low: float, high: float) -> sp.Rational:
-    """A reproducible random exact value in [low, high] with six decimals."""
-    # six decimals: exact, reproducible, and far from any special value
-    return sp.Rational(round((low + (high - low) * rng.random()) * 10**6), 10**6)
-
-
-def _instantiate_data(name: str, kind, shape: tuple, settings: AuditSettings) -> Value | None:
-    """A non-parameter input's value, or None when it stays symbolic."""
-    if kind is None or kind == "symbolic":
-        return None
-    rng = random.Random(f"{settings.seed}:{name}")
-    if kind == "random":
-        if not shape:
-            return random_rational(rng, settings.low, settings.high)
-        return constant_array([[random_rational(rng, settings.low, settings.high)
-                                for _ in range(shape[-1])] for _ in range(shape[0])]
-                               if len(shape) == 2 else
-                               [random_rational(rng, settings.low, settings.high)
-                                for _ in range(shape[0])], shape)
-    if isinstance(kind, tuple) and kind[0] == "onehot":
-        axis = kind[1]
-        values = np.zeros(shape, dtype=int)
-        classes = shape[axis]
-        other = [range(n) for i, n in enumerate(shape) if i != axis]
-        for rest in itertools.product(*other):
-            hot = rng.randrange(classes)
-            index = list(rest)
-            index.insert(axis, hot)
-            values[tuple(index)] = 1
-        return constant_array(values.tolist(), shape)
-    return kind  # explicit numbers
 
 
 def _evaluate(d: Definition, env: dict, source: str, limits: Limits, keepdims: bool = False) -> Value:
     try:
         return parse_array_formula(d.formula, env, limits=limits, keepdims=keepdims)
+    except LimitExceeded as exc:
+        raise LimitExceeded(f"{source}: [{d.section}] {d.name} = {d.formula!r}: {exc}") from None
     except DerivauditError as exc:
-        if isinstance(exc, LimitExceeded):
-            raise
         raise _fail(source, f"[{d.section}] {d.name} = {d.formula!r}", str(exc)) from None
 
 
@@ -481,7 +436,8 @@ def claim_layout(claim_shape: tuple, param_shape: tuple) -> str | None:
 
 
 def build(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS,
-          replace: Mapping[str, str] | None = None, keepdims: bool = False) -> Model:
+          replace: Mapping[str, str] | None = None, keepdims: bool = False,
+          symbolic_draws: bool = False) -> Model:
     """Instantiate ``spec`` layer by layer: symbols for inputs, values for every definition.
 
     Each forward definition ``F`` gets its own symbols ``F[i,j]`` standing for
@@ -494,24 +450,29 @@ def build(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS,
     (``{"A1": "sigmoid(Z1)"}``) and ``keepdims=True`` makes every reduction
     over an axis in the backward definitions and claims keep it, for
     diagnoses that ask "what if".
+
+    Drawn data (``[data]`` kinds ``"random"`` and ``"onehot(axis=N)"``) are
+    symbols with ``symbolic_draws=True``: the audit gives them the values of
+    :func:`draw_data` at each evidence point.  Without it they take the
+    values of the first draw (``[audit] seed``).
     """
     replace = dict(replace or {})
-    settings = spec.settings
     env: dict[str, Value] = {}
     param_symbols: dict[str, Value] = {}
     data_symbols: dict[str, Value] = {}
+    drawn = {} if symbolic_draws else draw_data(spec, 1)[0]
     for name, shape in spec.shapes.items():
+        kind = spec.data.get(name, "symbolic")
         if name in spec.params:
             env[name] = param_symbols[name] = symbol_array(name, shape)
-            continue
-        value = _instantiate_data(name, spec.data.get(name), shape, settings)
-        if value is None:
+        elif kind == "symbolic" or (is_drawn(kind) and symbolic_draws):
             env[name] = data_symbols[name] = symbol_array(name, shape)
-        else:
-            env[name] = value
+        elif is_drawn(kind):
+            env[name] = symbol_array(name, shape)
+            env[name] = elementwise(lambda s: drawn[s], env[name])
     for name, value in spec.data.items():
-        if name not in spec.shapes:
-            env[name] = sp.nsimplify(value)
+        if not isinstance(value, str) and not is_drawn(value):
+            env[name] = value  # a literal
     local: dict[str, Value] = {}
     for d in spec.forward:
         if d.name in replace:

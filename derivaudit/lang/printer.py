@@ -1,0 +1,85 @@
+"""Printing sympy expressions back as formula text that parses to the same tree."""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.str import StrPrinter
+
+from derivaudit.errors import ParseError
+
+__all__ = ["format_formula"]
+
+#: digits per piece when a long integer is printed; below the default literal limit
+_PIECE_DIGITS = 100
+
+
+def _integer_text(n: int) -> str:
+    """``n`` as formula text that parses back under the default literal limit.
+
+    A computed constant may have up to ``max_constant_digits`` digits, more
+    than a literal may; such a number is printed as a sum of exact literals of
+    at most 100 digits each, ``(d₁e200 + d₂e100 + d₃)``.
+    """
+    digits = str(abs(n))
+    if len(digits) <= _PIECE_DIGITS:
+        return str(n)
+    pieces = []
+    for end in range(len(digits), 0, -_PIECE_DIGITS):
+        piece = digits[max(0, end - _PIECE_DIGITS):end].lstrip("0")
+        power = len(digits) - end
+        if piece:
+            pieces.append(piece if power == 0 else f"{piece}e{power}")
+    text = "(" + " + ".join(reversed(pieces)) + ")"
+    return "-" + text if n < 0 else text
+
+
+class _FormulaPrinter(StrPrinter):
+    """Prints sympy expressions back in the formula language."""
+
+    def _print_Abs(self, expr):
+        return f"abs({self._print(expr.args[0])})"
+
+    def _print_Max(self, expr):
+        return self._nary("max", expr.args)
+
+    def _print_Min(self, expr):
+        return self._nary("min", expr.args)
+
+    def _nary(self, name, args):
+        text = self._print(args[0])
+        for arg in args[1:]:
+            text = f"{name}({text}, {self._print(arg)})"
+        return text
+
+    def _print_Exp1(self, expr):
+        return "e"
+
+    def _print_Mul(self, expr):
+        # StrPrinter writes Mul(-1, a + b, c) as "-(a + b)*c", which reads back as
+        # Mul(Mul(-1, a + b), c): sympy distributes a lone -1 over the sum, another tree.
+        # "-1*(a + b)*c" reads back as one product of the same three factors.
+        coefficient, factors = expr.as_coeff_mul()
+        if coefficient == -1 and len(factors) > 1 and any(f.is_Add for f in factors):
+            return "-1*" + self._print(sp.Mul(*factors, evaluate=False))
+        return super()._print_Mul(expr)
+
+    def _print_Integer(self, expr):
+        return _integer_text(int(expr.p))
+
+    def _print_Rational(self, expr):
+        if expr.q == 1:
+            return _integer_text(int(expr.p))
+        return f"{_integer_text(int(expr.p))}/{_integer_text(expr.q)}"
+
+    def _print_ImaginaryUnit(self, expr):
+        raise ParseError("the expression is complex and has no formula form")
+
+
+def format_formula(expr: sp.Expr) -> str:
+    """Text of ``expr`` in the formula language; :func:`~derivaudit.lang.parse.parse_formula` reads it back.
+
+    >>> import sympy as sp
+    >>> format_formula(sp.Max(sp.Symbol("x"), 2) + sp.E)
+    'max(2, x) + e'
+    """
+    return _FormulaPrinter().doprint(expr)
