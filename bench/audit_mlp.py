@@ -9,6 +9,10 @@ audit records them (``AuditResult.seconds``): building the layered model,
 the reverse-mode exact gradient, compiling (lambdify), evaluating at the
 random points, the finite-difference evidence, and the verdicts (proof
 attempts and diagnoses).  Target: under 20 s for examples/mlp_2layer.toml.
+
+A last line times a 150-layer tanh chain with one wrong claim (issue 13:
+its diagnoses once rebuilt the model 600 times, 251 s; each diagnosis now
+has its own budget, Limits.diagnosis_seconds).
 """
 
 from __future__ import annotations
@@ -38,6 +42,19 @@ def main() -> None:
                               if k != "total")
             verdicts = ",".join(f"{c.parameter}:{c.status}" for c in result.claims)
             print(f"{name}: {seconds:.2f} s ({stages}) {verdicts}")
+    start = time.perf_counter()
+    result = da.audit(tanh_chain(150))
+    print(f"tanh_chain_150_one_wrong: {time.perf_counter() - start:.2f} s "
+          + ",".join(f"{c.parameter}:{c.status}" for c in result.claims))
+
+
+def tanh_chain(layers: int) -> dict:
+    """``loss = tanh(tanh(...tanh(w·x)...)) + v²`` with a wrong claim for w and a right one for v."""
+    forward = {"Z1": "tanh(w * x)"}
+    forward.update({f"Z{k}": f"tanh(Z{k - 1})" for k in range(2, layers + 1)})
+    forward["loss"] = f"Z{layers} + v**2"
+    return {"shapes": {"x": [], "w": [], "v": []}, "params": {"names": ["w", "v"]},
+            "forward": forward, "claims": {"w": "1", "v": "2*v"}, "audit": {"points": 1}}
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ _EXPORTS = {
     "StudyTask": "studies.parallel", "stencil": "core.stencils", "Stencil": "core.stencils",
     "custom_stencil": "core.custom_stencils",
     "check": "checks.check", "CheckResult": "checks.results", "Verdict": "verdicts",
-    "audit": "audits.audit", "AuditResult": "audits.audit", "load_spec": "audits.spec",
+    "audit": "audits.audit", "AuditResult": "audits.results", "load_spec": "audits.spec",
     "check_gradient": "gradcheck.gradient", "GradientCheckResult": "gradcheck.gradient",
     "write_csv": "reports.files", "write_html": "reports.files",
     "parse_formula": "lang.parse", "format_formula": "lang.printer",

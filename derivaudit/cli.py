@@ -338,7 +338,7 @@ def _run_audit(args) -> int:
     if not args.quiet:
         print(result.summary())
         _print_written(args)
-    return EXIT_OK if result.ok else EXIT_WRONG
+    return int(result.exit_code)  # 0 all correct, 1 a claim wrong, 4 none wrong but one undecided
 
 
 def _add_reports(parser: argparse.ArgumentParser, csv_content: str) -> None:

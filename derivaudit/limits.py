@@ -46,6 +46,9 @@ class Limits:
     #: seconds a whole check (every component of a gradient claim) may take; components
     #: not decided by then are "undecided"
     check_seconds: float = 60.0
+    #: seconds each diagnosis of a wrong claim may take (rebuilding the model "what if"); past it the
+    #: diagnosis is reported as skipped and the verdict stands
+    diagnosis_seconds: float = 5.0
 
     def __post_init__(self):
         for name, value in vars(self).items():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import derivaudit as da
-from derivaudit.audits.audit import describe_entries
+from derivaudit.audits.results import describe_entries
 from derivaudit.cli import main
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -136,6 +136,9 @@ def test_correct_examples(name, statuses):
     for c in result.claims:
         assert c.grade == "fine"
         assert math.isnan(c.order) or c.order == pytest.approx(2.0, abs=0.1)
+    if name == "mlp_2layer":  # issue 13 item 5: the constant of an intermediate is reported
+        dz2 = next(b for b in result.backward if b.name == "dZ2")
+        assert dz2.describe() == "dZ2 = 8·∂loss/∂Z2: the 1/8 is applied later"
 
 
 def test_cli_exit_codes(tmp_path, capsys):
@@ -189,3 +192,12 @@ def test_progress_callback_counts_every_claim():
     calls = []
     da.audit(EXAMPLES / "logistic_regression.toml", progress=lambda done, total: calls.append((done, total)))
     assert calls and calls[-1][0] == calls[-1][1] and [d for d, _ in calls] == list(range(1, len(calls) + 1))
+
+
+def test_docs_example_lines_appear_in_the_summary(buggy):
+    text = (EXAMPLES.parent / "docs" / "audit.md").read_text()
+    block = text.split("$ derivaudit audit examples/mlp_2layer_buggy.toml\n", 1)[1].split("```", 1)[0]
+    summary = buggy.summary()
+    for line in block.splitlines():
+        if line.strip() and line.strip() != "...":
+            assert line in summary, line

@@ -153,5 +153,6 @@ def test_every_limit_field_is_documented_and_tested():
                "max_exponent", "max_dps", "max_derivative_order", "max_expression_size",
                "max_value_digits", "symbolic_seconds", "evaluate_seconds",
                "simplify_seconds",  # simplify_seconds: tests/test_check*.py
-               "check_seconds"}  # check_seconds: tests/test_soundness_check.py
+               "check_seconds",  # check_seconds: tests/test_soundness_check.py
+               "diagnosis_seconds"}  # diagnosis_seconds: tests/test_soundness_audit.py
     assert names == covered

@@ -63,7 +63,6 @@ def test_data_kinds():
     ({"forward__loss": "(A - Y)**2"}, "the loss must be a scalar, but it has shape (1, 3)"),
     ({"forward__loss": None}, "no 'loss' definition"),
     ({"claims__V": "W"}, "[claims] V: claims a gradient for 'V', which is not a parameter"),
-    ({"claims__b": "dZ"}, "the claim has shape (1, 3), but b has shape (1, 1)"),
     ({"claims__W": "dZ @ X.T / 3 + dW2"}, "[claims] W: uses 'dW2', which is neither declared nor defined"),
     ({"params__names": ["W", "Q"]}, "[params] names: 'Q' is not declared in [shapes]"),
     ({"params__names": []}, "[params] names: must be a non-empty list"),

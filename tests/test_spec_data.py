@@ -86,9 +86,6 @@ def test_bad_literals(data, message):
     assert message in str(info.value)
 
 
-@pytest.mark.xfail(reason="issue 13 item 4: the audit must take its data from draw_data at every evidence "
-                          "point (build(spec, symbolic_draws=True)); wired in the audit evaluation by the "
-                          "audits helper", strict=False)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_forgotten_class_weight_is_wrong_for_every_seed(seed):
     assert da.audit(WEIGHTED, seed=seed)["Z"].verdict == "wrong"

@@ -1,0 +1,85 @@
+"""Backward intermediates: each ``dF`` of ``[backward]`` checked against the exact ``∂loss/∂F``.
+
+A hand-written backward pass usually names its steps ``dZ2``, ``dA1``,
+``dZ1``; checking each against the exact adjoint locates the first wrong
+step.  An intermediate that is a constant multiple of the adjoint
+(``dZ2 = A2 − Y`` for a loss divided by ``m``) is a convention, not a bug.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import mpmath
+import sympy as sp
+
+from derivaudit.lang.arrays import entries, shape_of
+from derivaudit.audits.graph import ModelGraph, exact_gradient
+from derivaudit.audits.points import Outputs, PointValues
+from derivaudit.audits.results import BackwardCheck, describe_entries
+from derivaudit.audits.spec import Model
+
+__all__ = ["backward_pairs", "add_backward_outputs", "check_backward", "constant_factor"]
+
+
+def backward_pairs(model: Model) -> list[tuple[str, str]]:
+    """``(dF, F)`` for every backward definition named ``d`` + a layer or parameter name."""
+    spec = model.spec
+    return [(d.name, d.name[1:]) for d in spec.backward
+            if d.name.startswith("d") and (d.name[1:] in model.local or d.name[1:] in spec.params)]
+
+
+def add_backward_outputs(outputs: Outputs, model: Model, graph: ModelGraph, pairs) -> None:
+    """Add ``bexact:dF`` (the exact ``∂loss/∂F``) and ``bclaim:dF`` for each pair of matching shape."""
+    params = model.spec.params
+    for name, of in pairs:
+        if shape_of(model.values[name]) != shape_of(model.values[of]):
+            continue
+        if of in params:
+            exact = entries(graph.gradient.get(of) or exact_gradient(model, [of])[of])
+        else:
+            exact = [graph.adjoint.get(s, sp.Integer(0)) for s in entries(model.values[of])]
+        outputs.add(f"bexact:{name}", exact)
+        outputs.add(f"bclaim:{name}", entries(model.values[name]))
+
+
+def check_backward(model: Model, pairs, values: PointValues) -> list[BackwardCheck]:
+    """One :class:`BackwardCheck` per pair, from the values evaluated at the random points."""
+    checks = []
+    for name, of in pairs:
+        if f"bexact:{name}" not in values.outputs.slots:
+            checks.append(BackwardCheck(name, of, False, f"shape {shape_of(model.values[name])}"
+                                                         f" instead of {shape_of(model.values[of])}"))
+            continue
+        shape = shape_of(model.values[of])
+        exact_at = lambda k, name=name: values.at(k, f"bexact:{name}")  # noqa: E731
+        claim_at = lambda k, name=name: values.at(k, f"bclaim:{name}")  # noqa: E731
+        wrong, _ = values.wrong_indices(exact_at, claim_at, shape)
+        factor = None
+        if wrong:  # dZ2 = A2 - Y is m·∂loss/∂Z2 when the loss is a mean: a convention, not a bug
+            factors = {constant_factor(claim_at(k), exact_at(k)) for k in range(len(values.points))}
+            factor = factors.pop() if len(factors) == 1 else None
+        # a positive constant is a convention; a negative one flips every later step's sign
+        checks.append(BackwardCheck(name, of, not wrong or (factor is not None and factor > 0),
+                                    describe_entries(wrong, shape), factor))
+    return checks
+
+
+def constant_factor(claim_vals, exact_vals) -> Fraction | None:
+    """``k ≠ 0`` if claim = k·exact in every entry (to 20 digits), as a simple fraction; else None.
+
+    0 is never a factor: a claim that is 0 everywhere carries no gradient at all.
+    """
+    if not all(mpmath.isfinite(v) for v in list(claim_vals) + list(exact_vals)):
+        return None
+    tiny = mpmath.mpf(10) ** -30
+    ratios = [c / e for c, e in zip(claim_vals, exact_vals) if abs(e) > tiny]
+    if not ratios or any(abs(c) > tiny for c, e in zip(claim_vals, exact_vals) if abs(e) <= tiny):
+        return None
+    k = ratios[0]
+    if k == 1 or k == 0 or any(abs(r - k) > abs(k) * mpmath.mpf(10) ** -20 for r in ratios):
+        return None
+    frac = Fraction(str(mpmath.nstr(k, 25))).limit_denominator(10_000)
+    if abs(mpmath.mpf(frac.numerator) / frac.denominator - k) > abs(k) * mpmath.mpf(10) ** -20:
+        return None
+    return frac

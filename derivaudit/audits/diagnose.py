@@ -1,0 +1,227 @@
+"""Diagnoses of a wrong claim: what mistake would explain it.
+
+The wrong entries by rows/columns (:func:`~derivaudit.audits.results.describe_entries`),
+a transposed result, a constant factor (a missing ``1/m``), a reduction that
+lost its axis (missing ``keepdims=True``), an activation's derivative from
+another activation, and the simplified difference of one wrong entry.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+
+from derivaudit.core.guards import time_budget
+from derivaudit.errors import DerivauditError, LimitExceeded
+from derivaudit.lang.arrays import entries, entry_label, shape_of
+from derivaudit.limits import Limits
+from derivaudit.audits.backward import constant_factor
+from derivaudit.audits.context import Evidence
+from derivaudit.audits.graph import compile_outputs, expand_adjoints, forward_chain, model_graph
+from derivaudit.audits.points import PointValues, in_parameter_layout, mp_values
+from derivaudit.audits.proof import shown_difference
+from derivaudit.audits.spec import AuditSpec, build, claim_layout
+
+__all__ = ["ACTIVATIONS", "WHAT_IF_DIAGNOSES", "layout_notes", "shape_note", "run_diagnosis",
+           "diagnose_wrong", "factor_note", "keepdims_notes", "activation_notes"]
+
+#: activations a forward definition ``A = f(Z)`` may have had confused with another
+ACTIVATIONS = ("tanh", "sigmoid", "relu", "softplus", "exp")
+#: digits at which a "what if" model is evaluated to compare it with the exact gradient
+_WHAT_IF_DPS = 40
+
+
+def layout_notes(p: str, shape: tuple, claim_shape: tuple, layout: str, values_wrong: bool) -> list[str]:
+    """What a claim of another shape than its parameter's means (a transposed product, a lost axis)."""
+    if layout == "transposed":
+        return [f"the claim has shape {claim_shape}, the transpose of {p}'s {shape}"
+                + ("; transposed back it equals the gradient: the product is written "
+                   "the wrong way round" if not values_wrong else "")]
+    if layout == "squeezed":
+        rows = shape[0]
+        return [f"the claim has shape {claim_shape} where {p} has shape {shape}: a "
+                f"reduction lost its axis (missing keepdims=True); {p} - lr*d{p} would "
+                f"broadcast to {(rows, rows) if shape[1] == 1 else (shape[1], shape[1])}"
+                + ("; the values themselves are right" if not values_wrong else "")]
+    return []
+
+
+def shape_note(p: str, shape: tuple, claim_shape: tuple) -> str:
+    """The diagnosis of a claim whose shape fits its parameter's in no way (not even transposed)."""
+    return (f"the claim has shape {claim_shape}, but {p} has shape {shape}: a gradient has its "
+            "parameter's shape")
+
+
+def run_diagnosis(name: str, diagnosis: Callable[[], list[str]], limits: Limits) -> tuple[list[str], str]:
+    """``(notes, "")`` from ``diagnosis()``, or ``([], why it was skipped)``.
+
+    Each diagnosis runs under its own budget (``Limits.diagnosis_seconds``)
+    and catches its own failures: a diagnosis is a guess about a mistake, so
+    whatever goes wrong in it (a what-if model that takes log(0), a budget
+    spent) is reported and never touches the verdict.
+    """
+    try:
+        with time_budget(limits.diagnosis_seconds, f"the {name} diagnosis", "diagnosis_seconds"):
+            return diagnosis(), ""
+    except LimitExceeded as exc:
+        return [], f"{name} diagnosis skipped: {exc}"
+    except Exception as exc:  # noqa: BLE001 - isolation: a failing guess must not cost the verdict
+        return [], f"{name} diagnosis skipped: {type(exc).__name__}: {exc}"
+
+
+def diagnose_wrong(p: str, wrong: list, witness_point: int, layout: str,
+                   evidence: Evidence) -> tuple[list[str], str]:
+    """The notes on a claim with wrong entries, and the simplified difference of the first one.
+
+    Every diagnosis runs through :func:`run_diagnosis`; a skipped one leaves
+    a note saying why.  The difference is shown with the drawn data of the
+    witness point.
+    """
+    model, graph, values, inputs, limits = (evidence.model, evidence.graph, evidence.values,
+                                            evidence.inputs, evidence.limits)
+    spec = model.spec
+    shape = spec.shapes[p]
+    claim_shape = shape_of(model.claims[p])
+    exact0 = values.at(0, f"exact:{p}")
+    claim0 = in_parameter_layout(values.at(0, f"claim:{p}"), claim_shape, layout)
+    point0 = values.points[0]
+    steps: list[tuple[str, Callable[[], list[str]]]] = [
+        ("constant factor", lambda: _factor_notes(claim0, exact0)),
+        ("transpose", lambda: _transpose_notes(claim0, exact0, shape, layout, values)),
+    ]
+    steps += [(name, functools.partial(what_if, spec, p, limits, point0, inputs, exact0))
+              for name, what_if in WHAT_IF_DIAGNOSES.items()]
+    entry = wrong[0]
+    flat = int(np.ravel_multi_index(entry, shape)) if shape else 0
+    steps.append(("entry values", lambda: [_entry_note(p, entry, flat, witness_point, layout, claim_shape, values)]))
+    notes = []
+    for name, diagnosis in steps:
+        found, skipped = run_diagnosis(name, diagnosis, limits)
+        notes += found + ([skipped] if skipped else [])
+
+    def difference():
+        claim_entry = in_parameter_layout(entries(model.claims[p]), claim_shape, layout)[flat]
+        exact_entry = expand_adjoints(entries(graph.gradient[p])[flat], graph)
+        difference = (claim_entry - exact_entry).xreplace(evidence.draw(witness_point))
+        return [f"claim - exact for {entry_label(p, entry)} = {shown_difference(difference, model, graph, limits)}"]
+
+    shown, skipped = run_diagnosis("difference", difference, limits)
+    return notes + ([skipped] if skipped else []), (shown[0] if shown else "")
+
+
+def _factor_notes(claim0, exact0) -> list[str]:
+    k = constant_factor(claim0, exact0)
+    return [] if k is None else [factor_note(k)]
+
+
+def _transpose_notes(claim0, exact0, shape, layout: str, values: PointValues) -> list[str]:
+    if not (len(shape) == 2 and shape[0] == shape[1] and layout == "same"):
+        return []
+    transposed = list(np.array(claim0, dtype=object).reshape(shape).T.flat)
+    if any(values.differs(a, b, 0) for a, b in zip(exact0, transposed)):
+        return []
+    return ["the claim is the transpose of the gradient"]
+
+
+def _entry_note(p: str, entry, flat: int, k: int, layout: str, claim_shape, values: PointValues) -> str:
+    exact = values.at(k, f"exact:{p}")[flat]
+    claim = in_parameter_layout(values.at(k, f"claim:{p}"), claim_shape, layout)[flat]
+    where = "the first random point" if k == 0 else f"random point {k + 1}"
+    with mpmath.workdps(values.working_dps):
+        return (f"at {where}, entry {entry_label(p, entry)}: claim {mpmath.nstr(claim, 12)}, "
+                f"exact {mpmath.nstr(exact, 12)}")
+
+
+def factor_note(k: Fraction) -> str:
+    """What a claim that is ``k`` × the gradient in every entry probably missed."""
+    note = f"every entry is {k} × the gradient"
+    if k.denominator == 1 and k.numerator > 1:
+        note += f": a missing factor 1/{k.numerator} (a missing 1/m?)"
+    elif k.numerator == 1 and k.denominator > 1:
+        note += f": divided by {k.denominator} once too often"
+    elif k == -1:
+        note += ": the sign is flipped"
+    return note
+
+
+def _agree(values, exact) -> bool:
+    return all(mpmath.isfinite(v) for v in values) and all(
+        abs(a - b) <= mpmath.mpf(10) ** -25 * max(abs(a), abs(b), mpmath.mpf(10) ** -10)
+        for a, b in zip(values, exact))
+
+
+def keepdims_notes(spec: AuditSpec, p: str, limits: Limits, point, inputs, exact0) -> list[str]:
+    """Would the claim be right if its reductions kept their axis?
+
+    A reduction without ``keepdims=True`` returns a 1-D array that broadcasts
+    as a *row*; where the shapes happen to fit (square blocks) the result is
+    silently wrong.  The backward definitions and the claim are rebuilt with
+    every ``axis=`` reduction keeping its axis and compared again.
+    """
+    texts = [d.formula for d in spec.backward] + [spec.claims[p].formula]
+    if not any("axis" in t and "keepdims=True" not in t for t in texts):
+        return []
+    try:
+        mutated = build(spec, limits=limits, keepdims=True, symbolic_draws=True)
+    except DerivauditError:
+        return []
+    claim = mutated.claims[p]
+    if claim_layout(shape_of(claim), spec.shapes[p]) != "same":
+        return []
+    values = mp_values(compile_outputs(inputs, entries(claim), forward_chain(mutated), "mpmath"),
+                       point, _WHAT_IF_DPS)
+    if _agree(values, exact0):
+        return ["with keepdims=True in its reductions the claim is right: a reduction over an axis "
+                "lost it and broadcast as a row (missing keepdims=True)"]
+    return []
+
+
+def activation_notes(spec: AuditSpec, p: str, limits: Limits, point, inputs, exact0=None) -> list[str]:
+    """Would the claim be right if one activation of the forward pass were another?
+
+    For each forward definition ``A = f(Z)`` with ``f`` an activation, the
+    model is rebuilt with ``A = g(Z)`` for every other activation ``g``; if
+    the claim is the exact gradient of that model, the claim used ``g``'s
+    derivative where ``f``'s belongs.  An alternative model undefined at the
+    point (``relu`` for ``sigmoid`` under a log) is simply not the answer.
+    """
+    for d in spec.forward:
+        text = d.formula.strip()
+        for f in ACTIVATIONS:
+            if not (text.startswith(f + "(") and text.endswith(")")):
+                continue
+            argument = text[len(f) + 1:-1]
+            for g in ACTIVATIONS:
+                if g != f and _explains(spec, p, limits, point, inputs, {d.name: f"{g}({argument})"}):
+                    return [f"the claim is the exact gradient if {d.name} = {g}({argument}) instead "
+                            f"of {f}({argument}): it uses {g}'s derivative where {f}'s belongs"]
+    return []
+
+
+def _explains(spec: AuditSpec, p: str, limits: Limits, point, inputs, replace: dict[str, str]) -> bool:
+    """Is the claim the exact gradient of the model with the forward definitions ``replace``d?"""
+    try:
+        mutated = build(spec, limits=limits, replace=replace, symbolic_draws=True)
+    except DerivauditError:
+        return False
+    if shape_of(mutated.claims[p]) != spec.shapes[p]:
+        return False
+    graph = model_graph(mutated, [p])
+    fn = compile_outputs(inputs, entries(graph.gradient[p]) + entries(mutated.claims[p]), graph.chain, "mpmath")
+    try:
+        vals = mp_values(fn, point, _WHAT_IF_DPS)
+    except (ArithmeticError, ValueError):
+        return False
+    n = len(vals) // 2
+    return _agree(vals[n:], vals[:n]) and all(mpmath.isfinite(v) for v in vals[:n])
+
+
+#: diagnoses that rebuild the model "what if" (each under its own budget), by name
+WHAT_IF_DIAGNOSES: dict[str, Callable[..., list[str]]] = {
+    "keepdims": keepdims_notes,
+    "activation swap": activation_notes,
+}

@@ -1,0 +1,147 @@
+"""Judging one claim: its verdict, proof, diagnosis and evidence as a :class:`ClaimResult`.
+
+The verdict follows :mod:`derivaudit.audits.witness`: an entry whose ball of
+``claim − exact`` excludes 0 at some random point is a certified witness and
+the claim is *wrong*, with that point as the counterexample.  A claim with
+no witness is given to the symbolic proof
+(:func:`~derivaudit.audits.proof.proved_entries`, with the first point's drawn data);
+proved claims say ``proved``.  Otherwise it is ``numerical`` when every value
+was certified to ``dps`` digits and no witness turned up in the search at
+higher precision, and ``undecided`` when some value could not be resolved.
+A claim whose shape fits its parameter's in no way is wrong without numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from derivaudit.core.guards import time_budget
+from derivaudit.errors import LimitExceeded
+from derivaudit.lang.arrays import entries, shape_of
+from derivaudit.limits import Limits
+from derivaudit.verdicts import relative_difference
+from derivaudit.audits.context import Evidence
+from derivaudit.audits.diagnose import diagnose_wrong, layout_notes, shape_note
+from derivaudit.audits.evidence import Convergence, convergence, grade
+from derivaudit.audits.points import in_parameter_layout
+from derivaudit.audits.proof import proved_entries
+from derivaudit.audits.results import ClaimResult, describe_entries
+from derivaudit.audits.spec import AuditSettings, claim_layout
+from derivaudit.audits.witness import Certificate, certify_claim, precision_cap, search_witnesses
+
+__all__ = ["judge_claim"]
+
+
+def judge_claim(p: str, evidence: Evidence) -> ClaimResult:
+    """The verdict on the claim for parameter ``p``, with its diagnosis and numeric evidence."""
+    model, values, settings = evidence.model, evidence.values, evidence.settings
+    shape = model.spec.shapes[p]
+    claim_shape = shape_of(model.claims[p])
+    layout = claim_layout(claim_shape, shape)
+    if layout is None:
+        return _result(p, evidence, "different", [], [shape_note(p, shape, claim_shape)], layout=None)
+    claim_entries = entries(model.claims[p])
+    certificate, proved = _certificate_and_proof(p, evidence, claim_shape, layout)
+    wrong = [tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
+             for flat in sorted(certificate.witnesses)]
+    diagnosis = layout_notes(p, shape, claim_shape, layout, bool(wrong))
+    if layout == "same" and proved == len(claim_entries) and not wrong:
+        return _result(p, evidence, "proved", [], diagnosis, layout, proved=proved)
+    if wrong:
+        witness_point = certificate.witnesses[int(np.ravel_multi_index(wrong[0], shape)) if shape else 0]
+        notes, difference = diagnose_wrong(p, wrong, witness_point, layout, evidence)
+        return _result(p, evidence, "different", wrong, diagnosis + notes, layout, proved=proved,
+                       difference=difference, witness_point=witness_point)
+    if layout != "same":
+        return _result(p, evidence, "different", [], diagnosis, layout, proved=proved)
+    if certificate.unresolved:
+        return _result(p, evidence, "undecided", [], diagnosis, layout, proved=proved,
+                       reason=_undecided_reason(p, certificate, shape, settings, evidence.limits))
+    return _result(p, evidence, "numerical", [], diagnosis, layout, proved=proved)
+
+
+def _certificate_and_proof(p: str, evidence: Evidence, claim_shape, layout: str) -> tuple[Certificate, int]:
+    """The balls' certificate of the claim and how many entries the symbolic proof showed.
+
+    Certification runs under ``Limits.evaluate_seconds``; past it, every
+    entry is unresolved (the claim is undecided and the reason says so).
+    """
+    model, settings, limits = evidence.model, evidence.settings, evidence.limits
+    claim_entries = entries(model.claims[p])
+    try:
+        with time_budget(limits.evaluate_seconds, f"certifying the claim for {p}", "evaluate_seconds"):
+            certificate = certify_claim(evidence.balls, p, claim_shape, layout, settings.dps, limits)
+    except LimitExceeded as exc:
+        return Certificate(unresolved=set(range(len(claim_entries))), digits=settings.dps,
+                           note=f"{exc}; a larger Limits.evaluate_seconds would decide it"), 0
+    proved = 0
+    if layout == "same" and not certificate.witnesses:  # a witness already decides: no proof needed
+        proved = proved_entries(claim_entries, entries(evidence.graph.gradient[p]), model, evidence.graph,
+                                evidence.draw(0), limits)
+        if proved < len(claim_entries):
+            try:
+                with time_budget(limits.evaluate_seconds, f"searching a witness for {p}", "evaluate_seconds"):
+                    search_witnesses(evidence.balls, p, claim_shape, layout, settings.dps, limits, certificate)
+            except LimitExceeded:
+                pass  # the values were certified; only the search at higher precision was cut short
+    return certificate, proved
+
+
+def _undecided_reason(p: str, certificate: Certificate, shape, settings: AuditSettings, limits: Limits) -> str:
+    unresolved = [tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
+                  for flat in sorted(certificate.unresolved)]
+    if certificate.note:
+        return f"undecided: {certificate.note}"
+    which = f" of {p} ({describe_entries(unresolved, shape)})" if shape else f" of {p}"
+    return (f"undecided: the values{which} could not be certified to "
+            f"{settings.dps} digits even at {precision_cap(settings.dps, limits)} digits, and no witness "
+            "of a difference was found; more digits (Limits.max_dps) or a smaller [audit] range "
+            "would decide it")
+
+
+def _result(p: str, evidence: Evidence, status: str, wrong: list, diagnosis: list[str], layout: str | None,
+            *, proved: int = 0, difference: str = "", witness_point: int | None = None,
+            reason: str = "") -> ClaimResult:
+    model, settings = evidence.model, evidence.settings
+    shape = model.spec.shapes[p]
+    claim_shape = shape_of(model.claims[p])
+    converging, rel64, notes = _numeric_evidence(p, evidence, claim_shape, layout)
+    if layout != "same":
+        word = "bug"
+    elif math.isfinite(rel64):
+        word = grade(rel64, settings)
+    else:  # no float64 number: a wrong claim's check fails, a right one's is not available
+        word = "bug" if status == "different" else "-"
+    counterexample = {} if witness_point is None else \
+        {s.name: str(v) for s, v in zip(evidence.inputs, evidence.values.points[witness_point])}
+    return ClaimResult(
+        parameter=p, shape=shape, claim=model.spec.claims[p].formula, claim_shape=claim_shape,
+        status=status, wrong_entries=wrong,
+        wrong_description=describe_entries(wrong, shape) if wrong else
+        ("all (shape)" if layout != "same" else ""),
+        diagnosis=diagnosis, difference=difference, counterexample=counterexample,
+        rel_difference=float(converging.rel_by_step[-1]), rel_difference_float64=rel64,
+        grade=word, order=converging.order, fd_order=converging.fd_order, steps=list(settings.steps),
+        rel_by_step=[float(r) for r in converging.rel_by_step], proved_entries=proved,
+        entries=math.prod(shape) if shape else 1, entry_abs_difference=converging.entry_abs_difference,
+        reason=reason, evidence_notes=notes)
+
+
+def _numeric_evidence(p: str, evidence: Evidence, claim_shape, layout: str | None):
+    """Convergence of the centered differences, the float64 relative difference, and what is missing."""
+    settings, values = evidence.settings, evidence.values
+    if layout is None:  # a claim of another shape cannot be compared entry by entry
+        nan = [math.nan] * len(settings.steps)
+        return Convergence(nan, math.nan, math.nan, []), math.nan, []
+    claim0 = in_parameter_layout(values.at(0, f"claim:{p}"), claim_shape, layout)
+    converging = convergence(claim0, values.at(0, f"exact:{p}"), evidence.differences[p], settings)
+    claim64 = np.array(in_parameter_layout(evidence.claims_float64[p], claim_shape, layout), dtype=float)
+    numeric64 = evidence.differences[p].float64
+    with np.errstate(all="ignore"):
+        rel64 = relative_difference(claim64, numeric64)
+    if not (np.all(np.isfinite(numeric64)) and np.all(np.isfinite(claim64)) and math.isfinite(rel64)):
+        return converging, math.nan, ["the float64 check gives no number at the first random point (float64 "
+                                      "overflows or is undefined there): no float64 evidence"]
+    return converging, max(rel64, 1.0) if layout == "transposed" else rel64, []

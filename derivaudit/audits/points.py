@@ -1,0 +1,144 @@
+"""Evaluation of the exact gradients, claims and backward intermediates at
+random exact points, and the entry-by-entry comparison of what was evaluated.
+
+Claim and gradient are compiled once (:func:`sympy.lambdify` to mpmath, the
+graph as common subexpressions) and evaluated at ``points`` random exact
+points at ``dps + 20`` digits.  An entry that differs at some point is wrong
+there, with that point as its counterexample.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from derivaudit.errors import DomainError
+from derivaudit.audits.spec import AuditSettings, random_rational
+
+__all__ = ["Outputs", "PointValues", "random_points", "defined_points", "mp_values", "in_parameter_layout"]
+
+#: guard digits above ``dps`` at which claims and gradients are evaluated
+GUARD_DIGITS = 20
+
+
+@dataclass
+class Outputs:
+    """Named groups of scalar outputs laid out in one list (one compiled function evaluates them all)."""
+
+    exprs: list[sp.Expr] = field(default_factory=list)
+    slots: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def add(self, key: str, values) -> None:
+        values = list(values)
+        self.slots[key] = (len(self.exprs), len(values))
+        self.exprs.extend(values)
+
+    def indices(self, keys) -> list[int]:
+        """Positions of every output of the groups ``keys``."""
+        return [i for key in keys for i in range(self.slots[key][0], sum(self.slots[key]))]
+
+
+@dataclass
+class PointValues:
+    """The outputs evaluated at each random point, and comparisons between groups of them."""
+
+    outputs: Outputs
+    points: list[list[sp.Rational]]
+    values: list[list]
+    dps: int
+
+    @property
+    def working_dps(self) -> int:
+        return self.dps + GUARD_DIGITS
+
+    def at(self, k: int, key: str) -> list:
+        """The outputs of group ``key`` at point ``k``."""
+        first, n = self.outputs.slots[key]
+        return self.values[k][first:first + n]
+
+    def differs(self, a, b, scale) -> bool:
+        """Do ``a`` and ``b`` differ beyond ``dps − 10`` digits relative to ``scale``?"""
+        if not (mpmath.isfinite(a) and mpmath.isfinite(b)):
+            return True  # a claim undefined (or infinite) where the gradient is a number
+        with mpmath.workdps(self.working_dps):
+            tol = mpmath.mpf(10) ** (-(self.dps - 10))
+            return abs(a - b) > tol * max(abs(a), abs(b), scale)
+
+    def wrong_indices(self, exact_at, claim_at, shape) -> tuple[list[tuple[int, ...]], dict[int, int]]:
+        """Indices (in ``shape``) of entries that differ at some point, and the first such point of each."""
+        first: dict[int, int] = {}
+        for k in range(len(self.points)):
+            e, c = exact_at(k), claim_at(k)
+            with mpmath.workdps(self.working_dps):
+                scale = max([abs(v) for v in e + c if mpmath.isfinite(v)] + [mpmath.mpf(0)]) \
+                    * mpmath.mpf(10) ** -10
+            for flat, (a, b) in enumerate(zip(e, c)):
+                if flat not in first and self.differs(a, b, scale):
+                    first[flat] = k
+        wrong = [tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else () for flat in sorted(first)]
+        return wrong, first
+
+
+def random_points(count: int, inputs, settings: AuditSettings) -> list[list[sp.Rational]]:
+    """``count`` reproducible random exact points (one value per input) in the settings' range."""
+    rng = random.Random(settings.seed)
+    return [[random_rational(rng, settings.low, settings.high) for _ in inputs] for _ in range(count)]
+
+
+def defined_points(function, inputs, outputs: Outputs, settings: AuditSettings, required_keys,
+                   draws=None) -> PointValues:
+    """``settings.points`` random points where the outputs of ``required_keys`` are real and finite.
+
+    Points where the model is undefined (a log of a negative number, a kink
+    met exactly) are skipped; a model undefined at every candidate is an
+    error in the spec.  The other outputs (claims) may be NaN there: a claim
+    undefined where the gradient is defined is wrong at that point.
+    ``draws`` (one dict per evidence point, from
+    :func:`~derivaudit.audits.data.draw_data`) gives the drawn data inputs
+    their values at the k-th point found.
+    """
+    required = outputs.indices(required_keys)
+    wp = settings.dps + GUARD_DIGITS
+    candidates = random_points(20 * settings.points, inputs, settings)
+    position = {s: i for i, s in enumerate(inputs)}
+    pts, values = [], []
+    for point in candidates:
+        if draws:
+            point = list(point)
+            for symbol, value in draws[len(pts)].items():
+                point[position[symbol]] = value
+        try:
+            vals = mp_values(function, point, wp)
+        except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+            continue
+        if all(mpmath.isfinite(vals[i]) for i in required):
+            pts.append(point)
+            values.append(vals)
+            if len(pts) == settings.points:
+                return PointValues(outputs, pts, values, settings.dps)
+    raise DomainError(f"the model is undefined (or not real) at {len(candidates) - len(pts)} of "
+                      f"{len(candidates)} random points in [{settings.low}, {settings.high}]; "
+                      "set [audit] range to where it is defined")
+
+
+def mp_values(function, point, wp: int) -> list:
+    """``function`` at the exact ``point`` with ``wp`` digits: real mpf values (NaN where complex)."""
+    with mpmath.workdps(wp):
+        args = [mpmath.mpf(v.p) / v.q for v in point]
+        out = []
+        for v in function(*args):
+            if isinstance(v, mpmath.mpc):
+                v = v.real if v.imag == 0 else mpmath.nan
+            out.append(mpmath.mpf(v))
+        return out
+
+
+def in_parameter_layout(values: list, claim_shape, layout: str) -> list:
+    """Claim entries arranged like the parameter's (a transposed claim transposed back)."""
+    if layout == "transposed":
+        return list(np.array(values, dtype=object).reshape(claim_shape).T.flat)
+    return list(values)

@@ -1,0 +1,224 @@
+"""The typed results of an audit: one :class:`ClaimResult` per claim, the
+:class:`BackwardCheck` of each backward intermediate, and the
+:class:`AuditResult` that holds them (reports render these; nothing here
+computes evidence).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import pandas as pd
+
+from derivaudit.display import html_of
+from derivaudit.verdicts import ExitCode, Verdict
+from derivaudit.audits.spec import AuditSettings
+from derivaudit.audits.witness import WITNESS_SEARCH_FACTOR
+
+__all__ = ["BackwardCheck", "ClaimResult", "AuditResult", "describe_entries", "order_text"]
+
+
+#: ClaimResult.status -> its verdict
+_VERDICTS = {"proved": Verdict.PROVED, "numerical": Verdict.NUMERICAL, "different": Verdict.WRONG,
+             "undecided": Verdict.UNDECIDED}
+
+
+@dataclass
+class BackwardCheck:
+    """A backward intermediate ``dF`` checked against the exact ``∂loss/∂F``.
+
+    An intermediate that is ``k·∂loss/∂F`` for a constant ``k > 0`` is a
+    convention (``dZ2 = A2 − Y`` for a loss divided by ``m``: the ``1/m`` is
+    applied later) and counts as correct, with ``factor = k``; a negative
+    ``k`` is an opposite sign and counts as wrong; ``k = 0`` is no gradient.
+    """
+
+    name: str
+    of: str
+    correct: bool
+    wrong_entries: str
+    #: the constant k when the intermediate is k·∂loss/∂F (dZ = A − Y for a loss divided by m)
+    factor: Fraction | None = None
+
+    def describe(self) -> str:
+        """``dZ = ∂loss/∂Z``, ``dZ2 = 8·∂loss/∂Z2: the 1/8 is applied later``, ``dZ WRONG (...)``.
+
+        >>> BackwardCheck("dZ", "Z", False, "all 6", Fraction(-5)).describe()
+        'dZ = −5·∂loss/∂Z: opposite sign'
+        """
+        k = self.factor
+        if k is not None and k < 0:
+            return f"{self.name} = {_signed(k)}·∂loss/∂{self.of}: opposite sign"
+        if not self.correct:
+            return f"{self.name} WRONG ({self.wrong_entries})"
+        if k is not None and k != 1:
+            return f"{self.name} = {k}·∂loss/∂{self.of}: the {1 / k} is applied later"
+        return f"{self.name} = ∂loss/∂{self.of}"
+
+
+def _signed(k: Fraction) -> str:
+    return str(k).replace("-", "−")
+
+
+@dataclass
+class ClaimResult:
+    """The verdict on one claimed gradient ``∂loss/∂parameter``.
+
+    ``status`` is ``"proved"`` (the difference was shown to be 0
+    symbolically), ``"numerical"`` (every entry's values are certified to
+    ``dps`` digits and agree at every random point, and no ball of their
+    difference excludes 0, no proof), ``"different"`` (a certified witness:
+    ``wrong_entries`` lists the entries, ``counterexample`` gives a point) or
+    ``"undecided"`` (no witness, but some values could not be resolved:
+    ``reason`` says which and what would decide it).
+    """
+
+    parameter: str
+    shape: tuple[int, ...]
+    claim: str
+    claim_shape: tuple[int, ...]
+    status: str
+    wrong_entries: list[tuple[int, ...]]
+    wrong_description: str
+    diagnosis: list[str]
+    difference: str
+    counterexample: dict[str, str]
+    rel_difference: float
+    rel_difference_float64: float
+    grade: str
+    order: float
+    fd_order: float
+    steps: list[str]
+    rel_by_step: list[float]
+    proved_entries: int
+    entries: int
+    #: |claim − exact| per entry (parameter layout) at the first random point
+    entry_abs_difference: list[float] = field(default_factory=list)
+    #: why the claim is undecided, and what would decide it ("" otherwise)
+    reason: str = ""
+    #: what the numeric evidence could not give (a float64 check that overflows, ...)
+    evidence_notes: list[str] = field(default_factory=list)
+
+    @property
+    def correct(self) -> bool:
+        return self.verdict.correct
+
+    @property
+    def verdict(self) -> Verdict:
+        return _VERDICTS[self.status]
+
+
+@dataclass
+class AuditResult:
+    """All verdicts of one audit, in the order of the spec's claims."""
+
+    source: str
+    claims: list[ClaimResult]
+    backward: list[BackwardCheck]
+    settings: AuditSettings
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        """The HTML report, shown inline by Jupyter."""
+        return html_of(self)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.correct for c in self.claims)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """WRONG if a claim is wrong, else UNDECIDED if one is undecided, else OK."""
+        verdicts = {c.verdict for c in self.claims}
+        if Verdict.WRONG in verdicts:
+            return ExitCode.WRONG
+        return ExitCode.UNDECIDED if Verdict.UNDECIDED in verdicts else ExitCode.OK
+
+    def __getitem__(self, parameter: str) -> ClaimResult:
+        for c in self.claims:
+            if c.parameter == parameter:
+                return c
+        raise KeyError(parameter)
+
+    def table(self) -> pd.DataFrame:
+        """One row per claim: parameter, shape, verdict, rel. differences, order, wrong entries."""
+        return pd.DataFrame([{
+            "parameter": c.parameter, "shape": "x".join(map(str, c.shape)) or "scalar",
+            "verdict": c.verdict, "rel_difference": c.rel_difference,
+            "rel_difference_float64": c.rel_difference_float64, "grade": c.grade,
+            "order": c.order, "wrong_entries": c.wrong_description,
+        } for c in self.claims])
+
+    def summary(self) -> str:
+        """The summary table and, for each wrong or undecided claim, its diagnosis or reason."""
+        rows = []
+        for c in self.claims:
+            rel = f"{c.rel_difference_float64:.1e}" if math.isfinite(c.rel_difference_float64) else "-"
+            rows.append([c.parameter, "x".join(map(str, c.shape)) or "1", str(c.verdict), rel, c.grade,
+                         order_text(c), c.wrong_description or "-"])
+        head = ["param", "shape", "verdict", "rel.diff", "check", "order", "wrong entries"]
+        widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+        lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()
+                 for r in [head] + rows]
+        wrong = [c for c in self.claims if c.verdict == Verdict.WRONG]
+        undecided = [c for c in self.claims if c.verdict == Verdict.UNDECIDED]
+        lines.append("")
+        lines.append(f"{sum(c.correct for c in self.claims)} of {len(self.claims)} claims correct"
+                     + (f"; wrong: {', '.join(c.parameter for c in wrong)}" if wrong else "")
+                     + (f"; undecided: {', '.join(c.parameter for c in undecided)}" if undecided else ""))
+        if any(c.verdict == Verdict.NUMERICAL for c in self.claims):
+            s = self.settings
+            lines.append(f"not proved: values certified to {s.dps} digits agree at {s.points} random points "
+                         f"in [{s.low:g}, {s.high:g}]; no difference found at "
+                         f"{WITNESS_SEARCH_FACTOR * s.dps} digits")
+        lines += self._claim_notes(wrong + undecided)
+        bad_backward = [b for b in self.backward if not b.correct]
+        if self.backward:
+            lines.append("")
+            lines.append("backward intermediates: " + "; ".join(b.describe() for b in self.backward))
+            if bad_backward:
+                lines.append(f"  first wrong step: {bad_backward[0].name} is not ∂loss/∂{bad_backward[0].of}")
+        return "\n".join(lines)
+
+    def _claim_notes(self, claims: list[ClaimResult]) -> list[str]:
+        lines = []
+        for c in claims:
+            lines.append("")
+            lines.append(f"{c.parameter}: claim {c.claim}")
+            for note in ([c.reason] if c.reason else []) + c.diagnosis + c.evidence_notes:
+                lines.append(f"  - {note}")
+            if c.difference:
+                lines.append(f"  - {c.difference}")
+        return lines
+
+
+def order_text(c: ClaimResult) -> str:
+    """The observed order of a claim's finite-difference evidence as shown in the summary."""
+    if not math.isnan(c.order):
+        return f"{c.order:.2f}" if abs(c.order) >= 0.005 else "0.00"
+    # no order: the centered differences are exact (a loss at most quadratic in P), or undefined
+    return "exact" if all(math.isfinite(r) and r < 1e-30 for r in c.rel_by_step[-2:]) else "-"
+
+
+def describe_entries(wrong: list[tuple[int, ...]], shape: tuple[int, ...]) -> str:
+    """``"all 20"``, ``"rows 0, 2"``, ``"column 3"`` or a short list of entries.
+
+    >>> describe_entries([(1, 0), (1, 1)], (2, 2)), describe_entries([(0, 1)], (2, 2))
+    ('row 1', '1 of 4: [0,1]')
+    """
+    total = math.prod(shape) if shape else 1
+    if not wrong:
+        return ""
+    if len(wrong) == total:
+        return f"all {total}" if total > 1 else "the value"
+    if len(shape) == 2:
+        rows = sorted({i for i, _ in wrong})
+        cols = sorted({j for _, j in wrong})
+        if len(wrong) == len(rows) * shape[1]:
+            return ("row " if len(rows) == 1 else "rows ") + ", ".join(map(str, rows))
+        if len(wrong) == len(cols) * shape[0]:
+            return ("column " if len(cols) == 1 else "columns ") + ", ".join(map(str, cols))
+    shown = ", ".join("[" + ",".join(map(str, w)) + "]" for w in wrong[:6])
+    return f"{len(wrong)} of {total}: {shown}" + (", ..." if len(wrong) > 6 else "")

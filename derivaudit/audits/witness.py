@@ -1,0 +1,182 @@
+"""Certified witnesses and resolved agreement, with the ball engine of :mod:`derivaudit.core.balls`.
+
+The decision rule for one claimed entry at one evidence point:
+
+- **witness**: the ball of ``claim − exact`` excludes 0 (certified: the
+  exact difference is not 0 there) → the claim is wrong;
+- **agreement**: the ball contains 0 and both values are certified to
+  ``dps`` significant digits (or proved below ``10^-dps`` of the point's
+  largest value) → they agree to ``dps`` digits;
+- otherwise the precision doubles, up to :func:`precision_cap`; an entry
+  still neither witnessed nor resolved there is **unresolved**.
+
+A claim with a witness is ``wrong``; a claim with no witness and an
+unresolved entry is ``undecided``.  Before a claim that was not proved is
+called correct, every point is evaluated once more at
+:data:`WITNESS_SEARCH_FACTOR` × ``dps`` digits, so a difference far below
+``dps`` digits (``2W + 1e-60``) is still found.  The model's layers are
+evaluated as balls one small definition at a time, so no nested expression
+is ever built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+from flint import arb
+
+from derivaudit.core.ball_steps import SUPPORTED_FUNCTIONS
+from derivaudit.core.balls import UnsupportedFunction, ball_precision, compile_balls, digits_to_bits, exact_ball
+from derivaudit.core.certify import is_resolved
+from derivaudit.errors import DerivauditError
+from derivaudit.limits import Limits
+from derivaudit.audits.graph import needed_definitions
+from derivaudit.audits.points import Outputs, in_parameter_layout
+
+__all__ = ["BallValues", "Certificate", "certify_claim", "search_witnesses", "precision_cap",
+           "WITNESS_SEARCH_FACTOR"]
+
+#: a claim not proved is searched for a witness at this multiple of dps before it is called correct
+WITNESS_SEARCH_FACTOR = 3
+#: the precision rises at least to this many digits (within Limits.max_dps) before values are unresolved
+_MIN_CAP_DIGITS = 1000
+
+
+def precision_cap(dps: int, limits: Limits) -> int:
+    """Digits the witness search may raise the precision to."""
+    return min(limits.max_dps, max(_MIN_CAP_DIGITS, 4 * dps))
+
+
+class BallValues:
+    """Every output of ``outputs`` as a ball at an evidence point, the layers evaluated one by one."""
+
+    def __init__(self, inputs, chain, outputs: Outputs, points):
+        self.inputs = tuple(inputs)
+        self.outputs = outputs
+        self.points = points
+        self._cache: dict[tuple[int, int], list] = {}
+        self.unsupported: UnsupportedFunction | None = None
+        try:
+            self._layers = [(symbol, _compile(expr)) for symbol, expr in needed_definitions(chain, outputs.exprs)]
+            self._results = [_compile(o) for o in outputs.exprs]
+        except UnsupportedFunction as exc:  # no certificate for any claim: each is undecided, and says why
+            self.unsupported = exc
+
+    def at(self, k: int, bits: int) -> list:
+        """All outputs at point ``k`` with ``bits`` bits of working precision."""
+        if self.unsupported is not None:
+            raise self.unsupported
+        key = (k, bits)
+        if key not in self._cache:
+            with ball_precision(bits):
+                env = {s: exact_ball(v) for s, v in zip(self.inputs, self.points[k])}
+                for symbol, formula in self._layers:
+                    env[symbol] = formula(*[env[v] for v in formula.variables])
+                self._cache[key] = [f(*[env[v] for v in f.variables]) for f in self._results]
+        return self._cache[key]
+
+    def group(self, k: int, bits: int, key: str) -> list:
+        first, n = self.outputs.slots[key]
+        return self.at(k, bits)[first:first + n]
+
+
+def _compile(expr: sp.Expr):
+    """``expr`` compiled to balls over its free symbols (sorted by name).
+
+    A function of the language the ball engine has no step for, but which
+    rewrites as a Piecewise (``step(z)``, a comparison as a number), is
+    compiled as that Piecewise, whose balls cover every branch they touch.
+    """
+    if any(_piecewise_only(f) for f in expr.atoms(sp.Function)):
+        expr = expr.replace(_piecewise_only, lambda e: e.rewrite(sp.Piecewise))
+    return compile_balls(expr, tuple(sorted(expr.free_symbols, key=lambda s: s.name)))
+
+
+def _piecewise_only(node) -> bool:
+    return isinstance(node, sp.Function) and type(node).__name__ not in SUPPORTED_FUNCTIONS and \
+        hasattr(node, "_eval_rewrite_as_Piecewise")
+
+
+@dataclass
+class Certificate:
+    """What the balls decided for one claim."""
+
+    #: flat entry (parameter layout) → the point where a ball of claim − exact excludes 0
+    witnesses: dict[int, int] = field(default_factory=dict)
+    #: flat entries neither witnessed nor resolved at the precision cap
+    unresolved: set[int] = field(default_factory=set)
+    #: significant digits the precision was raised to
+    digits: int = 0
+    #: why certification stopped early ("" when it ran to the end)
+    note: str = ""
+
+
+def certify_claim(balls: BallValues, p: str, claim_shape, layout: str, dps: int, limits: Limits) -> Certificate:
+    """Witnesses and unresolved entries of the claim for ``p`` over every evidence point."""
+    cap = digits_to_bits(precision_cap(dps, limits))
+    certificate = Certificate(digits=dps)
+    for k in range(len(balls.points)):
+        bits = digits_to_bits(dps) + 32
+        pending = None
+        while True:
+            try:
+                exact = balls.group(k, bits, f"exact:{p}")
+                claim = in_parameter_layout(balls.group(k, bits, f"claim:{p}"), claim_shape, layout)
+            except (DerivauditError, ArithmeticError, ValueError) as exc:
+                # no ball at this point (a DiracDelta met exactly): nothing is certified here
+                pending = set(range(len(balls.outputs.indices([f"exact:{p}"])))) if pending is None else pending
+                certificate.note = certificate.note or f"the values at random point {k + 1} have no ball: {exc}"
+                break
+            pending = _undecided_entries(exact, claim, dps, pending, k, certificate, final=bits >= cap)
+            if not pending or bits >= cap:
+                break
+            bits = min(cap, 2 * bits)
+        certificate.unresolved |= pending
+        certificate.digits = max(certificate.digits, round(bits / 3.33))
+    return certificate
+
+
+def search_witnesses(balls: BallValues, p: str, claim_shape, layout: str, dps: int, limits: Limits,
+                     certificate: Certificate) -> None:
+    """Look for witnesses at ``WITNESS_SEARCH_FACTOR·dps`` digits (for a claim not proved symbolically)."""
+    if not certificate.witnesses:
+        bits = digits_to_bits(min(WITNESS_SEARCH_FACTOR * dps, precision_cap(dps, limits)))
+        for k in range(len(balls.points)):
+            try:
+                exact = balls.group(k, bits, f"exact:{p}")
+                claim = in_parameter_layout(balls.group(k, bits, f"claim:{p}"), claim_shape, layout)
+            except (DerivauditError, ArithmeticError, ValueError):
+                continue  # the search adds witnesses only; a point without balls adds none
+            for i, (e, c) in enumerate(zip(exact, claim)):
+                if _excludes_zero(c - e):
+                    certificate.witnesses.setdefault(i, k)
+
+
+def _undecided_entries(exact, claim, dps: int, pending, k: int, certificate: Certificate,
+                       final: bool) -> set[int]:
+    """Entries still neither witnessed nor resolved at point ``k`` (recording witnesses found).
+
+    At the precision cap (``final``) a claim that is still no finite number
+    where the exact gradient is resolved is a witness too: the claim is
+    undefined where the gradient is defined.
+    """
+    entries = range(len(exact)) if pending is None else sorted(pending)
+    scale = max((abs(v.mid()) for v in list(exact) + list(claim) if v.is_finite()), default=arb(0))
+    resolution = arb(10) ** -dps * scale if scale else None
+    still = set()
+    for i in entries:
+        e, c = exact[i], claim[i]
+        if e.is_finite() and c.is_finite() and _excludes_zero(c - e):
+            certificate.witnesses.setdefault(i, k)
+        elif is_resolved(e, dps, resolution)[0] and is_resolved(c, dps, resolution)[0]:
+            continue
+        elif final and not c.is_finite() and is_resolved(e, dps, resolution)[0]:
+            certificate.witnesses.setdefault(i, k)
+        else:
+            still.add(i)
+    return still
+
+
+def _excludes_zero(value) -> bool:
+    return value.is_finite() and not value.contains(0)
