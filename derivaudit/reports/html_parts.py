@@ -59,10 +59,12 @@ def formula_view(label: str, typed: str, expr=None, canonical: str | None = None
 def order_text(value) -> str:
     """An order with four decimals; empty for None or NaN.
 
-    >>> order_text(1.99996), order_text(float("nan"))
-    ('2.0000', '')
+    >>> order_text(1.99996), order_text(float("nan")), order_text(-1e-6)
+    ('2.0000', '', '0.0000')
     """
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value + 0.0 if abs(value) >= 5e-5 else 0.0:.4f}"  # never "-0.0000"
 
 
 def departs(value, theoretical) -> bool:
