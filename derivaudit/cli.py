@@ -1,13 +1,23 @@
 """The ``derivaudit`` command line: a thin layer over the library API.
 
-Exit codes: 0 success (every claim right), 1 a claim is wrong, 2 bad input
-(one line on stderr, no traceback; ``--debug`` shows it), 3 an internal error.
+Exit codes (:class:`derivaudit.verdicts.ExitCode`): 0 every claim correct,
+1 a claim is wrong, 2 bad input (one line on stderr, no traceback;
+``--debug`` shows it), 3 an internal error, 4 undecided.  A closed output
+pipe (``derivaudit study ... | head``) ends quietly with 141, as other Unix
+tools do; Ctrl-C ends with 130 and SIGTERM with 143, after removing any
+half-written report.
+
+The library is imported inside each subcommand's run function, so
+``derivaudit --version`` and ``--help`` start without sympy, pandas or
+matplotlib.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -16,37 +26,87 @@ from derivaudit import __version__
 from derivaudit.errors import DerivauditError
 from derivaudit.limits import DEFAULT_LIMITS
 from derivaudit.progress import terminal_progress
-from derivaudit.reports.report import table_as_text, write_csv, write_html
-from derivaudit.studies.inputs import DEFAULT_STEPS
-from derivaudit.studies.orders import distinguishing_digits, fitted_orders, predicted_best_steps
-from derivaudit.studies.sweep import study
-from derivaudit.verdicts import ORDER_TOLERANCE
+from derivaudit.verdicts import ORDER_TOLERANCE, ExitCode
 
-EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_WRONG, EXIT_BAD_INPUT, EXIT_INTERNAL = ExitCode.OK, ExitCode.WRONG, ExitCode.BAD_INPUT, ExitCode.INTERNAL
+#: exit statuses of a shell for a process ended by SIGINT, SIGPIPE, SIGTERM
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE, EXIT_TERMINATED = 130, 141, 143
+
+#: a token starting with a minus that is not an option: a formula or claim such as ``-x**2``
+_VALUE_WITH_MINUS = re.compile(r"^-(?!-)(?![hq]+$)")
+
+
+def _mark_values(argv: Sequence[str]) -> list[str]:
+    """Prefix values that start with a minus (``-x**2``, ``--claim "-sin(x)"``) with a space.
+
+    argparse reads a token with a space in it as a value, never as an
+    option (as it reads negative numbers); :func:`_unmark_values` removes
+    the space again after parsing.
+    """
+    marked, options_done = [], False
+    for token in argv:
+        if token == "--":
+            options_done = True
+        elif not options_done and _VALUE_WITH_MINUS.match(token):
+            token = " " + token
+        marked.append(token)
+    return marked
+
+
+def _unmark(value):
+    if isinstance(value, str) and value.startswith(" -"):
+        return value[1:]
+    if isinstance(value, list):
+        return [_unmark(v) for v in value]
+    return value
+
+
+def _unmark_values(args: argparse.Namespace) -> argparse.Namespace:
+    return argparse.Namespace(**{name: _unmark(value) for name, value in vars(args).items()})
 
 
 class _ArgumentParser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line and exit code 2.
-
-    A formula or claim may start with a minus (``-x**2``, ``--claim "-sin(x)"``):
-    every ``-...`` that is not ``--long`` nor one of the short options ``-h``/``-q``
-    is read as a value, as argparse reads negative numbers.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._negative_number_matcher = re.compile(r"^-(?!-)(?![hq]+$)")
+    """argparse that reports usage errors as one line and exit code 2."""
 
     def error(self, message):
-        raise _UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
 
 
 class _UsageError(Exception):
     pass
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised like Ctrl-C so that half-written reports are removed."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated()
+
+
 def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
-    """``["x=1", "y=2,z=3"]`` → ``{"x": "1", "y": "2", "z": "3"}`` (values stay text)."""
+    """The ``--at`` point: ``NAME=VALUE`` items, separated by spaces or commas.
+
+    Parameters
+    ----------
+    pairs : sequence of str
+        The words after ``--at``.
+
+    Returns
+    -------
+    dict of str to str
+        Values stay text, read exactly later (``0.1`` is 1/10).
+
+    Raises
+    ------
+    DerivauditError
+        For an item without ``=`` or a name given twice.
+
+    Examples
+    --------
+    >>> parse_assignments(["x=1", "y=2,z=3"])
+    {'x': '1', 'y': '2', 'z': '3'}
+    """
     values: dict[str, str] = {}
     for pair in pairs:
         for item in pair.split(","):
@@ -97,7 +157,7 @@ def _add_study(sub) -> None:
     p.add_argument("--wrt", help="variable to differentiate by (optional with one variable)")
     p.add_argument("--at", nargs="+", default=[], metavar="NAME=VALUE",
                    help="the point, e.g. --at x=1 y=0.5 (values are exact: 0.1 is 1/10)")
-    p.add_argument("--eps", default=",".join(DEFAULT_STEPS),
+    p.add_argument("--eps",
                    help="steps: a list 0.1,0.01 or a log range START:STOP:COUNT "
                         "(default 1e-1 … 1e-8)")
     p.add_argument("--schemes",
@@ -125,11 +185,15 @@ def _add_study(sub) -> None:
 
 def _run_study(args) -> int:
     from derivaudit.core.custom_stencils import schemes_from_text
+    from derivaudit.reports.text import table_as_text
+    from derivaudit.studies.inputs import DEFAULT_STEPS
+    from derivaudit.studies.orders import distinguishing_digits, fitted_orders, predicted_best_steps
     from derivaudit.studies.stencil_verdicts import study_exit_code
+    from derivaudit.studies.sweep import study
 
     wrt = _split_list(args.wrt) if args.wrt and "," in args.wrt else args.wrt  # x,y: a mixed partial
     schemes = schemes_from_text(args.schemes, args.stencil, args.order)
-    table = study(args.formula, wrt=wrt, at=parse_assignments(args.at), eps=args.eps,
+    table = study(args.formula, wrt=wrt, at=parse_assignments(args.at), eps=args.eps or DEFAULT_STEPS,
                   schemes=schemes, order=args.order, dps=args.dps,
                   precision="float64" if args.float64 else "mp",
                   progress=terminal_progress(args.quiet), claimed_order=args.claim_order)
@@ -139,7 +203,7 @@ def _run_study(args) -> int:
         point = ", ".join(f"{k}={v}" for k, v in meta["point"].items())
         mode = "float64" if args.float64 else f"{meta['dps']} significant digits"
         order = "" if meta["derivative"] == 1 else f"^{meta['derivative']}"
-        print(f"f = {meta['formula']}")
+        print(f"f = {meta.get('formula_typed', meta['formula'])}")  # as typed
         if "," in meta["wrt"]:
             print(f"∂{order}f/{''.join('∂' + v for v in meta['wrt'].split(','))} = {meta['exact_derivative']}")
         else:
@@ -231,8 +295,9 @@ def _add_sweep(sub) -> None:
 
 def _run_sweep(args) -> int:
     from derivaudit.studies.parallel import combine, load_sweep, study_many, sweep_summary
+    from derivaudit.reports.csv import csv_frame
+    from derivaudit.reports.files import atomic_write_text
     from derivaudit.studies.stencil_verdicts import study_exit_code
-    from derivaudit.reports.report import atomic_write_text, csv_frame
 
     if args.workers is not None and args.scheduler:
         raise DerivauditError("give --workers or --scheduler, not both")
@@ -280,14 +345,23 @@ def _run_audit(args) -> int:
 def _add_reports(parser: argparse.ArgumentParser, csv_content: str) -> None:
     parser.add_argument("--csv", metavar="FILE", help=f"write a CSV report: {csv_content}")
     parser.add_argument("--html", metavar="FILE", help="write a self-contained HTML report with plots")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON document instead of the text (numbers as strings with all "
+                             "their digits; schema in docs/reports.md)")
 
 
 def _write_reports(result, args) -> None:
-    """Write the --csv and --html reports a command asked for."""
+    """Write the --csv and --html reports a command asked for; print the --json document."""
+    from derivaudit.reports.files import write_csv, write_html
+
     if args.csv:
         write_csv(result, args.csv)
     if args.html:
         write_html(result, args.html)
+    if args.json:
+        from derivaudit.reports.json_doc import json_text
+
+        sys.stdout.write(json_text(result))
 
 
 def _print_written(args) -> None:
@@ -297,6 +371,13 @@ def _print_written(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``derivaudit`` argument parser: one subcommand per product (study, check, sweep, audit).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Each subcommand's namespace carries ``run``, the function that runs it.
+    """
     parser = _ArgumentParser(prog="derivaudit",
                              description="Audit hand-derived derivatives and measure how finite "
                                          "differences converge to them.")
@@ -311,32 +392,69 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (the console script exits with it)."""
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit code (:class:`derivaudit.verdicts.ExitCode`, or 130, 141, 143
+        for an interrupt, a closed pipe, SIGTERM); the console script exits with it.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)
-        return args.run(args)
+        args = _unmark_values(build_parser().parse_args(_mark_values(argv)))
+        if vars(args).get("json"):
+            args.quiet = True  # stdout carries the JSON document alone
+        return int(args.run(args))
     except _UsageError as exc:
-        print(_one_line(exc), file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _fail(f"derivaudit: error: {exc}", EXIT_BAD_INPUT)
     except DerivauditError as exc:
         if debug:
             traceback.print_exc()
-        print(_one_line(f"derivaudit: error: {exc}"), file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _fail(f"derivaudit: error: {exc}", EXIT_BAD_INPUT)
+    except BrokenPipeError:
+        return _closed_pipe()
     except KeyboardInterrupt:
-        print("derivaudit: interrupted", file=sys.stderr)
-        return 130
+        return _fail("derivaudit: interrupted", EXIT_INTERRUPTED)
+    except _Terminated:
+        return _fail("derivaudit: terminated", EXIT_TERMINATED)
     except Exception as exc:  # a bug in derivaudit, not in the input
         if debug:
             traceback.print_exc()
-        print(_one_line(f"derivaudit: internal error: {type(exc).__name__}: {exc} "
-                        "(rerun with --debug for details and report it)"), file=sys.stderr)
-        return EXIT_INTERNAL
+        return _fail(f"derivaudit: internal error: {type(exc).__name__}: {exc} "
+                     "(rerun with --debug for details and report it)", EXIT_INTERNAL)
+
+
+def _fail(message: str, code: int) -> int:
+    try:
+        print(_one_line(message), file=sys.stderr)
+    except (BrokenPipeError, ValueError):
+        pass
+    return code
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away: stop quietly, as ``yes | head`` does."""
+    # Python would report the failed flush of stdout at exit; point stdout at nothing instead
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    finally:
+        os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 def console_main() -> None:
+    """Entry point of the ``derivaudit`` script: SIGTERM cleans up like Ctrl-C, then exits."""
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(main())
 
 

@@ -21,7 +21,27 @@ _DELAY = 1.0
 
 
 class Progress:
-    """Counts finished units of ``total`` and forwards them to ``progress``."""
+    """Counts finished units of ``total`` and forwards them to ``progress``.
+
+    Parameters
+    ----------
+    progress : bool, callable or None
+        ``True`` draws a tqdm bar on stderr (imported only then, shown after
+        a second); a callable is called as ``progress(done, total)``;
+        ``None``/``False`` reports nothing.
+    total : int
+        Units of work.
+    desc : str
+        The bar's label.
+
+    Examples
+    --------
+    >>> seen = []
+    >>> advance = Progress(lambda done, total: seen.append((done, total)), 2, "study")
+    >>> advance(); advance()
+    >>> seen
+    [(1, 2), (2, 2)]
+    """
 
     def __init__(self, progress: ProgressArg, total: int, desc: str):
         self.total = total
@@ -49,12 +69,30 @@ class Progress:
             self._callback(self.done, self.total)
 
     def close(self) -> None:
+        """Remove the bar (if one was drawn)."""
         if self._bar is not None:
             self._bar.close()
             self._bar = None
 
 
 def terminal_progress(quiet: bool = False, stream=None) -> bool:
-    """Whether to draw progress bars: ``stream`` (stderr) is a terminal and not ``quiet``."""
+    """Whether to draw progress bars.
+
+    Parameters
+    ----------
+    quiet : bool
+        The command's ``--quiet``.
+    stream : file, optional
+        Where bars go (default stderr).
+
+    Returns
+    -------
+    bool
+        True when ``stream`` is a terminal and not ``quiet``.
+
+    >>> import io
+    >>> terminal_progress(stream=io.StringIO())
+    False
+    """
     stream = sys.stderr if stream is None else stream
     return not quiet and hasattr(stream, "isatty") and stream.isatty()

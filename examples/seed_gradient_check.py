@@ -7,7 +7,7 @@ Run:  python examples/seed_gradient_check.py
 """
 
 import derivaudit as da
-from derivaudit.reports.report import table_as_text
+from derivaudit.reports.text import table_as_text
 
 table = da.study("theta**3", wrt="theta", at={"theta": 1}, eps="1e-1:1e-12:12",
                  schemes=["forward", "backward", "centered"], dps=50)

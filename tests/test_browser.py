@@ -37,14 +37,34 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is n
 #: writes what the browser laid out into the DOM, for --dump-dom to carry back
 PROBE = """<script>
 window.addEventListener("load", () => {
-  const boxes = [...document.querySelectorAll("svg")].map(s => s.getBoundingClientRect());
+  const box = e => e.getBoundingClientRect();
+  const boxes = [...document.querySelectorAll("svg")].map(box);
   const verdict = document.getElementById("verdict");
+  // a fraction is typeset when its numerator sits above its denominator; a superscript when it is
+  // raised above its base and set smaller
+  const fractions = [...document.querySelectorAll("math mfrac")].map(f => {
+    const [num, den] = [...f.children].map(box);
+    return num.bottom <= den.top + 1 && num.height > 0 && den.height > 0;
+  });
+  const superscripts = [...document.querySelectorAll("math msup")].map(m => {
+    const [base, sup] = [...m.children];
+    return box(sup).bottom < box(base).bottom - 2 &&
+           parseFloat(getComputedStyle(sup).fontSize) < parseFloat(getComputedStyle(base).fontSize);
+  });
+  const tables = [...document.querySelectorAll("table")].map(t => {
+    const head = [...t.querySelectorAll("thead th")].map(th => th.textContent.trim());
+    return [...t.querySelectorAll("tbody tr")].map(tr =>
+      Object.fromEntries([...tr.children].map((td, i) => [head[i], td.textContent.trim()])));
+  });
   const out = document.createElement("pre");
   out.id = "probe";
   out.textContent = JSON.stringify({
     svgs: boxes.map(b => [b.width, b.height]),
     verdictColour: getComputedStyle(verdict).color,
     verdictSize: parseFloat(getComputedStyle(verdict).fontSize),
+    maths: [...document.querySelectorAll("math")].map(m => [box(m).width, box(m).height]),
+    fractions, superscripts, tables,
+    typed: [...document.querySelectorAll("code.typed")].map(c => c.textContent),
   });
   document.body.appendChild(out);
 });
@@ -89,8 +109,22 @@ def _audit_report(folder: Path) -> Path:
     return da.write_html(audit(spec), folder / "missing_mean.html")
 
 
+def _check_report(folder: Path) -> Path:
+    result = da.check("log(1+exp(w*x+b))", wrt="w", claim="sigmoid(w*x+b)")
+    return da.write_html(result, folder / "check.html")
+
+
+def _buggy_mlp_sample(folder: Path) -> Path:
+    """The committed sample (tests/test_samples.py keeps it what the code writes)."""
+    page = folder / "mlp_buggy.html"
+    shutil.copy(Path(__file__).resolve().parent.parent / "reports" / "mlp_buggy.html", page)
+    return page
+
+
 #: report maker, title start, verdict, its colour, number of plots
 CASES = {
+    "audit-sample": (_buggy_mlp_sample, "Backprop audit of mlp_2layer_buggy.toml", "wrong", (192, 57, 43), 6),
+    "check": (_check_report, "Check of the claimed df/dw of f = log(1+exp(w*x+b))", "wrong", (192, 57, 43), 1),
     "study": (_study_report, "Convergence study of df/dtheta for f = theta**3", "converges as theory predicts",
               (30, 132, 73), 1),
     "audit": (_audit_report, "Backprop audit of missing_mean.toml", "wrong", (192, 57, 43), 3),
@@ -117,6 +151,7 @@ def test_report_renders_in_chromium(tmp_path, case):
         assert width > 50 and height > 50
     assert laid_out["verdictColour"] == "rgb({}, {}, {})".format(*colour)
     assert laid_out["verdictSize"] >= 30  # large
+    _check_formulas_and_tables(case, laid_out)
 
     shot = tmp_path / f"{report.stem}.png"
     taken = _run(tmp_path / "profile-shot", "--window-size=1200,1600", f"--screenshot={shot}", report.as_uri())
@@ -131,3 +166,24 @@ def test_report_renders_in_chromium(tmp_path, case):
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(keep) / shot.name)
+
+
+def _check_formulas_and_tables(case: str, laid_out: dict) -> None:
+    """Typed text shown, MathML rendered (a fraction stacked, a superscript raised), headers true to cells."""
+    if not case.startswith("audit"):  # audit claims are array formulas: shown as typed, not typeset
+        assert laid_out["maths"] and all(w > 5 and h > 5 for w, h in laid_out["maths"])
+        assert laid_out["superscripts"] and all(laid_out["superscripts"])
+    if case == "check":
+        assert "sigmoid(w*x+b)" in laid_out["typed"] and "log(1+exp(w*x+b))" in laid_out["typed"]
+        assert laid_out["fractions"] and all(laid_out["fractions"])
+    if case == "study":
+        assert "theta**3" in laid_out["typed"]
+    if case == "audit-sample":
+        backward = [row for table in laid_out["tables"] for row in table if "intermediate" in row]
+        assert [(r["intermediate"], r["verdict"], r["constant factor"], r["wrong entries"]) for r in backward] == \
+            [("dZ2", "correct", "8", "none"), ("dZ1", "wrong", "–", "all 40")]
+    for table in laid_out["tables"]:
+        for row in table:
+            if row.get("verdict", "").startswith("correct"):
+                # a right claim or intermediate never lists wrong entries under that header
+                assert row.get("wrong entries", "none") in ("none", "–", "-"), row

@@ -158,7 +158,7 @@ def test_combine_and_summary(serial):
     assert set(table.study) == {1, 2} and table.attrs == {}   # two precisions: no single dps
     summary = sweep_summary(serial[:1]).set_index("scheme")
     assert abs(summary.loc["centered4", "fitted_order"] - 4) < 0.05
-    assert summary.loc["forward", "point"] == "x=1/2"
+    assert summary.loc["forward", "point"] == "x=0.5"  # the point as the sweep file gives it
 
 
 def test_cli_sweep_writes_one_long_csv(tmp_path, capsys):

@@ -139,3 +139,28 @@ def test_cli_audit_writes_folder_and_page(tmp_path, capsys):
     assert sorted(p.name for p in folder.iterdir()) == ["W_entries.csv", "b_entries.csv", "steps.csv",
                                                         "summary.csv"]
     assert parse(html.read_text(encoding="utf-8")).verdict.strip() == "wrong"
+
+
+def test_audit_json_document(buggy, right):
+    import json
+
+    from derivaudit.reports.json_doc import json_text
+
+    document = json.loads(json_text(buggy))
+    assert document["schema"] == "derivaudit-report/1" and document["kind"] == "audit"
+    assert document["correct"] is False
+    wrong = [c for c in document["claims"] if not c["correct"]]
+    assert wrong and all(c["verdict"] == "wrong" for c in wrong)
+    assert all(isinstance(c["rel_difference"], str) for c in document["claims"])
+    assert wrong[0]["witness"] and wrong[0]["steps"][0]["eps"] == "1e-2"
+    assert json.loads(json_text(right))["correct"] is True
+
+
+def test_audit_page_is_coherent(tmp_path, buggy):
+    text, page = written_page(buggy, tmp_path / "buggy.html")
+    assert 'class="contents"' in text
+    from derivaudit.verdicts import Verdict
+
+    body = " ".join(page.text)
+    # verdict words come from derivaudit.verdicts only
+    assert str(Verdict.WRONG) in body and "suspicious" not in body

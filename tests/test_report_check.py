@@ -72,7 +72,7 @@ def test_not_differentiable_verdict(tmp_path):
     result = check("abs(x)", wrt="x", claim="x/abs(x)", at={"x": 0})
     text = da.write_html(result, tmp_path / "kink.html").read_text(encoding="utf-8")
     page = parse(text)
-    assert page.verdict.strip() == "not differentiable"
+    assert page.verdict.strip() == "not differentiable at the point"  # the word of derivaudit.verdicts
     assert 'class="verdict warn"' in text
     assert "left derivative" in " ".join(page.text)
 

@@ -12,6 +12,7 @@ from fractions import Fraction
 
 import pandas as pd
 
+from derivaudit.display import html_of
 from derivaudit.verdicts import ExitCode, Verdict
 from derivaudit.audits.spec import AuditSettings
 from derivaudit.audits.witness import WITNESS_SEARCH_FACTOR
@@ -118,6 +119,10 @@ class AuditResult:
     backward: list[BackwardCheck]
     settings: AuditSettings
     seconds: dict[str, float] = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        """The HTML report, shown inline by Jupyter."""
+        return html_of(self)
 
     @property
     def ok(self) -> bool:

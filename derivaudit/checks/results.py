@@ -17,6 +17,7 @@ import mpmath
 import pandas as pd
 import sympy as sp
 
+from derivaudit.display import html_of
 from derivaudit.checks.equivalence import Comparison
 from derivaudit.errors import DerivauditError
 from derivaudit.verdicts import ExitCode, Verdict
@@ -125,6 +126,10 @@ class CheckResult:
     gradient: bool
     #: the formula as the user wrote it
     formula_text: str = ""
+
+    def _repr_html_(self) -> str:
+        """The HTML report, shown inline by Jupyter."""
+        return html_of(self)
 
     @property
     def correct(self) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from derivaudit.display import html_of
 from derivaudit.gradcheck.diagnosis import NEGLIGIBLE, suggest_cause
 from derivaudit.verdicts import GRADIENT_BANDS, gradient_band, relative_difference
 
@@ -53,6 +54,10 @@ class GradientCheckResult:
     dps: int | None = None
     parts: dict = field(repr=False, default_factory=dict)
     labels: tuple | None = field(repr=False, default=None)
+
+    def _repr_html_(self) -> str:
+        """The HTML report, shown inline by Jupyter."""
+        return html_of(self)
 
     @property
     def passed(self) -> bool:

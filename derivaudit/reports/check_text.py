@@ -12,7 +12,7 @@ import pandas as pd
 import sympy as sp
 
 from derivaudit.checks.results import CheckResult, ComponentResult
-from derivaudit.reports.report import formula_text, table_as_text
+from derivaudit.reports.text import formula_text, table_as_text
 from derivaudit.verdicts import Verdict
 
 __all__ = ["format_result", "format_component", "EVIDENCE_COLUMNS"]

@@ -33,14 +33,26 @@ __all__ = ["figure_svg", "convergence_svg", "heatmap_svg"]
 
 #: reference slopes drawn faintly behind the data
 REFERENCE_SLOPES = (1, 2, 4)
+#: outline of wrong entries in a heat-map: dark blue stands out on the red colour scale
+WRONG_OUTLINE = "#1f3a93"
 
 
 def figure_svg(fig: Figure, salt: str, label: str) -> str:
     """The figure as an ``<svg>`` element for inlining into HTML.
 
-    ``salt`` makes matplotlib's element ids unique within one page (several
-    plots share a document) and repeatable between runs; ``label`` is the
-    accessible name of the image.
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    salt : str
+        Makes matplotlib's element ids unique within one page (several plots
+        share a document) and repeatable between runs.
+    label : str
+        The accessible name of the image.
+
+    Returns
+    -------
+    str
+        The ``<svg>`` element, without XML prolog, metadata or date.
     """
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "path"}):
@@ -66,7 +78,11 @@ def _power_axis(axis) -> None:
 
 def convergence_svg(series: Sequence[dict], *, title: str = "", floor: dict | None = None,
                     salt: str = "convergence", xlabel: str = "step ε", ylabel: str = "|error|") -> str:
-    """Log–log plot of |error| against ε, one line per scheme.
+    """Log–log plot of |error| against ε, one line per scheme, as SVG text.
+
+    Errors span hundreds of decades at high precision, so ``log10|error|``
+    is computed by mpmath and drawn on linear axes labelled as powers of
+    ten: a scheme of order ``p`` is a straight line of slope ``p``.
 
     Each item of ``series`` has ``label``, ``eps`` and ``abs_error`` (numbers
     of any kind) and optionally ``best_eps`` (marked with a star),
@@ -129,7 +145,7 @@ def convergence_svg(series: Sequence[dict], *, title: str = "", floor: dict | No
         bottom = y_lo - pad_y
         x_text = max(x_lo - pad_x, x0 - (y0 - bottom) / slope)
         ax.annotate(f"slope {slope}", (x_text, y0 + slope * (x_text - x0)), color="0.45",
-                    fontsize=8, alpha=0.8, xytext=(3, 3), textcoords="offset points")
+                    fontsize=9, alpha=0.8, xytext=(3, 3), textcoords="offset points")
     ax.set_xlim(x_lo - pad_x, x_hi + pad_x)
     ax.set_ylim(y_lo - pad_y, y_hi + pad_y)
     _power_axis(ax.xaxis)
@@ -139,21 +155,36 @@ def convergence_svg(series: Sequence[dict], *, title: str = "", floor: dict | No
     ax.grid(True, alpha=0.25)
     if title:
         ax.set_title(title, fontsize=11)
-    fig.legend(fontsize=8, loc="outside right upper", frameon=False)
+    fig.legend(fontsize=10, loc="outside right upper", frameon=False)
     return figure_svg(fig, salt, title or "convergence plot: |error| against step ε")
 
 
 def heatmap_svg(values, *, wrong=None, title: str = "", salt: str = "heatmap",
                 row_labels: Sequence[str] | None = None, col_labels: Sequence[str] | None = None) -> str:
-    """A small heat-map of |claim − exact| per matrix entry (log colour scale).
+    """A heat-map of |claim − exact| per matrix entry (log colour scale), with a legend.
 
-    ``values`` is a 2-D array of absolute differences (numbers of any kind;
-    zeros show white); ``wrong`` an optional boolean mask of entries to
-    outline in red.  Entries are printed in the cells when the matrix is small.
+    Parameters
+    ----------
+    values : array-like
+        2-D absolute differences (numbers of any kind; zeros show white).
+    wrong : array-like of bool, optional
+        Entries to outline (in dark blue, which stands out on the red scale);
+        leave it out when every entry is wrong.
+    title, salt : str
+        The plot's title; ``salt`` makes SVG ids unique within a page.
+    row_labels, col_labels : sequence of str, optional
+        Tick labels (default: the indices).
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element.  Labels are set at the body font's size once
+        the page shows the figure at its natural width; values are printed
+        in the cells of matrices up to 8×8.
     """
     grid = np.array([[log10_abs(v) for v in row] for row in np.atleast_2d(np.asarray(values, dtype=object))])
     rows, cols = grid.shape
-    fig = Figure(figsize=(min(max(3.4, 1.6 + 0.6 * cols), 7.5), min(max(2.2, 1.0 + 0.45 * rows), 6.5)),
+    fig = Figure(figsize=(min(max(5.0, 2.6 + 0.85 * cols), 9.5), min(max(3.0, 1.6 + 0.6 * rows), 8.0)),
                  layout="constrained")
     ax = fig.subplots()
     finite = np.isfinite(grid)
@@ -165,7 +196,8 @@ def heatmap_svg(values, *, wrong=None, title: str = "", salt: str = "heatmap",
         norm = LogNorm(vmin=lo / 10, vmax=hi if hi > lo else lo * 10)
         image = ax.imshow(shown, cmap="Reds", norm=norm, aspect="auto")
         colourbar = fig.colorbar(image, ax=ax, shrink=0.9)
-        colourbar.set_label("|claim − exact|", fontsize=8)
+        colourbar.set_label("|claim − exact|", fontsize=12)
+        colourbar.ax.tick_params(labelsize=11)
     else:
         ax.imshow(np.zeros(grid.shape), cmap="Greys", vmin=0, vmax=1, aspect="auto")
     if rows * cols <= 64:
@@ -174,18 +206,23 @@ def heatmap_svg(values, *, wrong=None, title: str = "", salt: str = "heatmap",
                 text = "0" if not finite[r, c] else f"{10.0 ** grid[r, c]:.1e}" if abs(grid[r, c]) < 300 \
                     else f"1e{grid[r, c]:.0f}"
                 dark = finite[r, c] and norm is not None and norm(shown[r, c]) > 0.6
-                ax.text(c, r, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
+                ax.text(c, r, text, ha="center", va="center", fontsize=10, color="white" if dark else "black")
+    handles = []
     if wrong is not None:
         mask = np.atleast_2d(np.asarray(wrong, dtype=bool))
         for r, c in zip(*np.nonzero(mask)):
             ax.add_patch(matplotlib.patches.Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False,
-                                                      edgecolor="#c0392b", linewidth=2.2))
-    ax.set_xticks(range(cols), labels=col_labels or [str(c) for c in range(cols)], fontsize=8)
-    ax.set_yticks(range(rows), labels=row_labels or [str(r) for r in range(rows)], fontsize=8)
-    ax.set_xlabel("column", fontsize=8)
-    ax.set_ylabel("row", fontsize=8)
+                                                      edgecolor=WRONG_OUTLINE, linewidth=2.5))
+        handles.append(matplotlib.patches.Patch(fill=False, edgecolor=WRONG_OUTLINE, linewidth=2.5,
+                                                label="wrong entry"))
+    handles.append(matplotlib.patches.Patch(facecolor="white", edgecolor="0.6", label="equal (0)"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=11, frameon=False)
+    ax.set_xticks(range(cols), labels=col_labels or [str(c) for c in range(cols)], fontsize=12)
+    ax.set_yticks(range(rows), labels=row_labels or [str(r) for r in range(rows)], fontsize=12)
+    ax.set_xlabel("column", fontsize=12)
+    ax.set_ylabel("row", fontsize=12)
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=13)
     return figure_svg(fig, salt, title or "heat-map of |claim − exact| per entry")
 
 

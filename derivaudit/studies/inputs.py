@@ -7,9 +7,9 @@ a float by its shortest repr), so the rest of a study never rounds an input.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
-from functools import lru_cache
 
 import mpmath
 import sympy as sp
@@ -17,6 +17,7 @@ import sympy as sp
 from derivaudit.core.numeric import to_mpf
 from derivaudit.core.symbolic import as_symbol
 from derivaudit.errors import DerivauditError, LimitExceeded, ParseError
+from derivaudit.lang.numbers import exact_number
 from derivaudit.lang.parse import free_variables, parse_constant, parse_formula
 from derivaudit.limits import Limits
 
@@ -28,37 +29,6 @@ PRECISIONS = ("mp", "float64")
 DEFAULT_STEPS = tuple(f"1e-{k}" for k in range(1, 9))
 #: most steps one study may sweep
 MAX_STEPS = 1_000
-
-
-@lru_cache(maxsize=4096)
-def _constant(text: str, what: str) -> sp.Expr:
-    """:func:`parse_constant`, memoised: studies repeat their points' text, and parsing
-    (a safe AST walk under a time budget) costs more than a short sweep's arithmetic."""
-    return parse_constant(text, what=what)
-
-
-def exact_number(value, what: str) -> sp.Expr:
-    """A user number as an exact sympy constant; floats by their shortest repr."""
-    if isinstance(value, sp.Expr):
-        if value.free_symbols:
-            raise ParseError(f"{what} {value} must be a number")
-        return value
-    if isinstance(value, bool):
-        raise ParseError(f"{what} must be a number, not {value!r}")
-    if isinstance(value, int):
-        return sp.Integer(value)
-    if isinstance(value, Fraction):
-        return sp.Rational(value.numerator, value.denominator)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ParseError(f"{what} must be finite, not {value!r}")
-        # repr is the shortest decimal that round-trips: 0.01 means 1/100
-        return _constant(repr(value), what)
-    if isinstance(value, mpmath.mpf):
-        return sp.Float(value, mpmath.mp.dps)
-    if isinstance(value, str):
-        return _constant(value, what)
-    raise ParseError(f"{what} must be a number or text, not {type(value).__name__}")
 
 
 def parse_eps(spec: str | float | Iterable) -> list[sp.Rational]:
@@ -82,9 +52,9 @@ def parse_eps(spec: str | float | Iterable) -> list[sp.Rational]:
                 raise ParseError(f"step count {parts[2]!r} must be a whole number") from None
             if count < 1 or count > MAX_STEPS:
                 raise ParseError(f"step count must be between 1 and {MAX_STEPS}, not {count}")
-            for value in (start, stop):
+            for typed, value in zip(parts[:2], (start, stop)):
                 if not value.is_positive:
-                    raise ParseError(f"steps must be positive, not {value}")
+                    raise ParseError(f"steps must be positive, not {typed.strip()}")
             if count == 1:
                 return [sp.Rational(start)] if start.is_Rational else [exact_number(float(start), "step")]
             with mpmath.workdps(30):
@@ -101,7 +71,11 @@ def parse_eps(spec: str | float | Iterable) -> list[sp.Rational]:
                                                     what="step"))
             values = steps
         else:
-            values = [exact_number(p.strip(), "step") for p in text.split(",") if p.strip()]
+            typed = [p.strip() for p in text.split(",") if p.strip()]
+            values = [exact_number(p, "step") for p in typed]
+            for p, value in zip(typed, values):
+                if not value.is_positive:
+                    raise ParseError(f"steps must be positive, not {p}")
     elif isinstance(spec, (int, float, Fraction, sp.Expr, mpmath.mpf)):
         values = [exact_number(spec, "step")]
     elif all(isinstance(v, sp.Rational) and v.p > 0 for v in spec):  # q > 0 always
@@ -132,10 +106,11 @@ def resolve_point(expr: sp.Expr, at: Mapping[str, object] | None) -> dict[sp.Sym
     missing = [v.name for v in variables if v.name not in names]
     if missing:
         raise DerivauditError(f"no value given for {', '.join(missing)}; "
-                              f"give the point as --at {missing[0]}=VALUE")
+                              f"give the point a value for it ({missing[0]}=VALUE)")
     unknown = sorted(names - variable_names)
     if unknown:
-        raise DerivauditError(f"--at names {', '.join(unknown)}, which the formula does not use")
+        raise DerivauditError(f"the point names {', '.join(unknown)}, which the formula does not use; "
+                              "drop it or check the spelling")
     return {v: point[v] for v in variables}
 
 

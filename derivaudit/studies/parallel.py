@@ -256,11 +256,11 @@ def combine(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
     frames = []
     for i, table in enumerate(tables):
         meta = table.attrs
-        point = ", ".join(f"{k}={v}" for k, v in meta["point"].items())
+        point = ", ".join(f"{k}={v}" for k, v in (meta.get("point_typed") or meta["point"]).items())
         frame = table.copy()
         frame.insert(0, "point", point)
         frame.insert(0, "wrt", meta["wrt"])
-        frame.insert(0, "formula", meta["formula"])
+        frame.insert(0, "formula", meta.get("formula_typed", meta["formula"]))  # as the user typed it
         frame.insert(0, "study", i + 1)
         frames.append(frame)
     combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -347,6 +347,9 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     # would otherwise reindex (three times the cost of the frame itself)
     table = pd.DataFrame({c: [v for part in parts for v in part[c]] for c in columns})
     table.attrs.update(_attrs(request))
+    # reports show what the user typed beside the canonical form
+    table.attrs["formula_typed"] = formula.strip() if isinstance(formula, str) else table.attrs["formula"]
+    table.attrs["point_typed"] = {str(k): str(v).strip() for k, v in (at or {}).items()}
     if not mp:
         table.attrs["error_model"] = models
     if kink is not None:

@@ -1,0 +1,159 @@
+"""Results as one JSON document, for CI pipelines and graders.
+
+Numbers are strings carrying every digit the result holds (an mpmath
+number prints all its digits, a float its shortest round-trip form), so
+nothing is lost to JSON's doubles; NaN is ``null``.  Small whole numbers
+(orders, counts, shapes) stay JSON integers.  The schema is in
+``docs/reports.md``; ``schema`` names its version.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+
+import mpmath
+
+from derivaudit.reports.tables import audit_steps, result_kind, study_summary
+from derivaudit.reports.text import format_number, formula_text
+
+__all__ = ["SCHEMA", "number", "result_document", "json_text"]
+
+#: the version of the document's layout (docs/reports.md)
+SCHEMA = "derivaudit-report/1"
+
+
+def number(value, digits: int | None = None) -> str | None:
+    """A number as a string with all its digits; None for NaN or a missing value.
+
+    ``digits`` bounds an mpmath number's digits to those the computation
+    certified (a result's ``dps``); floats print their shortest round-trip form.
+
+    >>> with mpmath.workdps(30):
+    ...     number(mpmath.mpf(1) / 3)
+    '0.333333333333333333333333333333'
+    >>> number(0.1), number(float("nan")), number(None)
+    ('0.1', None, None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, Fraction):
+        return str(value)
+    if isinstance(value, mpmath.mpf):
+        if mpmath.isnan(value):
+            return None
+    return format_number(value, digits if isinstance(value, mpmath.mpf) else None)
+
+
+def _rows(table, columns, digits: int | None) -> list[dict]:
+    """Table rows with the given columns; text columns stay text, numbers become strings."""
+    present = [c for c in columns if c in table.columns]
+    out = []
+    for record in table[present].to_dict("records"):
+        out.append({k: (v if isinstance(v, str) or k in ("theoretical_order", "steps_used") else number(v, digits))
+                    for k, v in record.items()})
+    return out
+
+
+def _study(table) -> dict:
+    attrs = table.attrs
+    summary = study_summary(table)
+    from derivaudit.studies.orders import fitted_orders
+
+    notes = dict(zip(fitted_orders(table)["scheme"], fitted_orders(table)["note"]))
+    return {
+        "formula": {"typed": attrs.get("formula_typed", attrs.get("formula")), "canonical": attrs.get("formula")},
+        "wrt": attrs.get("wrt"), "derivative": attrs.get("derivative"),
+        "exact_derivative": attrs.get("exact_derivative"),
+        "point": dict(attrs.get("point", {})), "point_typed": dict(attrs.get("point_typed", {})),
+        "precision": attrs.get("precision"), "dps": attrs.get("dps"),
+        "rows": _rows(table, ["scheme", "eps", "approx", "exact", "error", "abs_error", "rel_error",
+                              "observed_order", "theoretical_order", "predicted_error"], attrs.get("dps")),
+        "summary": [dict(row, note=notes.get(row["scheme"], "")) for row in
+                    _rows(summary, ["scheme", "theoretical_order", "fitted_order", "steps_used", "best_eps",
+                                    "min_abs_error"], attrs.get("dps"))],
+    }
+
+
+def _component(c, dps: int) -> dict:
+    comparison = c.comparison
+    return {
+        "label": c.label, "variable": c.variable, "order": c.order, "verdict": str(c.verdict),
+        "correct": c.correct,
+        "claim": {"typed": c.claim_text or formula_text(c.claim), "canonical": formula_text(c.claim)},
+        "exact": formula_text(c.exact), "difference": formula_text(c.difference),
+        "method": comparison.method,
+        "witness": None if comparison.counterexample is None else {
+            "point": {k: str(v) for k, v in comparison.counterexample.items()},
+            "claim_value": number(comparison.claim_value, dps),
+            "exact_value": number(comparison.exact_value, dps)},
+        "diagnosis": [{"mistake": str(d.mistake), "message": d.message} for d in c.diagnosis],
+        "notes": list(c.notes),
+        "evidence": None if c.evidence is None else {
+            "point": {k: str(v) for k, v in (c.evidence_point or {}).items()},
+            "rows": _rows(c.evidence, ["scheme", "eps", "approx", "exact", "abs_error", "claim",
+                                       "distance_to_claim", "observed_order"], dps)},
+    }
+
+
+def _check(result) -> dict:
+    return {"formula": {"typed": result.formula_text or formula_text(result.formula),
+                        "canonical": formula_text(result.formula)},
+            "at": None if result.at is None else {k: str(v) for k, v in result.at.items()},
+            "dps": result.dps, "gradient": result.gradient, "verdict": str(result.verdict),
+            "correct": result.correct, "components": [_component(c, result.dps) for c in result.components]}
+
+
+def _claim(c, steps) -> dict:
+    rows = steps[steps.parameter == c.parameter]
+    return {"parameter": c.parameter, "shape": list(c.shape), "claim_shape": list(c.claim_shape),
+            "claim": c.claim, "verdict": str(c.verdict), "correct": c.correct,
+            "wrong_entries": [list(map(int, w)) for w in c.wrong_entries],
+            "wrong_description": c.wrong_description,
+            "witness": {k: str(v) for k, v in c.counterexample.items()} or None,
+            "diagnosis": list(c.diagnosis) + ([c.difference] if c.difference else []),
+            "rel_difference": number(c.rel_difference),
+            "float64_check": {"rel_difference": number(c.rel_difference_float64), "band": c.grade},
+            "order": number(c.order),
+            "steps": [{"eps": r.eps, "rel_difference": number(r.rel_difference),
+                       "observed_order": number(r.observed_order)} for r in rows.itertuples()]}
+
+
+def _audit(result) -> dict:
+    steps = audit_steps(result)
+    settings = result.settings
+    return {"spec": str(result.source), "dps": settings.dps, "seed": settings.seed, "points": settings.points,
+            "correct": result.ok, "claims": [_claim(c, steps) for c in result.claims],
+            "backward": [{"name": b.name, "of": b.of, "correct": b.correct,
+                          "factor": None if b.factor is None else str(b.factor),
+                          "wrong_entries": None if b.correct else b.wrong_entries} for b in result.backward]}
+
+
+def result_document(result) -> dict:
+    """The JSON document of a result, as Python data.
+
+    Parameters
+    ----------
+    result : study table, CheckResult or AuditResult
+
+    Returns
+    -------
+    dict
+        ``schema``, ``kind`` (``study``, ``check`` or ``audit``), ``version``
+        and the kind's fields (docs/reports.md).
+    """
+    from derivaudit import __version__
+
+    kind = result_kind(result)
+    body = {"study": _study, "check": _check, "audit": _audit}[kind](result)
+    return {"schema": SCHEMA, "kind": kind, "version": __version__, **body}
+
+
+def json_text(result) -> str:
+    """:func:`result_document` as JSON text (UTF-8, indented, one trailing newline)."""
+    return json.dumps(result_document(result), ensure_ascii=False, indent=2) + "\n"
+
+

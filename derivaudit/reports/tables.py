@@ -1,0 +1,195 @@
+"""Results as tables: the rows every report format (CSV, HTML, JSON) draws from.
+
+A study result already is a table (a DataFrame with its metadata in
+``attrs``); check and audit results are typed objects, flattened here into
+one row per claim, per step or per entry.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pandas as pd
+
+from derivaudit.reports.text import formula_text, shape_text
+
+__all__ = ["result_kind", "study_summary", "check_summary", "audit_steps", "audit_entries",
+           "relative_error"]
+
+
+def result_kind(result) -> str:
+    """What a result is: ``"study"``, ``"check"`` or ``"audit"``.
+
+    Parameters
+    ----------
+    result : pandas.DataFrame, CheckResult or AuditResult
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    TypeError
+        For any other object.
+    """
+    if isinstance(result, pd.DataFrame):
+        return "study"
+    # by the class's name, not an import: results import reports' display seam, never the reverse
+    kinds = {"CheckResult": "check", "AuditResult": "audit"}
+    kind = kinds.get(type(result).__name__)
+    if kind is None:
+        raise TypeError(f"no report for a {type(result).__name__}; expected a study table, "
+                        "a CheckResult or an AuditResult")
+    return kind
+
+
+def relative_error(claim, exact) -> float:
+    """``|claim − exact| / |exact|`` as a float.
+
+    ``|claim − exact|`` where exact is 0; NaN if either is missing.  (The
+    symmetric relative difference of gradient checks is
+    :func:`derivaudit.verdicts.relative_difference`.)
+
+    >>> relative_error("3.0301", 3)
+    0.010033333333333339
+    """
+    if claim is None or exact is None:
+        return math.nan
+    claim, exact = mpmath.mpf(claim), mpmath.mpf(exact)
+    with mpmath.workdps(max(mpmath.mp.dps, 30)):
+        difference = abs(claim - exact)
+        return float(difference / abs(exact)) if exact != 0 else float(difference)
+
+
+def study_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per scheme of a study table, its fitted order and best step.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A table :func:`derivaudit.study` returned.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``scheme, theoretical_order, fitted_order, steps_used,
+        best_eps, min_abs_error``; the table's attrs are kept.
+    """
+    from derivaudit.studies.orders import best_steps, fitted_orders
+
+    fitted = fitted_orders(table)
+    summary = fitted.merge(best_steps(table), on="scheme", how="left", sort=False)
+    summary.attrs = dict(table.attrs)
+    return summary[["scheme", "theoretical_order", "fitted_order", "steps_used", "best_eps",
+                    "min_abs_error"]]
+
+
+def check_summary(result) -> pd.DataFrame:
+    """One row per claimed derivative of a :class:`~derivaudit.CheckResult`.
+
+    Parameters
+    ----------
+    result : CheckResult
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``component, variable, order, verdict, correct, claim_typed,
+        claim, exact, difference, likely_mistake, counterexample,
+        claim_value, exact_value, rel_difference, method``; the values are
+        those at the counterexample (wrong claims) or at the given point.
+        ``claim_typed`` is the claim as the user typed it, ``claim`` its
+        canonical form.
+    """
+    rows = []
+    for c in result.components:
+        comparison = c.comparison
+        if comparison.counterexample is not None:
+            claim_value, exact_value = comparison.claim_value, comparison.exact_value
+        else:
+            claim_value, exact_value = c.claim_at_point, c.exact_at_point
+        rows.append({
+            "component": c.label, "variable": c.variable, "order": c.order, "verdict": str(c.verdict),
+            "correct": c.correct, "claim_typed": c.claim_text or formula_text(c.claim),
+            "claim": formula_text(c.claim), "exact": formula_text(c.exact),
+            "difference": formula_text(c.difference),
+            "likely_mistake": "; ".join(f"{d.mistake}: {d.message}" for d in c.diagnosis),
+            "counterexample": ", ".join(f"{k}={v}" for k, v in (comparison.counterexample or {}).items()),
+            "claim_value": claim_value if claim_value is not None else math.nan,
+            "exact_value": exact_value if exact_value is not None else math.nan,
+            "rel_difference": relative_error(claim_value, exact_value),
+            "method": comparison.method,
+        })
+    table = pd.DataFrame(rows)
+    table.attrs["dps"] = result.dps
+    return table
+
+
+def audit_steps(result) -> pd.DataFrame:
+    """One row per (claim, scheme, step) of an audit's convergence evidence.
+
+    Parameters
+    ----------
+    result : AuditResult
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``parameter, shape, verdict, scheme, eps, eps_f64,
+        rel_difference, observed_order``.  ``rel_difference`` is
+        ``‖claim − g_h‖ / (‖claim‖ + ‖g_h‖)`` against the centered
+        differences ``g_h`` of the loss at step ``h``; its observed order is
+        2 for a right claim and about 0 for a wrong one.  ``eps`` is the
+        exact decimal text of the step.
+    """
+    from derivaudit.studies.orders import observed_order
+
+    rows = []
+    for c in result.claims:
+        steps = [mpmath.mpf(h) for h in c.steps]
+        orders = observed_order(c.rel_by_step, steps)
+        for h, rel, q in zip(c.steps, c.rel_by_step, orders):
+            rows.append({"parameter": c.parameter, "shape": shape_text(c.shape), "verdict": c.verdict,
+                         "scheme": "centered", "eps": str(h), "eps_f64": float(mpmath.mpf(h)),
+                         "rel_difference": rel, "observed_order": q})
+    return pd.DataFrame(rows, columns=["parameter", "shape", "verdict", "scheme", "eps", "eps_f64",
+                                       "rel_difference", "observed_order"])
+
+
+def audit_entries(claim) -> pd.DataFrame:
+    """One row per entry of a claimed gradient.
+
+    Parameters
+    ----------
+    claim : ClaimResult
+        One claim of an audit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``entry, index, wrong, abs_difference``: ``abs_difference``
+        is ``|claim − exact|`` at the audit's first random point when the
+        audit recorded it (``ClaimResult.entry_abs_difference``), else NaN;
+        entries the audit found right everywhere read 0.
+    """
+    shape = tuple(claim.shape)
+    wrong = {tuple(w) for w in claim.wrong_entries}
+    values = list(claim.entry_abs_difference or [])
+    indices = [tuple(int(i) for i in ix) for ix in np.ndindex(*shape)] if shape else [()]
+    rows = []
+    for flat, index in enumerate(indices):
+        is_wrong = index in wrong
+        if not is_wrong:
+            value = mpmath.mpf(0)
+        elif flat < len(values):
+            # an mpf is kept as it is: mpf(x) outside workdps would round it to 15 digits
+            value = values[flat] if isinstance(values[flat], mpmath.mpf) else mpmath.mpf(values[flat])
+        else:
+            value = math.nan
+        label = f"{claim.parameter}[{','.join(map(str, index))}]" if index else claim.parameter
+        rows.append({"entry": label, "index": ",".join(map(str, index)), "wrong": is_wrong,
+                     "abs_difference": value})
+    return pd.DataFrame(rows, columns=["entry", "index", "wrong", "abs_difference"])
