@@ -37,7 +37,8 @@ import sympy as sp
 
 from derivaudit.core.stencils import MAX_POINTS, ComplexStep, Stencil, leading_moment, stencil, tensor_stencil
 from derivaudit.errors import DerivauditError
-from derivaudit.lang.stencil_text import exact_rational, split_stencil_text
+from derivaudit.lang.numbers import exact_rational
+from derivaudit.lang.stencil_text import split_stencil_text
 
 __all__ = ["CustomStencil", "custom_stencil", "resolve_schemes", "schemes_from_text", "moment_text"]
 
