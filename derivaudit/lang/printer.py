@@ -36,6 +36,14 @@ def _integer_text(n: int) -> str:
 class _FormulaPrinter(StrPrinter):
     """Prints sympy expressions back in the formula language."""
 
+    def _as_ordered_terms(self, expr, order=None):
+        # sympy orders a sum's terms by their numeric values where it can, and evaluating a
+        # constant such as 1/log(erf(1000)) at 15 digits divides by zero: keep the tree's order then
+        try:
+            return super()._as_ordered_terms(expr, order=order)
+        except (ZeroDivisionError, ValueError, TypeError, OverflowError):
+            return list(expr.args)
+
     def _print_Abs(self, expr):
         return f"abs({self._print(expr.args[0])})"
 
