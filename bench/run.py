@@ -27,7 +27,8 @@ expressions are already compiled (derivaudit's compile cache is filled; the
 limit's and numpy's functions are lambdified outside the timing), "cold"
 means every repetition starts from the sympy expressions (derivaudit's cache
 cleared; the limit and numpy lambdify inside the timing).  The last line is
-``sweep_vs_naive=<x> sweep_vs_limit=<y> float64_vs_numpy=<z> mlp_audit_s=<seconds>``.
+``sweep_vs_naive=<x> sweep_vs_limit=<y> float64_vs_numpy=<z> mlp_audit_s=<seconds>
+gradcheck_vs_scipy=<r> conv_mp50_s=<seconds>``.
 """
 
 from __future__ import annotations
@@ -286,6 +287,8 @@ def main(argv=None) -> int:
         "naive subs().evalf()": lambda: naive(cases, steps),
     }, naive_repeat))
     mlp = mlp_audit(1 if args.quick else 3)
+    from gradcheck_bench import measure as gradcheck_measure  # scipy: the test extra
+    gradcheck = gradcheck_measure(1 if args.quick else 3)
 
     ratios = {
         "sweep_vs_naive": t["naive subs().evalf()"] / t["sweep mp (warm), beside naive"],
@@ -307,6 +310,9 @@ def main(argv=None) -> int:
         ("sweep float64 / numpy (cold)", t["sweep float64 (cold)"] / t["numpy (cold)"], "", None),
         ("float64 kernel / numpy (warm)", t["float64 kernel only (warm)"] / t["numpy (warm)"], "", None),
         ("MLP audit seconds", mlp, "< 20", None if math.isnan(mlp) else mlp < 20),
+        ("gradcheck / scipy check_grad", gradcheck["gradcheck_vs_scipy"], "<= 2",
+         gradcheck["gradcheck_vs_scipy"] <= 2),
+        ("conv layer at 50 digits, s", gradcheck["conv_mp50_s"], "", None),
     ]
     print(f"| {'ratio':32} | {'value':>9} | {'goal':>6} | met |")
     print(f"| {'-' * 32} | {'-' * 9}: | {'-' * 6}: | --- |")
@@ -314,7 +320,8 @@ def main(argv=None) -> int:
         verdict = "" if met is None else ("yes" if met else "no")
         print(f"| {name:32} | {value:9.2f} | {goal:>6} | {verdict:3} |")
     print()
-    print(" ".join(f"{k}={v:.3g}" for k, v in ratios.items()) + f" mlp_audit_s={mlp:.3g}")
+    print(" ".join(f"{k}={v:.3g}" for k, v in ratios.items()) + f" mlp_audit_s={mlp:.3g}"
+          + f" gradcheck_vs_scipy={gradcheck['gradcheck_vs_scipy']:.2f} conv_mp50_s={gradcheck['conv_mp50_s']:.2f}")
     return 0
 
 
