@@ -6,7 +6,6 @@ import textwrap
 import mpmath
 import pandas as pd
 import pytest
-import sympy
 
 import derivaudit as da
 from derivaudit.cli import main
@@ -198,27 +197,3 @@ def test_every_reported_digit_survives_a_higher_precision_run(formula, at):
                 b50 = +b
             # equal to 50 digits, up to one unit in the 50th digit (double rounding)
             assert a == b50 or abs(a - b50) <= abs(b50) * mpmath.mpf(10) ** -49, (column, a, b)
-
-
-def test_cancelled_digits_is_a_tight_upper_bound():
-    from derivaudit.core.numeric import cancelled_digits
-
-    with mpmath.workdps(60):
-        for whole, part in [("1", "1"), ("1", "0.5"), ("3", "2.9e-12"), ("1e30", "7"), ("9.99", "1e-40"),
-                            ("2", "-1e-5"), ("0.1", "0.25")]:
-            whole, part = mpmath.mpf(whole), mpmath.mpf(part)
-            exact = max(0.0, float(mpmath.log10(abs(whole) / abs(part))))
-            assert exact <= cancelled_digits(whole, part) <= exact + 2
-
-
-def test_samples_serve_lower_precision_from_higher():
-    from derivaudit.core.numeric import Samples, compile_formula
-
-    x = da.parse_formula("x").free_symbols.pop()
-    samples = Samples(compile_formula(da.parse_formula("exp(x)"), (x,)), x, {x: sympy.Rational(1, 2)})
-    shift = sympy.Rational(1, 100)
-    high = samples.value(shift, 80)
-    assert samples.value(shift, 40) is high and samples.evaluations == 1
-    assert samples.value(shift, 81) is not high and samples.evaluations == 2
-    with mpmath.workdps(80):
-        assert abs(high - mpmath.exp(mpmath.mpf(51) / 100)) < mpmath.mpf(10) ** -79
