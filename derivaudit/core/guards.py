@@ -277,7 +277,7 @@ class evaluation_limits:
             _LIMITS.reset(self._reset)
 
 
-class per_call_budgets:
+class per_call_budgets(evaluation_limits):
     """``with per_call_budgets(limits):`` — the :func:`under_limits` functions called
     inside the block with these ``limits`` each get a full ``evaluate_seconds``
     budget, as outside it, but from one watchdog registration renewed per call
@@ -287,10 +287,6 @@ class per_call_budgets:
     The budget is renewed when a guarded call starts; the block's own code
     between calls runs on the remainder of the last one's budget.
     """
-
-    def __init__(self, limits: Limits):
-        self.limits = limits
-        self._budget = time_budget(limits.evaluate_seconds, "evaluating the formula", "evaluate_seconds")
 
     def call(self, what: str, function, args, kwargs):
         """``function(*args, **kwargs)`` under a fresh budget named ``what``.
@@ -313,16 +309,14 @@ class per_call_budgets:
             raise
 
     def __enter__(self):
-        self._reset = _LIMITS.set(self.limits), _SESSION.set(self)
-        self._budget.__enter__()
-        return self
+        self._session = _SESSION.set(self)
+        return super().__enter__()
 
     def __exit__(self, exc_type, exc, tb):
         try:
-            return self._budget.__exit__(exc_type, exc, tb)
+            return super().__exit__(exc_type, exc, tb)
         finally:
-            _SESSION.reset(self._reset[1])
-            _LIMITS.reset(self._reset[0])
+            _SESSION.reset(self._session)
 
 
 _SESSION: contextvars.ContextVar[per_call_budgets | None] = contextvars.ContextVar(
