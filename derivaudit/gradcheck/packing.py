@@ -19,7 +19,7 @@ import numpy as np
 
 from derivaudit.errors import DerivauditError, DomainError, ShapeError
 
-__all__ = ["Packing", "to_numpy", "is_floating", "framework_of", "argument_names"]
+__all__ = ["Packing", "to_numpy", "is_floating", "framework_of", "argument_names", "finite_float64"]
 
 
 def argument_names(fn, count: int) -> list[str]:
@@ -56,6 +56,18 @@ def is_floating(value) -> bool:
     if framework_of(value) != "numpy":
         return hasattr(value, "dtype") and "float" in str(value.dtype)
     return isinstance(value, np.ndarray) and value.dtype.kind == "f"
+
+
+def finite_float64(array, not_real: str, not_finite: str) -> np.ndarray:
+    """``array`` as a float64 ndarray of finite numbers; ``not_real`` / ``not_finite`` say
+    (in one line each) what was wrong otherwise."""
+    try:
+        array = np.array(array, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DerivauditError(f"{not_real} ({exc})") from None
+    if not np.all(np.isfinite(array)):
+        raise DomainError(not_finite)
+    return array
 
 
 def _native(array: np.ndarray, framework: str, like):
@@ -97,13 +109,8 @@ class Packing:
             array = to_numpy(item)
             if isinstance(array, np.ndarray) and array.dtype == np.float32:
                 float32.append(key)
-            try:
-                array = np.array(array, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise DerivauditError(f"{key} must be an array of real numbers ({exc})") from None
-            if not np.all(np.isfinite(array)):
-                raise DomainError(f"{key} contains infinite or NaN entries")
-            arrays.append(array)
+            arrays.append(finite_float64(array, f"{key} must be an array of real numbers",
+                                         f"{key} contains infinite or NaN entries"))
         if sum(a.size for a in arrays) == 0:
             raise ShapeError("theta is empty; give at least one parameter")
         flat = np.concatenate([a.ravel() for a in arrays])
@@ -176,12 +183,8 @@ class Packing:
                 from derivaudit.gradcheck.lifted import as_balls
                 array = as_balls(array)
             else:
-                try:
-                    array = np.array(array, dtype=np.float64)
-                except (TypeError, ValueError) as exc:
-                    raise DerivauditError(f"{who} must return arrays of real numbers ({exc})") from None
-                if not np.all(np.isfinite(array)):
-                    raise DomainError(f"{who} returned infinite or NaN entries")
+                array = finite_float64(array, f"{who} must return arrays of real numbers",
+                                       f"{who} returned infinite or NaN entries")
             flats.append(self._shaped(array, shape, name, who).ravel())
         return np.concatenate(flats) if flats else np.zeros(0)
 
