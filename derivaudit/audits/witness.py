@@ -34,7 +34,7 @@ from derivaudit.limits import Limits
 from derivaudit.audits.graph import needed_definitions
 from derivaudit.audits.points import Outputs, in_parameter_layout
 
-__all__ = ["BallValues", "Certificate", "certify_claim", "search_witnesses", "precision_cap",
+__all__ = ["LayeredBalls", "BallValues", "Certificate", "certify_claim", "search_witnesses", "precision_cap",
            "WITNESS_SEARCH_FACTOR"]
 
 #: a claim not proved is searched for a witness at this multiple of dps before it is called correct
@@ -48,6 +48,27 @@ def precision_cap(dps: int, limits: Limits) -> int:
     return min(limits.max_dps, max(_MIN_CAP_DIGITS, 4 * dps))
 
 
+class LayeredBalls:
+    """Expressions over a model's layers compiled to balls, one small definition at a time.
+
+    ``chain`` is the model's definitions ``(symbol, expr)`` in evaluation
+    order; only those ``exprs`` need are compiled.  :meth:`evaluate` takes
+    a ball per input symbol, so the same program gives values at an exact
+    point or enclosures over a box around it.
+    """
+
+    def __init__(self, chain, exprs):
+        self.layers = [(symbol, _compile(expr)) for symbol, expr in needed_definitions(chain, exprs)]
+        self.results = [_compile(e) for e in exprs]
+
+    def evaluate(self, env: dict) -> list:
+        """Every expression as a ball, from ``env`` (input symbol → ball) at the current precision."""
+        env = dict(env)
+        for symbol, formula in self.layers:
+            env[symbol] = formula(*[env[v] for v in formula.variables])
+        return [f(*[env[v] for v in f.variables]) for f in self.results]
+
+
 class BallValues:
     """Every output of ``outputs`` as a ball at an evidence point, the layers evaluated one by one."""
 
@@ -58,8 +79,7 @@ class BallValues:
         self._cache: dict[tuple[int, int], list] = {}
         self.unsupported: UnsupportedFunction | None = None
         try:
-            self._layers = [(symbol, _compile(expr)) for symbol, expr in needed_definitions(chain, outputs.exprs)]
-            self._results = [_compile(o) for o in outputs.exprs]
+            self._program = LayeredBalls(chain, outputs.exprs)
         except UnsupportedFunction as exc:  # no certificate for any claim: each is undecided, and says why
             self.unsupported = exc
 
@@ -70,10 +90,8 @@ class BallValues:
         key = (k, bits)
         if key not in self._cache:
             with ball_precision(bits):
-                env = {s: exact_ball(v) for s, v in zip(self.inputs, self.points[k])}
-                for symbol, formula in self._layers:
-                    env[symbol] = formula(*[env[v] for v in formula.variables])
-                self._cache[key] = [f(*[env[v] for v in f.variables]) for f in self._results]
+                self._cache[key] = self._program.evaluate(
+                    {s: exact_ball(v) for s, v in zip(self.inputs, self.points[k])})
         return self._cache[key]
 
     def group(self, k: int, bits: int, key: str) -> list:
