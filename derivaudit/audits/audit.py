@@ -38,6 +38,7 @@ from derivaudit.audits.judge import judge_claim
 from derivaudit.audits.points import Outputs, defined_points
 from derivaudit.audits.results import AuditResult, BackwardCheck, ClaimResult
 from derivaudit.audits.spec import AuditSettings, AuditSpec, build, draw_data, load_spec
+from derivaudit.audits.switching import SwitchingGuard
 from derivaudit.audits.witness import BallValues
 
 __all__ = ["ClaimResult", "BackwardCheck", "AuditResult", "audit", "exact_gradient", "audit_settings"]
@@ -109,11 +110,13 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
         pairs = backward_pairs(model)
         add_backward_outputs(outputs, model, graph, pairs)
         function = compile_outputs(inputs, outputs.exprs, graph.chain, "mpmath")
+        guard = SwitchingGuard(model, graph, inputs, settings)
     with timed("evaluate"), evaluation_limits(limits, "evaluating the claims and the exact gradient"):
         # drawn data (one-hot labels, random data) take new values at every evidence point
         draws = draw_data(spec, settings.points, seed=settings.seed)
         values = defined_points(function, inputs, outputs, settings,
-                                [key for key in outputs.slots if "exact:" in key], draws)
+                                [key for key in outputs.slots if "exact:" in key], draws,
+                                guard.straddled if guard.active else None)
         balls = BallValues(inputs, graph.chain, claim_outputs, values.points)
     backward = check_backward(model, pairs, values)
     with timed("finite differences"):

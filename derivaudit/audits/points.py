@@ -50,6 +50,8 @@ class PointValues:
     points: list[list[sp.Rational]]
     values: list[list]
     dps: int
+    #: points whose finite differences may cross a switching point (no clear candidate was left)
+    near_switch: list[int] = field(default_factory=list)
 
     @property
     def working_dps(self) -> int:
@@ -90,7 +92,7 @@ def random_points(count: int, inputs, settings: AuditSettings) -> list[list[sp.R
 
 
 def defined_points(function, inputs, outputs: Outputs, settings: AuditSettings, required_keys,
-                   draws=None) -> PointValues:
+                   draws=None, straddled=None) -> PointValues:
     """``settings.points`` random points where the outputs of ``required_keys`` are real and finite.
 
     Points where the model is undefined (a log of a negative number, a kink
@@ -99,30 +101,75 @@ def defined_points(function, inputs, outputs: Outputs, settings: AuditSettings, 
     undefined where the gradient is defined is wrong at that point.
     ``draws`` (one dict per evidence point, from
     :func:`~derivaudit.audits.data.draw_data`) gives the drawn data inputs
-    their values at the k-th point found.
+    their values at the k-th point found.  ``straddled`` (from
+    :class:`~derivaudit.audits.switching.SwitchingGuard`) counts the switching
+    points a candidate's finite differences may step across: only clear
+    candidates (count 0) are taken, unless too few are clear; then the
+    slots left take the defined candidates that straddle fewest, and
+    :attr:`PointValues.near_switch` lists them.
     """
     required = outputs.indices(required_keys)
     wp = settings.dps + GUARD_DIGITS
     candidates = random_points(20 * settings.points, inputs, settings)
     position = {s: i for i, s in enumerate(inputs)}
-    pts, values = [], []
-    for point in candidates:
-        if draws:
-            point = list(point)
-            for symbol, value in draws[len(pts)].items():
-                point[position[symbol]] = value
+
+    def with_draw(point, slot):
+        if not draws:
+            return point
+        point = list(point)
+        for symbol, value in draws[slot].items():
+            point[position[symbol]] = value
+        return point
+
+    def defined(point):
         try:
             vals = mp_values(function, point, wp)
         except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+            return None
+        return vals if all(mpmath.isfinite(vals[i]) for i in required) else None
+
+    pts, values, taken = [], [], set()
+    for j, candidate in enumerate(candidates):
+        point = with_draw(candidate, len(pts))
+        if straddled is not None and straddled(point):
             continue
-        if all(mpmath.isfinite(vals[i]) for i in required):
+        vals = defined(point)
+        if vals is not None:
             pts.append(point)
             values.append(vals)
+            taken.add(j)
             if len(pts) == settings.points:
                 return PointValues(outputs, pts, values, settings.dps)
+    near = _fill_near_switch(candidates, taken, pts, values, with_draw, defined, straddled, settings.points)
+    if len(pts) == settings.points:
+        return PointValues(outputs, pts, values, settings.dps, near)
     raise DomainError(f"the model is undefined (or not real) at {len(candidates) - len(pts)} of "
                       f"{len(candidates)} random points in [{settings.low}, {settings.high}]; "
                       "set [audit] range to where it is defined")
+
+
+def _fill_near_switch(candidates, taken, pts, values, with_draw, defined, straddled, count: int) -> list[int]:
+    """Fill the slots no clear candidate took with the defined candidates straddling fewest switches.
+
+    Returns the slots so filled (their finite differences may cross a switch).
+    """
+    if straddled is None:
+        return []
+    near = []
+    for slot in range(len(pts), count):
+        ranked = sorted((straddled(with_draw(c, slot)), j) for j, c in enumerate(candidates) if j not in taken)
+        for _, j in ranked:
+            point = with_draw(candidates[j], slot)
+            vals = defined(point)
+            if vals is not None:
+                pts.append(point)
+                values.append(vals)
+                taken.add(j)
+                near.append(slot)
+                break
+        else:
+            break
+    return near
 
 
 def mp_values(function, point, wp: int) -> list:
