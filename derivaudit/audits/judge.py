@@ -31,7 +31,13 @@ from derivaudit.audits.results import ClaimResult, describe_entries
 from derivaudit.audits.spec import AuditSettings, claim_layout
 from derivaudit.audits.witness import Certificate, certify_claim, precision_cap, search_witnesses
 
-__all__ = ["judge_claim"]
+__all__ = ["judge_claim", "NEAR_SWITCH_NOTE"]
+
+#: why the finite-difference evidence of a model with kinks may mislead (no clear point was found)
+NEAR_SWITCH_NOTE = ("no random point tried is clear of the model's switching points (relu, max/min, abs, "
+                    "comparisons) by the largest finite-difference step: the differences at the first "
+                    "point may step across one, so their orders and the float64 check are no evidence "
+                    "there; smaller [audit] steps or another [audit] range would clear them")
 
 
 def judge_claim(p: str, evidence: Evidence) -> ClaimResult:
@@ -135,6 +141,7 @@ def _numeric_evidence(p: str, evidence: Evidence, claim_shape, layout: str | Non
     if layout is None:  # a claim of another shape cannot be compared entry by entry
         nan = [math.nan] * len(settings.steps)
         return Convergence(nan, math.nan, math.nan, []), math.nan, []
+    notes = [NEAR_SWITCH_NOTE] if 0 in values.near_switch else []
     claim0 = in_parameter_layout(values.at(0, f"claim:{p}"), claim_shape, layout)
     converging = convergence(claim0, values.at(0, f"exact:{p}"), evidence.differences[p], settings)
     claim64 = np.array(in_parameter_layout(evidence.claims_float64[p], claim_shape, layout), dtype=float)
@@ -142,6 +149,6 @@ def _numeric_evidence(p: str, evidence: Evidence, claim_shape, layout: str | Non
     with np.errstate(all="ignore"):
         rel64 = relative_difference(claim64, numeric64)
     if not (np.all(np.isfinite(numeric64)) and np.all(np.isfinite(claim64)) and math.isfinite(rel64)):
-        return converging, math.nan, ["the float64 check gives no number at the first random point (float64 "
-                                      "overflows or is undefined there): no float64 evidence"]
-    return converging, max(rel64, 1.0) if layout == "transposed" else rel64, []
+        return converging, math.nan, notes + ["the float64 check gives no number at the first random point "
+                                              "(float64 overflows or is undefined there): no float64 evidence"]
+    return converging, max(rel64, 1.0) if layout == "transposed" else rel64, notes

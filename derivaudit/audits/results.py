@@ -152,7 +152,8 @@ class AuditResult:
         } for c in self.claims])
 
     def summary(self) -> str:
-        """The summary table and, for each wrong or undecided claim, its diagnosis or reason."""
+        """The summary table and, for each wrong or undecided claim, its diagnosis or reason
+        (for a correct claim, what its numeric evidence cannot show)."""
         rows = []
         for c in self.claims:
             rel = f"{c.rel_difference_float64:.1e}" if math.isfinite(c.rel_difference_float64) else "-"
@@ -173,7 +174,8 @@ class AuditResult:
             lines.append(f"not proved: values certified to {s.dps} digits agree at {s.points} random points "
                          f"in [{s.low:g}, {s.high:g}]; no difference found at "
                          f"{WITNESS_SEARCH_FACTOR * s.dps} digits")
-        lines += self._claim_notes(wrong + undecided)
+        noted = [c for c in self.claims if c.correct and c.evidence_notes]  # evidence that may mislead
+        lines += self._claim_notes(wrong + undecided + noted)
         bad_backward = [b for b in self.backward if not b.correct]
         if self.backward:
             lines.append("")

@@ -113,7 +113,8 @@ def _claim_context(c, index: int, steps: pd.DataFrame, dps: int) -> dict:
             "claim": c.claim, "rel": scientific(c.rel_difference), "rel64": scientific(c.rel_difference_float64),
             "grade": c.grade, "order": order_text(c.order) if resolved else "exact",
             "order_off": resolved and departs(c.order, theory), "wrong_description": c.wrong_description or "none",
-            "facts": facts, "diagnosis": list(c.diagnosis) + ([c.difference] if c.difference else []),
+            "facts": facts,
+            "diagnosis": list(c.diagnosis) + ([c.difference] if c.difference else []) + list(c.evidence_notes),
             "explanations": _explanations(c, resolved), "heatmap": heatmap, "heatmap_caption": caption,
             "plot": plot, "steps": step_rows}
 
