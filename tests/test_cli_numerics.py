@@ -47,3 +47,15 @@ def test_complex_step_refused_for_abs(capsys):
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "analytic along the real axis, and abs is not" in err
+
+
+def test_float64_steps_print_as_the_double_the_user_typed(capsys):
+    # a double never needs more than 17 digits: 20 printed digits of 1e-20 showed its binary
+    # expansion (9.9999999999999994515e-21), digits no one typed and no one needs
+    code = main(["study", "log(x)", "--at", "x=1e-3", "--eps", "1e-20,0.1", "--schemes", "complex-step",
+                 "--float64"])
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = [line.split() for line in out.splitlines() if line.startswith("complex-step")]
+    assert [row[1] for row in rows[:2]] == ["1e-20", "0.1"]
+    assert rows[0][2] == "1000.0"

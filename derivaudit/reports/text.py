@@ -16,13 +16,17 @@ __all__ = ["format_number", "scientific", "table_as_text", "formula_text", "shap
            "short_step", "digits_of"]
 
 
+#: significant digits that identify every IEEE double (and a double's ``repr`` never needs more)
+FLOAT64_DIGITS = 17
+
+
 def digits_of(value: mpmath.mpf) -> int:
     """Decimal digits an mpf carries: its mantissa's bit count, at least 17.
 
     >>> digits_of(mpmath.mpf(1) / 3) >= 15
     True
     """
-    return max(17, mpmath.libmp.prec_to_dps(max(value._mpf_[3], 1)))
+    return max(FLOAT64_DIGITS, mpmath.libmp.prec_to_dps(max(value._mpf_[3], 1)))
 
 
 def format_number(value, digits: int | None = None) -> str:
@@ -35,7 +39,8 @@ def format_number(value, digits: int | None = None) -> str:
     digits : int, optional
         Significant digits.  mpmath numbers print all the digits they carry
         when None (``nstr`` drops trailing zeros, so 3.0301 at 50 digits
-        reads ``3.0301``); floats print with ``repr`` precision.
+        reads ``3.0301``); floats print with ``repr`` precision when None or
+        at least :data:`FLOAT64_DIGITS`.
 
     Returns
     -------
@@ -47,8 +52,8 @@ def format_number(value, digits: int | None = None) -> str:
     >>> with mpmath.workdps(50):
     ...     format_number(mpmath.mpf("3.0301"))
     '3.0301'
-    >>> format_number(0.1 + 0.2, 3)
-    '0.3'
+    >>> format_number(0.1 + 0.2, 3), format_number(0.1, 20)
+    ('0.3', '0.1')
     """
     if isinstance(value, mpmath.mpf):
         if digits is None:
@@ -57,7 +62,9 @@ def format_number(value, digits: int | None = None) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
-        return repr(value) if digits is None else f"{value:.{digits}g}"
+        # 17 digits identify any double: beyond them ``repr`` (the shortest text that reads
+        # back as the same double) instead of the binary expansion's noise (0.1 → 0.1000…0555)
+        return repr(value) if digits is None or digits >= FLOAT64_DIGITS else f"{value:.{digits}g}"
     return str(value)
 
 
