@@ -41,6 +41,7 @@ import numpy as np
 from flint import arb, ctx
 
 from derivaudit.errors import DerivauditError
+from derivaudit.verdicts import relative_difference
 from derivaudit.gradcheck import drops
 
 __all__ = ["BallArray", "ORIGINAL", "to_ball", "lift", "lift_point", "as_balls", "is_ball", "working_bits", "mid_float",
@@ -273,17 +274,15 @@ def mid_floats(array) -> np.ndarray:
 
 
 def ball_relative_difference(claimed: np.ndarray, reference: np.ndarray) -> float:
-    """:func:`derivaudit.verdicts.relative_difference`'s metric with ``g − n`` taken in balls.
+    """:func:`derivaudit.verdicts.relative_difference` with ``g − n`` taken in balls.
 
     ``‖g − n‖₂ / (‖g‖₂ + ‖n‖₂)``: the difference of two 50-digit gradients is
     formed before rounding, so a correct gradient shows ``1e-60``, not the
     ``1e-17`` float64 would leave.
     """
     g, n = as_balls(claimed).ravel(), as_balls(reference).ravel()
-    norm = lambda v: math.sqrt(sum(mid_float(x) ** 2 for x in v))  # noqa: E731
-    difference = norm([a - b for a, b in zip(g, n)])
-    scale = norm(g) + norm(n)
-    return 0.0 if scale == 0 else difference / scale
+    return relative_difference([mid_float(x) for x in g], [mid_float(x) for x in n],
+                               difference=[mid_float(a - b) for a, b in zip(g, n)])
 
 
 def ball_zeros(shape, fill=0) -> BallArray:
