@@ -24,7 +24,7 @@ from derivaudit.limits import Limits
 from derivaudit.studies.orders import observed_order
 from derivaudit.verdicts import gradient_band
 from derivaudit.audits.graph import ModelGraph, compile_outputs, is_adjoint
-from derivaudit.audits.points import GUARD_DIGITS
+from derivaudit.audits.points import EVIDENCE_GUARD_DIGITS
 from derivaudit.audits.spec import AuditSettings, Model
 
 __all__ = ["FiniteDifferences", "finite_differences", "claims_float64", "Convergence", "convergence",
@@ -68,7 +68,7 @@ def finite_differences(model: Model, graph: ModelGraph, inputs, point, settings:
     loss_np = compile_outputs(inputs, [model.loss], loss_chain, "numpy")
     index_of = {s: i for i, s in enumerate(inputs)}
     steps = [exact_step(s) for s in settings.steps]
-    wp = settings.dps + GUARD_DIGITS
+    wp = settings.dps + EVIDENCE_GUARD_DIGITS
     with mpmath.workdps(wp):
         base = [mpmath.mpf(v.p) / v.q for v in point]
     base64 = np.array([float(v) for v in point])
@@ -131,7 +131,7 @@ def centered_gradient(loss, base: list, indices: list[int], h: sp.Rational, wp: 
 def convergence(claim_mp: list, exact_mp: list, differences: FiniteDifferences,
                 settings: AuditSettings) -> Convergence:
     """Relative differences per step, their observed orders and ``|claim − exact|`` per entry."""
-    with mpmath.workdps(settings.dps + GUARD_DIGITS):
+    with mpmath.workdps(settings.dps + EVIDENCE_GUARD_DIGITS):
         entry_diff = [abs(c - e) for c, e in zip(claim_mp, exact_mp)]  # for the reports' heat-map
         rels = [_mp_relative_difference(claim_mp, g) for g in differences.by_step]
         errs = [_mp_relative_difference(exact_mp, g) for g in differences.by_step]

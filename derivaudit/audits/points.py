@@ -19,10 +19,15 @@ import sympy as sp
 from derivaudit.errors import DomainError
 from derivaudit.audits.spec import AuditSettings, random_rational
 
-__all__ = ["Outputs", "PointValues", "random_points", "defined_points", "mp_values", "in_parameter_layout"]
+__all__ = ["Outputs", "PointValues", "random_points", "defined_points", "mp_values", "in_parameter_layout",
+           "EVIDENCE_GUARD_DIGITS"]
 
-#: guard digits above ``dps`` at which claims and gradients are evaluated
-GUARD_DIGITS = 20
+#: digits above ``dps`` of the audit's mpmath evidence (the values shown, the centered differences,
+#: the backward intermediates' first wrong step, the diagnoses): a centered difference at h = 1e-4
+#: cancels 4 of them.  The claims' verdicts do not rest on these numbers (the balls of
+#: :mod:`~derivaudit.audits.witness` decide), so this is not the certified engine's margin
+#: ``core.numeric.GUARD_DIGITS``.
+EVIDENCE_GUARD_DIGITS = 20
 
 
 @dataclass
@@ -55,7 +60,7 @@ class PointValues:
 
     @property
     def working_dps(self) -> int:
-        return self.dps + GUARD_DIGITS
+        return self.dps + EVIDENCE_GUARD_DIGITS
 
     def at(self, k: int, key: str) -> list:
         """The outputs of group ``key`` at point ``k``."""
@@ -109,7 +114,7 @@ def defined_points(function, inputs, outputs: Outputs, settings: AuditSettings, 
     :attr:`PointValues.near_switch` lists them.
     """
     required = outputs.indices(required_keys)
-    wp = settings.dps + GUARD_DIGITS
+    wp = settings.dps + EVIDENCE_GUARD_DIGITS
     candidates = random_points(20 * settings.points, inputs, settings)
     position = {s: i for i, s in enumerate(inputs)}
 
