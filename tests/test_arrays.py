@@ -81,7 +81,8 @@ def test_shape_errors_name_both_shapes(text, message):
 
 
 @pytest.mark.parametrize("text, cls, message", [
-    ("W.shape", UnsafeExpressionError, "attribute access is not allowed"),
+    ("W.dtype", UnsafeExpressionError, "attribute access is not allowed"),
+    ("W.shape", ParseError, "'W.shape' is a shape (a tuple of sizes), not a value"),
     ("sum(W, keepdim=True)", ParseError, "sum() got an unexpected keyword 'keepdim' (it takes axis=, keepdims=)"),
     ("exp(W, axis=0)", ParseError, "exp() got an unexpected keyword 'axis'"),
     ("sum(W, **k)", UnsafeExpressionError, "'**' arguments are not allowed"),

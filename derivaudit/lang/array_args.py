@@ -3,8 +3,9 @@
 A call binds its arguments to the function's :class:`~derivaudit.lang.array_functions.Param`
 list the way Python binds NumPy's (position or keyword, NumPy's order), and
 reads each by its kind: formulas are walked; axes, shapes and other integers
-are *static* — literals or names of integer ``[data]`` — because they decide
-the shape of the result.
+are *static* — literals, names of integer ``[data]``, or sizes read from a
+value (``x.shape[0]``, ``x.shape`` where NumPy takes a tuple) — because they
+decide the shape of the result.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sympy as sp
 
 from derivaudit.errors import UnsafeExpressionError
 from derivaudit.lang.array_functions import REQUIRED, ArrayFunction
-from derivaudit.lang.arrays import MAX_ENTRIES, Array
+from derivaudit.lang.arrays import MAX_ENTRIES, Array, Sizes
 
 __all__ = ["ArgumentReader"]
 
@@ -109,29 +110,44 @@ class ArgumentReader:
             raise self.error(f"{what} must be a string in quotes", node)
         if kind == "dtype":
             return self.dtype(node, fname)
+        if kind == "ord":
+            return self.order(node, what, depth)
         if kind in ("opt_int", "axis", "axes") and isinstance(node, ast.Constant) and node.value is None:
             return None
+        if kind == "widths":
+            return self.widths(node, what, depth)
+        if kind in ("opt_int", "int"):
+            return self.static_int(node, what, depth)
+        # a shape, an axis or axes: a whole number or a tuple of them (written out, or a shape x.shape)
+        if isinstance(node, (ast.Tuple, ast.List)):
+            value = tuple(self.static_int(item, what, depth) for item in node.elts)
+        else:
+            value = self.static_ints(node, what, depth)
+        if kind == "axes" and not isinstance(value, tuple):
+            raise self.error(f"{what} must be a tuple of axes, e.g. (1, 0, 2)", node)
         if kind == "dims":
-            items = node.elts if isinstance(node, (ast.Tuple, ast.List)) else [node]
-            shape = tuple(self.static_int(item, what, depth) for item in items)
+            shape = value if isinstance(value, tuple) else (value,)
             problem = self.check_shape(shape, fname)
             if problem:
                 raise (self.walker.limit(problem, node) if "entries" in problem else self.error(problem, node))
             return shape
-        if kind in ("axis", "axes", "shape") and isinstance(node, (ast.Tuple, ast.List)):
-            return tuple(self.static_int(item, what, depth) for item in node.elts)
-        if kind == "widths":
-            return self.widths(node, what, depth)
-        if kind == "axes":
-            raise self.error(f"{what} must be a tuple of axes, e.g. (1, 0, 2)", node)
-        value = self.static_int(node, what, depth)
-        return (value,) if kind == "shape" else value
+        return (value,) if kind == "shape" and not isinstance(value, tuple) else value
 
     def static_int(self, node: ast.AST, what: str, depth: int) -> int:
         """A whole number known from the text: a literal, or an expression of integer [data] such as N - 1."""
         if isinstance(node, ast.Constant) and isinstance(node.value, bool):
             raise self.error(f"{what} must be a literal whole number (or integer [data]), not {node.value}", node)
-        value = self.walker.visit(node, depth + 1)
+        return self.whole(self.walker.visit(node, depth + 1), what, node)
+
+    def static_ints(self, node: ast.AST, what: str, depth: int) -> int | tuple[int, ...]:
+        """A whole number as :meth:`static_int` reads it, or the sizes of a shape (``x.shape``, ``x.shape[1:]``)."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+            return self.static_int(node, what, depth)
+        value = self.walker.value_or_sizes(node, depth)
+        return tuple(value) if isinstance(value, Sizes) else self.whole(value, what, node)
+
+    def whole(self, value, what: str, node: ast.AST) -> int:
+        """``value`` as a whole number within the limits, or the error naming ``what`` it must be."""
         if isinstance(value, sp.Basic) and value.is_Integer:
             n = int(value)
             if abs(n) > MAX_ENTRIES:
@@ -139,6 +155,15 @@ class ArgumentReader:
             return n
         shown = "an array" if isinstance(value, Array) else f"'{value}'"
         raise self.error(f"{what} must be a literal whole number (or integer [data]), not {shown}", node)
+
+    def order(self, node: ast.AST, what: str, depth: int):
+        """A norm's ``ord``: None, a number, a string, or ``np.inf`` / ``-np.inf`` (as ``math.inf``)."""
+        if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, (int, float, str))):
+            return node.value
+        text = ast.unparse(node).replace("numpy.", "np.")
+        if text in ("np.inf", "-np.inf"):
+            return -math.inf if text.startswith("-") else math.inf
+        return self.static_int(node, what, depth)
 
     def widths(self, node: ast.AST, what: str, depth: int):
         if isinstance(node, (ast.Tuple, ast.List)):

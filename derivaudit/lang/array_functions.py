@@ -8,17 +8,26 @@ as methods are methods too: ``x.sum(axis=0)``, ``X.dot(W)``), with NumPy's
 signatures: arguments bind by position or by keyword in NumPy's order, so
 ``np.sum(x, 0)`` and ``np.sum(x, axis=0)`` are the same call.
 
-- reductions ``sum mean max min var std logsumexp(a, axis=None, keepdims=False)``
+- reductions ``sum mean max min prod var std logsumexp(a, axis=None, keepdims=False)``
   (``axis`` an int or a tuple; ``var``/``std`` take ``ddof=``), ``softmax``
   and ``log_softmax(x, axis=None)`` (``axis=None``: over every entry, as in
-  NumPy and :func:`scipy.special.softmax`);
+  NumPy and :func:`scipy.special.softmax`), ``cumsum(a, axis=None)``,
+  ``trace``, ``linalg.norm(x, ord=None, axis=None, keepdims=False)`` (the
+  2-norm and the Frobenius norm; :mod:`~derivaudit.lang.array_reductions`);
 - elementwise ``maximum minimum(a, b)``, ``clip(a, a_min, a_max)``,
-  ``where(condition, x, y)``, ``step(x)`` (1 where x > 0, else 0), ``square``;
+  ``where(condition, x, y)``, ``step(x)`` (1 where x > 0, else 0), ``sign``
+  (built of steps, so its switching point is a kink like theirs), ``square``,
+  ``power``;
 - products ``einsum(subscripts, *operands)``, ``dot``, ``matmul``, ``outer``;
-- structure ``reshape transpose(axes) swapaxes stack concatenate pad``
-  (constant mode), ``copy``, ``astype(float)``;
+- structure ``reshape ravel transpose(axes) swapaxes expand_dims squeeze
+  stack concatenate tile repeat pad`` (constant mode), ``diag triu tril``,
+  ``copy``, ``astype(float)``, the method ``flatten``;
 - constructors ``ones zeros full(shape[, fill_value])``, ``ones_like
-  zeros_like``, ``eye(N, M=None, k=0)``, ``arange(start[, stop[, step]])``.
+  zeros_like full_like``, ``eye(N, M=None, k=0)``, ``arange(start[, stop[, step]])``.
+
+``argmax`` and ``argmin`` are refused on purpose (:data:`REFUSED`): they
+give positions, constant between the points where they jump, so no loss
+has a gradient through them.
 """
 
 from __future__ import annotations
@@ -31,10 +40,12 @@ import sympy as sp
 
 from derivaudit.errors import ShapeError
 from derivaudit.lang import array_ops as ops
-from derivaudit.lang.arrays import Array, Value, binary, elementwise, nary, reduce_axis, shape_of, wrap
+from derivaudit.lang import array_reductions as reductions
+from derivaudit.lang.arrays import (Array, Value, binary, elementwise, is_boolean, nary, reduce_axis,
+                                    shape_of, wrap)
 from derivaudit.lang.functions import Step
 
-__all__ = ["Param", "ArrayFunction", "ARRAY_FUNCTIONS", "METHODS", "REQUIRED"]
+__all__ = ["Param", "ArrayFunction", "ARRAY_FUNCTIONS", "METHODS", "METHOD_ONLY", "REFUSED", "REQUIRED"]
 
 #: default of a parameter that must be given
 REQUIRED = object()
@@ -49,7 +60,8 @@ class Param:
     ``values`` (a list or tuple of formulas), ``axis`` (None, an int or a
     tuple of ints), ``int``, ``opt_int`` (None or an int), ``shape`` (an int
     or a tuple of ints; ``dims`` positive ones), ``axes`` (None or a tuple of ints), ``widths``
-    (pad widths), ``bool``, ``text`` (a string literal), ``dtype`` (float).
+    (pad widths), ``bool``, ``text`` (a string literal), ``dtype`` (float), ``ord`` (a norm's
+    order: None, a number, ``np.inf`` or a string).
     Integers are static: literals or names of integer data (``N``).
     """
 
@@ -133,7 +145,9 @@ def _broadcast3(f, *values) -> Value:
 
 
 def _clip(a, walker):
-    low, high = a["a_min"], a["a_max"]
+    # x.clip(min=, max=) and NumPy 2's np.clip(x, min=, max=) name the bounds differently
+    low = a["a_min"] if a["a_min"] is not None else a["min"]
+    high = a["a_max"] if a["a_max"] is not None else a["max"]
     x = a["a"]
     if low is not None:
         x = binary(lambda u, v: sp.Max(u, v), x, low)
@@ -142,10 +156,37 @@ def _clip(a, walker):
     return x
 
 
-def _filled_like(fill: int) -> Callable:
+def _filled_like(fill: int | None) -> Callable:
     def build(a, walker):
-        return wrap(np.full(shape_of(a["a"]), sp.Integer(fill), dtype=object))
+        value = sp.Integer(fill) if fill is not None else a["fill_value"]
+        if isinstance(value, Array):
+            raise ShapeError(f"full_like: fill_value must be one number, not an array of shape {value.shape}")
+        boolean = is_boolean(a["a"])
+        if boolean:
+            # NumPy keeps the dtype: like a comparison, the result is True or False (and adds as 'or')
+            if not value.is_number:
+                raise ShapeError(f"{walker.current_function} of a comparison takes a constant fill_value")
+            value = sp.Integer(value != 0)
+        return wrap(np.full(shape_of(a["a"]), value, dtype=object), boolean)
     return build
+
+
+def _sign(v):
+    # of steps, so that its switching point v = 0 is a kink like a comparison's, and sign(0) = 0
+    return Step(v) - Step(-v)
+
+
+def _power(a, walker):
+    return binary(lambda b, e: walker.scalar_power(b, e, walker.current_call), a["x1"], a["x2"])
+
+
+def _norm(a, walker):
+    x, axis = a["x"], a["axis"]
+    problem = reductions.norm_order_problem(a["ord"], len(shape_of(x)), axis)
+    if problem:
+        raise walker.error(problem[0], walker.current_call, hint=problem[1])
+    keepdims = a["keepdims"] or (walker.force_keepdims and axis is not None)
+    return reductions.norm(x, axis, keepdims)
 
 
 def _astype(a, walker):
@@ -164,6 +205,7 @@ def _pad(a, walker):
 
 A = Param("a")
 AXIS = Param("axis", "axis", None)
+OPT_AXIS = Param("axis", "opt_int", None)
 KEEPDIMS = Param("keepdims", "bool", False, positional=False)
 DDOF = Param("ddof", "int", 0, positional=False)
 
@@ -178,17 +220,25 @@ ARRAY_FUNCTIONS: dict[str, ArrayFunction] = {
     "mean": _f(_reducer(lambda vs: sp.Add(*vs) / len(vs)), A, AXIS, KEEPDIMS),
     "max": _f(_reducer(lambda vs: sp.Max(*vs)), A, AXIS, KEEPDIMS),
     "min": _f(_reducer(lambda vs: sp.Min(*vs)), A, AXIS, KEEPDIMS),
+    "prod": _f(_reducer(lambda vs: sp.Mul(*vs)), A, AXIS, KEEPDIMS),
     "var": _f(_variance, A, AXIS, DDOF, KEEPDIMS),
     "std": _f(lambda a, w: _variance(a, w, root=True), A, AXIS, DDOF, KEEPDIMS),
     "logsumexp": _f(_reducer(_logsumexp), A, AXIS, KEEPDIMS),
     "softmax": _f(_softmax, Param("x"), AXIS),
     "log_softmax": _f(_log_softmax, Param("x"), AXIS),
+    "cumsum": _f(lambda a, w: reductions.cumsum(a["a"], a["axis"]), A, OPT_AXIS),
+    "trace": _f(lambda a, w: reductions.trace(a["a"], a["offset"], a["axis1"], a["axis2"]), A,
+                Param("offset", "int", 0), Param("axis1", "int", 0), Param("axis2", "int", 1)),
+    "linalg.norm": _f(_norm, Param("x"), Param("ord", "ord", None), AXIS, Param("keepdims", "bool", False)),
     "maximum": _f(lambda a, w: binary(sp.Max, a["x1"], a["x2"]), Param("x1"), Param("x2")),
     "minimum": _f(lambda a, w: binary(sp.Min, a["x1"], a["x2"]), Param("x1"), Param("x2")),
-    "clip": _f(_clip, A, Param("a_min", "opt_value"), Param("a_max", "opt_value")),
+    "clip": _f(_clip, A, Param("a_min", "opt_value", None), Param("a_max", "opt_value", None),
+               Param("min", "opt_value", None, positional=False), Param("max", "opt_value", None, positional=False)),
     "where": _f(_where, Param("condition"), Param("x"), Param("y")),
     "step": _f(lambda a, w: elementwise(Step, a["x"]), Param("x")),
     "square": _f(lambda a, w: elementwise(lambda v: v ** 2, a["x"]), Param("x")),
+    "sign": _f(lambda a, w: elementwise(_sign, a["x"]), Param("x")),
+    "power": _f(_power, Param("x1"), Param("x2")),
     "einsum": _f(lambda a, w: ops.einsum(a["subscripts"], *a["operands"]), Param("subscripts", "text"),
                  varargs="operands"),
     "dot": _f(lambda a, w: ops.dot(a["a"], a["b"]), A, Param("b")),
@@ -196,6 +246,16 @@ ARRAY_FUNCTIONS: dict[str, ArrayFunction] = {
     "outer": _f(lambda a, w: ops.outer(a["a"], a["b"]), A, Param("b")),
     "reshape": _f(lambda a, w: ops.reshape(a["a"], a["newshape"]), A, Param("newshape", "shape"),
                   rest="newshape"),
+    "ravel": _f(lambda a, w: ops.reshape(a["a"], (-1,)), A),
+    "flatten": _f(lambda a, w: ops.reshape(a["a"], (-1,)), A),
+    "expand_dims": _f(lambda a, w: ops.expand_dims(a["a"], a["axis"]), A, Param("axis", "axis")),
+    "squeeze": _f(lambda a, w: ops.squeeze(a["a"], a["axis"]), A, AXIS),
+    "diag": _f(lambda a, w: ops.diag(a["v"], a["k"]), Param("v"), Param("k", "int", 0)),
+    "triu": _f(lambda a, w: ops.triangle(a["m"], a["k"], upper=True), Param("m"), Param("k", "int", 0)),
+    "tril": _f(lambda a, w: ops.triangle(a["m"], a["k"], upper=False), Param("m"), Param("k", "int", 0)),
+    "tile": _f(lambda a, w: ops.tile(a["A"], a["reps"]), Param("A"), Param("reps", "shape")),
+    "repeat": _f(lambda a, w: ops.repeat(a["a"], a["repeats"], a["axis"]), A, Param("repeats", "shape"),
+                 OPT_AXIS),
     "transpose": _f(lambda a, w: ops.transpose(a["a"], a["axes"]), A, Param("axes", "axes", None),
                     rest="axes"),
     "swapaxes": _f(lambda a, w: ops.swapaxes(a["a"], a["axis1"], a["axis2"]), A, Param("axis1", "int"),
@@ -214,6 +274,7 @@ ARRAY_FUNCTIONS: dict[str, ArrayFunction] = {
                Param("fill_value")),
     "ones_like": _f(_filled_like(1), A),
     "zeros_like": _f(_filled_like(0), A),
+    "full_like": _f(_filled_like(None), A, Param("fill_value")),
     "eye": _f(lambda a, w: ops.eye(a["N"], a["M"], a["k"]), Param("N", "int"), Param("M", "opt_int", None),
               Param("k", "int", 0)),
     "arange": _f(lambda a, w: ops.arange(a["start"], a["stop"], a["step"]), Param("start", "int"),
@@ -222,4 +283,15 @@ ARRAY_FUNCTIONS: dict[str, ArrayFunction] = {
 
 #: methods of an array (``x.sum(axis=0)``): the function of the same name with ``x`` first
 METHODS = ("dot", "reshape", "transpose", "swapaxes", "sum", "mean", "max", "min", "var", "std", "copy",
-           "astype")
+           "astype", "flatten", "ravel", "clip", "squeeze", "prod", "cumsum", "trace", "repeat")
+
+#: methods that NumPy has as methods only (``np.flatten`` does not exist)
+METHOD_ONLY = ("flatten",)
+
+#: NumPy functions (and methods) refused on purpose: why, and the spelling to write instead
+REFUSED = {
+    name: (f"the position of the {word} entry is an integer, constant between the points where it jumps, "
+           "so no loss has a gradient through it",
+           f"for a mask of each row's {word} entry write (x == np.{name[3:]}(x, axis=1, keepdims=True))")
+    for name, word in (("argmax", "largest"), ("argmin", "smallest"))
+}

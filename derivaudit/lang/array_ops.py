@@ -3,9 +3,11 @@
 ``einsum`` is the one product: ``@`` (with NumPy's batched broadcasting and
 1-D promotion), ``dot`` and ``outer`` are written with it, and every sum it
 builds is one flat ``sympy.Add``.  The structural functions (reshape,
-transpose, swapaxes, stack, concatenate, pad, eye, arange, full) and
-indexing act on the object arrays of entries, so their shapes are NumPy's
-by construction.
+transpose, swapaxes, stack, concatenate, pad, eye, arange, full,
+expand_dims, squeeze, diag, tile, repeat, triu, tril) and indexing act on
+the object arrays of entries with NumPy's own functions where they exist,
+so their shapes are NumPy's by construction; every entry NumPy would fill
+with a 0 is an exact ``sympy.Integer(0)``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from derivaudit.lang.arrays import (MAX_ENTRIES, Array, Value, as_data, broadcas
                                     shape_of, wrap)
 
 __all__ = ["einsum", "einsum_terms", "matmul", "matmul_terms", "dot", "outer", "transpose",
-           "swapaxes", "reshape", "stack", "concatenate", "pad", "eye", "arange", "full", "index"]
+           "swapaxes", "reshape", "stack", "concatenate", "pad", "eye", "arange", "full", "index", "expand_dims",
+           "squeeze", "diag", "tile", "repeat", "triangle"]
 
 
 def _parse_subscripts(subscripts: str, shapes: list[tuple[int, ...]]) -> tuple[list[str], str]:
@@ -233,6 +236,126 @@ def full(shape: tuple[int, ...], fill: sp.Expr) -> Value:
         raise ShapeError(f"full: fill_value must be one number, not an array of shape {fill.shape}")
     check_entries(shape, "the array")
     return wrap(np.full(shape, fill, dtype=object))
+
+
+def expand_dims(value: Value, axis) -> Value:
+    """``np.expand_dims``: a new axis of length 1 at each position of ``axis`` (an int or a tuple).
+
+    >>> from derivaudit.lang.arrays import symbol_array
+    >>> expand_dims(symbol_array("v", (3,)), (0, 2)).shape
+    (1, 3, 1)
+    """
+    data = as_data(value)
+    try:
+        return Array(np.expand_dims(data, axis), is_boolean(value))
+    except (ValueError, np.exceptions.AxisError):
+        raise ShapeError(f"expand_dims: axis {axis} is out of range for the "
+                         f"{data.ndim + len(np.atleast_1d(axis))}-D result") from None
+
+
+def squeeze(value: Value, axis=None) -> Value:
+    """``np.squeeze``: drop the axes of length 1 (all of them, or those of ``axis``, which must have length 1).
+
+    >>> from derivaudit.lang.arrays import symbol_array
+    >>> squeeze(symbol_array("x", (1, 3, 1)), axis=0).shape
+    (3, 1)
+    """
+    data = as_data(value)
+    try:
+        return wrap(np.squeeze(data, axis), is_boolean(value))
+    except (ValueError, np.exceptions.AxisError):
+        raise ShapeError(f"squeeze: axis {axis} of shape {data.shape} is not of length 1") from None
+
+
+def diag(value: Value, k: int = 0) -> Value:
+    """``np.diag``: a 1-D array as the diagonal ``k`` of a square array, or diagonal ``k`` of a 2-D one.
+
+    >>> from derivaudit.lang.arrays import symbol_array
+    >>> diag(symbol_array("v", (2,)), 1)
+    Array(shape=(3, 3), [[0, v[0], 0], [0, 0, v[1]], [0, 0, 0]])
+    >>> diag(symbol_array("x", (2, 3)))
+    Array(shape=(2,), [x[0,0], x[1,1]])
+    """
+    data = as_data(value)
+    if data.ndim == 1:
+        n = data.size + abs(k)
+        check_entries((n, n), "diag")
+        out = np.full((n, n), sp.Integer(0), dtype=object)
+        rows = np.arange(data.size) + max(-k, 0)
+        out[rows, rows + k] = data
+        return Array(out, is_boolean(value))
+    if data.ndim != 2:
+        raise ShapeError(f"diag needs a 1-D or 2-D array, not shape {data.shape}")
+    picked = np.diagonal(data, k)
+    if picked.size == 0:
+        raise ShapeError(f"diag: diagonal {k} of shape {data.shape} is empty")
+    return Array(picked.copy(), is_boolean(value))
+
+
+def tile(value: Value, reps: tuple[int, ...]) -> Value:
+    """``np.tile``: the array repeated ``reps`` times along each axis (``reps`` aligned on the right).
+
+    >>> from derivaudit.lang.arrays import symbol_array
+    >>> tile(symbol_array("v", (2,)), (2, 2)).shape
+    (2, 4)
+    """
+    data = as_data(value)
+    if any(r < 1 for r in reps):
+        raise ShapeError(f"tile: repetitions must be positive whole numbers, not {reps}")
+    ndim = max(data.ndim, len(reps))
+    shape = (1,) * (ndim - data.ndim) + data.shape
+    full_reps = (1,) * (ndim - len(reps)) + tuple(reps)
+    check_entries(tuple(n * r for n, r in zip(shape, full_reps)), "tile")
+    return wrap(np.tile(data, reps), is_boolean(value))
+
+
+def repeat(value: Value, repeats, axis: int | None = None) -> Value:
+    """``np.repeat``: each entry (along ``axis``, or of the flattened array) ``repeats`` times.
+
+    ``repeats`` is a whole number or a tuple of one per entry along ``axis``.
+
+    >>> from derivaudit.lang.arrays import symbol_array
+    >>> repeat(symbol_array("v", (2,)), 2)
+    Array(shape=(4,), [v[0], v[0], v[1], v[1]])
+    >>> repeat(symbol_array("x", (2, 3)), (1, 0, 2), axis=1).shape
+    (2, 3)
+    """
+    data = as_data(value)
+    counts = repeats if isinstance(repeats, tuple) else (repeats,)
+    if any(r < 0 for r in counts):
+        raise ShapeError(f"repeat: repetitions must not be negative, not {repeats}")
+    if axis is not None and not -data.ndim <= axis < data.ndim:
+        raise ShapeError(f"repeat: axis {axis} is out of range for shape {data.shape}")
+    length = data.size if axis is None else data.shape[axis]
+    rest = 1 if axis is None else data.size // max(length, 1)
+    total = (sum(counts) if len(counts) > 1 else counts[0] * length) * rest
+    check_entries((total,), "repeat")
+    try:
+        out = np.repeat(data, repeats if isinstance(repeats, int) else list(repeats), axis)
+    except ValueError:
+        raise ShapeError(f"repeat: {len(counts)} repetitions do not fit the {length} entries "
+                         f"along axis {axis}") from None
+    if out.size == 0:
+        raise ShapeError("repeat: the result is empty")
+    return Array(out, is_boolean(value))
+
+
+def triangle(value: Value, k: int, upper: bool) -> Value:
+    """``np.triu`` (``upper``) or ``np.tril``: entries above (below) diagonal ``k`` of the last two axes, others 0.
+
+    As in NumPy, a 1-D array is read as the rows of a square array.
+
+    >>> from derivaudit.lang.arrays import symbol_array
+    >>> triangle(symbol_array("v", (2,)), 0, upper=True)
+    Array(shape=(2, 2), [[v[0], v[1]], [0, v[1]]])
+    """
+    data = as_data(value)
+    if data.ndim == 0:
+        raise ShapeError(f"{'triu' if upper else 'tril'} needs an array, not a scalar")
+    square = data.shape[-2:] if data.ndim >= 2 else (data.size, data.size)
+    check_entries(np.broadcast_shapes(square, data.shape), "the triangle")
+    keep = ~np.tri(*square, k=k - 1, dtype=bool) if upper else np.tri(*square, k=k, dtype=bool)
+    return Array(np.where(keep, data, sp.Integer(0)), is_boolean(value))
 
 
 def index(value: Value, key: tuple) -> Value:

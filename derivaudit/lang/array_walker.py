@@ -7,10 +7,12 @@ act on :mod:`~derivaudit.lang.arrays` values (``@`` is NumPy's matmul,
 comparisons give 0/1 arrays, ``& | ~`` combine them); names come from the
 model's environment; calls go to
 :data:`~derivaudit.lang.array_functions.ARRAY_FUNCTIONS` (``np.``/``numpy.``
-optional, methods on any expression) or apply a scalar function entry by
-entry; subscripts index with NumPy's rules.  Attributes are read from the
-syntax tree only — a name after a dot is looked up in the fixed tables,
-never on a Python object.
+optional, ``np.linalg.norm``, methods on any expression) or apply a scalar
+function entry by entry; subscripts index with NumPy's rules (static lists
+of integers too).  Attributes are read from the syntax tree only — a name
+after a dot is looked up in the fixed tables, never on a Python object; the
+read-only ``.shape``, ``.size`` and ``.ndim`` (and ``len(x)``) are the
+static sizes of the value, known when the formula is read.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from derivaudit.core.guards import time_budget
 from derivaudit.errors import LimitExceeded, ParseError, ShapeError, UnsafeExpressionError
 from derivaudit.lang import array_ops as ops
 from derivaudit.lang.array_args import ArgumentReader
-from derivaudit.lang.array_functions import ARRAY_FUNCTIONS, METHODS
-from derivaudit.lang.arrays import (MAX_TERMS, Array, Value, binary, compare, elementwise, entries, is_boolean,
-                                    nary, operands, shape_of, size_of)
+from derivaudit.lang.array_functions import ARRAY_FUNCTIONS, METHOD_ONLY, METHODS, REFUSED
+from derivaudit.lang.array_reductions import cumsum_terms
+from derivaudit.lang.arrays import (MAX_TERMS, Array, Sizes, Value, binary, compare, elementwise, entries,
+                                    is_boolean, nary, operands, shape_of, size_of)
 from derivaudit.lang.functions import CONSTANTS, FUNCTIONS
 from derivaudit.lang.hints import unknown_function_hint
 from derivaudit.lang.source import prepare
@@ -47,6 +50,8 @@ _COMPARE_WORDS = {ast.Gt: ">", ast.Lt: "<", ast.GtE: ">=", ast.LtE: "<=", ast.Eq
 _ALIASES = {"absolute": "abs"}
 #: the index None stands for
 _NEWAXIS = object()
+#: read-only attributes of every value: its static sizes
+_SIZE_ATTRIBUTES = ("shape", "size", "ndim")
 
 
 def spellings() -> list[str]:
@@ -74,6 +79,10 @@ class ArrayBuilder(FormulaBuilder):
         self.arguments = ArgumentReader(self)
         #: an index is being read (where np.newaxis is allowed)
         self.indexing = False
+        #: the call being built, for the errors of its function
+        self.current_call: ast.AST | None = None
+        #: ids of the nodes whose value may be a shape (x.shape): indexed, measured or passed as a shape
+        self.sizes_wanted: set[int] = set()
 
     def charge(self, terms: int, node: ast.AST) -> None:
         """Count ``terms`` scalar operations against :data:`MAX_TERMS`, before they are built."""
@@ -96,7 +105,19 @@ class ArrayBuilder(FormulaBuilder):
             raise self.shape_error(str(exc), node) from None
         if value is _NEWAXIS and not self.indexing:
             raise self.error("np.newaxis is an index; use it inside [...], e.g. x[:, np.newaxis]", node)
+        if isinstance(value, Sizes) and id(node) not in self.sizes_wanted:
+            shown = ast.unparse(node)
+            raise self.error(f"'{shown}' is a shape (a tuple of sizes), not a value", node,
+                             hint=f"use one size, e.g. {shown}[0]" if value else "it is () for a scalar")
         return value
+
+    def value_or_sizes(self, node: ast.AST, depth: int):
+        """The value of ``node``, which may be a shape (:class:`Sizes`): where NumPy takes a tuple."""
+        self.sizes_wanted.add(id(node))
+        try:
+            return self.visit(node, depth + 1)
+        finally:
+            self.sizes_wanted.discard(id(node))
 
     def dispatch(self, node: ast.AST, depth: int):
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Invert):
@@ -215,13 +236,19 @@ class ArrayBuilder(FormulaBuilder):
                 return _NEWAXIS
             if node.attr in _NUMPY_CONSTANTS:
                 return _NUMPY_CONSTANTS[node.attr]
+        elif node.attr in _SIZE_ATTRIBUTES:
+            shape = shape_of(self.visit(node.value, depth + 1))
+            if node.attr == "shape":
+                return Sizes(shape)
+            return sp.Integer(math.prod(shape) if node.attr == "size" else len(shape))
         shown = ast.unparse(node)
         if self.is_module(node.value) and node.attr in spellings():
             hint = f"call it: {shown}(...)"
         else:
-            close = difflib.get_close_matches(node.attr, ["T", *METHODS], n=1)
+            close = difflib.get_close_matches(node.attr, ["T", *_SIZE_ATTRIBUTES, *METHODS], n=1)
             hint = (f"did you mean .{close[0]}?" if close else
-                    "arrays have .T and the methods " + ", ".join(f".{m}()" for m in METHODS))
+                    "arrays have .T, .shape, .size, .ndim and the methods " +
+                    ", ".join(f".{m}()" for m in METHODS))
         raise self.error(f"attribute access is not allowed in a formula ('{shown}' is not part of "
                          "the array language)", node, UnsafeExpressionError, hint=hint)
 
@@ -237,9 +264,15 @@ class ArrayBuilder(FormulaBuilder):
         if isinstance(func, ast.Attribute):
             if self.is_module(func.value):
                 return _ALIASES.get(func.attr, func.attr), None, "numpy"
+            if isinstance(func.value, ast.Attribute) and func.value.attr == "linalg" and \
+                    self.is_module(func.value.value):
+                return f"linalg.{func.attr}", None, "numpy"
             if func.attr in METHODS:
                 return func.attr, self.visit(func.value, depth + 1), "method"
             shown = ast.unparse(func)
+            if func.attr in REFUSED:
+                reason, hint = REFUSED[func.attr]
+                raise self.error(f"'{shown}()' is not part of the array language: {reason}", func, hint=hint)
             close = difflib.get_close_matches(func.attr, list(METHODS), n=1)
             raise self.error(f"method '{shown}()' is not part of the array language", func,
                              UnsafeExpressionError,
@@ -253,22 +286,51 @@ class ArrayBuilder(FormulaBuilder):
         shown = f"np.{fname}" if style == "numpy" else fname
         if fname in ("max", "min") and style == "bare" and len(node.args) == 2:
             return self.elementwise_max_min(fname, node, depth)
+        if fname == "len" and style == "bare":
+            return self.length(node, depth)
+        if fname in REFUSED:
+            reason, hint = REFUSED[fname]
+            raise self.error(f"'{shown}' is not part of the array language: {reason}", node.func, hint=hint)
+        if fname in METHOD_ONLY and style != "method":
+            raise self.error(f"'{shown}' is a method only (NumPy has no np.{fname}): write x.{fname}()",
+                             node.func, hint="or np.ravel(x)")
         if fname in ARRAY_FUNCTIONS:
             fn = ARRAY_FUNCTIONS[fname]
             args = self.arguments.bind(fn, shown, node, depth, receiver)
             self.charge(self.cost(fname, args), node)
             self.current_function = fname
+            self.current_call = node
             try:
                 return fn.build(args, self)
             except ShapeError as exc:
                 raise self.shape_error(str(exc), node) from None
         if fname in FUNCTIONS:
             return self.scalar_call(fname, shown, node, depth)
-        raise self.error(f"unknown function '{shown}'", node.func, hint=unknown_function_hint(fname, spellings()))
+        if fname.startswith("linalg."):
+            hint = "np.linalg.norm is the one function of np.linalg in the array language"
+        elif f"linalg.{fname}" in ARRAY_FUNCTIONS:
+            hint = f"write np.linalg.{fname}(...)"
+        else:
+            hint = unknown_function_hint(fname, spellings())
+        raise self.error(f"unknown function '{shown}'", node.func, hint=hint)
+
+    def length(self, node: ast.Call, depth: int):
+        """``len(x)``: the length of the first axis (of a shape: its number of sizes), a static integer."""
+        if len(node.args) != 1 or node.keywords:
+            raise self.error("len() takes exactly one argument", node)
+        value = self.value_or_sizes(node.args[0], depth)
+        if isinstance(value, Sizes):
+            return sp.Integer(len(value))
+        shape = shape_of(value)
+        if not shape:
+            raise self.error("len() of a scalar: it has no first axis", node, hint="x.size counts the entries")
+        return sp.Integer(shape[0])
 
     def cost(self, fname: str, args: dict) -> int:
         if fname == "einsum":
             return ops.einsum_terms(args["subscripts"], [shape_of(v) for v in args["operands"]])
+        if fname == "cumsum":
+            return cumsum_terms(shape_of(args["a"]), args["axis"])
         if fname in ("dot", "matmul"):
             values = [v for v in args.values() if not isinstance(v, (int, tuple, str, type(None)))]
             return ops.matmul_terms(*(shape_of(v) for v in values[:2])) if len(values) == 2 else 0
@@ -309,9 +371,11 @@ class ArrayBuilder(FormulaBuilder):
 
     # -- indexing ------------------------------------------------------------------
     def subscript(self, node: ast.Subscript, depth: int):
-        value = self.visit(node.value, depth + 1)
+        value = self.value_or_sizes(node.value, depth)
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         key = tuple(self.index_item(item, depth) for item in items)
+        if isinstance(value, Sizes):
+            return self.size_index(value, key, node)
         result = ops.index(value, key)
         self.charge(size_of(result), node)
         return result
@@ -324,6 +388,8 @@ class ArrayBuilder(FormulaBuilder):
                            for part in (item.lower, item.upper, item.step)))
         if isinstance(item, ast.Constant) and (item.value is None or item.value is Ellipsis):
             return item.value
+        if isinstance(item, ast.List):
+            return self.index_list(item, depth)
         self.indexing = True
         try:
             value = self.visit(item, depth + 1)
@@ -344,6 +410,34 @@ class ArrayBuilder(FormulaBuilder):
             return int(value)
         raise self.error(f"{what} must be a whole number, a slice, None, ... or an integer array, "
                          f"not '{value}'", item)
+
+    def index_list(self, item: ast.List, depth: int) -> np.ndarray:
+        """A literal list in an index, ``x[:, [0, 2]]``: whole numbers (or True/False, a mask), nested or not."""
+        def read(node):
+            if isinstance(node, ast.List):
+                return [read(e) for e in node.elts]
+            if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+                return node.value
+            return self.arguments.static_int(node, "an entry of an index list", depth)
+
+        values = read(item)
+        flat = list(np.asarray(values, dtype=object).reshape(-1)) if values else []
+        kinds = {type(v) for v in flat}
+        if not flat or len(kinds) != 1 or list in kinds:
+            raise self.error("an index list must be a non-empty, rectangular list of whole numbers "
+                             "(or of True/False)", item, hint="e.g. x[:, [0, 2]]")
+        return np.array(values, dtype=bool if kinds == {bool} else np.intp)
+
+    def size_index(self, sizes: Sizes, key: tuple, node: ast.Subscript):
+        """``x.shape[0]`` (a static integer) or ``x.shape[1:]`` (a shape)."""
+        if len(key) != 1 or not isinstance(key[0], (int, slice)):
+            raise self.error("a shape is indexed by one whole number or a slice, e.g. x.shape[0]", node)
+        if isinstance(key[0], slice):
+            return Sizes(sizes[key[0]])
+        if not -len(sizes) <= key[0] < len(sizes):
+            raise self.shape_error(f"index {key[0]} is out of range for a shape of {len(sizes)} "
+                                   f"size{'s' if len(sizes) != 1 else ''} {tuple(sizes)}", node)
+        return sp.Integer(sizes[key[0]])
 
 
 def parse_array_formula(text: str, env: Mapping[str, Value], *,

@@ -31,7 +31,7 @@ from derivaudit.lang.functions import Step, make_symbol
 __all__ = [
     "Array", "Value", "MAX_ENTRIES", "MAX_TERMS", "shape_of", "size_of", "symbol_array", "constant_array",
     "entries", "entry_label", "broadcast_shape", "check_entries", "map_entries", "as_data", "wrap", "normalise_axes",
-    "reduce_axis", "elementwise", "binary", "nary", "operands", "compare", "is_boolean",
+    "reduce_axis", "elementwise", "binary", "nary", "operands", "compare", "is_boolean", "Sizes",
 ]
 
 #: the largest number of entries an array may have (the audit instantiates each one)
@@ -96,6 +96,20 @@ class Array:
 
 
 Value = Union[Array, sp.Expr]
+
+
+class Sizes(tuple):
+    """A shape read in a formula (``x.shape``): a tuple of static whole numbers.
+
+    Not a value of the language: it may only be indexed (``x.shape[0]``),
+    passed where NumPy takes a shape (``np.zeros(x.shape)``) or measured
+    (``len(x.shape)``).
+
+    >>> Sizes((4, 3))[0]
+    4
+    """
+
+    __slots__ = ()
 
 
 def shape_of(value: Value) -> tuple[int, ...]:
