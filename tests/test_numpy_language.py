@@ -166,6 +166,22 @@ def test_sizes_norm_power_and_sign_in_an_audit():
         assert str(result["w"].verdict) == "wrong" and result.exit_code == 1, wrong
 
 
+def test_a_definition_without_variables_is_a_constant_later_formulas_can_size_with():
+    """``N = X.shape[0]`` then ``np.arange(N)``: course code names its sizes before using them."""
+    spec = {"shapes": {"X": [5, 4], "W": [4, 3]}, "params": {"names": ["W"]},
+            "data": {"y": [0, 2, 1, 1, 0], "reg": 0.05},
+            "forward": {"N": "X.shape[0]", "C": "W.shape[1]", "I": "np.eye(C)", "scores": "X.dot(W)",
+                        "correct": "scores[np.arange(N), y]",
+                        "margins": "np.maximum(0, scores - correct[:, np.newaxis] + 1) * (1 - I[y])",
+                        "loss": "np.sum(margins) / N + reg * np.sum(W * W)"},
+            "backward": {"binary": "(margins > 0).astype(float)",
+                         "dscores": "binary - I[y] * np.sum(binary, axis=1)[:, None]"},
+            "claims": {"W": "X.T.dot(dscores) / N + 2 * reg * W"}, "audit": {"points": 2}}
+    assert da.audit(spec)["W"].correct
+    wrong = da.audit({**spec, "claims": {"W": "X.T.dot(dscores) / N + reg * W"}})
+    assert str(wrong["W"].verdict) == "wrong" and wrong.exit_code == 1
+
+
 def test_integer_data_are_constants():
     value = parse_array_formula("np.eye(3)[y]", ENV)
     assert all(v.is_Integer for v in value.flat) and value.shape == (4, 3)

@@ -53,7 +53,9 @@ def forward_chain(model: Model) -> list[tuple[sp.Symbol, sp.Expr]]:
     """Every forward layer entry ``(symbol, expression)`` of ``model`` in evaluation order."""
     chain: list[tuple[sp.Symbol, sp.Expr]] = []
     for d in model.spec.forward:
-        chain += list(zip(entries(model.values[d.name]), entries(model.local[d.name])))
+        # a constant definition (N = X.shape[0]) is its own value: no symbol, no layer
+        chain += [(s, e) for s, e in zip(entries(model.values[d.name]), entries(model.local[d.name]))
+                  if isinstance(s, sp.Symbol)]
     return chain
 
 

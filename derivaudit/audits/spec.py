@@ -442,7 +442,8 @@ def build(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS,
     """Instantiate ``spec`` layer by layer: symbols for inputs, values for every definition.
 
     Each forward definition ``F`` gets its own symbols ``F[i,j]`` standing for
-    its entries, and ``model.local[F]`` holds the entries' expressions in
+    its entries (one without variables, such as ``N = X.shape[0]``, stands
+    for itself: a constant), and ``model.local[F]`` holds the entries' expressions in
     terms of the symbols of the inputs and earlier definitions.  The model is
     thus a graph of small scalar expressions (what reverse-mode
     differentiation and compiled evaluation need) rather than one huge nested
@@ -487,7 +488,10 @@ def build(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS,
                                 "reduce it with sum(...) or mean(...)")
                 value = value.flat[0]
         local[d.name] = value
-        env[d.name] = symbol_array(d.name, shape_of(value))
+        # a definition without variables (N = X.shape[0], I = np.eye(C)) is a constant: later
+        # formulas see its value, so it can size and index (np.arange(N)) as a literal can
+        constant = d.name != "loss" and not any(getattr(e, "free_symbols", None) for e in entries(value))
+        env[d.name] = value if constant else symbol_array(d.name, shape_of(value))
     for d in spec.backward:
         env[d.name] = _evaluate(d, env, spec.source, limits, keepdims)
     loss = env["loss"]
