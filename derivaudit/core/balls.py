@@ -10,10 +10,14 @@ digits or from agreement between two precisions.
 Compilation (:func:`compile_balls`) walks the sympy tree once and flattens it
 into a list of closures over register numbers (a small register machine).
 Identical subtrees are compiled once (hash-consing on sympy's structural
-equality), so common subexpressions are shared.  No source text is generated
-and nothing is evaluated from text: user variables are positions in the
-argument list and have no name in the compiled program, so a variable called
-``mpf`` or ``_derivaudit_power`` cannot collide with anything.
+equality), so common subexpressions are shared.  The same program is then
+written as one straight-line Python function (:mod:`derivaudit.core.ball_code`),
+which is what a call runs; the closures remain for :meth:`BallFormula.failing_node`.
+That generated source is built from the tree's structure only — register
+numbers, template names, operators — never from the formula's text: user
+variables are positional parameters and numbers and functions are objects in
+closure cells, so a variable called ``mpf``, ``_derivaudit_power`` or ``r0``
+cannot collide with anything (see the safety argument in that module).
 
 Kinks are sound on balls: ``abs``, ``max``/``min`` (and so ``relu``),
 ``sign``, ``Heaviside``, ``floor``/``ceiling`` and ``Piecewise`` return a ball
