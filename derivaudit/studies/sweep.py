@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import mpmath
 from flint import arb
-from mpmath.libmp import fnan, from_man_exp, fzero, mpf_abs, mpf_div, to_float
+from mpmath.libmp import dps_to_prec, fnan, from_man_exp, fzero, mpf_abs, mpf_div, round_nearest, to_float
 import numpy as np
 import pandas as pd
 import sympy as sp
@@ -59,6 +59,10 @@ def _rounded(ball, prec: int, rnd) -> tuple:
     return from_man_exp(int(man), int(exp), prec, rnd)
 
 
+_MPF = mpmath.mp.mpf
+_NEW = object.__new__
+
+
 def _cell_columns(st, steps, step_floats, cells, dps: int) -> dict[str, list]:
     """The table's columns for one scheme from its certified cells, rounded to ``dps`` digits.
 
@@ -67,15 +71,26 @@ def _cell_columns(st, steps, step_floats, cells, dps: int) -> dict[str, list]:
     the distance from each reported error to the true one.  Numbers equal
     by construction (the exact value, zeros, NaN) are one shared ``mpf``:
     fewer objects for the garbage collector to walk afterwards.
+
+    This loop makes most of a table's numbers, so it is written flat: an
+    ``mpf`` is made as ``mpmath.mp.make_mpf`` makes it (a bare instance given
+    its raw tuple), the rounding is mpmath's own ``from_man_exp`` on the
+    midpoint's exact mantissa and exponent, and a radius (an exact ball) is
+    read without a rounding.
     """
     values, exacts, errs, sizes, rels, radii, size_floats = [], [], [], [], [], [], []
-    make = mpmath.mp.make_mpf
-    with mpmath.workdps(dps):
-        prec, rnd = mpmath.mp._prec_rounding
+    make, new, mpf = mpmath.mp.make_mpf, _NEW, _MPF
+    prec, rnd = dps_to_prec(dps), round_nearest  # what mpmath.workdps(dps) sets
     nan, zero = make(fnan), make(fzero)
     last_ball, exact = None, None
     for cell in cells:
-        values.append(zero if cell.approx_below_resolution else make(_rounded(cell.approx, prec, rnd)))
+        if cell.approx_below_resolution:
+            values.append(zero)
+        else:
+            man, exp = cell.approx.mid().man_exp()
+            value = new(mpf)
+            value._mpf_ = from_man_exp(int(man), int(exp), prec, rnd)
+            values.append(value)
         if cell.exact is None:  # no derivative at the point: nothing to compare with
             for column in (exacts, errs, sizes, rels, radii):
                 column.append(nan)
@@ -92,13 +107,28 @@ def _cell_columns(st, steps, step_floats, cells, dps: int) -> dict[str, list]:
             radii.append(to_mpf(abs(cell.error).abs_upper()))
             size_floats.append(0.0)
             continue
-        error = _rounded(cell.error, prec, rnd)
-        # already rounded to prec: |error| is the same tuple with the sign cleared
-        size = (0,) + error[1:] if error[0] else error
-        errs.append(make(error))
-        sizes.append(make(size) if error[0] else errs[-1])
-        rels.append(make(mpf_div(size, abs_exact, prec, rnd)) if raw_exact != fzero else nan)
-        radii.append(to_mpf(cell.error.rad()))
+        man, exp = cell.error.mid().man_exp()
+        error = from_man_exp(int(man), int(exp), prec, rnd)
+        value = new(mpf)
+        value._mpf_ = error
+        errs.append(value)
+        if error[0]:  # already rounded to prec: |error| is the same tuple with the sign cleared
+            size = (0,) + error[1:]
+            value = new(mpf)
+            value._mpf_ = size
+        else:
+            size = error
+        sizes.append(value)
+        if raw_exact != fzero:
+            value = new(mpf)
+            value._mpf_ = mpf_div(size, abs_exact, prec, rnd)
+            rels.append(value)
+        else:
+            rels.append(nan)
+        man, exp = cell.error.rad().man_exp()  # the radius is exact: no rounding
+        value = new(mpf)
+        value._mpf_ = from_man_exp(int(man), int(exp))
+        radii.append(value)
         size_floats.append(to_float(size, rnd=rnd))  # float(|error|), as observed_order takes it
     orders = observed_order(sizes, steps, size_floats, step_floats)
     return _columns(st, steps, values, exacts, errs, sizes, rels, radii, orders)
@@ -241,14 +271,13 @@ def _mp_sweep(request: _Request, f, exact, advance, limits: Limits) -> list[dict
     eps_values = [_step_value(int(s.p), int(s.q), dps) for s in steps]
     # Most demanding step first: the exact value computed for it serves every other cell.
     bits = [max(predicted_bits(dps, st, eps, certifier.magnitude_bits) for st in stencils) for eps in steps]
-    cells = {}
+    cells = [[None] * len(steps) for _ in stencils]  # per scheme, in the order of the steps
     for j in sorted(range(len(steps)), key=bits.__getitem__, reverse=True):
-        for i, cell in enumerate(certifier.step_cells(stencils, steps[j], limits, bits[j])):
-            cells[i, j] = cell
+        for column, cell in zip(cells, certifier.step_cells(stencils, steps[j], limits, bits[j])):
+            column[j] = cell
             advance()
     step_floats = [abs(float(e)) for e in eps_values]
-    return [_cell_columns(st, eps_values, step_floats, [cells[i, j] for j in range(len(steps))], dps)
-            for i, st in enumerate(stencils)]
+    return [_cell_columns(st, eps_values, step_floats, column, dps) for st, column in zip(stencils, cells)]
 
 
 def _float64_sweep(request: _Request, exact, advance, models: dict, limits: Limits) -> list[dict]:
