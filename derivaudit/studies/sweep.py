@@ -371,10 +371,7 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
             parts = _mp_sweep(request, f, exact, advance, limits)
         else:
             parts = _float64_sweep(request, exact, advance, models, limits)
-    columns = TABLE_COLUMNS + ([] if mp else ["predicted_error"])
-    # no columns= argument: the dict's order is the columns' order, and pandas
-    # would otherwise reindex (three times the cost of the frame itself)
-    table = pd.DataFrame({c: [v for part in parts for v in part[c]] for c in columns})
+    table = _frame(parts, TABLE_COLUMNS + ([] if mp else ["predicted_error"]), mp)
     table.attrs.update(_attrs(request))
     # reports show what the user typed beside the canonical form
     table.attrs["formula_typed"] = formula.strip() if isinstance(formula, str) else table.attrs["formula"]
@@ -391,6 +388,26 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
             table.attrs["order_notes"] = notes
     stencil_attrs(table, request.stencils, claimed_order)
     return table
+
+
+#: the columns of an mp table that hold mpmath numbers only
+_MPF_COLUMNS = frozenset({"eps", "approx", "exact", "error", "abs_error", "rel_error", "error_radius"})
+
+
+def _frame(parts: list[dict], columns: list[str], mp: bool) -> pd.DataFrame:
+    """The table of the schemes' columns, in the order of ``columns``.
+
+    The mpf columns of an mp table are handed to pandas as object arrays: it keeps
+    them as they are instead of inspecting every number for a type to infer (the
+    dtype is object either way).  No ``columns=`` argument: the dict's order is
+    the columns' order, and pandas would otherwise reindex (three times the cost
+    of the frame itself).
+    """
+    data = {}
+    for c in columns:
+        values = [v for part in parts for v in part[c]]
+        data[c] = np.fromiter(values, dtype=object, count=len(values)) if mp and c in _MPF_COLUMNS else values
+    return pd.DataFrame(data, copy=False)  # the arrays are the table's own
 
 
 def _attrs(request: _Request) -> dict:
