@@ -79,57 +79,62 @@ def _cell_columns(st, steps, step_floats, cells, dps: int) -> dict[str, list]:
     read without a rounding.
     """
     values, exacts, errs, sizes, rels, radii, size_floats = [], [], [], [], [], [], []
-    make, new, mpf = mpmath.mp.make_mpf, _NEW, _MPF
+    make, new, mpf, ldexp = mpmath.mp.make_mpf, _NEW, _MPF, math.ldexp
     prec, rnd = dps_to_prec(dps), round_nearest  # what mpmath.workdps(dps) sets
     nan, zero = make(fnan), make(fzero)
     last_ball, exact = None, None
-    for cell in cells:
-        if cell.approx_below_resolution:
+    for approx, exact_ball, error_ball, below, approx_below, _ in cells:
+        if approx_below:
             values.append(zero)
         else:
-            man, exp = cell.approx.mid().man_exp()
+            man, exp = approx.mid().man_exp()
             value = new(mpf)
             value._mpf_ = from_man_exp(int(man), int(exp), prec, rnd)
             values.append(value)
-        if cell.exact is None:  # no derivative at the point: nothing to compare with
+        if exact_ball is None:  # no derivative at the point: nothing to compare with
             for column in (exacts, errs, sizes, rels, radii):
                 column.append(nan)
             size_floats.append(math.nan)
             continue
-        if cell.exact is not last_ball:  # one exact ball serves most cells: convert it once
-            last_ball, raw_exact = cell.exact, _rounded(cell.exact, prec, rnd)
+        if exact_ball is not last_ball:  # one exact ball serves most cells: convert it once
+            last_ball, raw_exact = exact_ball, _rounded(exact_ball, prec, rnd)
             exact, abs_exact = make(raw_exact), mpf_abs(raw_exact, prec, rnd)
         exacts.append(exact)
-        if cell.below_resolution:
+        if below:
             errs.append(zero)
             sizes.append(zero)
             rels.append(zero if raw_exact != fzero else nan)
-            radii.append(to_mpf(abs(cell.error).abs_upper()))
+            radii.append(to_mpf(abs(error_ball).abs_upper()))
             size_floats.append(0.0)
             continue
-        man, exp = cell.error.mid().man_exp()
+        man, exp = error_ball.mid().man_exp()
         error = from_man_exp(int(man), int(exp), prec, rnd)
         value = new(mpf)
         value._mpf_ = error
         errs.append(value)
-        if error[0]:  # already rounded to prec: |error| is the same tuple with the sign cleared
-            size = (0,) + error[1:]
+        sign, man, exp, bc = error
+        if sign:  # already rounded to prec: |error| is the same tuple with the sign cleared
+            size = (0, man, exp, bc)
             value = new(mpf)
             value._mpf_ = size
         else:
             size = error
         sizes.append(value)
+        # float(|error|), as observed_order takes it: to_float rounds the mantissa to 53 bits
+        # (to nearest, as float() of an integer does) and scales it; outside the range where
+        # that cannot overflow, to_float itself
+        size_floats.append(ldexp(float(man), exp) if bc < 1000 and -1000 < exp + bc < 1000
+                           else to_float(size, rnd=rnd))
         if raw_exact != fzero:
             value = new(mpf)
             value._mpf_ = mpf_div(size, abs_exact, prec, rnd)
             rels.append(value)
         else:
             rels.append(nan)
-        man, exp = cell.error.rad().man_exp()  # the radius is exact: no rounding
+        man, exp = error_ball.rad().man_exp()  # the radius is exact: no rounding
         value = new(mpf)
         value._mpf_ = from_man_exp(int(man), int(exp))
         radii.append(value)
-        size_floats.append(to_float(size, rnd=rnd))  # float(|error|), as observed_order takes it
     orders = observed_order(sizes, steps, size_floats, step_floats)
     return _columns(st, steps, values, exacts, errs, sizes, rels, radii, orders)
 
