@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from functools import lru_cache, reduce
+from functools import reduce
 from operator import is_
 from typing import NamedTuple
 
@@ -40,7 +40,7 @@ from derivaudit.core.guards import under_limits
 from derivaudit.errors import DomainError, LimitExceeded
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["Cell", "BallSamples", "quotient_ball", "StepCertifier", "predicted_bits", "float_errors"]
+__all__ = ["Cell", "BallSamples", "quotient_ball", "StepCertifier", "predicted_bits", "step_bits", "float_errors"]
 
 _LOG2_10 = math.log2(10)
 _ZERO = arb(0)
@@ -315,17 +315,20 @@ def predicted_bits(dps: int, st, eps: sp.Rational, magnitude_bits: int) -> int:
     """Working precision expected to certify a cell: ``dps`` digits, ``d·log2(1/ε)`` bits
     for what the quotient cancels, ``p·log2(1/ε)`` for what its error cancels (no more
     than an error at the resolution needs), and the point's size."""
-    return _predicted_bits(dps, st.derivative, st.accuracy, int(eps.p), int(eps.q), magnitude_bits)
+    return step_bits(dps, (st,), eps, magnitude_bits)
 
 
-@lru_cache(maxsize=4096)
-def _predicted_bits(dps: int, derivative: int, accuracy: int, p: int, q: int, magnitude_bits: int) -> int:
+def step_bits(dps: int, stencils, eps: sp.Rational, magnitude_bits: int) -> int:
+    """The most :func:`predicted_bits` of any of ``stencils`` at ``eps``: the precision of
+    a step, whose samples the stencils share."""
+    digits = digits_to_bits(dps)
+    p, q = int(eps.p), int(eps.q)
     cancel = 0
     if p < q:
         log_step = q.bit_length() - p.bit_length() + 1
         # an error below the resolution 10^-dps·|f⁽ᵈ⁾| needs no digits of its own
-        cancel = derivative * log_step + min(accuracy * log_step, digits_to_bits(dps) + 8)
-    return digits_to_bits(dps) + 24 + cancel + max(0, magnitude_bits)
+        cancel = max(st.derivative * log_step + min(st.accuracy * log_step, digits + 8) for st in stencils)
+    return digits + 24 + cancel + max(0, magnitude_bits)
 
 
 def _accurate(ball, need_bits: float) -> bool:
@@ -391,7 +394,7 @@ class StepCertifier:
         """The certified cells of every scheme at step ``eps``: one precision for the step
         (the most any scheme is predicted to need), so the schemes share their samples;
         a scheme that falls short goes on alone at the precision it lacks."""
-        bits = max(64, bits or max(predicted_bits(self.dps, st, eps, self.magnitude_bits) for st in stencils))
+        bits = max(64, bits or step_bits(self.dps, stencils, eps, self.magnitude_bits))
         needed, plans = _step_plan(stencils, eps)
         saved, ctx.prec = ctx.prec, bits  # ball_precision(bits), without the object
         try:

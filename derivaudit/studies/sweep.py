@@ -34,7 +34,7 @@ from derivaudit.core.certify import explain_failure
 from derivaudit.core.guards import gc_paused, per_call_budgets
 from derivaudit.core.numeric import compile_formula, difference_quotient_float64, require_analytic
 from derivaudit.core.numeric import to_mpf as to_mpf_exact
-from derivaudit.core.quotients import BallSamples, StepCertifier, float_errors, predicted_bits
+from derivaudit.core.quotients import BallSamples, StepCertifier, float_errors, step_bits
 from derivaudit.core.custom_stencils import resolve_schemes
 from derivaudit.core.symbolic import as_symbol, default_variable, derivative, partial, require_variables
 from derivaudit.errors import DerivauditError, DomainError
@@ -275,7 +275,7 @@ def _mp_sweep(request: _Request, f, exact, advance, limits: Limits) -> list[dict
                               exact_is_zero=_is_zero_by_sympy(request.exact_expr, request.point))
     eps_values = [_step_value(int(s.p), int(s.q), dps) for s in steps]
     # Most demanding step first: the exact value computed for it serves every other cell.
-    bits = [max(predicted_bits(dps, st, eps, certifier.magnitude_bits) for st in stencils) for eps in steps]
+    bits = [step_bits(dps, stencils, eps, certifier.magnitude_bits) for eps in steps]
     cells = [[None] * len(steps) for _ in stencils]  # per scheme, in the order of the steps
     for j in sorted(range(len(steps)), key=bits.__getitem__, reverse=True):
         for column, cell in zip(cells, certifier.step_cells(stencils, steps[j], limits, bits[j])):
