@@ -105,12 +105,16 @@ class BallSamples:
         v = self.directions[0] if len(self.directions) == 1 else None
         self._along = None if v is None else (self.indices[0], self._rational[v], self.point[v])
 
-    def arguments(self, shifts: tuple, bits: int) -> list:
+    def _base_at(self, bits: int) -> list:
+        """The unshifted point's coordinates as balls at ``bits`` (made once per precision)."""
         base = self._base.get(bits)
         if base is None:
             base = self._base[bits] = [_point_ball(self._rational[v], self.point[v], 0)
                                        for v in self.formula.variables]
-        args = list(base)
+        return base
+
+    def arguments(self, shifts: tuple, bits: int) -> list:
+        args = list(self._base_at(bits))
         for i, v, s in zip(self.indices, self.directions, shifts):
             if s:
                 args[i] = _point_ball(self._rational[v], self.point[v], s)
@@ -151,10 +155,7 @@ class BallSamples:
         in one loop (the one-direction case inlined, the same balls as :meth:`value`)."""
         if self._along is None:
             return [self.value(key, shift, bits) for key, shift in needed]
-        base = self._base.get(bits)
-        if base is None:
-            base = self._base[bits] = [_point_ball(self._rational[v], self.point[v], 0)
-                                       for v in self.formula.variables]
+        base = self._base_at(bits)
         index, coordinate, exact = self._along
         memo, run, out, single = self.memo, self.formula.run, [], len(base) == 1
         for key, shift in needed:
