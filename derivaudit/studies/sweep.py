@@ -395,23 +395,26 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     return table
 
 
-#: the columns of an mp table that hold mpmath numbers only
-_MPF_COLUMNS = frozenset({"eps", "approx", "exact", "error", "abs_error", "rel_error", "error_radius"})
+#: the dtype of each column of an mp table whose values have one known type: mpmath numbers
+#: (object), the orders of the stencils (integers) and the observed orders (floats)
+_MP_DTYPES = {**dict.fromkeys(["eps", "approx", "exact", "error", "abs_error", "rel_error", "error_radius"],
+                              object),
+              "derivative": np.int64, "theoretical_order": np.int64, "observed_order": np.float64}
 
 
 def _frame(parts: list[dict], columns: list[str], mp: bool) -> pd.DataFrame:
     """The table of the schemes' columns, in the order of ``columns``.
 
-    The mpf columns of an mp table are handed to pandas as object arrays: it keeps
-    them as they are instead of inspecting every number for a type to infer (the
-    dtype is object either way).  No ``columns=`` argument: the dict's order is
-    the columns' order, and pandas would otherwise reindex (three times the cost
-    of the frame itself).
+    The columns of an mp table are handed to pandas as arrays of the dtype it would
+    infer (:data:`_MP_DTYPES`): it keeps them as they are instead of inspecting every
+    value for a type.  No ``columns=`` argument: the dict's order is the columns'
+    order, and pandas would otherwise reindex (three times the cost of the frame itself).
     """
     data = {}
     for c in columns:
         values = [v for part in parts for v in part[c]]
-        data[c] = np.fromiter(values, dtype=object, count=len(values)) if mp and c in _MPF_COLUMNS else values
+        dtype = _MP_DTYPES.get(c) if mp else None
+        data[c] = values if dtype is None else np.fromiter(values, dtype=dtype, count=len(values))
     return pd.DataFrame(data, copy=False)  # the arrays are the table's own
 
 
