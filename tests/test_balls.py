@@ -236,3 +236,16 @@ def test_complex_step_formula():
     assert abs(float((value.imag / arb(1e-30)).mid()) - derivative) < 1e-12
     with pytest.raises(DomainError, match="analytic"):
         compile_balls(sp.Abs(x), (x,), complex=True)
+
+
+def test_long_sums_and_products_compile():
+    # one generated line "r = a + b + ..." of 5000 terms overflowed the compiler's recursion
+    # limit (RecursionError, an internal error); the closure program had no such limit
+    n = 5000
+    xs = sp.symbols(f"x0:{n}")
+    f = compile_balls(sp.Add(*[x ** 2 for x in xs]), xs)
+    assert f(*[arb(1)] * n) == n
+    g = compile_balls(sp.Mul(*xs), xs)
+    assert g(*[arb(1)] * n) == 1
+    h = compile_balls(sp.Add(*xs), xs)
+    assert h(*[arb(2)] * n) == 2 * n

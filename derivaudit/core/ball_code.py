@@ -51,6 +51,8 @@ from derivaudit.core.guards import active_limits
 
 __all__ = ["generate"]
 
+#: terms of a long sum or product per generated line (see :func:`_fold`)
+_TERMS_PER_LINE = 64
 #: the names the template reads besides registers and numbered constants
 _TEMPLATE = ("ABS", "FAIL", "LIMITS", "BOUNDS", "CGET", "CMAKE", "CTX")
 
@@ -124,16 +126,28 @@ def generate(n_args: int, constants: list[tuple[Callable, bool]], nodes, inputs,
     return run
 
 
+def _fold(w: _Writer, target: str, args: list[str], op: str) -> None:
+    """``target = a op b op …`` folded left to right, at most :data:`_TERMS_PER_LINE` terms a line.
+
+    ``((a op b) op c) op …`` is the order of one long line too, so the balls are
+    the same; one line of thousands of operators would nest the compiler's
+    syntax tree past its recursion limit.
+    """
+    w.lines.append(f"{target} = {f' {op} '.join(args[:_TERMS_PER_LINE])}")
+    for k in range(_TERMS_PER_LINE, len(args), _TERMS_PER_LINE - 1):
+        w.lines.append(f"{target} = {target} {op} {f' {op} '.join(args[k:k + _TERMS_PER_LINE - 1])}")
+
+
 def _write_step(w: _Writer, target: str, node, args: list[str], complex_: bool,
                 local_step: Callable) -> None:
     """One step's lines: the operation its closure in :mod:`~derivaudit.core.ball_steps`
     performs, in the same order; a call of that closure for the nodes not written out."""
     head = type(node)
     if isinstance(node, sp.Add):
-        w.lines.append(f"{target} = {' + '.join(args)}")
+        _fold(w, target, args, "+")
         return
     if isinstance(node, sp.Mul):
-        w.lines.append(f"{target} = {' * '.join(args)}")
+        _fold(w, target, args, "*")
         w.guard(target, node)
         return
     if isinstance(node, sp.Pow):
