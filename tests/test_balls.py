@@ -54,13 +54,55 @@ def test_certified_values_agree_with_mpmath_at_three_times_the_digits(text, poin
         assert abs(printed - reference) <= abs(reference) * mpmath.mpf(10) ** (1 - digits)
 
 
-@pytest.mark.parametrize("name", ["mpf", "_derivaudit_power", "mpmath", "exp", "r", "registers",
-                                  "arb", "sqrt", "lambda_", "_0"])
+#: names of the engine and of the generated code's template (see derivaudit.core.ball_code)
+ENGINE_NAMES = ["mpf", "_derivaudit_power", "mpmath", "exp", "r", "registers", "arb", "sqrt", "lambda_",
+                "_0", "r0", "r1", "k", "k0", "F0", "G0", "s", "big", "tiny", "limit", "make", "run",
+                "FAIL", "ABS", "CTX", "CGET", "CMAKE", "LIMITS", "BOUNDS", "source"]
+
+
+@pytest.mark.parametrize("name", ENGINE_NAMES)
 def test_a_variable_of_any_name_is_only_a_variable(name):
     v = sp.Symbol(name, real=True)
     expr = v ** 2 + sp.sin(v) ** 2 + sp.cos(v) ** 2 - 1
     ball = certified_value(expr, {v: sp.Rational(1, 2)}, 30)
     assert ball.mid == mpmath.mpf(1) / 4 or abs(ball.mid - mpmath.mpf(1) / 4) <= ball.rad
+
+
+def test_generated_code_never_contains_the_formulas_names_or_numbers():
+    """The generated source is the same text whatever the variables are called and
+    whatever the numbers are: only register numbers, template names and operators."""
+    def source(name, number):
+        v, w = sp.Symbol(name, real=True), sp.Symbol(name + "_2", real=True)
+        expr = sp.sin(v * w + number) ** 3 + sp.exp(-v ** 2 / number) + abs(v - w) + sp.acot(w)
+        return compile_balls(expr, (v, w)).run.source
+    reference = source("x", sp.Rational(7, 3))
+    for name in ENGINE_NAMES:
+        assert source(name, sp.Rational(7, 3)) == reference
+    integer = source("x", sp.Integer(123456789))
+    assert integer == source("mpf", sp.Integer(987654321)) and "123456789" not in integer
+    assert "sin" not in reference and "acot" not in reference
+
+
+def test_generated_and_step_programs_give_the_same_balls():
+    """The generated function and the closures it was written from agree bit for bit."""
+    from flint import ctx
+    w = sp.Symbol("w", real=True)
+    for expr in [parse_formula("x**5 - 3*x**3/7 + pi*x"), parse_formula("sigmoid(w*x + 1/3)"),
+                 abs(x - sp.Rational(1, 3)) + sp.Max(x, w), x ** w + sp.exp(-x ** 2 / 2),
+                 sp.Piecewise((x ** 2, x < 1), (sp.sqrt(x), True)) + sp.acoth(x + 2)]:
+        variables = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
+        f = compile_balls(expr, variables)
+        for bits in (64, 300):
+            saved, ctx.prec = ctx.prec, bits
+            try:
+                args = [arb(sp.Rational(3 + i, 7 + 2 * i).p) / (7 + 2 * i) for i in range(len(variables))]
+                registers = list(args) + f._constants_at(bits)
+                for step in f.steps:
+                    registers.append(step(registers))
+                got, want = f(*args), registers[f.result]
+                assert (got.mid(), got.rad()) == (want.mid(), want.rad())
+            finally:
+                ctx.prec = saved
 
 
 def test_mpf_named_variable_from_the_formula_language():
@@ -194,3 +236,16 @@ def test_complex_step_formula():
     assert abs(float((value.imag / arb(1e-30)).mid()) - derivative) < 1e-12
     with pytest.raises(DomainError, match="analytic"):
         compile_balls(sp.Abs(x), (x,), complex=True)
+
+
+def test_long_sums_and_products_compile():
+    # one generated line "r = a + b + ..." of 5000 terms overflowed the compiler's recursion
+    # limit (RecursionError, an internal error); the closure program had no such limit
+    n = 5000
+    xs = sp.symbols(f"x0:{n}")
+    f = compile_balls(sp.Add(*[x ** 2 for x in xs]), xs)
+    assert f(*[arb(1)] * n) == n
+    g = compile_balls(sp.Mul(*xs), xs)
+    assert g(*[arb(1)] * n) == 1
+    h = compile_balls(sp.Add(*xs), xs)
+    assert h(*[arb(2)] * n) == 2 * n

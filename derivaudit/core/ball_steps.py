@@ -27,7 +27,7 @@ from derivaudit.lang.functions import Step
 __all__ = ["to_mpf", "radius_mpf", "arb_from_raw", "special_exponent", "sum_step", "product_step",
            "power_step", "KINKS", "METHODS", "GROWS", "MPMATH_FALLBACKS", "SUPPORTED_FUNCTIONS",
            "fallback_step", "mean_value_ball", "relational_operands", "UnsupportedFunction",
-           "magnitude_guarded"]
+           "magnitude_guarded", "magnitude_bounds", "magnitude_exceeded", "guard_name"]
 
 
 _MAKE_MPF = mpmath.mp.make_mpf
@@ -342,12 +342,26 @@ def mean_value_ball(function, slope, value):
 _BOUNDS: dict[int, tuple] = {}
 
 
-def _bounds(limit: int) -> tuple:
+def magnitude_bounds(limit: int) -> tuple:
+    """``(big, tiny)`` as balls: a value is refused when ``|v| ≥ big``, or ``|v| < tiny``
+    and ``v ≠ 0`` is proved (see :func:`magnitude_guarded`)."""
     hit = _BOUNDS.get(limit)
     if hit is None:
         k = int(math.floor(limit * math.log2(10))) + 1
         hit = _BOUNDS[limit] = (arb(2) ** k, arb(2) ** -k)
     return hit
+
+
+def guard_name(node) -> str:
+    """How a magnitude guard names its node: the node, or its head when that is long."""
+    name = str(node)
+    return type(node).__name__ if len(name) > 40 else name
+
+
+def magnitude_exceeded(name: str, limit: int):
+    """Raise the LimitExceeded of a value outside ``10^±limit`` at the node ``name``."""
+    raise LimitExceeded(f"{name} is outside 10^-{limit} … 10^{limit} "
+                        "(limit Limits.max_value_digits)")
 
 
 def magnitude_guarded(step: Callable, node) -> Callable:
@@ -359,17 +373,14 @@ def magnitude_guarded(step: Callable, node) -> Callable:
     exponent has: the magnitude is checked where values grow (products, powers,
     exponentials), as the mpmath guards did.
     """
-    name = str(node)
-    if len(name) > 40:
-        name = type(node).__name__
+    name = guard_name(node)
 
     def guarded(r):
         value = step(r)
         limit = active_limits().max_value_digits
-        big, tiny = _BOUNDS.get(limit) or _bounds(limit)
+        big, tiny = magnitude_bounds(limit)
         size = abs(value)
         if size >= big or (size < tiny and not value.contains(0)):
-            raise LimitExceeded(f"{name} is outside 10^-{limit} … 10^{limit} "
-                                "(limit Limits.max_value_digits)")
+            magnitude_exceeded(name, limit)
         return value
     return guarded

@@ -10,10 +10,14 @@ digits or from agreement between two precisions.
 Compilation (:func:`compile_balls`) walks the sympy tree once and flattens it
 into a list of closures over register numbers (a small register machine).
 Identical subtrees are compiled once (hash-consing on sympy's structural
-equality), so common subexpressions are shared.  No source text is generated
-and nothing is evaluated from text: user variables are positions in the
-argument list and have no name in the compiled program, so a variable called
-``mpf`` or ``_derivaudit_power`` cannot collide with anything.
+equality), so common subexpressions are shared.  The same program is then
+written as one straight-line Python function (:mod:`derivaudit.core.ball_code`),
+which is what a call runs; the closures remain for :meth:`BallFormula.failing_node`.
+That generated source is built from the tree's structure only — register
+numbers, template names, operators — never from the formula's text: user
+variables are positional parameters and numbers and functions are objects in
+closure cells, so a variable called ``mpf``, ``_derivaudit_power`` or ``r0``
+cannot collide with anything (see the safety argument in that module).
 
 Kinks are sound on balls: ``abs``, ``max``/``min`` (and so ``relu``),
 ``sign``, ``Heaviside``, ``floor``/``ceiling`` and ``Piecewise`` return a ball
@@ -44,6 +48,7 @@ import mpmath
 import sympy as sp
 from flint import acb, arb, ctx, fmpq
 
+from derivaudit.core.ball_code import generate
 from derivaudit.core.ball_steps import (GROWS, KINKS, METHODS, MPMATH_FALLBACKS, SUPPORTED_FUNCTIONS,
                                         UnsupportedFunction, arb_from_raw, fallback_step,
                                         power_step, product_step, relational_operands,
@@ -150,15 +155,11 @@ class BallFormula:
     #: register of the result
     result: int = 0
     _constant_cache: dict = field(repr=False, default_factory=dict, compare=False)
+    #: the same program as one generated function of the arguments (see :mod:`~derivaudit.core.ball_code`)
+    run: Callable = field(repr=False, default=None, compare=False)
 
     def __call__(self, *args):
-        registers = list(args)
-        if self.constants:
-            registers += self._constants_at(ctx.prec)
-        append = registers.append
-        for step in self.steps:
-            append(step(registers))
-        return registers[self.result]
+        return self.run(*args)
 
     def _constants_at(self, prec: int) -> list:
         cached = self._constant_cache.get(prec)
@@ -203,6 +204,8 @@ class _Compiler:
         self.registers: dict[sp.Basic, int] = {v: i for i, v in enumerate(variables)}
         self.n_args = len(variables)
         self.constants: list[Callable] = []
+        #: per constant: exact at every precision (an integer, a binary float), so built once
+        self.fixed: list[bool] = []
         self.steps: list[Callable] = []
         self.nodes: list[sp.Expr] = []
         self.inputs: list[tuple[int, ...]] = []
@@ -225,6 +228,7 @@ class _Compiler:
             if make is not None:
                 self.registers[node] = self.n_args + len(self.constants)
                 self.constants.append(_as_complex(make) if self.complex else make)
+                self.fixed.append(isinstance(node, (sp.Integer, sp.Float)) or node is sp.I)
                 continue
             if not isinstance(node, sp.Symbol):
                 stack.extend(_operands(node))
@@ -336,8 +340,16 @@ def _step_for(node, regs: list[int], complex_: bool) -> Callable:
 def _compile(expr: sp.Expr, variables: tuple, complex_: bool) -> BallFormula:
     compiler = _Compiler(variables, complex_)
     result = compiler.flatten(expr)
-    return BallFormula(expr, variables, complex_, tuple(compiler.constants), tuple(compiler.steps),
-                       tuple(compiler.nodes), tuple(compiler.inputs), result)
+    formula = BallFormula(expr, variables, complex_, tuple(compiler.constants), tuple(compiler.steps),
+                          tuple(compiler.nodes), tuple(compiler.inputs), result)
+    run = generate(len(variables), list(zip(compiler.constants, compiler.fixed)), compiler.nodes,
+                   compiler.inputs, result, complex_,
+                   lambda node, k: _step_for(node, list(range(k)), complex_),
+                   formula._constant_cache, formula._constants_at)
+    # the generated function reads the formula's own cache of constants, so it is made
+    # after the (frozen) formula and set the way a frozen dataclass sets a field
+    object.__setattr__(formula, "run", run)
+    return formula
 
 
 def compile_balls(expr: sp.Expr, variables: Sequence[sp.Symbol], *, complex: bool = False) -> BallFormula:

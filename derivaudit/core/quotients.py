@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import lru_cache, reduce
+from functools import reduce
+from operator import is_
+from typing import NamedTuple
 
 import sympy as sp
-from flint import acb, arb, fmpq
+from flint import acb, arb, ctx, fmpq
 
 from derivaudit.core.balls import BallFormula, ball_precision, compile_balls, digits_to_bits, exact_ball
 from derivaudit.core.certify import explain_failure
@@ -39,18 +40,19 @@ from derivaudit.core.guards import under_limits
 from derivaudit.errors import DomainError, LimitExceeded
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["Cell", "BallSamples", "quotient_ball", "StepCertifier", "predicted_bits", "float_errors"]
+__all__ = ["Cell", "BallSamples", "quotient_ball", "StepCertifier", "predicted_bits", "step_bits", "float_errors"]
 
 _LOG2_10 = math.log2(10)
+_ZERO = arb(0)
 
 
-@dataclass(slots=True)
-class Cell:
+class Cell(NamedTuple):
     """One certified row of a study: the balls of ``D_ε f``, ``f⁽ᵈ⁾`` and their difference.
 
     ``below_resolution`` says the error was proved below the resolution (and
     is reported as 0); ``approx_below_resolution`` the same of a quotient whose
-    exact value is 0.
+    exact value is 0.  A named tuple: a study makes one per row, and a tuple is
+    the cheapest object Python builds.
     """
 
     approx: object
@@ -103,12 +105,16 @@ class BallSamples:
         v = self.directions[0] if len(self.directions) == 1 else None
         self._along = None if v is None else (self.indices[0], self._rational[v], self.point[v])
 
-    def arguments(self, shifts: tuple, bits: int) -> list:
+    def _base_at(self, bits: int) -> list:
+        """The unshifted point's coordinates as balls at ``bits`` (made once per precision)."""
         base = self._base.get(bits)
         if base is None:
             base = self._base[bits] = [_point_ball(self._rational[v], self.point[v], 0)
                                        for v in self.formula.variables]
-        args = list(base)
+        return base
+
+    def arguments(self, shifts: tuple, bits: int) -> list:
+        args = list(self._base_at(bits))
         for i, v, s in zip(self.indices, self.directions, shifts):
             if s:
                 args[i] = _point_ball(self._rational[v], self.point[v], s)
@@ -143,6 +149,35 @@ class BallSamples:
             return None
         self.memo[key] = (bits, value)
         return value
+
+    def values(self, needed, bits: int) -> list:
+        """:meth:`value` of each ``(key, shift)`` of ``needed``, in order: a step's samples
+        in one loop (the one-direction case inlined, the same balls as :meth:`value`)."""
+        if self._along is None:
+            return [self.value(key, shift, bits) for key, shift in needed]
+        base = self._base_at(bits)
+        index, coordinate, exact = self._along
+        memo, run, out, single = self.memo, self.formula.run, [], len(base) == 1
+        for key, shift in needed:
+            hit = memo.get(key)
+            if hit is not None and hit[0] >= bits:
+                out.append(hit[1])
+                continue
+            if isinstance(shift, tuple):
+                out.append(self.value(key, shift, bits))
+                continue
+            args = list(base)
+            if shift:
+                args[index] = arb(coordinate + shift) if coordinate is not None else _point_ball(None, exact, shift)
+            value = run(args[0]) if single else run(*args)
+            self.evaluations += 1
+            if value.is_finite():
+                memo[key] = (bits, value)
+            else:
+                self._explain(args, (shift,))
+                value = None
+            out.append(value)
+        return out
 
     def _explain(self, args, shifts) -> None:
         moved = {**self.point, **{v: self.point[v] + sp.Rational(int(s.p), int(s.q))
@@ -243,7 +278,7 @@ def _weighted_sum(values, positions, terms, divisor, scaled: bool) -> tuple:
 
 
 #: (ids of the stencils, ε) → (stencils, distinct sample keys and shifts, each stencil's terms,
-#: divisor and the positions of its samples among the distinct ones)
+#: divisor, the positions of its samples among the distinct ones, and (position, weight) pairs)
 _PLANS: dict[tuple, tuple] = {}
 
 
@@ -253,7 +288,7 @@ def _step_plan(stencils, eps: sp.Rational) -> tuple:
     stencil its terms, divisor and sample positions (None for the complex step)."""
     key = (tuple(map(id, stencils)), eps.p, eps.q)
     hit = _PLANS.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], stencils)):
+    if hit is not None and all(map(is_, hit[0], stencils)):
         return hit[1], hit[2]
     positions: dict = {}
     samples = []
@@ -267,7 +302,10 @@ def _step_plan(stencils, eps: sp.Rational) -> tuple:
             if sample_key not in positions:
                 positions[sample_key] = len(samples)
                 samples.append((sample_key, shift))
-        per_stencil.append((terms, divisor, tuple(positions[k] for k, _, _ in terms)))
+        places = tuple(positions[k] for k, _, _ in terms)
+        # the weights also as exact balls: ball × ball is what ball × int computes, without
+        # converting the int at every product
+        per_stencil.append((terms, divisor, places, tuple(zip(places, (arb(w) for _, _, w in terms)))))
     if len(_PLANS) >= 4096:
         _PLANS.clear()
     _PLANS[key] = (tuple(stencils), tuple(samples), per_stencil)
@@ -278,17 +316,20 @@ def predicted_bits(dps: int, st, eps: sp.Rational, magnitude_bits: int) -> int:
     """Working precision expected to certify a cell: ``dps`` digits, ``d·log2(1/ε)`` bits
     for what the quotient cancels, ``p·log2(1/ε)`` for what its error cancels (no more
     than an error at the resolution needs), and the point's size."""
-    return _predicted_bits(dps, st.derivative, st.accuracy, int(eps.p), int(eps.q), magnitude_bits)
+    return step_bits(dps, (st,), eps, magnitude_bits)
 
 
-@lru_cache(maxsize=4096)
-def _predicted_bits(dps: int, derivative: int, accuracy: int, p: int, q: int, magnitude_bits: int) -> int:
+def step_bits(dps: int, stencils, eps: sp.Rational, magnitude_bits: int) -> int:
+    """The most :func:`predicted_bits` of any of ``stencils`` at ``eps``: the precision of
+    a step, whose samples the stencils share."""
+    digits = digits_to_bits(dps)
+    p, q = int(eps.p), int(eps.q)
     cancel = 0
     if p < q:
         log_step = q.bit_length() - p.bit_length() + 1
         # an error below the resolution 10^-dps·|f⁽ᵈ⁾| needs no digits of its own
-        cancel = derivative * log_step + min(accuracy * log_step, digits_to_bits(dps) + 8)
-    return digits_to_bits(dps) + 24 + cancel + max(0, magnitude_bits)
+        cancel = max(st.derivative * log_step + min(st.accuracy * log_step, digits + 8) for st in stencils)
+    return digits + 24 + cancel + max(0, magnitude_bits)
 
 
 def _accurate(ball, need_bits: float) -> bool:
@@ -354,26 +395,64 @@ class StepCertifier:
         """The certified cells of every scheme at step ``eps``: one precision for the step
         (the most any scheme is predicted to need), so the schemes share their samples;
         a scheme that falls short goes on alone at the precision it lacks."""
-        bits = max(64, bits or max(predicted_bits(self.dps, st, eps, self.magnitude_bits) for st in stencils))
+        bits = max(64, bits or step_bits(self.dps, stencils, eps, self.magnitude_bits))
         needed, plans = _step_plan(stencils, eps)
-        with ball_precision(bits):
-            scaled = self._scaled(bits)  # the exact value first, as the first stencil's _try would
-            values = self._step_samples(needed, bits)
-            # a plan is (terms, divisor, sample positions); None for the complex step
-            cells = [self._try(st, eps, bits, plan and _weighted_sum(values, plan[2], plan[0], plan[1], scaled))
-                     for st, plan in zip(stencils, plans)]
+        saved, ctx.prec = ctx.prec, bits  # ball_precision(bits), without the object
+        try:
+            # whether a quotient needs the scale of its terms (no exact value, or an exact 0);
+            # the exact value first, as the first stencil's _try would compute it
+            exact = self.exact_at(bits) if self.exact_formula is not None else None
+            scaled = exact is None or exact[1] is None
+            # None for a sample that is not finite: a stencil needing it falls short
+            values = self.samples.values(needed, bits)
+            if scaled or not (exact[0].is_exact() or exact[0].rel_accuracy_bits() >= self.need):
+                # a plan is (terms, divisor, sample positions, ...); None for the complex step
+                cells = [self._try(st, eps, bits, plan and _weighted_sum(values, plan[2], plan[0], plan[1],
+                                                                         scaled))[0]
+                         for st, plan in zip(stencils, plans)]
+            else:
+                cells = self._step_tries(stencils, eps, bits, plans, values)
+        finally:
+            ctx.prec = saved
+        if None not in cells:
+            return cells
+        # every stencil is tried before any is retried: the retries start from the last shortfall
         return [cell if cell is not None else self._certify(st, eps, self._next_bits(bits))
-                for (cell, _), st in zip(cells, stencils)]
+                for cell, st in zip(cells, stencils)]
 
-    def _step_samples(self, needed, bits: int) -> list:
-        """The balls of a step's distinct samples at ``bits`` (None for one that is not
-        finite: a stencil needing it falls short, as in :func:`quotient_ball`)."""
-        value = self.samples.value
-        return [value(key, shift, bits) for key, shift in needed]
-
-    def _scaled(self, bits: int) -> bool:
-        """Whether a quotient needs the scale of its terms (no exact value, or an exact 0)."""
-        return self.exact_formula is None or self.exact_at(bits)[1] is None
+    def _step_tries(self, stencils, eps, bits: int, plans, values) -> list:
+        """:meth:`_try` of every stencil of a step, inlined for the common case: an exact
+        value certified at ``bits`` and not 0 (so a resolution, and no terms' scale).
+        The same balls and decisions; a stencil that falls short is None."""
+        exact, resolution = self.exact_at(bits)
+        need, zero, cells, new_cell = self.need, _ZERO, [], tuple.__new__  # Cell(...) without its __new__
+        for st, plan in zip(stencils, plans):
+            if plan is None:  # the complex step
+                cells.append(self._try(st, eps, bits)[0])
+                continue
+            total = zero
+            for i, weight in plan[3]:
+                value = values[i]
+                if value is None:
+                    break
+                total += value * weight
+            else:
+                approx = total / arb(plan[1])
+                if approx.rel_accuracy_bits() < need and not approx.is_exact():
+                    self._short = _missing_bits(approx, need)
+                    cells.append(None)
+                    continue
+                error = approx - exact
+                below = abs(error) < resolution  # documented: such errors read 0
+                if not below and error.rel_accuracy_bits() < need and not error.is_exact():
+                    self._short = _missing_bits(error, need)
+                    cells.append(None)
+                    continue
+                cells.append(new_cell(Cell, (approx, exact, error, below, False, bits)))
+                continue
+            self._short = -1  # a sample is not finite
+            cells.append(None)
+        return cells
 
     def _next_bits(self, bits: int) -> int:
         return min(self.cap, bits * 2 if self._short < 0 else max(bits + self._short + 16, bits * 5 // 4))

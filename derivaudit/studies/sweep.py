@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import mpmath
 from flint import arb
-from mpmath.libmp import fnan, from_man_exp, fzero, mpf_abs, mpf_div, to_float
+from mpmath.libmp import dps_to_prec, fnan, from_man_exp, fzero, mpf_abs, mpf_div, round_nearest, to_float
 import numpy as np
 import pandas as pd
 import sympy as sp
@@ -34,7 +34,7 @@ from derivaudit.core.certify import explain_failure
 from derivaudit.core.guards import gc_paused, per_call_budgets
 from derivaudit.core.numeric import compile_formula, difference_quotient_float64, require_analytic
 from derivaudit.core.numeric import to_mpf as to_mpf_exact
-from derivaudit.core.quotients import BallSamples, StepCertifier, float_errors, predicted_bits
+from derivaudit.core.quotients import BallSamples, StepCertifier, float_errors, step_bits
 from derivaudit.core.custom_stencils import resolve_schemes
 from derivaudit.core.symbolic import as_symbol, default_variable, derivative, partial, require_variables
 from derivaudit.errors import DerivauditError, DomainError
@@ -59,6 +59,10 @@ def _rounded(ball, prec: int, rnd) -> tuple:
     return from_man_exp(int(man), int(exp), prec, rnd)
 
 
+_MPF = mpmath.mp.mpf
+_NEW = object.__new__
+
+
 def _cell_columns(st, steps, step_floats, cells, dps: int) -> dict[str, list]:
     """The table's columns for one scheme from its certified cells, rounded to ``dps`` digits.
 
@@ -67,39 +71,70 @@ def _cell_columns(st, steps, step_floats, cells, dps: int) -> dict[str, list]:
     the distance from each reported error to the true one.  Numbers equal
     by construction (the exact value, zeros, NaN) are one shared ``mpf``:
     fewer objects for the garbage collector to walk afterwards.
+
+    This loop makes most of a table's numbers, so it is written flat: an
+    ``mpf`` is made as ``mpmath.mp.make_mpf`` makes it (a bare instance given
+    its raw tuple), the rounding is mpmath's own ``from_man_exp`` on the
+    midpoint's exact mantissa and exponent, and a radius (an exact ball) is
+    read without a rounding.
     """
     values, exacts, errs, sizes, rels, radii, size_floats = [], [], [], [], [], [], []
-    make = mpmath.mp.make_mpf
-    with mpmath.workdps(dps):
-        prec, rnd = mpmath.mp._prec_rounding
+    make, new, mpf, ldexp = mpmath.mp.make_mpf, _NEW, _MPF, math.ldexp
+    prec, rnd = dps_to_prec(dps), round_nearest  # what mpmath.workdps(dps) sets
     nan, zero = make(fnan), make(fzero)
     last_ball, exact = None, None
-    for cell in cells:
-        values.append(zero if cell.approx_below_resolution else make(_rounded(cell.approx, prec, rnd)))
-        if cell.exact is None:  # no derivative at the point: nothing to compare with
+    for approx, exact_ball, error_ball, below, approx_below, _ in cells:
+        if approx_below:
+            values.append(zero)
+        else:
+            man, exp = approx.mid().man_exp()
+            value = new(mpf)
+            value._mpf_ = from_man_exp(int(man), int(exp), prec, rnd)
+            values.append(value)
+        if exact_ball is None:  # no derivative at the point: nothing to compare with
             for column in (exacts, errs, sizes, rels, radii):
                 column.append(nan)
             size_floats.append(math.nan)
             continue
-        if cell.exact is not last_ball:  # one exact ball serves most cells: convert it once
-            last_ball, raw_exact = cell.exact, _rounded(cell.exact, prec, rnd)
+        if exact_ball is not last_ball:  # one exact ball serves most cells: convert it once
+            last_ball, raw_exact = exact_ball, _rounded(exact_ball, prec, rnd)
             exact, abs_exact = make(raw_exact), mpf_abs(raw_exact, prec, rnd)
         exacts.append(exact)
-        if cell.below_resolution:
+        if below:
             errs.append(zero)
             sizes.append(zero)
             rels.append(zero if raw_exact != fzero else nan)
-            radii.append(to_mpf(abs(cell.error).abs_upper()))
+            radii.append(to_mpf(abs(error_ball).abs_upper()))
             size_floats.append(0.0)
             continue
-        error = _rounded(cell.error, prec, rnd)
-        # already rounded to prec: |error| is the same tuple with the sign cleared
-        size = (0,) + error[1:] if error[0] else error
-        errs.append(make(error))
-        sizes.append(make(size) if error[0] else errs[-1])
-        rels.append(make(mpf_div(size, abs_exact, prec, rnd)) if raw_exact != fzero else nan)
-        radii.append(to_mpf(cell.error.rad()))
-        size_floats.append(to_float(size, rnd=rnd))  # float(|error|), as observed_order takes it
+        man, exp = error_ball.mid().man_exp()
+        error = from_man_exp(int(man), int(exp), prec, rnd)
+        value = new(mpf)
+        value._mpf_ = error
+        errs.append(value)
+        sign, man, exp, bc = error
+        if sign:  # already rounded to prec: |error| is the same tuple with the sign cleared
+            size = (0, man, exp, bc)
+            value = new(mpf)
+            value._mpf_ = size
+        else:
+            size = error
+        sizes.append(value)
+        # float(|error|), as observed_order takes it: to_float rounds the mantissa to 53 bits
+        # (to nearest, as float() of an integer does) and scales it; outside the range where
+        # that cannot overflow, to_float itself
+        size_floats.append(ldexp(float(man), exp) if bc < 1000 and -1000 < exp + bc < 1000
+                           else to_float(size, rnd=rnd))
+        if raw_exact != fzero:
+            value = new(mpf)
+            value._mpf_ = mpf_div(size, abs_exact, prec, rnd)
+            rels.append(value)
+        else:
+            rels.append(nan)
+        man, exp = error_ball.rad().man_exp()  # the radius is exact: no rounding
+        value = new(mpf)
+        value._mpf_ = from_man_exp(int(man), int(exp))
+        radii.append(value)
     orders = observed_order(sizes, steps, size_floats, step_floats)
     return _columns(st, steps, values, exacts, errs, sizes, rels, radii, orders)
 
@@ -240,15 +275,14 @@ def _mp_sweep(request: _Request, f, exact, advance, limits: Limits) -> list[dict
                               exact_is_zero=_is_zero_by_sympy(request.exact_expr, request.point))
     eps_values = [_step_value(int(s.p), int(s.q), dps) for s in steps]
     # Most demanding step first: the exact value computed for it serves every other cell.
-    bits = [max(predicted_bits(dps, st, eps, certifier.magnitude_bits) for st in stencils) for eps in steps]
-    cells = {}
+    bits = [step_bits(dps, stencils, eps, certifier.magnitude_bits) for eps in steps]
+    cells = [[None] * len(steps) for _ in stencils]  # per scheme, in the order of the steps
     for j in sorted(range(len(steps)), key=bits.__getitem__, reverse=True):
-        for i, cell in enumerate(certifier.step_cells(stencils, steps[j], limits, bits[j])):
-            cells[i, j] = cell
+        for column, cell in zip(cells, certifier.step_cells(stencils, steps[j], limits, bits[j])):
+            column[j] = cell
             advance()
     step_floats = [abs(float(e)) for e in eps_values]
-    return [_cell_columns(st, eps_values, step_floats, [cells[i, j] for j in range(len(steps))], dps)
-            for i, st in enumerate(stencils)]
+    return [_cell_columns(st, eps_values, step_floats, column, dps) for st, column in zip(stencils, cells)]
 
 
 def _float64_sweep(request: _Request, exact, advance, models: dict, limits: Limits) -> list[dict]:
@@ -342,10 +376,7 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
             parts = _mp_sweep(request, f, exact, advance, limits)
         else:
             parts = _float64_sweep(request, exact, advance, models, limits)
-    columns = TABLE_COLUMNS + ([] if mp else ["predicted_error"])
-    # no columns= argument: the dict's order is the columns' order, and pandas
-    # would otherwise reindex (three times the cost of the frame itself)
-    table = pd.DataFrame({c: [v for part in parts for v in part[c]] for c in columns})
+    table = _frame(parts, TABLE_COLUMNS + ([] if mp else ["predicted_error"]), mp)
     table.attrs.update(_attrs(request))
     # reports show what the user typed beside the canonical form
     table.attrs["formula_typed"] = formula.strip() if isinstance(formula, str) else table.attrs["formula"]
@@ -362,6 +393,29 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
             table.attrs["order_notes"] = notes
     stencil_attrs(table, request.stencils, claimed_order)
     return table
+
+
+#: the dtype of each column of an mp table whose values have one known type: mpmath numbers
+#: (object), the orders of the stencils (integers) and the observed orders (floats)
+_MP_DTYPES = {**dict.fromkeys(["eps", "approx", "exact", "error", "abs_error", "rel_error", "error_radius"],
+                              object),
+              "derivative": np.int64, "theoretical_order": np.int64, "observed_order": np.float64}
+
+
+def _frame(parts: list[dict], columns: list[str], mp: bool) -> pd.DataFrame:
+    """The table of the schemes' columns, in the order of ``columns``.
+
+    The columns of an mp table are handed to pandas as arrays of the dtype it would
+    infer (:data:`_MP_DTYPES`): it keeps them as they are instead of inspecting every
+    value for a type.  No ``columns=`` argument: the dict's order is the columns'
+    order, and pandas would otherwise reindex (three times the cost of the frame itself).
+    """
+    data = {}
+    for c in columns:
+        values = [v for part in parts for v in part[c]]
+        dtype = _MP_DTYPES.get(c) if mp else None
+        data[c] = values if dtype is None else np.fromiter(values, dtype=dtype, count=len(values))
+    return pd.DataFrame(data, copy=False)  # the arrays are the table's own
 
 
 def _attrs(request: _Request) -> dict:
