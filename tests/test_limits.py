@@ -1,6 +1,7 @@
 """Every resource limit at its boundary: just under passes, just over fails."""
 
 import dataclasses
+import gc
 import time
 
 import mpmath
@@ -156,3 +157,44 @@ def test_every_limit_field_is_documented_and_tested():
                "diagnosis_seconds",  # diagnosis_seconds: tests/test_soundness_audit.py
                "check_seconds"}  # check_seconds: tests/test_soundness_check.py
     assert names == covered
+
+
+def _busy(seconds: float) -> None:
+    """Plain Python work for ``seconds``: where an asynchronous exception would land."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        sum(range(100))
+
+
+def test_a_budget_whose_block_never_ran_stops_firing():
+    # An exception landing inside time_budget.__enter__, after the watchdog armed the budget
+    # but before the with block began, means __exit__ never runs. The watchdog used to raise the
+    # budget's exception into the thread every 20 ms forever after (in a notebook: a
+    # LimitExceeded-like error hitting unrelated code long after the audit ended).
+    budget = time_budget(0.05, "a block interrupted while entering")
+    budget.__enter__()        # armed, and never exited: as if interrupted right after arming
+    del budget
+    gc.collect()
+    _busy(0.5)                # would raise the leaked budget's exception within 0.05 s
+
+
+def test_a_budget_kept_alive_but_never_exited_stops_after_a_while():
+    # the same leak with the budget object kept alive (a traceback holding its frame): the
+    # watchdog gives up re-raising; at most one stray exception was pending when it did
+    from derivaudit.core.guards import MAX_REFIRE_SECONDS
+
+    budget = time_budget(0.01, "a block whose exit was lost")
+    budget.__enter__()
+    strays = 0
+    end = time.monotonic() + MAX_REFIRE_SECONDS + 1.0
+    while time.monotonic() < end:
+        try:
+            _busy(0.01)
+        except BaseException as exc:  # noqa: BLE001 - counting the watchdog's raises
+            assert "a block whose exit was lost" in str(exc)
+            strays += 1
+    assert strays > 0                     # it did fire while it could still be a live block
+    quiet_since = time.monotonic()
+    _busy(0.5)                            # and then not again
+    assert time.monotonic() - quiet_since >= 0.5
+    budget.__exit__(None, None, None)

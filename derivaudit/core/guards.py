@@ -37,6 +37,7 @@ import math
 import os
 import threading
 import time
+import weakref
 from typing import Callable
 
 import mpmath
@@ -47,7 +48,7 @@ from derivaudit.errors import LimitExceeded
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["time_budget", "evaluation_limits", "active_limits", "per_call_budgets", "under_limits", "lambdify_mpmath", "GUARDED_FUNCTIONS",
-           "gc_paused"]
+           "gc_paused", "MAX_REFIRE_SECONDS"]
 
 
 # -- wall-clock budgets --------------------------------------------------------
@@ -87,12 +88,18 @@ class _Stubborn(BaseException):
 
 #: polite (Exception) raises before the stubborn (BaseException) ones
 _POLITE_TRIES = 3
+#: an expired budget's exception is raised again for at most this long: a block that has not
+#: left by then lost its exit (an exception landed in ``__enter__`` after the budget was armed),
+#: and raising on would hit whatever code the thread runs next
+MAX_REFIRE_SECONDS = 2.0
 
 
 class _Token:
-    __slots__ = ("thread_id", "exc_class", "stubborn_class", "active", "fired", "deadline")
+    __slots__ = ("thread_id", "exc_class", "stubborn_class", "active", "fired", "deadline", "owner",
+                 "first_fired")
 
-    def __init__(self, thread_id: int, exc_class: type, stubborn_class: type, deadline: float):
+    def __init__(self, thread_id: int, exc_class: type, stubborn_class: type, deadline: float,
+                 owner: Callable[[], object] | None = None):
         self.thread_id = thread_id
         #: may be moved later by the owning thread (:meth:`time_budget.renew`) without the lock
         self.deadline = deadline
@@ -100,6 +107,16 @@ class _Token:
         self.stubborn_class = stubborn_class
         self.active = True
         self.fired = 0
+        #: a weak reference to the budget object: dead once its ``with`` statement is gone
+        self.owner = owner
+        self.first_fired = 0.0
+
+    def abandoned(self, now: float) -> bool:
+        """Has the block surely been left without disarming (its budget object is gone, or
+        it was fired at for :data:`MAX_REFIRE_SECONDS`)?"""
+        if self.owner is not None and self.owner() is None:
+            return True
+        return self.fired > 0 and now - self.first_fired > MAX_REFIRE_SECONDS
 
 
 class _Watchdog:
@@ -111,8 +128,8 @@ class _Watchdog:
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
 
-    def arm(self, seconds: float, exc_class: type, stubborn_class: type) -> _Token:
-        token = _Token(threading.get_ident(), exc_class, stubborn_class, time.monotonic() + seconds)
+    def arm(self, seconds: float, exc_class: type, stubborn_class: type, owner=None) -> _Token:
+        token = _Token(threading.get_ident(), exc_class, stubborn_class, time.monotonic() + seconds, owner)
         with self._cond:
             heapq.heappush(self._heap, (token.deadline, next(self._order), token))
             if self._thread is None or not self._thread.is_alive():
@@ -146,9 +163,14 @@ class _Watchdog:
                     self._cond.wait(when - now)
                     continue
                 heapq.heappop(self._heap)
+                if token.abandoned(now):
+                    token.active = False
+                    continue
                 if not token.fired and token.deadline > now:  # renewed since it was queued
                     heapq.heappush(self._heap, (token.deadline, next(self._order), token))
                     continue
+                if not token.fired:
+                    token.first_fired = now
                 token.fired += 1
                 _set_async_exc(token.thread_id, token.exc_class if token.fired <= _POLITE_TRIES
                                else token.stubborn_class)
@@ -220,8 +242,10 @@ class time_budget:
         if seconds is None or seconds <= 0 or math.isinf(seconds):
             return self
         self._prec = mpmath.mp.prec
+        # the weak reference lets the watchdog drop a budget whose with statement failed
+        # between arming and entering its block (so __exit__ never runs)
         self._token = _WATCHDOG.arm(seconds, _expired_class(self.message),
-                                    _stubborn_class(self.message))
+                                    _stubborn_class(self.message), weakref.ref(self))
         return self
 
     def __exit__(self, exc_type, exc, tb):
