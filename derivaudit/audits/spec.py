@@ -490,7 +490,7 @@ def build(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS,
         local[d.name] = value
         # a definition without variables (N = X.shape[0], I = np.eye(C)) is a constant: later
         # formulas see its value, so it can size and index (np.arange(N)) as a literal can
-        constant = d.name != "loss" and not any(getattr(e, "free_symbols", None) for e in entries(value))
+        constant = d.name != "loss" and not any(isinstance(e, sp.Basic) and e.free_symbols for e in entries(value))
         env[d.name] = value if constant else symbol_array(d.name, shape_of(value))
     for d in spec.backward:
         env[d.name] = _evaluate(d, env, spec.source, limits, keepdims)
