@@ -129,6 +129,12 @@ def arity_text(spec: FunctionSpec) -> str:
     return f"{spec.min_args} to {spec.max_args} arguments"
 
 
+def _abs(z):
+    """``|z|``, canonical: sympy leaves ``Abs(-Abs(x))`` as ``Abs(Abs(x))``, which prints as
+    ``abs(abs(x))`` and reads back as ``Abs(x)``; taking the sign out first avoids it."""
+    return sp.Abs(-z if z.could_extract_minus_sign() else z)
+
+
 def _unary(f, analytic=True):
     return FunctionSpec(f, 1, 1, analytic)
 
@@ -163,7 +169,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "erf": _unary(sp.erf),
     "sigmoid": _unary(_sigmoid),
     "softplus": _unary(_softplus),
-    "abs": _unary(sp.Abs, analytic=False),
+    "abs": _unary(_abs, analytic=False),
     "relu": _unary(lambda z: sp.Max(0, z), analytic=False),
     # doit(): sympy's Max/Min may leave an unevaluated Min(1, 69) inside; printing and
     # parsing again would evaluate it, so the tree is made canonical once, here
