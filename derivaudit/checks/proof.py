@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from derivaudit.core.piecewise import Branch
+from derivaudit.lang.functions import Step
 from derivaudit.lang.parse import free_variables
 
 __all__ = ["Symbolic", "symbolic_difference", "kink_arguments", "expanded_terms", "safe_expand",
@@ -70,7 +72,7 @@ def _forms(expr: sp.Expr, use_simplify: bool) -> Iterator[tuple[str, sp.Expr]]:
         yield method, form
 
 
-_KINK_FUNCTIONS = (sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min)
+_KINK_FUNCTIONS = (sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min, Branch, Step)
 #: deepest nesting of kink case splits (2**depth cases at most)
 _MAX_KINK_SPLITS = 4
 
@@ -292,7 +294,7 @@ def kink_arguments(exprs: Iterable[sp.Expr]) -> list[sp.Expr]:
     found: list[sp.Expr] = []
     for expr in exprs:
         for node in sp.preorder_traversal(expr):
-            if isinstance(node, (sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta)):
+            if isinstance(node, (sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta, Branch, Step)):
                 found.append(node.args[0])
             elif isinstance(node, (sp.Max, sp.Min)):
                 args = node.args

@@ -52,6 +52,8 @@ import sympy as sp
 
 from derivaudit.core.balls import compile_balls
 from derivaudit.core.certify import certified_value, excludes_zero
+from derivaudit.core.piecewise import Branch
+from derivaudit.lang.functions import Step
 from derivaudit.errors import DomainError, LimitExceeded
 from derivaudit.lang.parse import free_variables
 from derivaudit.limits import Limits
@@ -122,7 +124,7 @@ def switch_arguments(exprs: Sequence[sp.Expr]) -> list[sp.Expr]:
     found: list[sp.Expr] = []
     for expr in exprs:
         for node in sp.preorder_traversal(expr):
-            if isinstance(node, (sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta, sp.log)):
+            if isinstance(node, (sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta, sp.log, Branch, Step)):
                 found.append(node.args[0])
             elif isinstance(node, (sp.Max, sp.Min)):
                 args = node.args

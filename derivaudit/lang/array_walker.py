@@ -36,7 +36,7 @@ from derivaudit.lang.arrays import (MAX_TERMS, Array, Sizes, Value, binary, comp
 from derivaudit.lang.functions import CONSTANTS, FUNCTIONS
 from derivaudit.lang.hints import unknown_function_hint
 from derivaudit.lang.source import prepare
-from derivaudit.lang.walker import FormulaBuilder
+from derivaudit.lang.walker import COMPARE_WORDS, FormulaBuilder
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["ArrayBuilder", "parse_array_formula", "formula_names", "RESERVED_NAMES", "spellings"]
@@ -45,7 +45,6 @@ __all__ = ["ArrayBuilder", "parse_array_formula", "formula_names", "RESERVED_NAM
 RESERVED_NAMES = ("np", "numpy", "float")
 _MODULES = ("np", "numpy")
 _NUMPY_CONSTANTS = {"pi": sp.pi, "e": sp.E}
-_COMPARE_WORDS = {ast.Gt: ">", ast.Lt: "<", ast.GtE: ">=", ast.LtE: "<=", ast.Eq: "==", ast.NotEq: "!="}
 #: NumPy's names for scalar functions the language spells otherwise
 _ALIASES = {"absolute": "abs"}
 #: the index None stands for
@@ -203,7 +202,7 @@ class ArrayBuilder(FormulaBuilder):
         if len(node.ops) != 1:
             raise self.error("chained comparison is not supported", node,
                              hint="write (a < b) & (b < c)")
-        word = _COMPARE_WORDS.get(type(node.ops[0]))
+        word = COMPARE_WORDS.get(type(node.ops[0]))
         if word is None:
             raise self.error(f"'{type(node.ops[0]).__name__}' comparison is not supported", node,
                              hint="use one of < <= > >= == !=")

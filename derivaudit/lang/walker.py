@@ -15,11 +15,15 @@ import ast
 import sympy as sp
 
 from derivaudit.errors import DerivauditError, UnsafeExpressionError
+from derivaudit.lang.arrays import compare
 from derivaudit.lang.functions import CONSTANTS, FUNCTIONS, make_symbol
 from derivaudit.lang.hints import unknown_function_hint
 from derivaudit.lang.rules import SafetyRules
 
-__all__ = ["FormulaBuilder", "CODE_NODES", "NODE_WORDS", "OPERATOR_SYMBOLS"]
+__all__ = ["FormulaBuilder", "CODE_NODES", "NODE_WORDS", "OPERATOR_SYMBOLS", "COMPARE_WORDS"]
+
+#: the comparisons a formula may write, as the words of :func:`~derivaudit.lang.arrays.compare`
+COMPARE_WORDS = {ast.Gt: ">", ast.Lt: "<", ast.GtE: ">=", ast.LtE: "<=", ast.Eq: "==", ast.NotEq: "!="}
 
 #: Syntax that only code needs.  Meeting one of these is reported as an
 #: attempt to escape the formula language, not as a typo.
@@ -103,7 +107,20 @@ class FormulaBuilder(SafetyRules):
             return self.name(self.identifier(node), node)
         if isinstance(node, ast.Constant):
             return self.number(node)
+        if isinstance(node, ast.Compare):
+            return self.comparison(node, depth)
         return self.other_node(node, depth)
+
+    def comparison(self, node: ast.Compare, depth: int):
+        """``a > b`` as a 0/1 step (lang's ``step(a - b)``), as in specs and as the tool prints."""
+        if len(node.ops) != 1:
+            raise self.error("chained comparison is not supported", node,
+                             hint="write (a < b) * (b < c)")
+        word = COMPARE_WORDS.get(type(node.ops[0]))
+        if word is None:
+            raise self.error(f"'{type(node.ops[0]).__name__}' comparison is not supported", node,
+                             hint="use one of < <= > >= == !=")
+        return compare(word, self.visit(node.left, depth + 1), self.visit(node.comparators[0], depth + 1))
 
     def other_node(self, node: ast.AST, depth: int):
         """Any other kind of node: refused (code syntax as unsafe, the rest as unsupported)."""

@@ -44,6 +44,7 @@ from derivaudit.progress import Progress, ProgressArg
 from derivaudit.studies.error_model import float64_error_model
 from derivaudit.studies.inputs import DEFAULT_STEPS, PRECISIONS, as_expr, check_dps, parse_eps, resolve_point
 from derivaudit.studies.kinks import one_sided_derivatives
+from derivaudit.core.piecewise import value_on_switch
 from derivaudit.studies.orders import observed_order, order_notes
 from derivaudit.studies.stencil_verdicts import check_claimed_order, stencil_attrs
 
@@ -231,7 +232,15 @@ def _ball_formulas(request: _Request, kink: dict | None):
     if kink is not None:
         return f, None
     exact = compile_balls(request.exact_expr, variables)
-    _require_defined(exact, request.point, f"the derivative {_formatted(request.exact_expr)}")
+    try:
+        _require_defined(exact, request.point, f"the derivative {_formatted(request.exact_expr)}")
+    except DomainError:
+        # on a switch whose pieces the ball cannot tell apart: the exact common one-sided value
+        common = None if request.wrt_list is not None else value_on_switch(
+            request.expr, request.var, request.point, request.order)
+        if common is None:
+            raise
+        exact = compile_balls(common, variables)
     return f, exact
 
 
