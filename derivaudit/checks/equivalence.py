@@ -27,6 +27,7 @@ A difference is never judged from rounding noise: only a ball that excludes
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ import mpmath
 import sympy as sp
 
 from derivaudit.checks.proof import positive_on_domain, symbolic_difference
+from derivaudit.checks.regions import cell_points
 from derivaudit.checks.witness import (MAX_UNRESOLVED, NICE_POINTS, WitnessSearch, is_total, constant_scales, draw_points,
                                        plan_points, search_variables, switch_arguments)
 from derivaudit.errors import DerivauditError, DomainError
@@ -131,7 +133,8 @@ def _full_search(search: WitnessSearch, claim, exact, domain, variables, points:
     bases = draw_points(variables, seed + 1, small_fractions=True)
     for _ in range(2):
         base = next(bases)
-        for point in plan_points(moving, switches, powers, base):
+        for point in itertools.chain(plan_points(moving, switches, powers, base),
+                                     cell_points(moving, switches, powers, base)):
             if search.expired() or search.judge(point).kind == "witness":
                 return
     widest = max(abs(k) for k in powers)

@@ -49,7 +49,7 @@ import sympy as sp
 from derivaudit.lang.functions import Step
 
 __all__ = ["Branch", "to_branches", "piecewise_diff", "is_piecewise", "switching_of",
-           "one_sided_values", "value_on_switch", "local_derivative", "NON_SMOOTH", "Tie"]
+           "one_sided_values", "value_on_switch", "region_pieces", "local_derivative", "NON_SMOOTH", "Tie"]
 
 #: the sympy heads that are not analytic everywhere and are rewritten as branches
 NON_SMOOTH = (sp.Max, sp.Min, sp.Abs, sp.sign, sp.Heaviside, Step, sp.floor, sp.ceiling)
@@ -247,6 +247,25 @@ def to_branches(expr: sp.Expr) -> sp.Expr:
         if sum(_branches(a) for a in lifted if isinstance(a, sp.Basic)) <= MAX_FOLDED_BRANCHES:
             return _fold(expr, lifted)
     return _apply(expr, args)
+
+
+def region_pieces(expr: sp.Expr, limit: int = 16) -> list[sp.Expr]:
+    """The analytic pieces of ``expr`` and its switching functions (at most ``limit``):
+    ``1e-7 − |x − 0.3|`` gives ``x − 3/10``, ``1e-7 − (x − 3/10)`` and ``1e-7 + (x − 3/10)``.
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> sorted(region_pieces(sp.Abs(x) - 1), key=str)
+    [-x - 1, x, x - 1]
+    """
+    leaves: list[sp.Expr] = []
+    stack = [_lift(to_branches(expr))]
+    while stack and len(leaves) < limit:
+        node = _lift(stack.pop())
+        if isinstance(node, Branch):
+            stack += [node.args[0], node.args[-2], node.args[-1]]
+        elif not node.has(Branch) and node not in leaves:
+            leaves.append(node)
+    return leaves
 
 
 def _settle_constants(expr: sp.Expr) -> sp.Expr:
