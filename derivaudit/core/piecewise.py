@@ -169,6 +169,8 @@ def _branch(g: sp.Expr, p: sp.Expr, n: sp.Expr) -> sp.Expr:
 
 def _primitive(node: sp.Expr, args: Sequence[sp.Expr]) -> sp.Expr:
     """The Branch form of one non-smooth node (its arguments already rewritten)."""
+    if not any(a.free_symbols for a in args):
+        return node.func(*args)  # a constant: sign(0) = 0 is a value, not a switch
     if isinstance(node, (sp.Max, sp.Min)):
         first, rest = args[0], (args[1] if len(args) == 2 else to_branches(node.func(*args[1:])))
         pair = [_lift(first), _lift(rest)]
