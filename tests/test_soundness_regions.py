@@ -49,3 +49,31 @@ def test_issue25_item4_a_difference_below_float_range_is_no_overflow():
 def test_issue25_item6_a_hint_in_another_variable_is_no_keyerror():
     r = da.check("y*(log(x) - log(1 - x))", wrt="y", claim="log(x/(1 - x))")
     assert str(r.verdict) in ("correct (proved)", "correct (numerically)")
+
+
+# -- item 7 of the issue (domains as typed; item 3 of the brief) ---------------------------------
+
+@pytest.mark.parametrize("claim", ["2*exp(log(x))", "2*sqrt(x)**2", "2*x*sqrt(log(exp(x)))/sqrt(x)"])
+def test_item7_the_claims_domain_is_what_was_typed(claim):
+    r = da.check("x**2", wrt="x", claim=claim)
+    assert str(r.verdict) == "wrong"
+    assert float(r.components[0].counterexample["x"]) <= 0
+
+
+def test_item7_a_study_outside_the_typed_domain_is_refused():
+    from derivaudit.errors import DomainError
+    with pytest.raises(DomainError):
+        da.study("sqrt(x)**2", wrt="x", at={"x": -8})
+    table = da.study("sqrt(x)**2", wrt="x", at={"x": 8}, eps=["0.01"], schemes=["centered"])
+    assert float(table["exact"].iloc[0]) == 1.0
+
+
+def test_item7_cli_refuses_a_point_outside_the_typed_domain(capsys):
+    from derivaudit.cli import main
+    assert main(["study", "sqrt(x)**2", "--at", "x=-8"]) == 2
+    assert "sqrt(x)" in capsys.readouterr().err
+
+
+def test_the_typed_domain_of_the_formula_restricts_the_check():
+    # sqrt(x)**2 is x for x >= 0 only: the claim 1 is right on that domain
+    assert da.check("sqrt(x)**2", wrt="x", claim="1").exit_code == 0

@@ -126,8 +126,8 @@ def _full_search(search: WitnessSearch, claim, exact, domain, variables, points:
     then random points over a range widened to the constants' scales."""
     if search.expired():
         return
-    powers = constant_scales([claim, exact, *domain])
-    switches = switch_arguments([claim, exact, *domain])
+    powers = constant_scales([claim, exact, *domain, *search.claim_domain])
+    switches = switch_arguments([claim, exact, *domain, *search.claim_domain])
     moving = sorted(set((claim - exact).free_symbols).union(*(s.free_symbols for s in switches))
                     & set(variables), key=lambda v: v.name)
     bases = draw_points(variables, seed + 1, small_fractions=True)
@@ -173,7 +173,7 @@ def _different(search: WitnessSearch, difference, limits: Limits, dps: int, meth
 def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
                         limits: Limits = DEFAULT_LIMITS, dps: int = 50, points: int = 24,
                         seed: int = 0, small_fractions: bool = True, search: bool = True,
-                        deadline: float | None = None) -> Comparison:
+                        deadline: float | None = None, claim_domain: Sequence[sp.Expr] = ()) -> Comparison:
     """Decide whether ``claim`` and ``exact`` are the same function.
 
     Parameters
@@ -182,6 +182,9 @@ def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
         The two sides (typically a hand-derived and the exact derivative).
     domain : expressions that must be real and finite at every evidence
         point (typically the original formula); the exact side always must.
+    claim_domain : the claim's typed partial sub-formulas
+        (:func:`~derivaudit.lang.parse.typed_domain`): where one is undefined and the
+        exact side is defined, the claim is undefined — a witness.
     limits : ``limits.simplify_seconds`` bounds the symbolic work.
     dps : significant digits to which the sides must agree at each point.
     points : number of agreeing random points required (per phase).
@@ -211,7 +214,8 @@ def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
     domain = [off_switches(d) for d in domain if not is_total(d)]
     difference = claim - exact
     variables = search_variables(claim, exact, domain)
-    witnesses = WitnessSearch(claim, exact, domain, variables, dps, limits, deadline)
+    witnesses = WitnessSearch(claim, exact, domain, variables, dps, limits, deadline,
+                              claim_domain=[d for d in claim_domain if not is_total(d)])
     _quick_pass(witnesses, variables, points if variables else 1, seed, small_fractions)
     if witnesses.result.witness is not None:
         return _different(witnesses, difference, limits, dps, "evidence", everything)
@@ -225,6 +229,12 @@ def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
         names = ", ".join(v.name for v in variables)
         raise DomainError(f"found no point where the formula and its derivative are real, defined "
                           f"and within the evaluation limits (tried {result.tried} points in {names})")
+    if witnesses.claim_domain and search and variables:
+        # the claim as typed may be undefined where sympy's rewriting of it is not (exp(log(x))
+        # is x): an identity proves nothing there, so its domain's every region is searched first
+        _full_search(witnesses, claim, exact, domain, variables, points, seed)
+        if witnesses.result.witness is not None:
+            return _different(witnesses, difference, limits, dps, "witness search", everything)
     if difference == 0:
         return Comparison("proved", difference, None, None, None, result.agreements, dps,
                           "identical after sympy's automatic simplification")

@@ -118,12 +118,15 @@ class WitnessSearch:
     """Certified comparison of ``claim`` and ``exact`` point by point (see the module doc)."""
 
     def __init__(self, claim: sp.Expr, exact: sp.Expr, domain: Sequence[sp.Expr],
-                 variables: Sequence[sp.Symbol], dps: int, limits: Limits, deadline: float | None):
+                 variables: Sequence[sp.Symbol], dps: int, limits: Limits, deadline: float | None,
+                 claim_domain: Sequence[sp.Expr] = ()):
         self.variables = tuple(variables)
         self.dps = dps
         self.limits = limits
         self.deadline = deadline
         self.claim_expr, self.exact_expr, self.domain = claim, exact, tuple(domain)
+        #: the claim's typed domain (partial sub-formulas sympy's rewriting may have dropped)
+        self.claim_domain = tuple(claim_domain)
         #: the variables whose region the result states
         self.shown = set(claim.free_symbols | exact.free_symbols) or set(self.variables)
         self.hints: list = []
@@ -148,6 +151,10 @@ class WitnessSearch:
     def guards(self) -> list:
         # a domain expression defined everywhere (a polynomial, sin, exp, ...) needs no test
         return [_compiled(d) for d in self.domain if not is_total(d)]
+
+    @cached_property
+    def claim_guards(self) -> list:
+        return [_compiled(d) for d in self.claim_domain]
 
     @cached_property
     def kinks(self) -> list:
@@ -212,6 +219,8 @@ class WitnessSearch:
         except LimitExceeded as exc:
             return PointResult("unresolved", point, reason=f"the exact derivative cannot be resolved: {exc}")
         try:
+            for guard in self.claim_guards:
+                _defined(guard, tuple(point[v] for v in guard.variables), limits)
             claim = certified_value(self.claim, _on(self.claim, point), dps, limits=limits,
                                     resolution=sp.Rational(1, 10 ** (3 * dps)))
         except DomainError:

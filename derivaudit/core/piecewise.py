@@ -399,6 +399,15 @@ def value_on_switch(expr: sp.Expr, var: sp.Symbol, point: dict, order: int = 1) 
     (1, None)
     """
     try:
+        # each lower derivative must be continuous there: both sides equal to its value
+        for k in range(order):
+            value = expr.xreplace({v: sp.sympify(p) for v, p in point.items()}) if k == 0 \
+                else value_on_switch(expr, var, point, k)
+            if value is None or not value.is_finite:
+                return None
+            left, right = one_sided_values(expr, var, point, k)
+            if sp.simplify(left - value) != 0 or sp.simplify(right - value) != 0:
+                return None
         left, right = one_sided_values(expr, var, point, order)
     except (ValueError, TypeError, NotImplementedError):
         return None

@@ -22,6 +22,10 @@ from derivaudit.lang.rules import SafetyRules
 
 __all__ = ["FormulaBuilder", "CODE_NODES", "NODE_WORDS", "OPERATOR_SYMBOLS", "COMPARE_WORDS"]
 
+#: functions defined on part of the real line only: their typed domain is recorded
+PARTIAL_FUNCTIONS = frozenset({"log", "log1p", "log2", "log10", "sqrt", "asin", "acos", "acosh", "atanh",
+                               "arcsin", "arccos", "arccosh", "arctanh", "tan"})
+
 #: the comparisons a formula may write, as the words of :func:`~derivaudit.lang.arrays.compare`
 COMPARE_WORDS = {ast.Gt: ">", ast.Lt: "<", ast.GtE: ">=", ast.LtE: "<=", ast.Eq: "==", ast.NotEq: "!="}
 
@@ -63,7 +67,16 @@ class FormulaBuilder(SafetyRules):
 
     # -- walking --------------------------------------------------------
     def build(self, tree: ast.Expression):
+        #: the typed text's partial sub-formulas (log(z), sqrt(z), z**(-1), z**(3/2)) as built,
+        #: before an outer node let sympy rewrite them away: exp(log(x)) is x only for x > 0
+        self.typed_guards: list = []
         return self.visit(tree.body, 1)
+
+    def note_guard(self, value) -> None:
+        """Record a partial sub-formula whose domain the typed text carries (see :meth:`build`)."""
+        guards = getattr(self, "typed_guards", None)
+        if guards is not None and isinstance(value, sp.Expr) and value.free_symbols and value not in guards:
+            guards.append(value)
 
     def visit(self, node: ast.AST, depth: int):
         """The value of ``node``; every failure leaves as a DerivauditError.
@@ -149,6 +162,7 @@ class FormulaBuilder(SafetyRules):
                 if right == 0:
                     raise self.error("division by zero", node.right)
                 right = self.reciprocal(right)
+                self.note_guard(right)
             factors.append(right)
             node = node.left
         factors.append(self.visit(node, depth + 1))
@@ -170,13 +184,19 @@ class FormulaBuilder(SafetyRules):
         return 1 / value
 
     def power(self, base, exponent, node: ast.AST):
-        return self.scalar_power(base, exponent, node)
+        result = self.scalar_power(base, exponent, node)
+        if not (exponent.is_Integer and exponent >= 0):
+            self.note_guard(result)
+        return result
 
     def call(self, node: ast.Call, depth: int):
         spec, fname = self.function(node)
         self.check_arity(spec, fname, node)
         args = [self.visit(arg, depth + 1) for arg in node.args]
-        return spec.build(*args)
+        result = spec.build(*args)
+        if fname in PARTIAL_FUNCTIONS:
+            self.note_guard(result)
+        return result
 
     def name(self, ident: str, node: ast.Name):
         if ident in CONSTANTS:
