@@ -69,3 +69,27 @@ def test_label_pattern_cover_unit():
     assert proved_for_every_label(a * (y0 ** 2 - y0), groups)     # a label is 0 or 1
     assert not proved_for_every_label(a * y2, groups)             # non-zero when sample 0 is class 2
     assert not proved_for_every_label(a * y0 * z1, groups)        # samples are independent
+
+
+RELU_MASK = {  # the mask is written z > -0.02 instead of z > 0: wrong only in a band by the kink
+    "shapes": {"X": [3, 4], "V": [2, 4], "W": [2, 3], "b": [2, 1]},
+    "params": {"names": ["W", "b"]},
+    "forward": {"z": "W @ X + b", "a": "relu(z)", "loss": "sum(a * V)"},
+    "backward": {"dz": "V * (z > -0.02)"},
+    "claims": {"W": "dz @ X.T", "b": "sum(dz, axis=1, keepdims=True)"},
+    "audit": {"points": 4},
+}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_item9_a_bug_inside_the_band_by_a_kink_is_found(seed):
+    result = da.audit(RELU_MASK, seed=seed)
+    assert result["b"].verdict == Verdict.WRONG
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_item9_band_points_never_make_a_right_claim_wrong(seed):
+    right = copy.deepcopy(RELU_MASK)
+    right["backward"]["dz"] = "V * (z > 0)"
+    result = da.audit(right, seed=seed)
+    assert all(c.correct for c in result.claims)
