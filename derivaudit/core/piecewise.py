@@ -49,7 +49,7 @@ import sympy as sp
 from derivaudit.lang.functions import Step
 
 __all__ = ["Branch", "to_branches", "piecewise_diff", "is_piecewise", "switching_of",
-           "one_sided_values", "value_on_switch", "region_pieces", "local_derivative", "NON_SMOOTH", "Tie"]
+           "one_sided_values", "value_on_switch", "region_pieces", "vanishes_off_switches", "local_derivative", "NON_SMOOTH", "Tie"]
 
 #: the sympy heads that are not analytic everywhere and are rewritten as branches
 NON_SMOOTH = (sp.Max, sp.Min, sp.Abs, sp.sign, sp.Heaviside, Step, sp.floor, sp.ceiling)
@@ -268,6 +268,25 @@ def region_pieces(expr: sp.Expr, limit: int = 16) -> list[sp.Expr]:
         elif not node.has(Branch) and node not in leaves:
             leaves.append(node)
     return leaves
+
+
+def vanishes_off_switches(expr: sp.Expr) -> bool:
+    """True when ``expr`` is 0 on every region (it may be undefined on a switching set): the
+    derivative of a step, ``Branch(g, 1, 0, 0, 0)``, is such.
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> vanishes_off_switches(piecewise_diff(Step(x - 1), x)), vanishes_off_switches(Branch(x, 1, 0))
+    (True, False)
+    """
+    if isinstance(expr, Branch):
+        return vanishes_off_switches(expr.args[-2]) and vanishes_off_switches(expr.args[-1])
+    if not expr.has(Branch):
+        return expr == 0
+    if isinstance(expr, sp.Add):
+        return all(vanishes_off_switches(t) for t in expr.args)
+    if isinstance(expr, sp.Mul):
+        return any(vanishes_off_switches(f) for f in expr.args)
+    return False
 
 
 def _settle_constants(expr: sp.Expr) -> sp.Expr:
