@@ -108,8 +108,8 @@ def proved_for_every_label(difference: sp.Expr, groups: list[list[sp.Symbol]]) -
         if len({sample[s] for s in used}) < len(used):
             continue  # two classes of one sample: 0 on every pattern
         key = tuple(sorted(used, key=str))
-        reduced[key] = reduced.get(key, 0) + coefficient
-    return all(proved_zero(sp.sympify(c)) for c in reduced.values())
+        reduced[key] = reduced.get(key, sp.S.Zero) + coefficient
+    return all(proved_zero(c) for c in reduced.values())
 
 
 def _polynomial_layers(model: Model) -> set[sp.Symbol]:

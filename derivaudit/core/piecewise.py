@@ -381,6 +381,13 @@ def _on_side(expr: sp.Expr, var: sp.Symbol, point: dict, side: int) -> sp.Expr:
     return pick(expr)
 
 
+def _number(value) -> sp.Expr:
+    """A point's coordinate as an exact sympy number (ints and fractions; sympy numbers as they are)."""
+    if isinstance(value, sp.Basic):
+        return value
+    return sp.Integer(value) if isinstance(value, int) else sp.Rational(value)
+
+
 def one_sided_values(expr: sp.Expr, var: sp.Symbol, point: dict, order: int = 1):
     """The left and right ``order``-th derivatives of ``expr`` along ``var`` at ``point``
     (exact sympy numbers; ``nan``/``oo`` where a side's limit does not exist or is infinite).
@@ -389,7 +396,7 @@ def one_sided_values(expr: sp.Expr, var: sp.Symbol, point: dict, order: int = 1)
     >>> one_sided_values(sp.Abs(x), x, {x: 0})
     (-1, 1)
     """
-    point = {k: sp.sympify(v) for k, v in point.items()}
+    point = {k: _number(v) for k, v in point.items()}
     d = to_branches(expr)
     for _ in range(order):
         d = _settle_constants(sp.diff(d, var))
@@ -420,7 +427,7 @@ def value_on_switch(expr: sp.Expr, var: sp.Symbol, point: dict, order: int = 1) 
     try:
         # each lower derivative must be continuous there: both sides equal to its value
         for k in range(order):
-            value = expr.xreplace({v: sp.sympify(p) for v, p in point.items()}) if k == 0 \
+            value = expr.xreplace({v: _number(p) for v, p in point.items()}) if k == 0 \
                 else value_on_switch(expr, var, point, k)
             if value is None or not value.is_finite:
                 return None

@@ -74,7 +74,7 @@ class FormulaBuilder(SafetyRules):
 
     def note_guard(self, value) -> None:
         """Record a partial sub-formula whose domain the typed text carries (see :meth:`build`)."""
-        guards = getattr(self, "typed_guards", None)
+        guards = self.__dict__.get("typed_guards")
         if guards is not None and isinstance(value, sp.Expr) and value.free_symbols and value not in guards:
             guards.append(value)
 
