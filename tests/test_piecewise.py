@@ -189,3 +189,13 @@ def test_exact_derivative_is_the_limit_of_centered_differences(f, x0):
 def _switches(f):
     from derivaudit.core.piecewise import switching_of
     return switching_of([to_branches(f)])
+
+
+def test_a_square_root_inside_a_piece_does_not_make_its_variable_positive():
+    # found by the property test: sqrt(x) in where(x > 0, 1/(2*sqrt(x)), 0) held only on x > 0,
+    # yet the proof assumed x > 0 everywhere and "proved" a claim with a bump at x = -1.7
+    from derivaudit.checks.equivalence import compare_expressions
+    f = sp.sqrt(sp.Max(0, x))
+    exact = derivative(f, "x")
+    claim = exact + sp.Max(0, sp.Rational(1, 10 ** 7) - sp.Abs(x + sp.Rational(17, 10)))
+    assert compare_expressions(claim, exact, domain=[f]).status == "different"

@@ -117,7 +117,7 @@ def test_a_perturbed_derivative_is_never_correct(f, perturbation, index, limits)
     if claim is None:
         return
     claim_domain = [sp.log(x)] if perturbation == "half-line" else []
-    if not claim_domain and sp.simplify(claim - exact) == 0:
+    if not claim_domain and sp.expand(claim - exact) == 0:
         return
     TRIED["perturbed"] += 1
     comparison = compare_expressions(claim, exact, domain=[f], limits=limits, claim_domain=claim_domain)

@@ -171,13 +171,29 @@ def positive_on_domain(domain: Iterable[sp.Expr]) -> list[sp.Symbol]:
     """
     found: set[sp.Symbol] = set()
     for expr in domain:
-        for node in sp.preorder_traversal(expr):
+        for node in _unconditional_nodes(expr):
             if isinstance(node, sp.log) and isinstance(node.args[0], sp.Symbol):
                 found.add(node.args[0])
             elif (isinstance(node, sp.Pow) and isinstance(node.base, sp.Symbol)
                   and node.exp.is_Rational and not node.exp.is_Integer):
                 found.add(node.base)
     return sorted(found, key=lambda v: v.name)
+
+
+def _unconditional_nodes(expr: sp.Expr):
+    """The nodes of ``expr`` evaluated everywhere: not inside a piece of a Branch (or a
+    Piecewise), which is evaluated only on its own region — the ``sqrt(x)`` of
+    ``where(x > 0, 1/(2*sqrt(x)), 0)`` says nothing about x < 0."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, Branch):
+            stack.append(node.args[0])
+        elif isinstance(node, sp.Piecewise):
+            continue
+        else:
+            stack.extend(a for a in node.args if isinstance(a, sp.Basic))
 
 
 def _variants(expr: sp.Expr, positive: Sequence[sp.Symbol]) -> list[tuple[str, sp.Expr]]:
