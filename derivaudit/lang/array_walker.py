@@ -36,7 +36,7 @@ from derivaudit.lang.arrays import (MAX_TERMS, Array, Sizes, Value, binary, comp
 from derivaudit.lang.functions import CONSTANTS, FUNCTIONS
 from derivaudit.lang.hints import unknown_function_hint
 from derivaudit.lang.source import prepare
-from derivaudit.lang.walker import COMPARE_WORDS, FormulaBuilder
+from derivaudit.lang.walker import FormulaBuilder
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["ArrayBuilder", "parse_array_formula", "formula_names", "RESERVED_NAMES", "spellings"]
@@ -199,15 +199,7 @@ class ArrayBuilder(FormulaBuilder):
         return Array(result.data, boolean=True) if isinstance(result, Array) else result
 
     def comparison(self, node: ast.Compare, depth: int):
-        if len(node.ops) != 1:
-            raise self.error("chained comparison is not supported", node,
-                             hint="write (a < b) & (b < c)")
-        word = COMPARE_WORDS.get(type(node.ops[0]))
-        if word is None:
-            raise self.error(f"'{type(node.ops[0]).__name__}' comparison is not supported", node,
-                             hint="use one of < <= > >= == !=")
-        left = self.visit(node.left, depth + 1)
-        right = self.visit(node.comparators[0], depth + 1)
+        word, left, right = self.comparison_operands(node, depth, "write (a < b) & (b < c)")
         self.charge(max(size_of(left), size_of(right)), node)
         return compare(word, left, right)
 

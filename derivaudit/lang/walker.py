@@ -126,14 +126,17 @@ class FormulaBuilder(SafetyRules):
 
     def comparison(self, node: ast.Compare, depth: int):
         """``a > b`` as a 0/1 step (lang's ``step(a - b)``), as in specs and as the tool prints."""
+        return compare(*self.comparison_operands(node, depth, "write (a < b) * (b < c)"))
+
+    def comparison_operands(self, node: ast.Compare, depth: int, chained_hint: str):
+        """``(word, left, right)`` of a single comparison; chained or unknown ones are refused."""
         if len(node.ops) != 1:
-            raise self.error("chained comparison is not supported", node,
-                             hint="write (a < b) * (b < c)")
+            raise self.error("chained comparison is not supported", node, hint=chained_hint)
         word = COMPARE_WORDS.get(type(node.ops[0]))
         if word is None:
             raise self.error(f"'{type(node.ops[0]).__name__}' comparison is not supported", node,
                              hint="use one of < <= > >= == !=")
-        return compare(word, self.visit(node.left, depth + 1), self.visit(node.comparators[0], depth + 1))
+        return word, self.visit(node.left, depth + 1), self.visit(node.comparators[0], depth + 1)
 
     def other_node(self, node: ast.AST, depth: int):
         """Any other kind of node: refused (code syntax as unsafe, the rest as unsupported)."""
