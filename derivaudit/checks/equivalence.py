@@ -208,12 +208,13 @@ def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
     domain = [_as_expr(d, "domain expression") for d in domain]
     if not isinstance(points, int) or points < 1:
         raise DerivauditError(f"points must be a whole number ≥ 1, not {points!r}")
-    everything = search_variables(claim, exact, domain)
+    claim_domain = [_as_expr(d, "claim domain expression") for d in claim_domain]
+    everything = search_variables(claim, exact, [*domain, *claim_domain])
     claim, exact = off_switches(claim), off_switches(exact)
     # an expression defined everywhere constrains no point (and its other variables need no values)
     domain = [off_switches(d) for d in domain if not is_total(d)]
     difference = claim - exact
-    variables = search_variables(claim, exact, domain)
+    variables = search_variables(claim, exact, [*domain, *claim_domain])
     witnesses = WitnessSearch(claim, exact, domain, variables, dps, limits, deadline,
                               claim_domain=[d for d in claim_domain if not is_total(d)])
     _quick_pass(witnesses, variables, points if variables else 1, seed, small_fractions)
