@@ -93,6 +93,10 @@ class Branch(sp.Function):
         p, n = self.args[-2], self.args[-1]
         return Branch(self.args[0], *self.args[1:], sp.diff(p, s), sp.diff(n, s))
 
+    def _eval_rewrite_as_Piecewise(self, g, *pairs, **kwargs):
+        # for display: the value on each side (on the switch it is their common value, if any)
+        return sp.Piecewise((pairs[-2], sp.StrictGreaterThan(g, 0)), (pairs[-1], True))
+
     def _eval_is_real(self):
         p, n = self.args[-2], self.args[-1]
         return True if (p.is_real and n.is_real) else None
