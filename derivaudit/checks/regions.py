@@ -124,8 +124,9 @@ def constant_scales(exprs: Sequence[sp.Expr]) -> list[int]:
 def _constant_exponents(exprs: Sequence[sp.Expr]) -> list[int]:
     """Decimal exponents of the constants: the literal numbers, the evaluated constant subtrees
     (``exp(20)``, ``E**28``: hidden scales) and ``±c/ln 10`` for a constant ``c`` ≤ 700 (the
-    threshold ``log(x) = c`` is at ``x = e^c``)."""
+    threshold ``log(x) = c`` is at ``x = e^c``; when a logarithm is present)."""
     values = set()
+    logarithms = any(isinstance(e, sp.Basic) and e.has(sp.log) for e in exprs)
     for expr in exprs:
         for node in sp.preorder_traversal(expr):
             if isinstance(node, sp.Number):
@@ -144,7 +145,7 @@ def _constant_exponents(exprs: Sequence[sp.Expr]) -> list[int]:
         magnitude = abs(float(sp.log(abs(value), 10).evalf(15)))
         k = int(math.floor(float(sp.log(abs(value), 10).evalf(15))))
         exponents.append(k)
-        if abs(value) <= 700 and magnitude >= 0:
+        if logarithms and abs(value) <= 700 and magnitude >= 0:
             e = int(float(abs(value)) / math.log(10))
             exponents += [e, -e - 1]
     return exponents

@@ -238,10 +238,10 @@ def to_branches(expr: sp.Expr) -> sp.Expr:
     apart unless something applies to the sum), so each region's piece is analytic.
 
     >>> x = sp.Symbol("x", real=True)
-    >>> to_branches(sp.sqrt(sp.Max(0, x)))
-    Branch(x, sqrt(x), 0)
-    >>> to_branches(sp.Max(x, sp.Abs(x), 2 * sp.Max(0, x) - x))
-    Branch(x, x, -x)
+    >>> to_branches(sp.sqrt(sp.Max(0, x))) == Branch(x, sp.sqrt(x), 0)
+    True
+    >>> to_branches(sp.Max(x, sp.Abs(x), 2 * sp.Max(0, x) - x))   # printed as formula text
+    where(x > 0, x, -x)
     """
     if not is_piecewise(expr) or not expr.args:
         return expr
