@@ -53,8 +53,8 @@ def record() -> dict[str, list]:
                 table = da.study(case.expr, wrt=case.var, at=case.at, eps=steps, schemes=bench.SCHEMES,
                                  dps=dps, precision=precision)
                 tables[f"{spec} | {case.label} | {precision} | {dps}"] = [
-                    list(table.columns), [str(d) for d in table.dtypes],
-                    [[_exact(v) for v in row] for row in table.itertuples(index=False)],
+                    list(table.table.columns), [str(d) for d in table.table.dtypes],
+                    [[_exact(v) for v in row] for row in table.table.itertuples(index=False)],
                     repr(table.attrs)]
     return tables
 
