@@ -56,7 +56,7 @@ from derivaudit.errors import DerivauditError, SpecError
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.progress import Progress, ProgressArg
 from derivaudit.studies.inputs import DEFAULT_STEPS
-from derivaudit.studies.result import StudyResult
+from derivaudit.studies.result import StudyResult, combine, labelled
 from derivaudit.studies.stencil_verdicts import SWEEP_KEYS, sweep_stencils
 from derivaudit.studies.sweep import study
 
@@ -254,29 +254,10 @@ def load_sweep(path: str | os.PathLike) -> list[StudyTask]:
     return tasks
 
 
-def combine(studies: Sequence) -> pd.DataFrame:
-    """One long table of :class:`~derivaudit.studies.result.StudyResult`: ``study, formula, wrt, point``
-    followed by each study's columns."""
-    frames = []
-    for i, result in enumerate(studies):
-        frames.append(_labelled(result.table, result, i))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _labelled(table: pd.DataFrame, result, i: int) -> pd.DataFrame:
-    point = ", ".join(f"{k}={v}" for k, v in (result.point_typed or result.point).items())
-    frame = table.copy()
-    frame.insert(0, "point", point)
-    frame.insert(0, "wrt", result.wrt)
-    frame.insert(0, "formula", result.formula_typed or result.formula)  # as the user typed it
-    frame.insert(0, "study", i + 1)
-    return frame
-
-
 def sweep_summary(studies: Sequence) -> pd.DataFrame:
     """Fitted orders of every study: ``study, formula, wrt, point`` then
     :func:`~derivaudit.study.fitted_orders`' columns, one row per study × scheme."""
     from derivaudit.studies.orders import fitted_orders
 
-    frames = [_labelled(fitted_orders(result), result, i) for i, result in enumerate(studies)]
+    frames = [labelled(fitted_orders(result), result, i) for i, result in enumerate(studies)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -24,7 +24,7 @@ import pandas as pd
 from derivaudit.results import Result
 from derivaudit.verdicts import Verdict
 
-__all__ = ["StudyResult", "SweepResult", "study_parts", "stencil_verdict"]
+__all__ = ["StudyResult", "SweepResult", "study_parts", "stencil_verdict", "combine", "labelled"]
 
 
 def stencil_verdict(verdicts) -> Verdict:
@@ -128,6 +128,24 @@ class SweepResult(Result):
     @property
     def table(self) -> pd.DataFrame:
         """Every study's table in one: ``study, formula, wrt, point`` then the study's columns."""
-        from derivaudit.studies.parallel import combine
-
         return combine(self.studies)
+
+
+def combine(studies) -> pd.DataFrame:
+    """One long table of :class:`~derivaudit.studies.result.StudyResult`: ``study, formula, wrt, point``
+    followed by each study's columns."""
+    frames = []
+    for i, result in enumerate(studies):
+        frames.append(labelled(result.table, result, i))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def labelled(table: pd.DataFrame, result, i: int) -> pd.DataFrame:
+    """``table`` (of study ``result``, number ``i + 1``) led by the columns ``study, formula, wrt, point``."""
+    point = ", ".join(f"{k}={v}" for k, v in (result.point_typed or result.point).items())
+    frame = table.copy()
+    frame.insert(0, "point", point)
+    frame.insert(0, "wrt", result.wrt)
+    frame.insert(0, "formula", result.formula_typed or result.formula)  # as the user typed it
+    frame.insert(0, "study", i + 1)
+    return frame
