@@ -99,7 +99,9 @@ class GradientCheckResult(Result):
 
     def summary(self, count: int = 5) -> str:
         """A readable report: metric, verdict, worst entries, suggested cause, notes (and one line per part)."""
-        lines = [f"relative difference {self.relative_difference:.3e}: {self.verdict} "
+        raised = "" if self.verdict == gradient_band(self.relative_difference) else \
+            f", as {len(self.wrong)} wrong entries are"  # a wrong entry outranks a small whole
+        lines = [f"relative difference {self.relative_difference:.3e}: {self.verdict}{raised} "
                  f"(fine < {THRESHOLDS[0]:g}, look again ≥ {THRESHOLDS[1]:g}, bug ≥ {THRESHOLDS[2]:g})",
                  f"numeric gradient: {self.method}, ε = {self.eps:g}"
                  + (f" ({self.dps} digits)" if self.precision == "mp" else "")]
