@@ -137,7 +137,7 @@ class Result:
         return self._render("text")
 
     def _render(self, what: str, *args, **kwargs):
-        render = getattr(renderer(self), what)
+        render = vars(renderer(self))[what]
         if render is None:
             raise NotImplementedError(f"no {what} renderer registered for {type(self).__name__}")
         return render(self, *args, **kwargs)

@@ -89,7 +89,7 @@ class StudyResult(Result):
 
     def meta(self) -> dict:
         """The metadata as a plain dict (what the study's reports read); no table."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "table"}
+        return {name: value for name, value in vars(self).items() if name != "table"}
 
     def summary(self, digits: int = 20) -> str:
         """The study as the command line prints it: header, table (``digits`` per number), orders, verdicts."""
