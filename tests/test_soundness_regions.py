@@ -65,7 +65,7 @@ def test_item7_a_study_outside_the_typed_domain_is_refused():
     with pytest.raises(DomainError):
         da.study("sqrt(x)**2", wrt="x", at={"x": -8})
     table = da.study("sqrt(x)**2", wrt="x", at={"x": 8}, eps=["0.01"], schemes=["centered"])
-    assert float(table["exact"].iloc[0]) == 1.0
+    assert float(table.table["exact"].iloc[0]) == 1.0
 
 
 def test_item7_cli_refuses_a_point_outside_the_typed_domain(capsys):
