@@ -82,6 +82,7 @@ def _component(c, dps: int) -> dict:
     comparison = c.comparison
     return {
         "label": c.label, "variable": c.variable, "order": c.order, "verdict": str(c.verdict),
+        **({"entry": list(c.entry)} if c.entry is not None else {}),
         "correct": c.correct,
         "claim": {"typed": c.claim_text or formula_text(c.claim), "canonical": formula_text(c.claim)},
         "exact": formula_text(c.exact), "difference": formula_text(c.difference),
@@ -104,7 +105,9 @@ def _check(result) -> dict:
                         "canonical": formula_text(result.formula)},
             "at": None if result.at is None else {k: str(v) for k, v in result.at.items()},
             "dps": result.dps, "gradient": result.gradient, "verdict": str(result.verdict),
-            "correct": result.correct, "components": [_component(c, result.dps) for c in result.components]}
+            "correct": result.correct, "components": [_component(c, result.dps) for c in result.components],
+            **({"hessian": {"variables": list(result.hessian), "notes": list(result.notes),
+                            "wrong_entries": [list(e) for e in result.wrong_entries]}} if result.hessian else {})}
 
 
 def _claim(c, steps) -> dict:
