@@ -22,7 +22,7 @@ each is a claim of its own.
 >>> from derivaudit.checks.check import check
 >>> r = check("x**2*y", hessian="x,y", claim="2*y, 2*x; 2*x, 0")
 >>> str(r.verdict), r.wrong_entries
-('proved', ())
+('correct (proved)', ())
 """
 
 from __future__ import annotations
