@@ -119,6 +119,8 @@ class AuditResult:
     backward: list[BackwardCheck]
     settings: AuditSettings
     seconds: dict[str, float] = field(default_factory=dict)
+    #: one verdict per ``[hessians]`` claim (:class:`~derivaudit.audits.hessians.HessianClaimResult`)
+    hessians: list = field(default_factory=list)
 
     def _repr_html_(self) -> str:
         """The HTML report, shown inline by Jupyter."""
@@ -126,12 +128,12 @@ class AuditResult:
 
     @property
     def ok(self) -> bool:
-        return all(c.correct for c in self.claims)
+        return all(c.correct for c in self.claims + self.hessians)
 
     @property
     def exit_code(self) -> ExitCode:
-        """WRONG if a claim is wrong, else UNDECIDED if one is undecided, else OK."""
-        verdicts = {c.verdict for c in self.claims}
+        """WRONG if a claim (gradient or Hessian) is wrong, else UNDECIDED if one is undecided, else OK."""
+        verdicts = {c.verdict for c in self.claims + self.hessians}
         if Verdict.WRONG in verdicts:
             return ExitCode.WRONG
         return ExitCode.UNDECIDED if Verdict.UNDECIDED in verdicts else ExitCode.OK
@@ -176,6 +178,7 @@ class AuditResult:
                          f"{WITNESS_SEARCH_FACTOR * s.dps} digits")
         noted = [c for c in self.claims if c.correct and c.evidence_notes]  # evidence that may mislead
         lines += self._claim_notes(wrong + undecided + noted)
+        lines += self._hessian_lines()
         bad_backward = [b for b in self.backward if not b.correct]
         if self.backward:
             lines.append("")
@@ -183,6 +186,18 @@ class AuditResult:
             if bad_backward:
                 lines.append(f"  first wrong step: {bad_backward[0].name} is not ∂loss/∂{bad_backward[0].of}")
         return "\n".join(lines)
+
+    def _hessian_lines(self) -> list[str]:
+        lines = []
+        for h in self.hessians:
+            rel = f"{h.rel_difference:.1e}" if math.isfinite(h.rel_difference) else "-"
+            lines += ["", f"Hessian {h.parameter} ({h.shape[0]}x{h.shape[1]}): {h.verdict}, rel.diff {rel}"
+                      + (f", wrong entries {h.wrong_description}" if h.wrong_description else "")]
+            if h.counterexample:
+                lines.append("  witness: " + ", ".join(f"{k}={v}" for k, v in list(h.counterexample.items())[:6])
+                             + (" …" if len(h.counterexample) > 6 else ""))
+            lines += [f"  - {note}" for note in h.diagnosis + h.notes]
+        return lines
 
     def _claim_notes(self, claims: list[ClaimResult]) -> list[str]:
         lines = []

@@ -132,7 +132,14 @@ def _audit(result) -> dict:
             "correct": result.ok, "claims": [_claim(c, steps) for c in result.claims],
             "backward": [{"name": b.name, "of": b.of, "correct": b.correct,
                           "factor": None if b.factor is None else str(b.factor),
-                          "wrong_entries": None if b.correct else b.wrong_entries} for b in result.backward]}
+                          "wrong_entries": None if b.correct else b.wrong_entries} for b in result.backward],
+            **({"hessians": [_hessian(h) for h in result.hessians]} if result.hessians else {})}
+
+
+def _hessian(h) -> dict:
+    return {"parameter": h.parameter, "shape": list(h.shape), "claim": h.claim, "verdict": str(h.verdict),
+            "correct": h.correct, "wrong_entries": [list(map(int, w)) for w in h.wrong_entries],
+            "witness": h.counterexample or None, "diagnosis": list(h.diagnosis), "rel_difference": number(h.rel_difference)}
 
 
 def result_document(result) -> dict:
