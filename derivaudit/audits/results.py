@@ -188,7 +188,11 @@ class AuditResult:
         return "\n".join(lines)
 
     def _hessian_lines(self) -> list[str]:
-        lines = []
+        if not self.hessians:
+            return []
+        wrong = [h.parameter for h in self.hessians if h.verdict == Verdict.WRONG]
+        lines = ["", f"{sum(h.correct for h in self.hessians)} of {len(self.hessians)} Hessian claims correct"
+                 + (f"; wrong: {', '.join(wrong)}" if wrong else "")]
         for h in self.hessians:
             rel = f"{h.rel_difference:.1e}" if math.isfinite(h.rel_difference) else "-"
             lines += ["", f"Hessian {h.parameter} ({h.shape[0]}x{h.shape[1]}): {h.verdict}, rel.diff {rel}"
