@@ -101,3 +101,10 @@ def test_the_json_report_lists_the_hessians(capsys):
     assert main(["audit", str(EXAMPLE), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["hessians"][0]["parameter"] == "w" and doc["hessians"][0]["wrong_entries"] == []
+
+
+def test_the_html_report_names_the_wrong_hessian(tmp_path):
+    page = tmp_path / "a.html"
+    assert main(["audit", str(EXAMPLE.with_name("logistic_newton_bug.toml")), "--html", str(page), "--quiet"]) == 1
+    text = page.read_text()
+    assert "1 of 1 claimed Hessians wrong: w." in text and "wrong entries 3 of 9: [0,0], [1,1], [2,2]" in text
