@@ -36,7 +36,7 @@ from derivaudit.audits.context import Evidence
 from derivaudit.audits.graph import ModelGraph, expand_adjoints
 from derivaudit.audits.points import Outputs
 from derivaudit.audits.proof import proved_entries
-from derivaudit.audits.results import describe_entries
+from derivaudit.audits.results import describe_entries, verdict_of
 from derivaudit.audits.spec import Model
 from derivaudit.audits.witness import BallValues, certify_claim, search_witnesses
 from derivaudit.core.balls import digits_to_bits
@@ -47,13 +47,10 @@ from derivaudit.verdicts import Verdict, relative_difference
 
 __all__ = ["HessianClaimResult", "judge_hessians", "exact_hessian"]
 
-_VERDICTS = {"proved": Verdict.PROVED, "numerical": Verdict.NUMERICAL, "different": Verdict.WRONG,
-             "undecided": Verdict.UNDECIDED}
-
 
 @dataclass
 class HessianClaimResult:
-    """The verdict on one claimed Hessian ``∂²loss/∂P∂Pᵀ`` (statuses as for a gradient claim).
+    """The verdict on one claimed Hessian ``∂²loss/∂P∂Pᵀ`` (verdicts as for a gradient claim).
 
     ``wrong_entries`` are ``(i, j)`` pairs of flat parameter indices (C
     order); ``counterexample`` is the witness point of the first wrong entry;
@@ -64,7 +61,7 @@ class HessianClaimResult:
     shape: tuple[int, int]
     claim: str
     claim_shape: tuple[int, ...]
-    status: str
+    verdict: Verdict
     wrong_entries: list[tuple[int, int]]
     wrong_description: str
     diagnosis: list[str]
@@ -73,10 +70,6 @@ class HessianClaimResult:
     proved_entries: int
     entries: int
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def verdict(self) -> Verdict:
-        return _VERDICTS[self.status]
 
     @property
     def correct(self) -> bool:
@@ -152,7 +145,7 @@ def _judge_one(p: str, evidence: Evidence, deadline_note: list) -> HessianClaimR
     claim, claim_shape = _claimed(model, p, n)
     text = model.spec.hessians[p].formula
     if claim is None:
-        return HessianClaimResult(p, (n, n), text, claim_shape, "different", [], "all (shape)",
+        return HessianClaimResult(p, (n, n), text, claim_shape, Verdict.WRONG, [], "all (shape)",
                                   [f"the claim has shape {claim_shape}, but the Hessian of {p} (shape {shape}) is "
                                    f"({n}, {n}): entries flattened in C order"], {}, math.nan, 0, n * n)
     exact = list(exact_hessian(model, graph, p).flat)
@@ -183,7 +176,7 @@ def _judge_one(p: str, evidence: Evidence, deadline_note: list) -> HessianClaimR
     else:
         status = "undecided" if certificate.unresolved else "numerical"
     notes = [certificate.note] if certificate.note else []
-    return HessianClaimResult(p, (n, n), text, claim_shape, status, wrong,
+    return HessianClaimResult(p, (n, n), text, claim_shape, verdict_of(status), wrong,
                               describe_entries(wrong, (n, n)) if wrong else "",
                               _pattern(wrong, n, certificate, exact_at, claim_at), witness,
                               _relative_difference(balls, key, settings.dps), proved, n * n, notes)

@@ -121,5 +121,5 @@ def hessian_cause(result: GradientCheckResult, claimed: np.ndarray, kinks: list)
     if not reasons:
         return result
     lead = "; ".join(reasons)
-    cause = lead if result.passed else (f"{lead}; {result.cause}" if result.cause else lead)
+    cause = lead if result.ok else (f"{lead}; {result.cause}" if result.cause else lead)
     return replace(result, cause=cause, notes=result.notes + tuple(reasons))
