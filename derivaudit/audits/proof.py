@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import sympy as sp
 
-from derivaudit.core.guards import time_budget
+from derivaudit.budgets import time_budget
 from derivaudit.errors import LimitExceeded
 from derivaudit.lang.arrays import entries
 from derivaudit.limits import DEFAULT_LIMITS, Limits

@@ -22,7 +22,7 @@ from derivaudit.gradcheck.engine import PRECISIONS, Problem, run_check
 from derivaudit.gradcheck.numeric import DEFAULT_EPS
 from derivaudit.gradcheck.packing import Packing, to_numpy
 from derivaudit.gradcheck.results import GradientCheckResult, build_result, float64_judged
-from derivaudit.studies.error_model import UNIT_ROUNDOFF
+from derivaudit.constants import UNIT_ROUNDOFF
 
 __all__ = ["check_jacobian"]
 
