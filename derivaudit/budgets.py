@@ -25,8 +25,8 @@ the block.  So the watchdog raises only into a thread that is *at a safe
 place*: holding the GIL itself, it reads the thread's stack
 (``sys._current_frames``), and fires only when every frame from the top down
 to the frame of the ``with`` statement is that frame itself or engine code
-(sympy, mpmath, numpy, derivaudit, the standard library except ``weakref``)
-and no garbage collection is running in that thread; otherwise it looks
+(sympy, mpmath, numpy, derivaudit and a few lock-free standard modules; never
+``importlib``, ``threading`` or ``weakref``) and no garbage collection is running in that thread; otherwise it looks
 again 2 ms later.  A thread that gave up the GIL at an eval-loop check (how
 a busy Python thread yields) resumes in that very frame and takes the
 exception there, before running anything else.  When the block's frame is no
@@ -100,10 +100,14 @@ _POLITE_TRIES = 3
 #: left by then swallows everything, and the budget gives up on it
 MAX_REFIRE_SECONDS = 2.0
 
-#: top-level modules whose frames are engine code: a budget's exception may land there
-_ENGINE_MODULES = frozenset({"sympy", "mpmath", "numpy", "flint", "derivaudit"})
-#: standard-library modules that run callbacks: never a safe place
-_CALLBACK_MODULES = frozenset({"weakref", "_weakrefset", "gc", "atexit", "threading", "logging", "warnings"})
+#: top-level modules whose frames are engine code or plain helpers it calls: a budget's
+#: exception may land there.  Nothing that holds a lock or runs callbacks: an exception
+#: inside importlib's module lock (sympy imports inside functions) deadlocks the next import,
+#: one inside ``threading`` leaves a lock held, one inside ``weakref`` is unraisable.
+_ENGINE_MODULES = frozenset({"sympy", "mpmath", "numpy", "flint", "derivaudit", "functools", "collections",
+                             "contextlib", "fractions", "numbers", "typing", "abc", "enum", "dataclasses",
+                             "copy", "inspect", "ast", "re", "math", "operator", "itertools", "string",
+                             "textwrap", "keyword", "tokenize", "decimal", "heapq", "bisect", "random"})
 
 
 class _Token:
@@ -151,12 +155,7 @@ gc.callbacks.insert(0, _note_collection)
 
 @functools.lru_cache(maxsize=1024)
 def _is_engine_module(name: str) -> bool:
-    if name == __name__:
-        return False
-    top = name.partition(".")[0]
-    if top in _ENGINE_MODULES:
-        return True
-    return top in sys.stdlib_module_names and top not in _CALLBACK_MODULES
+    return name != __name__ and name.partition(".")[0] in _ENGINE_MODULES
 
 
 def _is_engine_frame(frame) -> bool:
