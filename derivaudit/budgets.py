@@ -6,10 +6,10 @@ and ``limits``), so every package, ``lang`` included, may use it.
 A budget stops its block in one of two ways, both raising
 :class:`~derivaudit.errors.LimitExceeded` from the ``with`` statement:
 
-* **cooperatively**: the engine's own loops call :func:`checkpoint` (every
-  guarded mpmath call of a compiled formula, every ball operation, the
-  witness and evidence loops).  A checkpoint past the deadline raises right
-  there, in the block's own code: the common way a numeric budget ends.
+* **cooperatively**: the engine calls :func:`checkpoint` in its own loops
+  (every guarded mpmath call of a compiled formula, every round of the
+  rising-precision loops of certified values and cells).  A checkpoint past
+  the deadline raises right there, in the block's own code.
 
 * **by the watchdog**, for work that has no checkpoint (sympy on untrusted
   text, a plain Python loop): one daemon thread raises the budget's

@@ -20,6 +20,7 @@ import mpmath
 import sympy as sp
 from flint import arb
 
+from derivaudit.budgets import checkpoint
 from derivaudit.core.ball_steps import GROWS, radius_mpf, to_mpf
 from derivaudit.core.balls import BallFormula, ball_precision, compile_balls, digits_to_bits, exact_ball
 from derivaudit.core.guards import under_limits
@@ -140,6 +141,7 @@ def certified_value(formula, point, digits: int, *, limits: Limits = DEFAULT_LIM
     cap = digits_to_bits(limits.max_dps) + 64
     first_bits = bits
     while True:
+        checkpoint()
         with ball_precision(bits):
             args = formula.arguments(point)
             value = formula(*args)
@@ -223,6 +225,7 @@ def excludes_zero(formula, point, *, limits: Limits = DEFAULT_LIMITS, max_digits
     bits = 64
     where = _describe(formula, point)
     while True:
+        checkpoint()
         with ball_precision(bits):
             args = formula.arguments(point)
             value = formula(*args)

@@ -34,6 +34,7 @@ from typing import NamedTuple
 import sympy as sp
 from flint import acb, arb, ctx, fmpq
 
+from derivaudit.budgets import checkpoint
 from derivaudit.core.balls import BallFormula, ball_precision, compile_balls, digits_to_bits, exact_ball
 from derivaudit.core.certify import certifying_bits, explain_failure
 from derivaudit.core.guards import under_limits
@@ -459,6 +460,7 @@ class StepCertifier:
     def _certify(self, st, eps: sp.Rational, bits: int) -> Cell:
         bits = max(bits, 64)
         while True:
+            checkpoint()
             with ball_precision(bits):
                 cell, missing = self._try(st, eps, bits)
             if cell is not None:
