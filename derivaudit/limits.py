@@ -4,7 +4,7 @@ Formulas come from people derivaudit does not trust (a teacher grading a
 class feeds it every student's text), so each stage that can grow without
 bound checks one of these limits and raises :class:`~derivaudit.errors.LimitExceeded`
 with the limit's name and value.  Pass a custom :class:`Limits` to raise them.
-The time limits are enforced by :class:`derivaudit.guards.time_budget`; a
+The time limits are enforced by :class:`derivaudit.budgets.time_budget`; a
 time of 0 means no budget.
 """
 

@@ -146,3 +146,60 @@ def test_short_functions_and_modules(name):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
             and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
     assert long == [], f"{name}: functions over {MAX_FUNCTION_LINES} lines: {long}"
+
+
+def _package(module: str) -> str:
+    """``derivaudit.core.guards`` → ``core``; a top-level module is its own package."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "derivaudit"
+
+
+#: the floors, bottom first: a package imports only packages on lower floors (function-level
+#: imports included).
+LAYERS = [
+    {"errors", "limits", "constants", "verdicts", "progress"},
+    {"budgets"},
+    {"results"},
+    {"lang"},
+    {"core"},
+    {"studies"},
+    {"checks", "audits", "gradcheck"},
+    {"reports"},
+    {"cli", "testing"},
+    {"__main__"},
+]
+#: known package edges that break the layering (none: keep it that way)
+KNOWN_PACKAGE_EDGES: set[tuple[str, str]] = set()
+
+
+def _package_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for module, deps in _graph().items():
+        source = _package(module)
+        graph.setdefault(source, set())
+        graph[source] |= {_package(d) for d in deps if _package(d) not in (source, "derivaudit")}
+    return graph
+
+
+def test_every_package_has_a_floor():
+    floors = set().union(*LAYERS)
+    assert set(_package_graph()) - {"derivaudit"} <= floors
+
+
+def test_packages_import_only_lower_floors():
+    floor = {name: i for i, layer in enumerate(LAYERS) for name in layer}
+    upward = sorted((a, b) for a, deps in _package_graph().items() if a in floor for b in deps
+                    if floor[b] >= floor[a] and (a, b) not in KNOWN_PACKAGE_EDGES and a != b)
+    assert upward == [], f"imports at or above their own floor: {upward}"
+
+
+def test_no_package_level_import_loops():
+    graph = {a: {b for b in deps if (a, b) not in KNOWN_PACKAGE_EDGES}
+             for a, deps in _package_graph().items()}
+    assert _cycles(graph) == []
+
+
+def test_bottom_floor_imports_nothing_above_it():
+    graph = _package_graph()
+    assert graph["budgets"] <= {"errors", "limits"}
+    assert all(graph.get(name, set()) <= {"errors"} for name in LAYERS[0])

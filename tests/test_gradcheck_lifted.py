@@ -192,3 +192,50 @@ def test_a_result_that_is_not_a_ball_falls_back():
     result = da.check_gradient(bare, lambda w: 2 * w, W, precision="mp")
     assert result.precision == "float64" and result.ok
     assert any("its result holds float64 numbers, not balls" in n for n in result.notes)
+
+
+def _threaded_loss(w):
+    out = np.zeros(w.shape)                    # a swapped creation function: balls on a lifted thread
+    out += np.tanh(w) ** 2
+    return np.sum(out * np.exp(-w / 3))
+
+
+def _threaded_grad(w):
+    t = np.tanh(w)
+    return 2 * t * (1 - t ** 2) * np.exp(-w / 3) - t ** 2 * np.exp(-w / 3) / 3
+
+
+def _plain_floats_meanwhile(stop, kinds):
+    # user code on another thread while checks run lifted: NumPy's own arrays, never balls
+    while not stop.is_set():
+        kinds.add(np.zeros(3).dtype.kind)
+
+
+def test_two_mp_checks_run_concurrently_in_threads():
+    import threading
+    nudged = lambda w: _threaded_grad(w) * (1 + 1e-12 * (np.arange(w.size) == 1))
+    cases = [(_threaded_grad, 50), (nudged, 30), (_threaded_grad, 30), (nudged, 50)] * 2
+    alone = [da.check_gradient(_threaded_loss, g, W, precision="mp", dps=d) for g, d in cases]
+    together: list = [None] * len(cases)
+
+    def run(i):
+        g, d = cases[i]
+        together[i] = da.check_gradient(_threaded_loss, g, W, precision="mp", dps=d)
+
+    stop, kinds = threading.Event(), set()
+    bystander = threading.Thread(target=_plain_floats_meanwhile, args=(stop, kinds))
+    bystander.start()
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(cases))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    bystander.join()
+    assert kinds == {"f"}
+    for a, b in zip(alone, together):
+        assert (b.method, b.verdict, b.wrong, b.dps) == (a.method, a.verdict, a.wrong, a.dps)
+        assert b.relative_difference == a.relative_difference
+        assert np.array_equal(b.numeric, a.numeric)
+    assert [r.wrong for r in together[:2]] == [(), ((1,),)]
+    assert together[0].method == "centered differences on balls"

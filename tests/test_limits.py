@@ -10,7 +10,7 @@ import sympy as sp
 
 from derivaudit.cli import main
 from derivaudit.errors import LimitExceeded
-from derivaudit.core.guards import time_budget
+from derivaudit.budgets import time_budget
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.core.numeric import compile_formula, exact_value
 from derivaudit.lang.parse import make_symbol, parse_formula
@@ -179,17 +179,19 @@ def test_a_budget_whose_block_never_ran_stops_firing():
 
 
 def test_a_budget_kept_alive_but_never_exited_stops_after_a_while():
-    # the same leak with the budget object kept alive (a traceback holding its frame): the
-    # watchdog gives up re-raising; at most one stray exception was pending when it did
-    from derivaudit.core.guards import MAX_REFIRE_SECONDS
+    # the same leak with the budget object kept alive (a traceback holding it): the watchdog
+    # raises only inside the frame that armed it, and gives up after MAX_REFIRE_SECONDS
+    from derivaudit.budgets import MAX_REFIRE_SECONDS
 
     budget = time_budget(0.01, "a block whose exit was lost")
     budget.__enter__()
     strays = 0
     end = time.monotonic() + MAX_REFIRE_SECONDS + 1.0
-    while time.monotonic() < end:
+    while True:
         try:
-            _busy(0.01)
+            while time.monotonic() < end:  # this frame's own code: where its raises may land
+                sum(range(100))
+            break
         except BaseException as exc:  # noqa: BLE001 - counting the watchdog's raises
             assert "a block whose exit was lost" in str(exc)
             strays += 1
@@ -197,4 +199,17 @@ def test_a_budget_kept_alive_but_never_exited_stops_after_a_while():
     quiet_since = time.monotonic()
     _busy(0.5)                            # and then not again
     assert time.monotonic() - quiet_since >= 0.5
+    budget.__exit__(None, None, None)
+
+
+def test_a_budget_whose_frame_returned_never_fires_after_it():
+    # armed in a frame that returned without exiting: code after it is never hit
+    def arm_and_return():
+        budget = time_budget(0.01, "a block whose frame is gone")
+        budget.__enter__()
+        return budget
+
+    budget = arm_and_return()             # kept alive: only its frame is gone
+    _busy(0.5)                            # would raise within 0.01 s if the watchdog fired here
+    assert not budget.fired
     budget.__exit__(None, None, None)

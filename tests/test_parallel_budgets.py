@@ -12,15 +12,17 @@ import pytest
 
 import derivaudit as da
 from derivaudit.errors import LimitExceeded
+from derivaudit.budgets import checkpoint
 from derivaudit.core.guards import per_call_budgets, under_limits
 from derivaudit.limits import Limits
 
 
 @under_limits("spinning")
 def _spin(seconds: float, limits: Limits) -> float:
+    # the engine's loops are budget checkpoints (guarded calls, ball steps): so is this one
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        pass
+        checkpoint()
     return seconds
 
 

@@ -26,7 +26,8 @@ from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from derivaudit.core.guards import evaluation_limits, time_budget
+from derivaudit.budgets import time_budget
+from derivaudit.core.guards import evaluation_limits
 from derivaudit.errors import DerivauditError
 from derivaudit.lang.arrays import entries
 from derivaudit.limits import DEFAULT_LIMITS, Limits

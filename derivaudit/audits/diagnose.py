@@ -15,7 +15,7 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 
-from derivaudit.core.guards import time_budget
+from derivaudit.budgets import time_budget
 from derivaudit.errors import DerivauditError, LimitExceeded
 from derivaudit.lang.arrays import entries, entry_label, shape_of
 from derivaudit.limits import Limits

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from derivaudit.core.guards import time_budget
+from derivaudit.budgets import time_budget
 from derivaudit.errors import LimitExceeded
 from derivaudit.lang.arrays import entries, shape_of
 from derivaudit.limits import Limits

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import sympy as sp
 
-from derivaudit.core.guards import time_budget
+from derivaudit.budgets import time_budget
 from derivaudit.errors import LimitExceeded
 from derivaudit.lang.arrays import entries, entry_label
 from derivaudit.lang.functions import make_symbol

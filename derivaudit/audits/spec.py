@@ -47,7 +47,7 @@ import sympy as sp
 from derivaudit.lang.array_walker import RESERVED_NAMES, formula_names, parse_array_formula
 from derivaudit.lang.arrays import Array, Value, elementwise, entries, shape_of, symbol_array
 from derivaudit.audits.data import MAX_DATA_ENTRIES, data_section, draw_data, is_drawn, random_rational
-from derivaudit.core.guards import time_budget
+from derivaudit.budgets import time_budget
 from derivaudit.errors import DerivauditError, LimitExceeded, SpecError
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.lang.functions import CONSTANTS, FUNCTIONS, switching_functions

@@ -1,8 +1,9 @@
 """Certified values: the precision rises until a ball proves the digits asked for.
 
 :func:`certified_value` evaluates a compiled formula (:mod:`derivaudit.core.balls`)
-at an exact point, at rising precision, until the ball's radius is at most half
-a unit of the last requested significant digit, or until it proves the value is
+at an exact point, at rising precision, until the ball certifies the digits asked
+for (:func:`certifying_bits`: a radius of at most a quarter of a unit of the last
+requested significant digit), or until it proves the value is
 below a stated absolute resolution.  :func:`excludes_zero` proves a value is
 not zero.  No guard digits, no comparison of two precisions: the radius is the
 proof.
@@ -19,15 +20,33 @@ import mpmath
 import sympy as sp
 from flint import arb
 
+from derivaudit.budgets import checkpoint
 from derivaudit.core.ball_steps import GROWS, radius_mpf, to_mpf
 from derivaudit.core.balls import BallFormula, ball_precision, compile_balls, digits_to_bits, exact_ball
 from derivaudit.core.guards import under_limits
 from derivaudit.errors import DomainError, LimitExceeded
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["Ball", "certified_value", "excludes_zero", "ball_digits", "as_ball", "is_resolved", "explain_failure"]
+__all__ = ["Ball", "certified_value", "excludes_zero", "ball_digits", "as_ball", "is_resolved", "explain_failure",
+           "CERTIFY_MARGIN_BITS", "certifying_bits"]
 
 _LOG2_10 = math.log2(10)
+
+#: The one rule of "certified to ``digits`` digits" (certified values, study cells, float64
+#: errors): a ball's relative accuracy reaches ``digits·log2(10) + CERTIFY_MARGIN_BITS`` bits,
+#: i.e. ``rad ≤ |x|·10^-digits / 4``.  Rounding the midpoint to ``digits`` significant digits
+#: moves it by at most half a unit of the last digit (a unit is at least ``|x|·10^-digits``),
+#: so the printed number is within 3/4 of a unit of the true value.
+CERTIFY_MARGIN_BITS = 2
+
+
+def certifying_bits(digits: float) -> float:
+    """Relative accuracy, in bits, that certifies ``digits`` significant digits.
+
+    >>> round(certifying_bits(30), 3)  # 30·log2(10) + 2
+    101.658
+    """
+    return digits * _LOG2_10 + CERTIFY_MARGIN_BITS
 
 
 @dataclass(frozen=True)
@@ -35,8 +54,8 @@ class Ball:
     """A certified enclosure ``[mid − rad, mid + rad]`` of one real number.
 
     ``digits`` is how many significant decimal digits the ball certifies
-    (``rad ≤ |x|·10^-digits / 2``, so ``mid`` printed to ``digits`` digits is
-    within one unit of the last digit); ``math.inf`` for an exact zero or an
+    (:func:`certifying_bits`: ``rad ≤ |x|·10^-digits / 4``, so ``mid`` printed to
+    ``digits`` digits is within one unit of the last digit); ``math.inf`` for an exact zero or an
     exact value.  ``below_resolution`` is True when certification stopped
     because ``|x| < resolution`` was proved instead.
     """
@@ -59,13 +78,14 @@ class Ball:
 
 
 def ball_digits(ball) -> float:
-    """Significant decimal digits ``ball`` certifies (``rad ≤ |x|·10^-d/2``); inf when exact."""
+    """Significant decimal digits ``ball`` certifies (the most ``d`` with
+    ``certifying_bits(d)`` reached); inf when exact."""
     if ball.is_exact():
         return math.inf
     bits = ball.rel_accuracy_bits()
-    if bits <= 1:
+    if bits <= CERTIFY_MARGIN_BITS:
         return 0
-    return max(0, math.floor((bits - 1) / _LOG2_10))
+    return max(0, math.floor((bits - CERTIFY_MARGIN_BITS) / _LOG2_10))
 
 
 def as_ball(value, bits: int = 0) -> Ball:
@@ -80,7 +100,7 @@ def is_resolved(value, digits: int, resolution) -> tuple[bool, bool]:
         return False, False
     if value.is_exact():
         return True, False
-    if value.rel_accuracy_bits() >= digits * _LOG2_10 + 1:
+    if value.rel_accuracy_bits() >= certifying_bits(digits):
         return True, False
     if resolution is not None and value.contains(0) and abs(value) < resolution:
         return True, True
@@ -94,8 +114,8 @@ def certified_value(formula, point, digits: int, *, limits: Limits = DEFAULT_LIM
     """The value of ``formula`` at the exact ``point``, certified to ``digits`` digits.
 
     The precision starts at ``digits`` decimal digits plus 32 bits and rises
-    (doubling, or by the accuracy still missing) until the ball's radius is
-    at most half a unit of the ``digits``-th significant digit, or, when
+    (doubling, or by the accuracy still missing) until the ball certifies
+    ``digits`` digits (:func:`certifying_bits`), or, when
     ``resolution`` (an absolute bound) is given, until ``|value| < resolution``
     is proved.  Past ``limits.max_dps`` digits it raises LimitExceeded naming
     ``what`` (default "the value at <point>").
@@ -121,6 +141,7 @@ def certified_value(formula, point, digits: int, *, limits: Limits = DEFAULT_LIM
     cap = digits_to_bits(limits.max_dps) + 64
     first_bits = bits
     while True:
+        checkpoint()
         with ball_precision(bits):
             args = formula.arguments(point)
             value = formula(*args)
@@ -145,7 +166,7 @@ def certified_value(formula, point, digits: int, *, limits: Limits = DEFAULT_LIM
 def _bits_missing(value, digits: int) -> int:
     if not value.is_finite() or value.contains(0):
         return 0
-    return int(digits * _LOG2_10 + 1 - value.rel_accuracy_bits()) + 16
+    return int(certifying_bits(digits) - value.rel_accuracy_bits()) + 16
 
 
 def _check_magnitude(value, limits: Limits, what: str) -> None:
@@ -204,6 +225,7 @@ def excludes_zero(formula, point, *, limits: Limits = DEFAULT_LIMITS, max_digits
     bits = 64
     where = _describe(formula, point)
     while True:
+        checkpoint()
         with ball_precision(bits):
             args = formula.arguments(point)
             value = formula(*args)

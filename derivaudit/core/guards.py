@@ -1,18 +1,16 @@
-"""Run-time guards: wall-clock budgets and bounded magnitudes in numeric evaluation.
+"""Run-time guards: numeric budgets and bounded magnitudes in numeric evaluation.
 
 The parser bounds what a formula *says*; these guards bound what computing
 with it *costs*.  Two mechanisms, both raising
 :class:`~derivaudit.errors.LimitExceeded`:
 
-* :class:`time_budget` stops a block of Python code (sympy, mpmath) that runs
-  longer than its budget.  A watchdog thread raises an exception inside the
-  running thread (CPython's ``PyThreadState_SetAsyncExc``), so it works in any
-  thread, not only the main one as ``signal.alarm`` would, and it repeats the
-  exception until the block is left, because library code that catches
-  ``Exception`` broadly would otherwise swallow it (after a few tries the
-  exception raised is a BaseException, which such code does not catch).  Pure-Python loops stop
-  within milliseconds; one huge C-level operation cannot be interrupted,
-  which is why the magnitude guard below keeps every operand small.
+* :class:`~derivaudit.budgets.time_budget` (in :mod:`derivaudit.budgets`)
+  stops a block that runs longer than its budget; :class:`evaluation_limits`
+  and :func:`under_limits` put numeric work under ``Limits.evaluate_seconds``.
+  Every guarded call below is a budget checkpoint
+  (:func:`~derivaudit.budgets.checkpoint`), so a slow evaluation stops in its
+  own code.  One huge C-level operation cannot be interrupted, which is why
+  the magnitude guard keeps every operand small.
 
 * :func:`lambdify_mpmath` compiles an expression for mpmath with every
   function call and power routed through checks: a value whose magnitude
@@ -27,244 +25,24 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import ctypes
-import gc
 import functools
-import heapq
+import gc
 import inspect
-import itertools
 import math
-import os
-import threading
-import time
-import weakref
 from typing import Callable
 
 import mpmath
 import sympy as sp
 from sympy.printing.pycode import MpmathPrinter
 
+from derivaudit.budgets import MAX_REFIRE_SECONDS, checkpoint, time_budget
 from derivaudit.errors import LimitExceeded
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 
+# time_budget and MAX_REFIRE_SECONDS live in derivaudit.budgets (the bottom floor, so lang may use
+# them); they are re-exported here for code written against this module
 __all__ = ["time_budget", "evaluation_limits", "active_limits", "per_call_budgets", "under_limits", "lambdify_mpmath", "GUARDED_FUNCTIONS",
            "gc_paused", "MAX_REFIRE_SECONDS"]
-
-
-# -- wall-clock budgets --------------------------------------------------------
-
-class _Expired(LimitExceeded):
-    """Raised asynchronously in a thread whose budget ran out.
-
-    Each message gets its own subclass carrying it (see :func:`_expired_class`),
-    because the exception is injected as a class, instantiated without arguments.
-    """
-
-    message = "the computation ran past its time budget"
-
-    def __str__(self) -> str:
-        return self.message
-
-
-_set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
-_set_async_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
-_set_async_exc.restype = ctypes.c_int
-_NO_EXCEPTION = ctypes.py_object()  # NULL: clears a pending asynchronous exception
-
-#: after a budget expires, the exception is raised again this often until the block is left
-_REPEAT_SECONDS = 0.02
-
-
-class _Stubborn(BaseException):
-    """Raised instead of :class:`_Expired` once a block has swallowed it a few
-    times (``except Exception`` in a loop); :class:`time_budget` turns it into
-    LimitExceeded."""
-
-    message = _Expired.message
-
-    def __str__(self) -> str:
-        return self.message
-
-
-#: polite (Exception) raises before the stubborn (BaseException) ones
-_POLITE_TRIES = 3
-#: an expired budget's exception is raised again for at most this long: a block that has not
-#: left by then lost its exit (an exception landed in ``__enter__`` after the budget was armed),
-#: and raising on would hit whatever code the thread runs next
-MAX_REFIRE_SECONDS = 2.0
-
-
-class _Token:
-    __slots__ = ("thread_id", "exc_class", "stubborn_class", "active", "fired", "deadline", "owner",
-                 "first_fired")
-
-    def __init__(self, thread_id: int, exc_class: type, stubborn_class: type, deadline: float,
-                 owner: Callable[[], object] | None = None):
-        self.thread_id = thread_id
-        #: may be moved later by the owning thread (:meth:`time_budget.renew`) without the lock
-        self.deadline = deadline
-        self.exc_class = exc_class
-        self.stubborn_class = stubborn_class
-        self.active = True
-        self.fired = 0
-        #: a weak reference to the budget object: dead once its ``with`` statement is gone
-        self.owner = owner
-        self.first_fired = 0.0
-
-    def abandoned(self, now: float) -> bool:
-        """Has the block surely been left without disarming (its budget object is gone, or
-        it was fired at for :data:`MAX_REFIRE_SECONDS`)?"""
-        if self.owner is not None and self.owner() is None:
-            return True
-        return self.fired > 0 and now - self.first_fired > MAX_REFIRE_SECONDS
-
-
-class _Watchdog:
-    """One daemon thread that raises expired budgets' exceptions in their threads."""
-
-    def __init__(self):
-        self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, _Token]] = []
-        self._order = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def arm(self, seconds: float, exc_class: type, stubborn_class: type, owner=None) -> _Token:
-        token = _Token(threading.get_ident(), exc_class, stubborn_class, time.monotonic() + seconds, owner)
-        with self._cond:
-            heapq.heappush(self._heap, (token.deadline, next(self._order), token))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="derivaudit-budget",
-                                                daemon=True)
-                self._thread.start()
-            # Wake the watchdog only when this deadline comes first: it sleeps until the
-            # earliest one and re-reads the heap then.  Waking it for every budget costs
-            # a thread switch per study, more than a short sweep's arithmetic.
-            if self._heap[0][2] is token:
-                self._cond.notify()
-        return token
-
-    def disarm(self, token: _Token) -> bool:
-        """Stop watching ``token``; True if its budget had expired."""
-        with self._cond:
-            token.active = False
-            return token.fired > 0
-
-    def _run(self) -> None:
-        with self._cond:
-            while True:
-                while self._heap and not self._heap[0][2].active:
-                    heapq.heappop(self._heap)
-                if not self._heap:
-                    self._cond.wait()
-                    continue
-                when, _, token = self._heap[0]
-                now = time.monotonic()
-                if when > now:
-                    self._cond.wait(when - now)
-                    continue
-                heapq.heappop(self._heap)
-                if token.abandoned(now):
-                    token.active = False
-                    continue
-                if not token.fired and token.deadline > now:  # renewed since it was queued
-                    heapq.heappush(self._heap, (token.deadline, next(self._order), token))
-                    continue
-                if not token.fired:
-                    token.first_fired = now
-                token.fired += 1
-                _set_async_exc(token.thread_id, token.exc_class if token.fired <= _POLITE_TRIES
-                               else token.stubborn_class)
-                heapq.heappush(self._heap, (now + _REPEAT_SECONDS, next(self._order), token))
-
-    def reset_after_fork(self) -> None:
-        self.__init__()
-
-
-_WATCHDOG = _Watchdog()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_WATCHDOG.reset_after_fork)
-
-
-@functools.lru_cache(maxsize=256)
-def _expired_class(message: str) -> type:
-    """The exception a budget's watchdog raises, one class per message: creating a
-    class costs more than the difference quotient the budget guards.  Nested
-    budgets with one message share it and report the same text either way."""
-    return type("BudgetExpired", (_Expired,), {"message": message})
-
-
-@functools.lru_cache(maxsize=256)
-def _stubborn_class(message: str) -> type:
-    return type("BudgetExpired", (_Stubborn,), {"message": message})
-
-
-@functools.lru_cache(maxsize=256)
-def _budget_message(seconds, what: str, setting: str) -> str:
-    return (f"{what} took longer than {seconds:g} s"
-            + (f" (limit Limits.{setting})" if setting else "")) if seconds else ""
-
-
-class time_budget:
-    """``with time_budget(seconds, what, setting):`` — LimitExceeded past ``seconds``.
-
-    ``what`` names the work in the message ("differentiating the formula");
-    ``setting`` names the :class:`~derivaudit.limits.Limits` field that raises
-    it.  ``seconds`` of None, 0 or infinity means no budget.  Budgets nest;
-    the innermost one that expires is reported.  mpmath's working precision
-    is restored if the block is stopped.
-    """
-
-    def __init__(self, seconds: float | None, what: str, setting: str = ""):
-        self.seconds = seconds
-        self.setting = setting
-        self.message = _budget_message(seconds, what, setting)
-        self._token: _Token | None = None
-
-    def renew(self, what: str) -> None:
-        """Start the budget afresh for a new piece of work named ``what``.
-
-        Costs a clock read and two attribute stores (no lock, no thread
-        switch), so a loop of many small evaluations can give each its own
-        full budget: the watchdog re-reads the deadline before it fires.
-        """
-        token = self._token
-        if token is not None:
-            self.message = _budget_message(self.seconds, what, self.setting)
-            token.deadline = time.monotonic() + self.seconds
-
-    @property
-    def fired(self) -> bool:
-        """True once this budget has expired inside its block."""
-        return self._token is not None and self._token.fired > 0
-
-    def __enter__(self):
-        seconds = self.seconds
-        if seconds is None or seconds <= 0 or math.isinf(seconds):
-            return self
-        self._prec = mpmath.mp.prec
-        # the weak reference lets the watchdog drop a budget whose with statement failed
-        # between arming and entering its block (so __exit__ never runs)
-        self._token = _WATCHDOG.arm(seconds, _expired_class(self.message),
-                                    _stubborn_class(self.message), weakref.ref(self))
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        token = self._token
-        if token is None:
-            return False
-        try:
-            fired = _WATCHDOG.disarm(token)
-            if fired:
-                _set_async_exc(token.thread_id, _NO_EXCEPTION)  # drop a raise still pending
-        except (_Expired, _Stubborn):  # delivered while disarming
-            fired = _WATCHDOG.disarm(token)
-            _set_async_exc(token.thread_id, _NO_EXCEPTION)
-            exc_type = exc_type or token.exc_class
-        if fired:
-            mpmath.mp.prec = self._prec
-        if exc_type is not None and issubclass(exc_type, (token.exc_class, token.stubborn_class)):
-            raise LimitExceeded(self.message) from None
-        return False
 
 
 # -- bounded magnitudes in mpmath evaluation ----------------------------------
@@ -326,10 +104,11 @@ class per_call_budgets(evaluation_limits):
         except BaseException as exc:
             if not budget.fired:
                 raise
+            frame = budget.block_frame
             try:
                 budget.__exit__(type(exc), exc, exc.__traceback__)  # LimitExceeded if it was ours
             finally:
-                budget.__enter__()
+                budget.arm(frame)
             raise
 
     def __enter__(self):
@@ -398,6 +177,7 @@ def _guarded(name: str, function, exponential: bool):
     argument, result = f"an argument of {name}", f"{name}(...)"
 
     def guarded(*args):
+        checkpoint()
         for arg in args:
             _check_value(arg, argument)
         if exponential:
@@ -414,6 +194,7 @@ def _guarded(name: str, function, exponential: bool):
 
 def _power(base, exponent):
     """``base ** exponent``, refused when the result's magnitude would pass the limit."""
+    checkpoint()
     _check_value(base, "the base of a power")
     _check_value(exponent, "an exponent")
     limit = _LIMITS.get().max_value_digits

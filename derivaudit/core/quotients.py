@@ -6,7 +6,7 @@ A study reports, for each scheme and step, the difference quotient
 (:mod:`derivaudit.core.balls`), and a cell is *certified* when
 
 * the approximation and the exact value each have ``dps`` significant digits
-  (radius ≤ half a unit of the ``dps``-th digit), and
+  (:func:`~derivaudit.core.certify.certifying_bits`, the one rule), and
 * the error is proved smaller than the resolution ``10⁻ᵈᵖˢ·|f⁽ᵈ⁾(x)|``
   (``10⁻ᵈᵖˢ·Σ|wᵢ f(x + oᵢε)|/εᵈ`` when the exact derivative is 0) and is
   reported as 0 — two numbers known to ``dps`` digits cannot tell a smaller
@@ -34,15 +34,15 @@ from typing import NamedTuple
 import sympy as sp
 from flint import acb, arb, ctx, fmpq
 
+from derivaudit.budgets import checkpoint
 from derivaudit.core.balls import BallFormula, ball_precision, compile_balls, digits_to_bits, exact_ball
-from derivaudit.core.certify import explain_failure
+from derivaudit.core.certify import certifying_bits, explain_failure
 from derivaudit.core.guards import under_limits
 from derivaudit.errors import DomainError, LimitExceeded
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["Cell", "BallSamples", "quotient_ball", "StepCertifier", "predicted_bits", "step_bits", "float_errors"]
 
-_LOG2_10 = math.log2(10)
 _ZERO = arb(0)
 
 
@@ -360,7 +360,7 @@ class StepCertifier:
         self.point = point
         self.dps = dps
         self.limits = limits
-        self.need = dps * _LOG2_10 + 2  # rad ≤ |x|·10^-dps/4: printing adds at most half a unit
+        self.need = certifying_bits(dps)
         self._exact: tuple[int, object] | None = None
         self._exact_is_zero = exact_is_zero
         self._short = 0
@@ -460,6 +460,7 @@ class StepCertifier:
     def _certify(self, st, eps: sp.Rational, bits: int) -> Cell:
         bits = max(bits, 64)
         while True:
+            checkpoint()
             with ball_precision(bits):
                 cell, missing = self._try(st, eps, bits)
             if cell is not None:
@@ -537,7 +538,7 @@ def float_errors(exact: BallFormula, point, values: Sequence[float], dps: int,
     float64 result that is the exact value reports error 0, not the rounding
     noise of the exact value.
     """
-    need = dps * _LOG2_10 + 2
+    need = certifying_bits(dps)
     bits = digits_to_bits(dps) + 96
     cap = digits_to_bits(limits.max_dps) + 64
     where = _where(point)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sympy as sp
 
 from derivaudit.errors import DerivauditError, LimitExceeded, ParseError
-from derivaudit.core.guards import time_budget
+from derivaudit.budgets import time_budget
 from derivaudit.core.piecewise import piecewise_diff
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.lang.parse import free_variables, make_symbol

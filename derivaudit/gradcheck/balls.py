@@ -19,7 +19,7 @@ from derivaudit.gradcheck import diagnosis
 from derivaudit.gradcheck.lifted import (BallArray, ball_relative_difference, lift, lift_point, mid_floats,
                                          working_bits)
 from derivaudit.gradcheck.numeric import ball_centered
-from derivaudit.gradcheck.precision import lifted, probe_lifted
+from derivaudit.gradcheck.precision import lifted, one_lifted_check_at_a_time, probe_lifted
 from derivaudit.gradcheck.results import GradientCheckResult, Judged, build_result, component_errors
 
 __all__ = ["mp_check", "ball_scalar", "all_balls", "judge_balls"]
@@ -60,6 +60,7 @@ def judge_balls(theta, analytic, reference, uncertainty, packing, dps) -> Judged
                   ball_relative_difference(analytic, reference), parts)
 
 
+@one_lifted_check_at_a_time
 def mp_check(problem, dps: int, notes: list[str]) -> tuple[GradientCheckResult | None, str]:
     """The check at ``dps`` digits, or ``(None, why)`` when the code cannot run on balls."""
     packing, theta = problem.packing, problem.theta

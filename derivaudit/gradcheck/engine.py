@@ -33,7 +33,7 @@ from derivaudit.gradcheck.numeric import (COMPLEX_EPS, DEFAULT_EPS, FORWARD_EPS,
                                           accepts_complex, centered, complex_step, forward, sweep_table)
 from derivaudit.gradcheck.packing import Packing
 from derivaudit.gradcheck.results import THRESHOLDS, GradientCheckResult, build_result, float64_judged
-from derivaudit.studies.error_model import UNIT_ROUNDOFF
+from derivaudit.constants import UNIT_ROUNDOFF
 
 __all__ = ["Problem", "run_check", "validate_settings", "THOROUGH_N", "FULL_SWEEP_N", "PRECISIONS"]
 

@@ -22,7 +22,7 @@ from derivaudit.gradcheck.engine import PRECISIONS, Problem, run_check
 from derivaudit.gradcheck.numeric import DEFAULT_EPS
 from derivaudit.gradcheck.packing import Packing, to_numpy
 from derivaudit.gradcheck.results import GradientCheckResult, build_result, float64_judged
-from derivaudit.studies.error_model import UNIT_ROUNDOFF
+from derivaudit.constants import UNIT_ROUNDOFF
 
 __all__ = ["check_jacobian"]
 
@@ -102,6 +102,12 @@ def _full_check(f, jac, packing, theta, precision, dps, eps) -> GradientCheckRes
 
 
 def _mp_full(fvec, jac, packing, jpacking, theta, m, dps, notes):
+    from derivaudit.gradcheck.precision import one_lifted_check_at_a_time
+
+    return one_lifted_check_at_a_time(_mp_columns)(fvec, jac, packing, jpacking, theta, m, dps, notes)
+
+
+def _mp_columns(fvec, jac, packing, jpacking, theta, m, dps, notes):
     from derivaudit.gradcheck.balls import all_balls, judge_balls
     from derivaudit.gradcheck.lifted import BallArray, lift_point
     from derivaudit.gradcheck.precision import lifted, probe_lifted

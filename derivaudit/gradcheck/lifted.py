@@ -7,7 +7,7 @@ enters one becomes a ball: operands of ufuncs (Python ints, floats such as
 ``x[...] += v``, results of array functions (``np.pad``'s zeros,
 ``np.where``'s constants).  The ufuncs balls have no method for
 (``arctan``, ``conjugate`` in ``np.var``, …) and the comparisons are routed
-(:mod:`derivaudit.gradcheck.routes`); inside :func:`lifted` the creation
+(``_ROUTED`` and :func:`apply_ufunc` below); inside :func:`lifted` the creation
 functions (``np.zeros``, ``np.ones``, ``np.empty``, ``np.full``, ``np.eye``,
 ``np.asarray``, …) make ball arrays too, so no value silently stays in
 float64.  What does leave (``float(x)``, ``astype(float)``) is recorded as a

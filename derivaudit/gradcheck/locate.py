@@ -17,7 +17,7 @@ import numpy as np
 from derivaudit.gradcheck.engine import Problem, float64_setup
 from derivaudit.gradcheck.numeric import DEFAULT_EPS
 from derivaudit.gradcheck.results import THRESHOLDS, GradientCheckResult, Judged, build_result, component_errors
-from derivaudit.studies.error_model import UNIT_ROUNDOFF
+from derivaudit.constants import UNIT_ROUNDOFF
 from derivaudit.verdicts import relative_difference
 
 __all__ = ["check_by_directions", "MAX_LOCATED"]

@@ -24,7 +24,7 @@ import pandas as pd
 
 from derivaudit.errors import DerivauditError, DomainError, ShapeError
 from derivaudit.gradcheck.packing import Packing, to_numpy
-from derivaudit.studies.error_model import UNIT_ROUNDOFF
+from derivaudit.constants import UNIT_ROUNDOFF
 from derivaudit.verdicts import relative_difference
 
 __all__ = ["DEFAULT_EPS", "FORWARD_EPS", "COMPLEX_EPS", "SWEEP_EPS", "Objective", "forward", "centered", "complex_step",

@@ -6,6 +6,13 @@ arrays, and ``np.array`` / ``np.asarray`` keep ball arrays ball arrays (a
 plain object array would take ``dx[mask] = 1`` as a Python int and
 ``dx /= 5`` would then make it the float 0.2).  Integer and boolean arrays
 are left alone: labels, indices and masks stay what they are.
+
+Threads: the names are swapped in the user's modules, which every thread
+shares, so each replacement makes balls only on a thread inside
+:func:`lifted` (its :class:`~derivaudit.gradcheck.drops.LiftSession` is
+thread-local) and is NumPy's own function on any other thread.  Lifted
+blocks of different threads take turns (one lock): python-flint's working
+precision is one setting for the whole process.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import contextlib
 import functools
 import inspect
 import sys
+import threading
 import types
 
 import numpy as np
@@ -23,7 +31,7 @@ from derivaudit.gradcheck import drops
 from derivaudit.gradcheck.lifted import ORIGINAL, BallArray, as_balls, ball_zeros, mid_floats, working_bits, \
     wrap_coerced
 
-__all__ = ["lifted", "probe_lifted"]
+__all__ = ["lifted", "probe_lifted", "one_lifted_check_at_a_time"]
 
 
 def _floating(dtype) -> bool:
@@ -121,9 +129,24 @@ class _LiftedNumpy(types.ModuleType):
             return np.__getattr__(name)
 
 
+def _on_lifted_threads(name: str, patch):
+    """``patch`` on a thread inside :func:`lifted`, NumPy's ``name`` on every other thread."""
+    original = vars(ORIGINAL)[name]
+
+    @functools.wraps(original)
+    def dispatch(*args, **kwargs):
+        if drops.active_session() is None:
+            return original(*args, **kwargs)
+        return patch(*args, **kwargs)
+    return dispatch
+
+
+_DISPATCH = {name: _on_lifted_threads(name, patch) for name, patch in _PATCHES.items()}
 _PROXY = _LiftedNumpy("numpy")
-_PROXY.__dict__.update(_PATCHES)
-_REPLACEMENT = {id(vars(ORIGINAL)[name]): patch for name, patch in _PATCHES.items()}
+_PROXY.__dict__.update(_DISPATCH)
+_REPLACEMENT = {id(vars(ORIGINAL)[name]): patch for name, patch in _DISPATCH.items()}
+#: lifted blocks take turns: flint's ``ctx.prec`` and the swapped names are process-wide
+_LIFT_LOCK = threading.RLock()
 
 
 def _namespaces(functions) -> list[dict]:
@@ -161,24 +184,38 @@ def patched_numpy(functions=()):
             space[key] = value
 
 
+def one_lifted_check_at_a_time(check):
+    """Decorator: ``check`` runs while no other thread is lifted, so the ball arithmetic it
+    does between its lifted blocks (judging the balls) sees flint's precision as it is
+    outside them, not another thread's working precision."""
+    @functools.wraps(check)
+    def run(*args, **kwargs):
+        with _LIFT_LOCK:
+            return check(*args, **kwargs)
+    return run
+
+
 @contextlib.contextmanager
 def lifted(dps: int, functions=()):
     """Run a block with ball arithmetic at :func:`~derivaudit.gradcheck.lifted.working_bits` ``(dps)``.
 
     Yields the :class:`~derivaudit.gradcheck.drops.LiftSession` recording
     drops.  ``functions`` are the user's callables (their modules' ``np`` is
-    swapped for the block, as is every user module's).  Not thread-safe.
+    swapped for the block, as is every user module's).  Safe with threads:
+    lifted blocks of different threads take turns, and code running on other
+    threads meanwhile gets NumPy's own functions.
     """
     session = drops.LiftSession()
-    previous_prec, previous_session = ctx.prec, drops.active_session()
-    ctx.prec = working_bits(dps)
-    drops.set_session(session)
-    try:
-        with patched_numpy(functions):
-            yield session
-    finally:
-        ctx.prec = previous_prec
-        drops.set_session(previous_session)
+    with _LIFT_LOCK:
+        previous_prec, previous_session = ctx.prec, drops.active_session()
+        ctx.prec = working_bits(dps)
+        drops.set_session(session)
+        try:
+            with patched_numpy(functions):
+                yield session
+        finally:
+            ctx.prec = previous_prec
+            drops.set_session(previous_session)
 
 
 def probe_lifted(run, dps: int, is_result_ok, functions=()) -> tuple[object, str]:

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 import numpy as np
 import sympy as sp
 
-from derivaudit.core.guards import time_budget
+from derivaudit.budgets import time_budget
 from derivaudit.errors import LimitExceeded, ParseError, ShapeError, UnsafeExpressionError
 from derivaudit.lang import array_ops as ops
 from derivaudit.lang.array_args import ArgumentReader

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from derivaudit.core.guards import time_budget
+from derivaudit.budgets import time_budget
 from derivaudit.errors import LimitExceeded, ParseError
 from derivaudit.lang.functions import CONSTANTS, FUNCTIONS, make_symbol
 from derivaudit.lang.printer import format_formula

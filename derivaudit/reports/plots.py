@@ -26,7 +26,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from derivaudit.studies.error_model import UNIT_ROUNDOFF
+from derivaudit.constants import UNIT_ROUNDOFF
 from derivaudit.studies.orders import log10_abs
 
 __all__ = ["figure_svg", "convergence_svg", "heatmap_svg"]

@@ -54,14 +54,13 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
+from derivaudit.constants import UNIT_ROUNDOFF
 from derivaudit.errors import DerivauditError, DomainError
 from derivaudit.core.numeric import compile_formula, exact_value
 from derivaudit.core.stencils import ComplexStep, Stencil, TensorStencil
 
 __all__ = ["UNIT_ROUNDOFF", "ErrorModel", "float64_error_model"]
 
-#: unit roundoff of IEEE double precision, u = 2⁻⁵³
-UNIT_ROUNDOFF = 2.0 ** -53
 
 #: mean magnitude of a sum of independent roundings, per unit of their RMS size u/√3: √(2/π)/√3
 TYPICAL = math.sqrt(2 / math.pi) / math.sqrt(3)

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from derivaudit.core.guards import time_budget
+from derivaudit.budgets import time_budget
 from derivaudit.errors import LimitExceeded
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.core.piecewise import Branch, one_sided_values
