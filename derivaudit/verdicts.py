@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 import math
 
-__all__ = ["Verdict", "ExitCode", "GRADIENT_BANDS", "GRADIENT_WORDS", "ORDER_TOLERANCE", "gradient_band",
+__all__ = ["Verdict", "INVALID", "ExitCode", "GRADIENT_BANDS", "GRADIENT_WORDS", "ORDER_TOLERANCE", "gradient_band",
            "relative_difference"]
 
 
@@ -49,6 +49,11 @@ class Verdict(str, enum.Enum):
     def correct(self) -> bool:
         """True for the two "correct" verdicts."""
         return self in (Verdict.PROVED, Verdict.NUMERICAL)
+
+
+#: the grade of a submitted answer that is not a formula the tool accepts (``derivaudit grade``):
+#: unreadable, unsafe, past a limit, or in variables the task does not have
+INVALID = "invalid"
 
 
 class ExitCode(enum.IntEnum):

@@ -1,0 +1,106 @@
+"""The typed result of a grading batch: one graded row per submission, in the CSV's order.
+
+A :class:`GradeResult` holds the task, every submission with its
+:class:`~derivaudit.grading.judge.Judgement` (submissions whose answers are
+identical after normalisation share one), and how the batch ran.  Reports
+(CSV, the class page, JSON) render it; nothing here formats for a page.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import pandas as pd
+
+from derivaudit.display import html_of
+from derivaudit.grading.judge import Judgement
+from derivaudit.grading.normalise import escape_controls
+from derivaudit.grading.task import GradeTask
+from derivaudit.verdicts import INVALID, ExitCode, Verdict
+
+__all__ = ["GradedAnswer", "GradeResult", "GRADE_ORDER"]
+
+#: the grades in the order a class summary lists them
+GRADE_ORDER = (Verdict.PROVED.value, Verdict.NUMERICAL.value, Verdict.WRONG.value, Verdict.UNDECIDED.value,
+               Verdict.NOT_DIFFERENTIABLE.value, INVALID)
+
+
+@dataclass(frozen=True)
+class GradedAnswer:
+    """One submission: its CSV line, id, the answer as typed (claim columns joined by `` | ``),
+    its normalised key, its judgement and how many submissions share that key."""
+
+    line: int
+    id: str
+    answer: str
+    key: tuple[str, ...]
+    judgement: Judgement
+    copies: int = 1
+
+    @property
+    def verdict(self) -> str:
+        return self.judgement.verdict
+
+
+@dataclass(frozen=True)
+class GradeResult:
+    """A graded batch.
+
+    ``answers`` are in the CSV's order; ``distinct`` counts the answers
+    judged (after normalisation), ``reused`` those taken from a journal;
+    ``seconds`` is the batch's wall time and ``workers`` how it ran
+    (a number of processes, or a Dask scheduler's address).
+    """
+
+    task: GradeTask
+    answers: tuple[GradedAnswer, ...]
+    distinct: int
+    reused: int = 0
+    seconds: float = 0.0
+    workers: str = "1"
+
+    def _repr_html_(self) -> str:
+        """The class page, shown inline by Jupyter."""
+        return html_of(self)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Submissions per grade, in :data:`GRADE_ORDER` (grades nobody got are left out)."""
+        counted = Counter(a.verdict for a in self.answers)
+        return {grade: counted[grade] for grade in GRADE_ORDER if counted[grade]}
+
+    @property
+    def ok(self) -> bool:
+        """The batch ran: every submission has a grade (whatever the grades are)."""
+        return True
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0: grading ran.  Students' verdicts are data, not the command's outcome."""
+        return ExitCode.OK
+
+    def table(self) -> pd.DataFrame:
+        """One row per submission: ``line, id, answer, verdict, message, likely_mistake, mistake,
+        component, point, claim_value, exact_value, copies, seconds`` (texts escaped)."""
+        rows = []
+        for a in self.answers:
+            j = a.judgement
+            rows.append({"line": a.line, "id": escape_controls(a.id), "answer": escape_controls(a.answer),
+                         "verdict": j.verdict, "message": j.message, "likely_mistake": j.likely_mistake,
+                         "mistake": j.mistake, "component": j.component,
+                         "point": ", ".join(f"{k}={v}" for k, v in j.point), "claim_value": j.claim_value,
+                         "exact_value": j.exact_value, "copies": a.copies, "seconds": j.seconds})
+        return pd.DataFrame(rows, columns=["line", "id", "answer", "verdict", "message", "likely_mistake",
+                                           "mistake", "component", "point", "claim_value", "exact_value",
+                                           "copies", "seconds"])
+
+    def summary(self) -> str:
+        """The batch in a few lines: submissions, distinct answers, counts per grade."""
+        lines = [f"graded {len(self.answers)} submissions ({self.distinct} distinct answers"
+                 + (f", {self.reused} from the journal" if self.reused else "")
+                 + f") of {escape_controls(self.task.question)} in {self.seconds:.1f} s"]
+        width = max((len(g) for g in self.counts), default=0)
+        for grade, count in self.counts.items():
+            lines.append(f"  {grade:<{width}}  {count}")
+        return "\n".join(lines)
