@@ -74,7 +74,7 @@ def grade(task: GradeTask | str | os.PathLike, answers, *, workers: int | None =
     >>> from derivaudit.grading.task import task_from_dict
     >>> task = task_from_dict({"task": {"formula": "x**3", "wrt": "x"},
     ...                        "columns": {"id": "student", "claim": "answer"}})
-    >>> result = grade(task, [Submission(2, "ada", ("3*x**2",)), Submission(3, "bob", ("3*x^2",)),
+    >>> result = grade(task, [Submission(2, "ada", ("3*x**2",)), Submission(3, "bob", ("3 * x ** 2",)),
     ...                       Submission(4, "cy", ("x**2",))], workers=1)
     >>> [a.verdict for a in result.answers], result.distinct
     (['correct (proved)', 'correct (proved)', 'wrong'], 2)
