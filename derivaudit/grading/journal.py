@@ -19,7 +19,7 @@ from pathlib import Path
 from derivaudit.errors import ReportError, SpecError
 from derivaudit.grading.judge import Judgement
 
-__all__ = ["Journal", "JOURNAL_FORMAT"]
+__all__ = ["Journal", "JOURNAL_FORMAT", "journal_path", "discard"]
 
 #: the first line's format name
 JOURNAL_FORMAT = "derivaudit-grade-journal/1"
@@ -115,3 +115,13 @@ class Journal:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def journal_path(csv_target) -> Path:
+    """Where the CLI keeps the journal of a batch writing ``csv_target``: beside it, ``OUT.csv.journal``."""
+    return Path(str(Path(csv_target)) + ".journal")
+
+
+def discard(path) -> None:
+    """Remove a journal whose batch has been written out (a missing one is fine)."""
+    Path(path).unlink(missing_ok=True)

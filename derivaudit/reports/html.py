@@ -17,6 +17,7 @@ import jinja2
 
 from derivaudit.reports.html_audit import audit_page
 from derivaudit.reports.html_check import check_page
+from derivaudit.reports.html_grade import grade_page
 from derivaudit.reports.html_study import study_page
 from derivaudit.reports.tables import result_kind
 
@@ -30,7 +31,7 @@ def _environment() -> jinja2.Environment:
 
 
 def _page(result) -> tuple[str, dict]:
-    builders = {"study": study_page, "check": check_page, "audit": audit_page}
+    builders = {"study": study_page, "check": check_page, "audit": audit_page, "grade": grade_page}
     return builders[result_kind(result)](result)
 
 

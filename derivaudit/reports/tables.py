@@ -38,7 +38,7 @@ def result_kind(result) -> str:
     if isinstance(result, pd.DataFrame):
         return "study"
     # by the class's name, not an import: results import reports' display seam, never the reverse
-    kinds = {"CheckResult": "check", "AuditResult": "audit"}
+    kinds = {"CheckResult": "check", "AuditResult": "audit", "GradeResult": "grade"}
     kind = kinds.get(type(result).__name__)
     if kind is None:
         raise TypeError(f"no report for a {type(result).__name__}; expected a study table, "
