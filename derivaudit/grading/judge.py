@@ -144,13 +144,12 @@ def _from_audit(result) -> Judgement:
     verdicts = [c.verdict for c in result.claims]
     verdict = next(v for v in order if v in verdicts)
     worst = next(c for c in result.claims if c.verdict is verdict)
-    fields = dict(verdict=str(verdict), claim="; ".join(f"{c.parameter}: {c.claim}" for c in result.claims),
-                  component=worst.parameter, method=escape_controls(worst.wrong_description or worst.reason))
+    fields = dict(verdict=str(verdict), claim="; ".join(f"{c.parameter}: {c.claim}" for c in result.claims))
     if verdict is Verdict.UNDECIDED:
-        fields["message"] = escape_controls(worst.reason)
+        fields.update(message=escape_controls(worst.reason), component=worst.parameter)
     if verdict is Verdict.WRONG:
-        fields["point"] = tuple((k, str(v)) for k, v in worst.counterexample.items())
-        fields["message"] = escape_controls(f"{worst.parameter}: {worst.wrong_description}")
+        fields.update(point=tuple((k, str(v)) for k, v in worst.counterexample.items()), component=worst.parameter,
+                      method=escape_controls(f"wrong entries of {worst.parameter}: {worst.wrong_description}"))
     if worst.diagnosis:
         fields.update(likely_mistake=escape_controls(worst.diagnosis[0]),
                       mistake=escape_controls(worst.diagnosis[0].split(":")[0].split(" — ")[0]))
