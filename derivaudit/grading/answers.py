@@ -52,6 +52,7 @@ def answers_from_text(text: str, task: GradeTask, source: str = "<answers>") -> 
 
     Raises :class:`~derivaudit.errors.SpecError` naming the line and column at fault.
     """
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as spreadsheets write
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise _fail(source, line, None, "contains a NUL byte; save the file as plain UTF-8 CSV")
