@@ -26,6 +26,7 @@ _EXPORTS = {
     "custom_stencil": "core.custom_stencils",
     "check": "checks.check", "CheckResult": "checks.results", "Verdict": "verdicts",
     "audit": "audits.audit", "AuditResult": "audits.results", "load_spec": "audits.spec",
+    "grade": "grading.grade", "GradeResult": "grading.results",
     "check_gradient": "gradcheck.gradient", "GradientCheckResult": "gradcheck.results",
     "check_layer": "gradcheck.layers", "check_jacobian": "gradcheck.jacobian",
     "write_csv": "reports.files", "write_html": "reports.files",

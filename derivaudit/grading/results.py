@@ -95,12 +95,22 @@ class GradeResult:
                                            "mistake", "component", "point", "claim_value", "exact_value",
                                            "copies", "seconds"])
 
+    @property
+    def mistakes(self) -> dict[str, int]:
+        """Wrong submissions per likely mistake, most frequent first ("" where none was recognised)."""
+        counted = Counter(a.judgement.mistake for a in self.answers if a.verdict == Verdict.WRONG.value)
+        return dict(sorted(counted.items(), key=lambda item: (-item[1], item[0] == "", item[0])))
+
     def summary(self) -> str:
-        """The batch in a few lines: submissions, distinct answers, counts per grade."""
-        lines = [f"graded {len(self.answers)} submissions ({self.distinct} distinct answers"
-                 + (f", {self.reused} from the journal" if self.reused else "")
-                 + f") of {escape_controls(self.task.question)} in {self.seconds:.1f} s"]
+        """The batch in a few lines: submissions, distinct answers, counts per grade and per likely mistake."""
+        lines = [f"graded {len(self.answers)} submissions of {escape_controls(self.task.question)}: "
+                 f"{self.distinct} distinct answers" + (f", {self.reused} of them from the journal"
+                                                        if self.reused else "")]
         width = max((len(g) for g in self.counts), default=0)
-        for grade, count in self.counts.items():
-            lines.append(f"  {grade:<{width}}  {count}")
+        lines += [f"  {grade:<{width}}  {count}" for grade, count in self.counts.items()]
+        if self.mistakes:
+            lines.append("wrong answers by likely mistake:")
+            lines += [f"  {count:>{len(str(len(self.answers)))}}  {escape_controls(m) or 'no simple pattern'}"
+                      for m, count in self.mistakes.items()]
+        lines.append(f"{self.seconds:.1f} s on {self.workers} worker{'s' if self.workers != '1' else ''}")
         return "\n".join(lines)
