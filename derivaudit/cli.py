@@ -278,16 +278,20 @@ def _run_check(args) -> int:
     return int(result.exit_code)
 
 
+def _add_parallel(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="worker processes (default: one per core; 1 runs in this process)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on this Dask scheduler instead, e.g. tcp://host:8786 "
+                             "(needs pip install 'derivaudit[dask]')")
+
+
 def _add_sweep(sub) -> None:
     p = sub.add_parser("sweep", help="run the convergence studies listed in a TOML file, in parallel",
                        description="Run many convergence studies (formulas × points) from a TOML "
                                    "sweep file on all cores, or on a Dask cluster.")
     p.add_argument("file", help="sweep file: [defaults] and one [[study]] table per formula")
-    p.add_argument("--workers", type=int, metavar="N",
-                   help="worker processes (default: one per core; 1 runs in this process)")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="run on this Dask scheduler instead, e.g. tcp://host:8786 "
-                        "(needs pip install 'derivaudit[dask]')")
+    _add_parallel(p)
     p.add_argument("--csv", metavar="FILE", help="write every study's table as one long CSV")
     _add_common(p)
     p.set_defaults(run=_run_sweep)
@@ -350,11 +354,7 @@ def _add_grade(sub) -> None:
                                    "budget. Exit 0 when the batch ran, 2 for a bad task file or CSV.")
     p.add_argument("task", help="the task file (TOML): [task] formula, wrt / grad / spec; [columns]")
     p.add_argument("answers", help="the answers (CSV with a header row)")
-    p.add_argument("--workers", type=int, metavar="N",
-                   help="worker processes (default: one per core; 1 judges in this process)")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="judge on this Dask scheduler instead, e.g. tcp://host:8786 "
-                        "(needs pip install 'derivaudit[dask]')")
+    _add_parallel(p)
     p.add_argument("--journal", metavar="FILE",
                    help="record each judged answer in FILE as it is judged (default with --csv: "
                         "OUT.csv.journal, removed once the reports are written)")

@@ -187,27 +187,12 @@ def _judge_remote(key: Key, task: GradeTask) -> Judgement:
         return judge(task, key)
 
 
-def _client(client):
-    try:
-        from dask.distributed import Client
-    except ImportError:
-        raise DerivauditError("grading on a Dask cluster needs dask: pip install 'derivaudit[dask]'") from None
-    if isinstance(client, str):
-        try:
-            return Client(client, timeout="10s"), True
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise DerivauditError(f"cannot reach the Dask scheduler at {client!r} ({exc}); give its "
-                                  "address as tcp://HOST:8786") from None
-    if not isinstance(client, Client):
-        raise DerivauditError(f"client must be a dask.distributed.Client or a scheduler address, "
-                              f"not {type(client).__name__}")
-    return client, False
-
-
 def _on_dask(task: GradeTask, keys: Sequence[Key], client, done: Done) -> None:
+    from derivaudit.studies.parallel import dask_client
+
+    client, own = dask_client(client)  # one line for a missing dask or an unreachable scheduler
     from dask.distributed import as_completed
 
-    client, own = _client(client)
     try:
         shared = client.scatter(task, broadcast=True)
         futures = client.map(_judge_remote, list(keys), task=shared, pure=False)
