@@ -334,3 +334,14 @@ def test_reports_csv_html_json(example_class, tmp_path):
     assert "http://" not in page.replace("http://www.w3.org", "") and "<script" not in page
     document = result_document(example_class)
     assert document["kind"] == "grade" and document["counts"]["wrong"] == 10 and len(document["rows"]) == 21
+
+
+def test_spreadsheet_formulas_are_quoted_and_notebooks_show_the_page(tmp_path):
+    from derivaudit.reports.files import write_csv
+
+    result = grade(CUBE, rows("=HYPERLINK(\"http://x\")", "-1+cmd|'/c calc'!A0", "-3*x**2"), workers=1)
+    write_csv(result, tmp_path / "out.csv")
+    table = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text())))
+    assert [r["answer"] for r in table] == ["'=HYPERLINK(\"http://x\")", "'-1+cmd|'/c calc'!A0", "-3*x**2"]
+    assert [r["verdict"] for r in table] == ["invalid", "invalid", "wrong"]
+    assert "derivaudit-report" in result._repr_html_() and "sign flipped" in result._repr_html_()

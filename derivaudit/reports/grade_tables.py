@@ -2,7 +2,8 @@
 
 Every text that came from a student is escaped
 (:func:`~derivaudit.grading.normalise.escape_controls`) before it reaches a
-file or a terminal; numbers of a witness print with :data:`WITNESS_DIGITS`
+file or a terminal, and ids and answers that a spreadsheet would run as a
+formula are quoted (:func:`spreadsheet_safe`); numbers of a witness print with :data:`WITNESS_DIGITS`
 significant digits of the certified values the judgement keeps.
 """
 
@@ -17,7 +18,7 @@ from derivaudit.grading.normalise import escape_controls
 from derivaudit.reports.text import format_number
 from derivaudit.verdicts import INVALID, Verdict
 
-__all__ = ["WITNESS_DIGITS", "witness_text", "grade_rows", "grade_groups", "NO_PATTERN"]
+__all__ = ["WITNESS_DIGITS", "witness_text", "grade_rows", "grade_groups", "spreadsheet_safe", "NO_PATTERN"]
 
 #: significant digits of the values of a witness in the CSV and on the page
 WITNESS_DIGITS = 12
@@ -27,6 +28,18 @@ NO_PATTERN = "no simple pattern"
 #: the columns of the per-submission CSV, in order
 COLUMNS = ["id", "verdict", "witness", "likely_mistake", "message", "seconds", "answer", "copies", "line",
            "component"]
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A cell a spreadsheet shows as text: ``'`` before what it would run as a formula (``=``, ``@``,
+    or a sign followed by a ``|`` command).  Answers beginning so are never formulas derivaudit accepts.
+
+    >>> spreadsheet_safe("=HYPERLINK(1)"), spreadsheet_safe("-x*sigmoid(x)"), spreadsheet_safe("-1+cmd|'/c calc'!A0")
+    ("'=HYPERLINK(1)", '-x*sigmoid(x)', "'-1+cmd|'/c calc'!A0")
+    """
+    if text[:1] in ("=", "@") or (text[:1] in ("+", "-") and "|" in text):
+        return "'" + text
+    return text
 
 
 def _value(text: str, digits: int) -> str:
@@ -69,9 +82,9 @@ def grade_rows(result) -> pd.DataFrame:
     rows = []
     for a in result.answers:
         j = a.judgement
-        rows.append({"id": escape_controls(a.id), "verdict": j.verdict, "witness": witness_text(j),
+        rows.append({"id": spreadsheet_safe(escape_controls(a.id)), "verdict": j.verdict, "witness": witness_text(j),
                      "likely_mistake": escape_controls(j.likely_mistake), "message": escape_controls(j.message),
-                     "seconds": round(j.seconds, 4), "answer": escape_controls(a.answer), "copies": a.copies,
+                     "seconds": round(j.seconds, 4), "answer": spreadsheet_safe(escape_controls(a.answer)), "copies": a.copies,
                      "line": a.line, "component": escape_controls(j.component)})
     return pd.DataFrame(rows, columns=COLUMNS)
 
