@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import mpmath
 
-from derivaudit.errors import DerivauditError, LimitExceeded, ParseError, SpecError
+from derivaudit.errors import DerivauditError, LimitExceeded, ParseError
 from derivaudit.grading.normalise import escape_controls
 from derivaudit.grading.task import GradeTask
 from derivaudit.verdicts import INVALID, Verdict
@@ -162,7 +162,9 @@ def _judge_spec(task: GradeTask, texts: tuple[str, ...]) -> Judgement:
     claims = dict(zip(task.claim_names, texts))
     try:
         result = audit({**task.spec, "claims": claims}, dps=task.dps, seed=task.seed, limits=task.limits)
-    except (SpecError, ParseError) as exc:
+    except LimitExceeded as exc:
+        return Judgement(Verdict.UNDECIDED.value, message=escape_controls(f"stopped: {exc}"))
+    except DerivauditError as exc:  # SpecError, ParseError, ShapeError: the claims cannot be evaluated
         return _invalid(exc)
     return _from_audit(result)
 
