@@ -3,7 +3,8 @@
 A :class:`GradeResult` holds the task, every submission with its
 :class:`~derivaudit.grading.judge.Judgement` (submissions whose answers are
 identical after normalisation share one), and how the batch ran.  Reports
-(CSV, the class page, JSON) render it; nothing here formats for a page.
+(CSV, the class page, JSON) render it, registered by its class in
+the reports' registry; nothing here formats for a page.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from derivaudit.display import html_of
 from derivaudit.grading.judge import Judgement
 from derivaudit.grading.normalise import escape_controls
 from derivaudit.grading.task import GradeTask
-from derivaudit.verdicts import INVALID, ExitCode, Verdict
+from derivaudit.results import Result
+from derivaudit.verdicts import INVALID, Verdict
 
 __all__ = ["GradedAnswer", "GradeResult", "GRADE_ORDER"]
 
@@ -44,8 +45,8 @@ class GradedAnswer:
 
 
 @dataclass(frozen=True)
-class GradeResult:
-    """A graded batch.
+class GradeResult(Result):
+    """A graded batch, following the result protocol (:class:`~derivaudit.results.Result`).
 
     ``answers`` are in the CSV's order; ``distinct`` counts the answers
     judged (after normalisation), ``reused`` those taken from a journal;
@@ -60,25 +61,17 @@ class GradeResult:
     seconds: float = 0.0
     workers: str = "1"
 
-    def _repr_html_(self) -> str:
-        """The class page, shown inline by Jupyter."""
-        return html_of(self)
+    @property
+    def verdict(self) -> Verdict:
+        """:attr:`Verdict.GRADED <derivaudit.verdicts.Verdict.GRADED>`: the batch ran (exit code 0).
+        The students' verdicts are data (:attr:`answers`, :attr:`counts`), not the command's outcome."""
+        return Verdict.GRADED
 
     @property
     def counts(self) -> dict[str, int]:
         """Submissions per grade, in :data:`GRADE_ORDER` (grades nobody got are left out)."""
         counted = Counter(a.verdict for a in self.answers)
         return {grade: counted[grade] for grade in GRADE_ORDER if counted[grade]}
-
-    @property
-    def ok(self) -> bool:
-        """The batch ran: every submission has a grade (whatever the grades are)."""
-        return True
-
-    @property
-    def exit_code(self) -> ExitCode:
-        """0: grading ran.  Students' verdicts are data, not the command's outcome."""
-        return ExitCode.OK
 
     def table(self) -> pd.DataFrame:
         """One row per submission: ``line, id, answer, verdict, message, likely_mistake, mistake,

@@ -91,7 +91,8 @@ def grade_page(result) -> tuple[str, dict]:
                "answer": r.answer, "note": r.likely_mistake or r.message} for r in grade_rows(result).itertuples()]
     context = {"title": f"Grades: {task.title or task.question}",
                "verdict": {"text": f"{len(result.answers)} submissions graded", "css": "ok",
-                           "detail": ", ".join(f"{c['count']} {c['grade']}" for c in counts) + "."},
+                           "detail": f"{result.verdict}: " + ", ".join(f"{c['count']} {c['grade']}"
+                                                                        for c in counts) + "."},
                "header": {"formulas": header, "meta": meta}, "contents": contents, "counts": counts,
                "mistakes": mistakes, "invalid": _listed(groups["invalid"]),
                "undecided": _listed(groups["undecided"]), "correct": _listed(groups["correct"]),
