@@ -30,6 +30,7 @@ _EXPORTS = {
     "grade": "grading.grade", "GradeResult": "grading.results",
     "check_gradient": "gradcheck.gradient", "GradientCheckResult": "gradcheck.results",
     "check_layer": "gradcheck.layers", "check_jacobian": "gradcheck.jacobian",
+    "check_hessian": "gradcheck.hessian", "check_hvp": "gradcheck.hessian",
     "write_csv": "reports.files", "write_html": "reports.files",
     "parse_formula": "lang.parse", "format_formula": "lang.printer",
     "DerivauditError": "errors", "LimitExceeded": "errors", "Limits": "limits",
