@@ -29,6 +29,7 @@ _EXPORTS = {
     "custom_stencil": "core.custom_stencils", "float64_error_model": "studies.error_model",
     "check": "checks.check", "CheckResult": "checks.results", "Verdict": "verdicts",
     "audit": "audits.audit", "AuditResult": "audits.results", "load_spec": "audits.spec",
+    "grade": "grading.grade", "GradeResult": "grading.results",
     "check_gradient": "gradcheck.gradient", "GradientCheckResult": "gradcheck.results",
     "check_layer": "gradcheck.layers", "check_jacobian": "gradcheck.jacobian",
     "check_hessian": "gradcheck.hessian", "check_hvp": "gradcheck.hessian",

@@ -241,16 +241,20 @@ def _run_check(args) -> int:
     return int(result.exit_code)
 
 
+def _add_parallel(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="worker processes (default: one per core; 1 runs in this process)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on this Dask scheduler instead, e.g. tcp://host:8786 "
+                             "(needs pip install 'derivaudit[dask]')")
+
+
 def _add_sweep(sub) -> None:
     p = sub.add_parser("sweep", help="run the convergence studies listed in a TOML file, in parallel",
                        description="Run many convergence studies (formulas × points) from a TOML "
                                    "sweep file on all cores, or on a Dask cluster.")
     p.add_argument("file", help="sweep file: [defaults] and one [[study]] table per formula")
-    p.add_argument("--workers", type=int, metavar="N",
-                   help="worker processes (default: one per core; 1 runs in this process)")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="run on this Dask scheduler instead, e.g. tcp://host:8786 "
-                        "(needs pip install 'derivaudit[dask]')")
+    _add_parallel(p)
     _add_reports(p, "every study's table as one long table (a folder path: sweep + summary)")
     _add_common(p)
     p.set_defaults(run=_run_sweep)
@@ -301,6 +305,45 @@ def _run_audit(args) -> int:
     return int(result.exit_code)  # 0 all correct, 1 a claim wrong, 4 none wrong but one undecided
 
 
+def _add_grade(sub) -> None:
+    p = sub.add_parser("grade", help="grade a class's answers from a CSV against a task file",
+                       description="Judge every submission of ANSWERS.csv (one row per student) against "
+                                   "the task in TASK.toml with the verdicts of check (or audit for a "
+                                   "backprop spec): identical answers are judged once, each under its own "
+                                   "budget. Exit 0 when the batch ran, 2 for a bad task file or CSV.")
+    p.add_argument("task", help="the task file (TOML): [task] formula, wrt / grad / spec; [columns]")
+    p.add_argument("answers", help="the answers (CSV with a header row)")
+    _add_parallel(p)
+    p.add_argument("--journal", metavar="FILE",
+                   help="record each judged answer in FILE as it is judged (default with --csv: "
+                        "OUT.csv.journal, removed once the reports are written)")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse the answers already judged in the journal of an interrupted run")
+    _add_reports(p, "one row per submission: id, verdict, witness, likely_mistake, message, seconds")
+    _add_common(p)
+    p.set_defaults(run=_run_grade)
+
+
+def _run_grade(args) -> int:
+    from derivaudit.grading.grade import grade
+    from derivaudit.grading.journal import discard, journal_path
+
+    if args.workers is not None and args.scheduler:
+        raise DerivauditError("give --workers or --scheduler, not both")
+    journal = args.journal or (journal_path(args.csv) if args.csv else None)
+    if args.resume and journal is None:
+        raise DerivauditError("--resume reads the journal of an earlier run: give its --csv or --journal")
+    result = grade(args.task, args.answers, workers=args.workers, client=args.scheduler, journal=journal,
+                   resume=args.resume, progress=terminal_progress(args.quiet))
+    _write_reports(result, args)
+    if journal is not None and not args.journal:
+        discard(journal)  # the reports are written: the default journal has done its job
+    if not args.quiet:
+        print(result.summary())
+        _print_written(args)
+    return int(result.exit_code)
+
+
 def _add_reports(parser: argparse.ArgumentParser, csv_content: str) -> None:
     parser.add_argument("--csv", metavar="FILE", help=f"write a CSV report: {csv_content}")
     parser.add_argument("--html", metavar="FILE", help="write a self-contained HTML report with plots")
@@ -330,7 +373,7 @@ def _print_written(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``derivaudit`` argument parser: one subcommand per product (study, check, sweep, audit).
+    """The ``derivaudit`` argument parser: one subcommand per product (study, check, sweep, audit, grade).
 
     Returns
     -------
@@ -347,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check(sub)
     _add_sweep(sub)
     _add_audit(sub)
+    _add_grade(sub)
     return parser
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 import math
 
-__all__ = ["Verdict", "ExitCode", "GRADIENT_BANDS", "GRADIENT_WORDS", "ORDER_TOLERANCE", "gradient_band",
+__all__ = ["Verdict", "INVALID", "ExitCode", "GRADIENT_BANDS", "GRADIENT_WORDS", "ORDER_TOLERANCE", "gradient_band",
            "relative_difference"]
 
 
@@ -44,6 +44,9 @@ class Verdict(str, enum.Enum):
     #: a study that claims nothing (no claimed order, no stencil of the user's): its table is
     #: the evidence, there is no claim to judge (exit code 0)
     MEASURED = "measured (no claim)"
+    #: a grading batch that ran (``derivaudit grade``): the students' verdicts are its rows, each
+    #: one of the words above or :data:`INVALID` (exit code 0, whatever they are)
+    GRADED = "graded (the batch ran)"
 
     def __str__(self) -> str:
         return self.value
@@ -52,6 +55,11 @@ class Verdict(str, enum.Enum):
     def correct(self) -> bool:
         """True for the two "correct" verdicts."""
         return self in (Verdict.PROVED, Verdict.NUMERICAL)
+
+
+#: the grade of a submitted answer that is not a formula the tool accepts (``derivaudit grade``):
+#: unreadable, unsafe, past a limit, or in variables the task does not have
+INVALID = "invalid"
 
 
 class ExitCode(enum.IntEnum):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "derivaudit"
-RESULT_PACKAGES = ("studies", "checks", "audits", "gradcheck")
+RESULT_PACKAGES = ("studies", "checks", "audits", "gradcheck", "grading")
 MAX_FUNCTION_LINES = 100
 MAX_MODULE_LINES = 600
 
@@ -164,6 +164,7 @@ LAYERS = [
     {"core"},
     {"studies"},
     {"checks", "audits", "gradcheck"},
+    {"grading"},
     {"reports"},
     {"cli", "testing"},
     {"__main__"},

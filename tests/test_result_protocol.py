@@ -56,6 +56,8 @@ def _results() -> dict[str, Result]:
         "gradient mp": da.check_gradient(lambda t: np.sum(t ** 2), lambda t: 2 * t, theta, precision="mp", dps=30),
         "layer": da.check_layer(_layer_forward, _layer_backward, rng.normal(size=(2, 3)), rng.normal(size=(3, 2))),
         "jacobian": da.check_jacobian(np.tanh, lambda x: np.diag(1 - np.tanh(x) ** 2), theta),
+        "grade": da.grade(ROOT / "examples" / "grading" / "task.toml", ROOT / "examples" / "grading" / "answers.csv",
+                          workers=1),
     }
 
 
@@ -65,13 +67,14 @@ def results():
 
 
 NAMES = ["study", "study float64", "study wrong stencil", "sweep", "check proved", "check wrong",
-         "check gradient", "audit", "gradient", "gradient wrong", "gradient mp", "layer", "jacobian"]
+         "check gradient", "audit", "gradient", "gradient wrong", "gradient mp", "layer", "jacobian", "grade"]
 
 
 def test_every_result_type_is_covered(results):
     assert sorted(results) == sorted(NAMES)
     kinds = {type(r).__name__ for r in results.values()}
-    assert kinds == {"StudyResult", "SweepResult", "CheckResult", "AuditResult", "GradientCheckResult"}
+    assert kinds == {"StudyResult", "SweepResult", "CheckResult", "AuditResult", "GradientCheckResult",
+                     "GradeResult"}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -87,7 +90,7 @@ def test_the_protocol_holds(results, name, tmp_path):
     document = json.loads(result.to_json())
     assert document["schema"] == "derivaudit-report/1"
     assert document["verdict"] == str(result.verdict) and document["exit_code"] == int(result.exit_code)
-    assert document["kind"] in ("study", "check", "audit", "gradient", "sweep")
+    assert document["kind"] in ("study", "check", "audit", "gradient", "sweep", "grade")
     html = result._repr_html_()
     assert isinstance(html, str) and html.startswith('<div class="derivaudit-report">')
     page = result.write_html(tmp_path / "report.html")
@@ -112,6 +115,9 @@ def test_expected_verdicts(results):
     assert results["gradient wrong"].verdict == "bug" and results["gradient wrong"].exit_code is ExitCode.WRONG
     assert results["gradient mp"].verdict == "fine" and results["gradient mp"].ok
     assert results["layer"].ok and results["jacobian"].ok
+    # a grading batch that ran exits 0 whatever its students' verdicts (they are its rows)
+    assert results["grade"].verdict is Verdict.GRADED and results["grade"].ok
+    assert results["grade"].counts["wrong"] == 10
 
 
 def test_a_study_table_is_reached_through_table_only(results):

@@ -120,6 +120,12 @@ def csv_tables(result) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
         The tables by file stem, ``summary`` last, for a folder target.
     """
     kind = result_kind(result)
+    if kind == "grade":  # one row per submission; the folder adds the counts per grade
+        from derivaudit.reports.grade_tables import grade_rows
+
+        rows = grade_rows(result)
+        counts = pd.DataFrame(list(result.counts.items()), columns=["verdict", "submissions"])
+        return rows, {"grades": rows, "summary": counts}
     if kind == "check":
         tables = {}
         for c in result.components:

@@ -18,6 +18,7 @@ import jinja2
 
 from derivaudit.reports.html_audit import audit_page
 from derivaudit.reports.html_check import check_page
+from derivaudit.reports.html_grade import grade_page
 from derivaudit.reports.html_gradient import gradient_page, sweep_page
 from derivaudit.reports.html_study import study_page
 from derivaudit.reports.tables import result_kind
@@ -33,7 +34,7 @@ def _environment() -> jinja2.Environment:
 
 def _page(result) -> tuple[str, dict]:
     builders = {"study": study_page, "check": check_page, "audit": audit_page, "gradient": gradient_page,
-                "sweep": sweep_page}
+                "sweep": sweep_page, "grade": grade_page}
     return builders[result_kind(result)](result)
 
 

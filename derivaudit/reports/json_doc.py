@@ -161,6 +161,17 @@ def _hessian(h) -> dict:
             "witness": h.counterexample or None, "diagnosis": list(h.diagnosis), "rel_difference": number(h.rel_difference)}
 
 
+def _grade(result) -> dict:
+    from derivaudit.reports.grade_tables import grade_rows
+
+    task = result.task
+    return {"task": {"question": task.question, "formula": task.formula, "title": task.title,
+                     "dps": task.dps, "seconds_per_answer": task.seconds, "digest": task.digest},
+            "submissions": len(result.answers), "distinct": result.distinct, "reused": result.reused,
+            "counts": result.counts, "seconds": result.seconds, "workers": result.workers,
+            "rows": grade_rows(result).to_dict("records")}
+
+
 def result_document(result) -> dict:
     """The JSON document of a result, as Python data.
 
@@ -178,7 +189,7 @@ def result_document(result) -> dict:
     from derivaudit import __version__
 
     kind = result_kind(result)
-    body = {"study": _study, "check": _check, "audit": _audit, "gradient": _gradient, "sweep": _sweep}[kind](result)
+    body = {"study": _study, "check": _check, "audit": _audit, "gradient": _gradient, "sweep": _sweep, "grade": _grade}[kind](result)
     return {"schema": SCHEMA, "kind": kind, "version": __version__, "verdict": str(result.verdict),
             "exit_code": int(result.exit_code), **body}
 

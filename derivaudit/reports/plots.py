@@ -29,7 +29,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from derivaudit.constants import UNIT_ROUNDOFF
 from derivaudit.studies.orders import log10_abs
 
-__all__ = ["figure_svg", "convergence_svg", "heatmap_svg"]
+__all__ = ["figure_svg", "convergence_svg", "heatmap_svg", "seconds_svg"]
 
 #: reference slopes drawn faintly behind the data
 REFERENCE_SLOPES = (1, 2, 4)
@@ -224,6 +224,37 @@ def heatmap_svg(values, *, wrong=None, title: str = "", salt: str = "heatmap",
     if title:
         ax.set_title(title, fontsize=13)
     return figure_svg(fig, salt, title or "heat-map of |claim − exact| per entry")
+
+
+def seconds_svg(seconds: Sequence[float], *, title: str = "", salt: str = "seconds") -> str:
+    """A histogram of times in seconds on a logarithmic axis (one bar per third of a decade).
+
+    Parameters
+    ----------
+    seconds : sequence of float
+        The times (each answer's judging time); zeros count in the first bar.
+    title, salt : str
+        The plot's title; ``salt`` makes SVG ids unique within a page.
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element.
+    """
+    values = np.maximum(np.asarray(list(seconds), dtype=float), 1e-4)
+    fig = Figure(figsize=(6.5, 2.8), layout="constrained")
+    ax = fig.subplots()
+    low = math.floor(math.log10(values.min())) if len(values) else -4
+    high = math.ceil(math.log10(values.max())) if len(values) else 0
+    bins = 10.0 ** np.arange(low, max(high, low + 1) + 1e-9, 1 / 3)
+    ax.hist(values, bins=bins, color="#5d6d7e", edgecolor="white")
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds per distinct answer", fontsize=11)
+    ax.set_ylabel("answers", fontsize=11)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if title:
+        ax.set_title(title, fontsize=12)
+    return figure_svg(fig, salt, title or "histogram of the time each distinct answer took")
 
 
 def _short(value) -> str:

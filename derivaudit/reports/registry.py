@@ -10,6 +10,7 @@ from __future__ import annotations
 from derivaudit.audits.results import AuditResult
 from derivaudit.checks.results import CheckResult
 from derivaudit.gradcheck.results import GradientCheckResult
+from derivaudit.grading.results import GradeResult
 from derivaudit.reports.check_text import format_result
 from derivaudit.reports.files import write_csv, write_html
 from derivaudit.reports.json_doc import result_document
@@ -22,7 +23,7 @@ __all__ = ["TEXT"]
 
 #: the text renderer of each result class that does not write its own summary
 TEXT = {CheckResult: format_result, StudyResult: study_text, SweepResult: sweep_text,
-        AuditResult: None, GradientCheckResult: None}
+        AuditResult: None, GradientCheckResult: None, GradeResult: None}
 
 for _cls, _text in TEXT.items():
     register(_cls, Renderers(fragment=report_html, document=result_document, write_csv=write_csv,

@@ -16,6 +16,7 @@ import pandas as pd
 from derivaudit.audits.results import AuditResult
 from derivaudit.checks.results import CheckResult
 from derivaudit.gradcheck.results import GradientCheckResult
+from derivaudit.grading.results import GradeResult
 from derivaudit.reports.text import formula_text, shape_text
 from derivaudit.studies.result import StudyResult, SweepResult, study_parts
 
@@ -24,7 +25,7 @@ __all__ = ["KINDS", "result_kind", "study_summary", "check_summary", "audit_step
 
 #: each result class and its ``kind`` in the JSON document (docs/reports.md), keyed by the class itself
 KINDS: dict[type, str] = {StudyResult: "study", CheckResult: "check", AuditResult: "audit",
-                          GradientCheckResult: "gradient", SweepResult: "sweep"}
+                          GradientCheckResult: "gradient", SweepResult: "sweep", GradeResult: "grade"}
 
 
 def result_kind(result) -> str:

@@ -60,7 +60,7 @@ from derivaudit.studies.result import StudyResult, combine, labelled
 from derivaudit.studies.stencil_verdicts import SWEEP_KEYS, sweep_stencils
 from derivaudit.studies.sweep import study
 
-__all__ = ["StudyTask", "study_many", "default_workers", "load_sweep", "combine", "sweep_summary"]
+__all__ = ["StudyTask", "study_many", "default_workers", "dask_client", "load_sweep", "combine", "sweep_summary"]
 
 
 @dataclass(frozen=True)
@@ -175,22 +175,33 @@ def study_many(tasks: Iterable[StudyTask], workers: int | None = None, client=No
         advance.close()
 
 
-def _on_dask(tasks: list[StudyTask], client, progress: ProgressArg) -> list[StudyResult]:
+def dask_client(client) -> tuple[object, bool]:
+    """A ``dask.distributed.Client`` from a client or a scheduler address, and whether it is ours to close.
+
+    Raises :class:`~derivaudit.errors.DerivauditError` when dask is missing,
+    the scheduler cannot be reached, or ``client`` is neither.
+    """
     try:
-        from dask.distributed import Client, as_completed as dask_completed
+        from dask.distributed import Client
     except ImportError:
         raise DerivauditError("running on a Dask cluster needs dask: "
                               "pip install 'derivaudit[dask]'") from None
-    own = isinstance(client, str)
-    if own:
+    if isinstance(client, str):
         try:
-            client = Client(client, timeout="10s")
+            return Client(client, timeout="10s"), True
         except (OSError, TimeoutError, ValueError) as exc:
             raise DerivauditError(f"cannot reach the Dask scheduler at {client!r} ({exc}); "
                                   "give its address as tcp://HOST:8786") from None
-    elif not isinstance(client, Client):
+    if not isinstance(client, Client):
         raise DerivauditError(f"client must be a dask.distributed.Client or a scheduler address, "
                               f"not {type(client).__name__}")
+    return client, False
+
+
+def _on_dask(tasks: list[StudyTask], client, progress: ProgressArg) -> list[StudyResult]:
+    from dask.distributed import as_completed as dask_completed
+
+    client, own = dask_client(client)
     advance = Progress(progress, len(tasks), "studies")
     try:
         futures = client.map(_run_alone, range(len(tasks)), tasks, pure=False)
