@@ -353,3 +353,26 @@ def test_spreadsheet_formulas_are_quoted_and_notebooks_show_the_page(tmp_path):
     assert [r["answer"] for r in table] == ["'=HYPERLINK(\"http://x\")", "'-1+cmd|'/c calc'!A0", "-3*x**2"]
     assert [r["verdict"] for r in table] == ["invalid", "invalid", "wrong"]
     assert "derivaudit-report" in result._repr_html_() and "sign flipped" in result._repr_html_()
+
+
+# -- domains as typed (issue 22): an answer is judged as typed, not as sympy rewrote it ----------
+
+def test_a_rewritten_domain_is_not_shared_with_the_plain_answer():
+    """``2*exp(log(x))`` parses to the same sympy tree as ``2*x`` but is undefined for x ≤ 0,
+    where the derivative of x**2 is defined: wrong, as ``check`` says, whatever answer came first."""
+    square = task_from_dict({"task": {"formula": "x**2", "wrt": "x", "seconds": 20},
+                             "columns": {"id": "student", "claim": "answer"}})
+    judge_module.clear_caches()
+    result = grade(square, rows("2*x", "2*exp(log(x))", "2*sqrt(x)**2/x*x"), workers=1)
+    assert verdicts(result) == ["correct (proved)", "wrong", "wrong"]
+    assert str(da.check("x**2", wrt="x", claim="2*exp(log(x))").verdict) == "wrong"
+
+
+def test_a_formula_typed_with_a_domain_keeps_it():
+    """The task's formula as typed: sqrt(x)**2 is x only for x ≥ 0, so the claim 1 is right there
+    and nothing outside it is a witness."""
+    task = task_from_dict({"task": {"formula": "sqrt(x)**2", "wrt": "x", "seconds": 20},
+                           "columns": {"id": "student", "claim": "answer"}})
+    judge_module.clear_caches()
+    result = grade(task, rows("1"), workers=1)
+    assert verdicts(result) == [str(da.check("sqrt(x)**2", wrt="x", claim="1").verdict)]

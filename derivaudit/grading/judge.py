@@ -14,11 +14,12 @@ journal line — whatever the answer is:
   the answer's.  A limit met while judging makes it ``undecided`` with the
   reason.
 
-Within a process, the task's formula is parsed once (its exact derivative
-is cached by :mod:`derivaudit.core.symbolic`), and answers whose parsed
-formulas are identical (``2*x``, ``x*2``, ``x + x``) share one judgement:
-``check`` receives the same expression either way, so the verdict is the
-same computation.  Nothing here depends on the rest of the batch, so an
+Within a process, the task's formula is checked by the parser once (its
+exact derivative is cached by :mod:`derivaudit.core.symbolic`), and answers
+whose parsed formulas and typed domains are identical (``2*x``, ``x*2``,
+``x + x``; not ``2*exp(log(x))``, which parses to ``2*x`` but is undefined
+for x ≤ 0) share one judgement: ``check`` reads the same expression on the
+same domain either way, so the verdict is the same computation.  Nothing here depends on the rest of the batch, so an
 answer gets the same verdict whatever batch, order or worker it is judged in.
 """
 
@@ -171,7 +172,7 @@ def _judge_spec(task: GradeTask, texts: tuple[str, ...]) -> Judgement:
 
 def _judge_formula(task: GradeTask, texts: tuple[str, ...]) -> Judgement:
     from derivaudit.checks.check import check, split_claim
-    from derivaudit.lang.parse import parse_formula
+    from derivaudit.lang.parse import parse_formula, typed_domain
 
     parts = split_claim(texts[0]) if len(texts) == 1 and task.kind == "gradient" else list(texts)
     if len(parts) != len(task.variables):
@@ -179,16 +180,20 @@ def _judge_formula(task: GradeTask, texts: tuple[str, ...]) -> Judgement:
                                           f"{len(task.variables)}; give one per variable, separated by commas")
     try:
         claims = tuple(parse_formula(p, limits=task.limits) for p in parts)
+        # the domain as typed is not in the sympy tree (2*exp(log(x)) parses to 2*x): answers share a
+        # judgement only when both their trees and their typed domains agree
+        domains = tuple(frozenset(typed_domain(p, limits=task.limits)) for p in parts)
     except (ParseError, LimitExceeded) as exc:
         return _invalid(exc)
-    memo_key = (task.digest, claims)
+    memo_key = (task.digest, claims, domains)
     if memo_key in _MEMO:
         return _MEMO[memo_key]
-    formula = _formula(task)
+    _formula(task)  # a formula the parser refuses fails here, once per task
     options = dict(grad=list(task.variables)) if task.kind == "gradient" else \
         dict(wrt=task.variables[0], order=task.order)
     try:
-        result = check(formula, claim=list(claims) if task.kind == "gradient" else claims[0],
+        # text, not trees, so that check reads the formula's and the claim's domains as typed
+        result = check(task.formula, claim=list(parts) if task.kind == "gradient" else parts[0],
                        dps=task.dps, limits=task.limits, points=task.points, seed=task.seed, **options)
     except LimitExceeded as exc:
         judgement = Judgement(Verdict.UNDECIDED.value, message=escape_controls(f"stopped: {exc}"))
