@@ -504,7 +504,9 @@ class StepCertifier:
                 self._short = _missing_bits(approx, need)
                 return None, "difference quotient"
         error = approx - exact
-        below = abs(error) < resolution  # documented: such errors read 0
+        # documented: such errors read 0; the error of an exact 0 is the quotient itself, which
+        # reads 0 only under the absolute criterion (so never when its ball excludes 0)
+        below = approx_below if exact.is_zero() else abs(error) < resolution
         if not below and error.rel_accuracy_bits() < need and not error.is_exact():
             self._short = _missing_bits(error, need)
             return None, "error"

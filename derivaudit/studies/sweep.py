@@ -22,14 +22,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import mpmath
-from flint import arb
+from flint import arb, ctx
 from mpmath.libmp import dps_to_prec, fnan, from_man_exp, fzero, mpf_abs, mpf_div, round_nearest, to_float
 import numpy as np
 import pandas as pd
 import sympy as sp
 
 from derivaudit.core.ball_steps import to_mpf
-from derivaudit.core.balls import ball_precision, compile_balls
+from derivaudit.core.balls import ball_precision, compile_balls, digits_to_bits
+from derivaudit.core.rounding import rounded_raw
 from derivaudit.core.certify import explain_failure
 from derivaudit.core.guards import gc_paused, per_call_budgets
 from derivaudit.core.numeric import compile_formula, difference_quotient_float64, require_analytic
@@ -63,78 +64,125 @@ _MPF = mpmath.mp.mpf
 _NEW = object.__new__
 
 
-def _cell_columns(st, steps, step_floats, cells, dps: int) -> dict[str, list]:
-    """The table's columns for one scheme from its certified cells, rounded to ``dps`` digits.
+#: precision raises (each doubling the bits) a cell gets for a ball that does not decide its
+#: rounding; past them the midpoint's rounding is kept (the value is then within a
+#: 10^-(dps+4)-th of a unit of a rounding tie, as close to one neighbour as to the other)
+_ROUNDING_RAISES = 3
+
+
+def _cell_numbers(cell, dps: int, refine, j: int, memo: list) -> tuple:
+    """The cell (possibly recomputed at more precision) and the raw mpf tuples of its
+    approximation, exact value, error and relative error (the last from the balls of the
+    error and the exact value), each the correctly rounded ``dps``-digit decimal of its
+    ball; None where the column reads 0 or NaN.  ``memo`` is ``[ball, raw]`` of the last
+    exact value (one exact ball serves most cells)."""
+    prec = dps_to_prec(dps)
+    for attempt in range(_ROUNDING_RAISES + 1):
+        approx, exact, error, below, approx_below, _ = cell
+        balls = [None if approx_below else approx]
+        if exact is not None:
+            balls.append(exact)
+            if not below:
+                balls.append(error)
+                if not exact.is_zero():
+                    balls.append(abs(error) / abs(exact))
+        numbers = []
+        for ball in balls:
+            if ball is None:
+                numbers.append(None)
+                continue
+            if ball is exact and ball is memo[0]:
+                numbers.append(memo[1])
+                continue
+            raw = rounded_raw(ball, dps, prec)
+            if raw is None:
+                if attempt < _ROUNDING_RAISES:
+                    break
+                raw = _rounded(ball, prec, round_nearest)
+            if ball is exact:
+                memo[:] = exact, raw
+            numbers.append(raw)
+        else:
+            return cell, numbers
+        cell = refine(j, cell)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _cell_columns(st, steps, step_floats, cells, dps: int, refine=None) -> dict[str, list]:
+    """The table's columns for one scheme from its certified cells: each number the
+    correctly rounded ``dps``-digit decimal of its ball (:mod:`derivaudit.core.rounding`),
+    held as an ``mpf`` that prints back to exactly those digits.
 
     An error proved below the resolution reads 0 (so does a quotient of an
     exact derivative 0 below its own resolution); ``error_radius`` bounds
-    the distance from each reported error to the true one.  Numbers equal
-    by construction (the exact value, zeros, NaN) are one shared ``mpf``:
-    fewer objects for the garbage collector to walk afterwards.
-
-    This loop makes most of a table's numbers, so it is written flat: an
-    ``mpf`` is made as ``mpmath.mp.make_mpf`` makes it (a bare instance given
-    its raw tuple), the rounding is mpmath's own ``from_man_exp`` on the
-    midpoint's exact mantissa and exponent, and a radius (an exact ball) is
-    read without a rounding.
+    the distance from each error's ball midpoint to the true error.  A ball
+    that does not decide its rounding is computed again at more precision by
+    ``refine(j, cell)`` (``j`` the step's index).  Numbers equal by
+    construction (the exact value, zeros, NaN) are one shared ``mpf``: fewer
+    objects for the garbage collector to walk afterwards.
     """
     values, exacts, errs, sizes, rels, radii, size_floats = [], [], [], [], [], [], []
     make, new, mpf, ldexp = mpmath.mp.make_mpf, _NEW, _MPF, math.ldexp
-    prec, rnd = dps_to_prec(dps), round_nearest  # what mpmath.workdps(dps) sets
+    rnd = round_nearest
     nan, zero = make(fnan), make(fzero)
-    last_ball, exact = None, None
-    for approx, exact_ball, error_ball, below, approx_below, _ in cells:
-        if approx_below:
-            values.append(zero)
-        else:
-            man, exp = approx.mid().man_exp()
+    last_raw, exact, memo = None, None, [None, None]
+    saved, ctx.prec = ctx.prec, digits_to_bits(dps) + 64  # the relative errors' divisions
+    try:
+        for j, cell in enumerate(cells):
+            cell, numbers = _cell_numbers(cell, dps, refine, j, memo)
+            approx_raw = numbers[0]
+            if approx_raw is None:
+                values.append(zero)
+            else:
+                value = new(mpf)
+                value._mpf_ = approx_raw
+                values.append(value)
+            error_ball, below = cell[2], cell[3]
+            if cell[1] is None:  # no derivative at the point: nothing to compare with
+                for column in (exacts, errs, sizes, rels, radii):
+                    column.append(nan)
+                size_floats.append(math.nan)
+                continue
+            raw_exact = numbers[1]
+            if raw_exact != last_raw:  # one exact value serves most cells: one mpf for it
+                last_raw, exact = raw_exact, make(raw_exact)
+            exacts.append(exact)
+            if below:
+                errs.append(zero)
+                sizes.append(zero)
+                rels.append(zero if raw_exact != fzero else nan)
+                radii.append(to_mpf(abs(error_ball).abs_upper()))
+                size_floats.append(0.0)
+                continue
+            error = numbers[2]
             value = new(mpf)
-            value._mpf_ = from_man_exp(int(man), int(exp), prec, rnd)
-            values.append(value)
-        if exact_ball is None:  # no derivative at the point: nothing to compare with
-            for column in (exacts, errs, sizes, rels, radii):
-                column.append(nan)
-            size_floats.append(math.nan)
-            continue
-        if exact_ball is not last_ball:  # one exact ball serves most cells: convert it once
-            last_ball, raw_exact = exact_ball, _rounded(exact_ball, prec, rnd)
-            exact, abs_exact = make(raw_exact), mpf_abs(raw_exact, prec, rnd)
-        exacts.append(exact)
-        if below:
-            errs.append(zero)
-            sizes.append(zero)
-            rels.append(zero if raw_exact != fzero else nan)
-            radii.append(to_mpf(abs(error_ball).abs_upper()))
-            size_floats.append(0.0)
-            continue
-        man, exp = error_ball.mid().man_exp()
-        error = from_man_exp(int(man), int(exp), prec, rnd)
-        value = new(mpf)
-        value._mpf_ = error
-        errs.append(value)
-        sign, man, exp, bc = error
-        if sign:  # already rounded to prec: |error| is the same tuple with the sign cleared
-            size = (0, man, exp, bc)
+            value._mpf_ = error
+            errs.append(value)
+            sign, man, exp, bc = error
+            if sign:  # correctly rounded: |error| is the same tuple with the sign cleared
+                size = (0, man, exp, bc)
+                value = new(mpf)
+                value._mpf_ = size
+            else:
+                size = error
+            sizes.append(value)
+            # float(|error|), as observed_order takes it: to_float rounds the mantissa to 53 bits
+            # (to nearest, as float() of an integer does) and scales it; outside the range where
+            # that cannot overflow, to_float itself
+            size_floats.append(ldexp(float(man), exp) if bc < 1000 and -1000 < exp + bc < 1000
+                               else to_float(size, rnd=rnd))
+            if raw_exact != fzero:
+                value = new(mpf)
+                value._mpf_ = numbers[3]
+                rels.append(value)
+            else:
+                rels.append(nan)
+            man, exp = error_ball.rad().man_exp()  # the radius is exact: no rounding
             value = new(mpf)
-            value._mpf_ = size
-        else:
-            size = error
-        sizes.append(value)
-        # float(|error|), as observed_order takes it: to_float rounds the mantissa to 53 bits
-        # (to nearest, as float() of an integer does) and scales it; outside the range where
-        # that cannot overflow, to_float itself
-        size_floats.append(ldexp(float(man), exp) if bc < 1000 and -1000 < exp + bc < 1000
-                           else to_float(size, rnd=rnd))
-        if raw_exact != fzero:
-            value = new(mpf)
-            value._mpf_ = mpf_div(size, abs_exact, prec, rnd)
-            rels.append(value)
-        else:
-            rels.append(nan)
-        man, exp = error_ball.rad().man_exp()  # the radius is exact: no rounding
-        value = new(mpf)
-        value._mpf_ = from_man_exp(int(man), int(exp))
-        radii.append(value)
+            value._mpf_ = from_man_exp(int(man), int(exp))
+            radii.append(value)
+    finally:
+        ctx.prec = saved
     orders = observed_order(sizes, steps, size_floats, step_floats)
     return _columns(st, steps, values, exacts, errs, sizes, rels, radii, orders)
 
@@ -282,7 +330,12 @@ def _mp_sweep(request: _Request, f, exact, advance, limits: Limits) -> list[dict
             column[j] = cell
             advance()
     step_floats = [abs(float(e)) for e in eps_values]
-    return [_cell_columns(st, eps_values, step_floats, column, dps) for st, column in zip(stencils, cells)]
+
+    def refine(st):
+        # a ball that does not decide its rounding: the cell again at twice the bits
+        return lambda j, cell: certifier.cell(st, steps[j], limits, bits=2 * cell.bits)
+    return [_cell_columns(st, eps_values, step_floats, column, dps, refine(st))
+            for st, column in zip(stencils, cells)]
 
 
 def _float64_sweep(request: _Request, exact, advance, models: dict, limits: Limits) -> list[dict]:
