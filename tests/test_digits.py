@@ -95,3 +95,15 @@ def _correctly_rounded(value, dps: int) -> Decimal:
     with localcontext(prec=4 * dps):
         text = Decimal(mpmath.nstr(value, 3 * dps, min_fixed=1, max_fixed=0))
         return text.quantize(Decimal(1).scaleb(text.adjusted() - dps + 1), rounding=ROUND_HALF_EVEN)
+
+
+# -- item 3: how numbers print ----------------------------------------------------------
+
+def test_exact_integers_and_steps_print_as_typed(capsys):
+    lines = _lines(capsys, "study", "x**3", "--at", "x=1", "--eps", "1e-6,0.01", "--schemes", "centered",
+                   "--dps", "30")
+    rows = [line.split() for line in lines if line.startswith("centered")][:2]
+    assert [row[1] for row in rows] == ["1e-6", "0.01"]
+    assert [row[3] for row in rows] == ["3", "3"]
+    lines = _lines(capsys, "study", "x**3", "--at", "x=1", "--eps", "1e-6", "--schemes", "centered", "--float64")
+    assert next(line.split() for line in lines if line.startswith("centered"))[1] == "1e-6"

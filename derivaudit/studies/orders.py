@@ -18,6 +18,7 @@ import pandas as pd
 import sympy as sp
 
 from derivaudit.errors import DerivauditError
+from derivaudit.studies.inputs import step_text
 
 __all__ = ["observed_order", "log10_abs", "best_steps", "predicted_best_steps", "fitted_orders", "AGREEMENT",
            "order_notes", "distinguishing_digits"]
@@ -193,7 +194,7 @@ def fitted_orders(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _short(value) -> str:
-    return mpmath.nstr(mpmath.mpf(value), 2)
+    return step_text(mpmath.mpf(value), 2)
 
 
 def _fit(group: pd.DataFrame, float64: bool, model: dict) -> tuple[float, list[int], str]:
