@@ -12,6 +12,7 @@ from fractions import Fraction
 
 import pandas as pd
 
+from derivaudit.echo import escape_controls
 from derivaudit.display import html_of
 from derivaudit.verdicts import ExitCode, Verdict
 from derivaudit.audits.spec import AuditSettings
@@ -188,7 +189,7 @@ class AuditResult:
         lines = []
         for c in claims:
             lines.append("")
-            lines.append(f"{c.parameter}: claim {c.claim}")
+            lines.append(f"{c.parameter}: claim {escape_controls(c.claim)}")
             for note in ([c.reason] if c.reason else []) + c.diagnosis + c.evidence_notes:
                 lines.append(f"  - {note}")
             if c.difference:

@@ -38,6 +38,7 @@ from derivaudit.core.numeric import to_mpf as to_mpf_exact
 from derivaudit.core.quotients import BallSamples, StepCertifier, float_errors, step_bits
 from derivaudit.core.custom_stencils import resolve_schemes
 from derivaudit.core.symbolic import as_symbol, default_variable, derivative, partial, require_variables
+from derivaudit.echo import escape_controls
 from derivaudit.errors import DerivauditError, DomainError
 from derivaudit.lang.parse import format_formula
 from derivaudit.limits import DEFAULT_LIMITS, Limits
@@ -432,8 +433,9 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     table = _frame(parts, TABLE_COLUMNS + ([] if mp else ["predicted_error"]), mp)
     table.attrs.update(_attrs(request))
     # reports show what the user typed beside the canonical form
-    table.attrs["formula_typed"] = formula.strip() if isinstance(formula, str) else table.attrs["formula"]
-    table.attrs["point_typed"] = {str(k): str(v).strip() for k, v in (at or {}).items()}
+    table.attrs["formula_typed"] = (escape_controls(formula.strip()) if isinstance(formula, str)
+                                    else table.attrs["formula"])
+    table.attrs["point_typed"] = {escape_controls(k): escape_controls(str(v).strip()) for k, v in (at or {}).items()}
     if not mp:
         table.attrs["error_model"] = models
     if kink is not None:
