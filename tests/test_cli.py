@@ -11,7 +11,7 @@ def test_seed_example_output(capsys):
     assert code == 0
     lines = [line.split() for line in out.splitlines()]
     assert ["forward", "0.01", "3.0301", "3", "0.0301"] in lines
-    assert ["centered", "0.01", "3.0001", "3.0", "0.0001"] in lines
+    assert ["centered", "0.01", "3.0001", "3", "0.0001"] in lines
 
 
 def test_sweep_writes_csv_with_every_digit(tmp_path, capsys):
