@@ -20,6 +20,8 @@ binary rounding is under a tenth of a unit of the ``d``-th digit).
 ((33333, -5), (12, -2), (-10000, 2))
 >>> rounded_decimal(arb("0.125", 1e-30), 2) is None   # a tie the ball cannot decide
 True
+>>> rounded_decimal(arb((2 ** 197 + 1, -200)), 2)   # 1/8 + 2^-200 exactly: a tie missed, just
+(13, -2)
 """
 
 from __future__ import annotations
@@ -46,22 +48,39 @@ def rounded_decimal(ball, digits: int) -> tuple[int, int] | None:
     """``(N, E)`` with ``N·10^E`` every point of ``ball`` rounded to ``digits`` significant
     digits (``|N| < 10^digits``; ``(0, 0)`` for an exact 0); None when the ball does not
     decide the rounding (it straddles a boundary, or 0)."""
-    mid, rad, exp = ball.mid_rad_10exp(digits + _GUARD)
+    decided = _rounded(ball, digits, digits + _GUARD)
+    if decided is not False:
+        return decided
+    # undecided at the guard digits: near a tie, the ball may still decide it with all the
+    # digits it knows (the conversion's own rounding was what straddled the boundary)
+    if ball.is_exact():  # m·2^e has at most -e digits after the point: all of them, exactly
+        man, exp = ball.mid().man_exp()
+        known = int(int(man).bit_length() * 0.30103) + max(0, -int(exp)) + 3
+    else:
+        known = int(ball.rel_accuracy_bits() * 0.30103) + 3
+    decided = _rounded(ball, digits, known) if known > digits + _GUARD else False
+    return None if decided is False else decided
+
+
+def _rounded(ball, digits: int, converted: int):
+    """:func:`rounded_decimal` from the ball's decimal enclosure to ``converted`` digits;
+    False when that enclosure does not decide."""
+    mid, rad, exp = ball.mid_rad_10exp(converted)
     a, rad = int(mid), int(rad)
     if a <= 0:
         if not a:
-            return (0, 0) if not rad else None
+            return (0, 0) if not rad else False
         a = -a
     low, high = a - rad, a + rad
     size = (high.bit_length() * 1233) >> 12  # ≈ bits·log10(2), at most one too small
     if high >= _power(size):
         size += 1
     if low < _power(size - 1):  # straddles a power of 10 (or 0): the unit itself is undecided
-        return None
+        return False
     drop = size - digits
     if drop <= 0:
         if rad:
-            return None
+            return False
         n, e = a * _power(-drop), int(exp) + drop
     else:
         unit = _power(drop)
@@ -69,7 +88,7 @@ def rounded_decimal(ball, digits: int) -> tuple[int, int] | None:
         n, rest = divmod(low + half, unit)
         if rad:
             if (high + half) // unit != n:
-                return None
+                return False
         elif not rest and n & 1:  # an exact tie: to even
             n -= 1
         e = int(exp) + drop
