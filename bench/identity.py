@@ -101,7 +101,7 @@ def compare_digits(before: dict, after: dict) -> int:
     faults, by_column = [], {}
     for key, (columns, _, rows, _) in before.items():
         spec, label, precision, dps = key.split(" | ")
-        if precision != "mp" or key not in after:
+        if key not in after:
             continue
         dps = int(dps)
         new_columns, new_rows = after[key][0], after[key][2]
@@ -110,7 +110,11 @@ def compare_digits(before: dict, after: dict) -> int:
             for i, column in enumerate(columns):
                 if column == "error_radius" or column not in new_columns:
                     continue  # a bound, not a certified digit
-                old, new = _printed(row[i], dps), _printed(new_row[new_columns.index(column)], dps)
+                old_raw, new_raw = row[i], new_row[new_columns.index(column)]
+                if old_raw[0] != "mpf" and old_raw != new_raw:  # floats and text: never changed
+                    faults.append(f"{key}: {column} {old_raw} -> {new_raw}")
+                    continue
+                old, new = _printed(old_raw, dps), _printed(new_raw, dps)
                 if old is None or new is None or old == new:
                     same += old is not None and old == new
                     continue
@@ -129,6 +133,10 @@ def compare_digits(before: dict, after: dict) -> int:
                         confirmed += 1
                     else:
                         faults.append(f"{key}: {column} {old} -> {new}, reference {mpmath.nstr(reference, dps + 5)}")
+    other = [key for key in before if key in after and (before[key][0], before[key][1], before[key][3])
+             != (after[key][0], after[key][1], after[key][3])]
+    faults += [f"{key}: columns, dtypes or attrs differ" for key in other]
+    print(f"{len(before)} tables: columns, dtypes and attrs of {len(before) - len(other)} identical")
     print(f"printed mp numbers: {same} unchanged, {changed} changed in the last digit "
           f"({', '.join(f'{c} {n}' for c, n in sorted(by_column.items()))}); "
           f"{confirmed} of them confirmed correctly rounded by the independent reference")

@@ -172,7 +172,7 @@ def fitted_orders(table: pd.DataFrame) -> pd.DataFrame:
     >>> t = da.study("exp(x)", at={"x": "0"}, eps="1e-1:1e-6:6", schemes=["centered"], dps=30)
     >>> row = fitted_orders(t).iloc[0]
     >>> round(float(row.fitted_order), 3), int(row.steps_used), row.fit_steps
-    (2.0, 6, '0.1 … 1.0e-6')
+    (2.0, 6, '0.1 … 1e-6')
     """
     float64 = table.attrs.get("precision") == "float64"
     models = table.attrs.get("error_model") or {}
