@@ -115,12 +115,60 @@ def decimal_raw(n: int, e: int, digits: int, prec: int = 0) -> tuple:
 
 
 def rounded_raw(ball, digits: int, prec: int):
-    """:func:`rounded_decimal` as a raw mpf tuple at ``prec`` bits (:func:`decimal_raw`),
-    or None when the ball does not decide the rounding."""
+    """The ball's correctly rounded ``digits``-digit decimal as a raw mpf tuple at ``prec``
+    bits (``prec ≥ dps_to_prec(digits)``), or None when the ball does not decide it.
+
+    Most balls sit far from every rounding tie: then the midpoint rounded once to
+    ``prec`` bits prints as the correctly rounded decimal, and is returned (see
+    :func:`_far_from_ties`); otherwise the decimal is decided (:func:`rounded_decimal`)
+    and converted (:func:`decimal_raw`).
+    """
+    man, exp = ball.mid().man_exp()
+    man, exp = int(man), int(exp)
+    if man:
+        raw = from_man_exp(man, exp, prec, round_nearest)
+        if _far_from_ties(raw, man, exp, ball.rel_accuracy_bits(), digits):
+            return raw
     rounded = rounded_decimal(ball, digits)
     if rounded is None:
         return None
     return decimal_raw(rounded[0], rounded[1], digits, prec)
+
+
+def _far_from_ties(raw: tuple, mid: int, mid_exp: int, accuracy: int, digits: int) -> bool:
+    """True when no rounding tie of ``digits`` significant digits lies in the hull of the
+    ball (midpoint ``mid·2^mid_exp``, radius at most ``|x|·2^-accuracy``) and of ``raw``
+    (the midpoint rounded to nearest) widened by a 500th of a unit: then ``raw``
+    prints (mpmath prints with 3 guard digits) as every point of the ball rounds.
+
+    With ``z(x) = 2·|x|·10^-E`` (``10^E`` the unit of the last digit), ties are the odd
+    integers ``z``; the hull, in integer parts of ``z``, must hold no odd integer, and its
+    rounding must have ``digits`` digits.  False (not known far) sends the caller to the
+    exact path.
+    """
+    _, man, exp, bc = raw
+    if accuracy < 8 or exp > -10 or mid_exp > 0:
+        return False
+    mid = -mid if mid < 0 else mid
+    size = mid.bit_length()
+    e10 = ((exp + bc - 1) * 1233) >> 12  # floor(log10|x|), or one less
+    shift = digits - 1 - e10  # -E
+    if shift < 1 or shift >= 1199:
+        return False
+    spread = size - accuracy  # the radius, in units of 2^mid_exp: at most 2^spread
+    for shift in (shift, shift - 1):  # the magnitude may be one more: a unit ten times larger
+        w = _POW10[shift] << 1
+        z, radius = mid * w, (w << spread if spread >= 0 else (w >> -spread) + 1)
+        zv, margin = man * w, 1 << (-exp - 8)
+        low = min((z - radius) >> -mid_exp, (zv - margin) >> -exp)
+        high = max((z + radius) >> -mid_exp, (zv + margin) >> -exp)
+        # no tie (odd z) in the hull: it holds no integer, or only an even one (a grid value)
+        if high != low and (high != low + 1 or high & 1):
+            return False
+        rounded = (high + 1) >> 1
+        if rounded < _POW10[digits]:
+            return rounded >= _POW10[digits - 1]
+    return False
 
 
 def decimal_mpf(n: int, e: int, digits: int) -> mpmath.mpf:

@@ -78,7 +78,17 @@ def _cell_numbers(cell, dps: int, refine, j: int, memo: list) -> tuple:
     error and the exact value), each the correctly rounded ``dps``-digit decimal of its
     ball; None where the column reads 0 or NaN.  ``memo`` is ``[ball, raw]`` of the last
     exact value (one exact ball serves most cells)."""
-    prec = dps_to_prec(dps)
+    prec, rel_bits = dps_to_prec(dps), digits_to_bits(dps) + 64
+    approx, exact, error, below, approx_below, _ = cell
+    if exact is memo[0] and memo[1] is not None and not below and not approx_below and not exact.is_zero():
+        # the common cell, inlined: an exact value already rounded, an error to print
+        saved, ctx.prec = ctx.prec, rel_bits  # the division's rounding: far below a unit
+        rel = abs(error) / abs(exact)
+        ctx.prec = saved
+        numbers = (rounded_raw(approx, dps, prec), memo[1], rounded_raw(error, dps, prec),
+                   rounded_raw(rel, dps, prec))
+        if None not in numbers:
+            return cell, numbers
     for attempt in range(_ROUNDING_RAISES + 1):
         approx, exact, error, below, approx_below, _ = cell
         balls = [None if approx_below else approx]
@@ -87,7 +97,9 @@ def _cell_numbers(cell, dps: int, refine, j: int, memo: list) -> tuple:
             if not below:
                 balls.append(error)
                 if not exact.is_zero():
+                    saved, ctx.prec = ctx.prec, rel_bits  # the division's rounding: far below a unit
                     balls.append(abs(error) / abs(exact))
+                    ctx.prec = saved
         numbers = []
         for ball in balls:
             if ball is None:
@@ -128,63 +140,59 @@ def _cell_columns(st, steps, step_floats, cells, dps: int, refine=None) -> dict[
     rnd = round_nearest
     nan, zero = make(fnan), make(fzero)
     last_raw, exact, memo = None, None, [None, None]
-    saved, ctx.prec = ctx.prec, digits_to_bits(dps) + 64  # the relative errors' divisions
-    try:
-        for j, cell in enumerate(cells):
-            cell, numbers = _cell_numbers(cell, dps, refine, j, memo)
-            approx_raw = numbers[0]
-            if approx_raw is None:
-                values.append(zero)
-            else:
-                value = new(mpf)
-                value._mpf_ = approx_raw
-                values.append(value)
-            error_ball, below = cell[2], cell[3]
-            if cell[1] is None:  # no derivative at the point: nothing to compare with
-                for column in (exacts, errs, sizes, rels, radii):
-                    column.append(nan)
-                size_floats.append(math.nan)
-                continue
-            raw_exact = numbers[1]
-            if raw_exact != last_raw:  # one exact value serves most cells: one mpf for it
-                last_raw, exact = raw_exact, make(raw_exact)
-            exacts.append(exact)
-            if below:
-                errs.append(zero)
-                sizes.append(zero)
-                rels.append(zero if raw_exact != fzero else nan)
-                radii.append(to_mpf(abs(error_ball).abs_upper()))
-                size_floats.append(0.0)
-                continue
-            error = numbers[2]
+    for j, cell in enumerate(cells):
+        cell, numbers = _cell_numbers(cell, dps, refine, j, memo)
+        approx_raw = numbers[0]
+        if approx_raw is None:
+            values.append(zero)
+        else:
             value = new(mpf)
-            value._mpf_ = error
-            errs.append(value)
-            sign, man, exp, bc = error
-            if sign:  # correctly rounded: |error| is the same tuple with the sign cleared
-                size = (0, man, exp, bc)
-                value = new(mpf)
-                value._mpf_ = size
-            else:
-                size = error
-            sizes.append(value)
-            # float(|error|), as observed_order takes it: to_float rounds the mantissa to 53 bits
-            # (to nearest, as float() of an integer does) and scales it; outside the range where
-            # that cannot overflow, to_float itself
-            size_floats.append(ldexp(float(man), exp) if bc < 1000 and -1000 < exp + bc < 1000
-                               else to_float(size, rnd=rnd))
-            if raw_exact != fzero:
-                value = new(mpf)
-                value._mpf_ = numbers[3]
-                rels.append(value)
-            else:
-                rels.append(nan)
-            man, exp = error_ball.rad().man_exp()  # the radius is exact: no rounding
+            value._mpf_ = approx_raw
+            values.append(value)
+        error_ball, below = cell[2], cell[3]
+        if cell[1] is None:  # no derivative at the point: nothing to compare with
+            for column in (exacts, errs, sizes, rels, radii):
+                column.append(nan)
+            size_floats.append(math.nan)
+            continue
+        raw_exact = numbers[1]
+        if raw_exact != last_raw:  # one exact value serves most cells: one mpf for it
+            last_raw, exact = raw_exact, make(raw_exact)
+        exacts.append(exact)
+        if below:
+            errs.append(zero)
+            sizes.append(zero)
+            rels.append(zero if raw_exact != fzero else nan)
+            radii.append(to_mpf(abs(error_ball).abs_upper()))
+            size_floats.append(0.0)
+            continue
+        error = numbers[2]
+        value = new(mpf)
+        value._mpf_ = error
+        errs.append(value)
+        sign, man, exp, bc = error
+        if sign:  # correctly rounded: |error| is the same tuple with the sign cleared
+            size = (0, man, exp, bc)
             value = new(mpf)
-            value._mpf_ = from_man_exp(int(man), int(exp))
-            radii.append(value)
-    finally:
-        ctx.prec = saved
+            value._mpf_ = size
+        else:
+            size = error
+        sizes.append(value)
+        # float(|error|), as observed_order takes it: to_float rounds the mantissa to 53 bits
+        # (to nearest, as float() of an integer does) and scales it; outside the range where
+        # that cannot overflow, to_float itself
+        size_floats.append(ldexp(float(man), exp) if bc < 1000 and -1000 < exp + bc < 1000
+                           else to_float(size, rnd=rnd))
+        if raw_exact != fzero:
+            value = new(mpf)
+            value._mpf_ = numbers[3]
+            rels.append(value)
+        else:
+            rels.append(nan)
+        man, exp = error_ball.rad().man_exp()  # the radius is exact: no rounding
+        value = new(mpf)
+        value._mpf_ = from_man_exp(int(man), int(exp))
+        radii.append(value)
     orders = observed_order(sizes, steps, size_floats, step_floats)
     return _columns(st, steps, values, exacts, errs, sizes, rels, radii, orders)
 
@@ -477,9 +485,27 @@ def _frame(parts: list[dict], columns: list[str], mp: bool) -> pd.DataFrame:
         for row, c in enumerate(names):
             block[row] = [v for part in parts for v in part[c]]
         blocks.append((block, np.array([columns.index(c) for c in names], dtype=np.intp)))
-    schemes = pd.array([v for part in parts for v in part["scheme"]], dtype="str")  # as pandas infers
-    blocks.append((schemes, np.array([columns.index("scheme")], dtype=np.intp)))
-    return create_dataframe_from_blocks(blocks, pd.RangeIndex(n), pd.Index(columns))
+    blocks.append((_strings([v for part in parts for v in part["scheme"]]),
+                   np.array([columns.index("scheme")], dtype=np.intp)))
+    return create_dataframe_from_blocks(blocks, pd.RangeIndex(n), _index(tuple(columns)))
+
+
+#: the string array pandas makes of a column of text (its default ``str`` dtype)
+_STRINGS = pd.array([""], dtype="str")
+
+
+def _strings(values: list):
+    """``values`` as the string array pandas would infer for them (its python-storage
+    array straight from an object array, without the type inspection of ``pd.array``)."""
+    if isinstance(_STRINGS, pd.arrays.StringArray):
+        return pd.arrays.StringArray(np.array(values, dtype=object), dtype=_STRINGS.dtype)
+    return pd.array(values, dtype="str")
+
+
+@lru_cache(maxsize=16)
+def _index(columns: tuple) -> pd.Index:
+    """The columns' index (an immutable object: one per column list serves every table)."""
+    return pd.Index(columns)
 
 
 @lru_cache(maxsize=16)
