@@ -7,10 +7,19 @@ A study reports, for each scheme and step, the difference quotient
 
 * the approximation and the exact value each have ``dps`` significant digits
   (radius ≤ half a unit of the ``dps``-th digit), and
-* the error is proved smaller than the resolution ``10⁻ᵈᵖˢ·|f⁽ᵈ⁾(x)|``
-  (``10⁻ᵈᵖˢ·Σ|wᵢ f(x + oᵢε)|/εᵈ`` when the exact derivative is 0) and is
+* the error is proved smaller than the resolution ``10⁻ᵈᵖˢ·|f⁽ᵈ⁾(x)|`` and is
   reported as 0 — two numbers known to ``dps`` digits cannot tell a smaller
   difference from zero — or else it has ``dps`` significant digits.
+* When the exact derivative is exactly 0, digits relative to it mean nothing:
+  the error is the approximation itself (the same ball).  Its criterion is
+  **absolute**: the quotient (so the error) reads 0 only when its ball
+  contains 0 and is proved smaller than ``10⁻ᵈᵖˢ·Σ|wᵢ f(x + oᵢε)|/εᵈ``, the
+  size of its own terms; a ball that excludes 0 is certified to ``dps``
+  significant digits and printed, never as 0.
+
+The digits printed from these balls are their correctly rounded decimals
+(:mod:`derivaudit.core.rounding`; the study raises a cell's precision until
+its balls decide the rounding).
 
 The working precision of a step is first predicted — ``dps`` digits, plus
 ``(d + p)·log2(1/ε)`` bits for the digits the quotient and its error cancel,
