@@ -172,7 +172,7 @@ class Tally:
 def _study(case: Case, dps: int):
     result = da.study(case.formula, wrt=list(case.wrt) if isinstance(case.wrt, tuple) else case.wrt,
                       at=case.at, eps=case.eps, schemes=list(case.schemes), order=case.order, dps=dps)
-    return getattr(result, "table", result)  # a StudyResult, or (before it) the DataFrame
+    return result.table
 
 
 def audit_case(case: Case, dps: int) -> Tally:
