@@ -181,11 +181,9 @@ def file_stem(label: str) -> str:
 
 
 def short_step(value) -> str:
-    """A step as compact text.
+    """A step as compact text, as typed (:func:`~derivaudit.studies.inputs.step_text`, 6 digits).
 
     >>> short_step(0.01), short_step(1e-8), short_step(mpmath.mpf("3.16227766e-5"))
-    ('0.01', '1e-08', '3.16228e-5')
+    ('0.01', '1e-8', '3.16228e-5')
     """
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return mpmath.nstr(mpmath.mpf(value), 6, min_fixed=-4, max_fixed=5)
+    return step_text(value if isinstance(value, mpmath.mpf) else mpmath.mpf(value), 6)
