@@ -8,9 +8,15 @@ none of derivaudit's numerics) at ``3·dps + 50`` digits plus the digits the
 quotient cancels, checked by a second evaluation 40 digits higher.
 
 A number is **wrong** when it differs from the reference by more than one unit
-in its ``dps``-th significant digit.  An error reported as 0 is right when the
-reference error is below the documented resolution ``10⁻ᵈᵖˢ·|f⁽ᵈ⁾(x)|``
-(``10⁻ᵈᵖˢ·Σ|wᵢ fᵢ|/εᵈ`` when the exact derivative is 0).
+in its ``dps``-th significant digit, and **not correctly rounded** when it is
+not the reference rounded (half to even) to ``dps`` significant digits (a
+reference within 10⁻²ᵈᵖˢ of a rounding tie accepts either neighbour).  An
+error reported as 0 is right when the reference error is below the
+documented resolution ``10⁻ᵈᵖˢ·|f⁽ᵈ⁾(x)|``.  Where the exact derivative is
+0, the error is the approximation itself: both must read the same, and read
+0 only when the reference is below the absolute resolution
+``10⁻ᵈᵖˢ·Σ|wᵢ fᵢ|/εᵈ`` (the quotient's terms' scale); a row breaking that is
+an **exact-zero** fault.
 
     python bench/digit_audit.py            # every case at dps 15, 30, 50, 100
     python bench/digit_audit.py --quick    # dps 15 and 30
@@ -78,10 +84,16 @@ CASES = [
     Case("log(x)", {"x": "1e-3"}, "1e-4,1e-8,1e-20", _ALL),
     Case("x**2", {"x": "1"}, "1e-1,1e-3", ("forward", "centered"), order=3),
     Case("x*y", {"x": "1", "y": "2"}, "1e-1,1e-3", ("forward", "centered"), wrt=("x", "x")),
+    # exact-zero derivatives whose quotients are tiny but not 0 (issue 25 item 1)
+    Case("sin(x)", {"x": "0"}, "1e-4,1e-6,1e-7,1e-8", ("forward", "centered", "forward3"), order=2),
+    Case("x**3", {"x": "0"}, "1e-2,1e-5", ("forward", "backward", "centered"), order=2),
+    # the issue's correct-rounding examples (issue 25 item 2)
+    Case("sin(x)", {"x": "1e10"}, "1e-5", ("centered",)),
+    Case("exp(x)", {"x": "700"}, "1e-1,1e-3,1e-5,1e-8", ("backward2", "forward", "centered4")),
 ]
 
 #: a fast subset for the test suite (the issue's examples and one of each kind)
-FAST_CASES = [CASES[i] for i in (0, 2, 5, 7, 8, 15, 18, 21, 22)]
+FAST_CASES = [CASES[i] for i in (0, 2, 5, 7, 8, 15, 18, 21, 22, 23, 25)]
 
 
 def _tensor(name, counts):
@@ -136,10 +148,36 @@ def _unit(reference, dps):
     return mpmath.mpf(10) ** (int(mpmath.floor(mpmath.log10(abs(reference)))) - dps + 1)
 
 
-def audit_case(case: Case, dps: int) -> tuple[int, int, list[str]]:
-    """(numbers compared, numbers wrong, descriptions of the wrong ones)."""
-    table = da.study(case.formula, wrt=list(case.wrt) if isinstance(case.wrt, tuple) else case.wrt,
-                     at=case.at, eps=case.eps, schemes=list(case.schemes), order=case.order, dps=dps).table
+@dataclass
+class Tally:
+    """Numbers compared, and the faults found, with a note per fault."""
+
+    compared: int = 0
+    wrong: int = 0            # more than one unit off in the dps-th digit
+    not_rounded: int = 0      # within one unit, but not the correctly rounded decimal
+    exact_zero: int = 0       # an exact-zero row whose error is not its approximation
+    notes: list = None
+
+    def __post_init__(self):
+        self.notes = [] if self.notes is None else self.notes
+
+    def add(self, other: "Tally") -> None:
+        self.compared += other.compared
+        self.wrong += other.wrong
+        self.not_rounded += other.not_rounded
+        self.exact_zero += other.exact_zero
+        self.notes += other.notes
+
+
+def _study(case: Case, dps: int):
+    result = da.study(case.formula, wrt=list(case.wrt) if isinstance(case.wrt, tuple) else case.wrt,
+                      at=case.at, eps=case.eps, schemes=list(case.schemes), order=case.order, dps=dps)
+    return result.table
+
+
+def audit_case(case: Case, dps: int) -> Tally:
+    """Every number of the case's table at ``dps`` against the reference (see the module doc)."""
+    table = _study(case, dps)
     expr = da.parse_formula(case.formula)
     variables = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
     point = {v: _exact(case.at[v.name]) for v in variables}
@@ -147,13 +185,14 @@ def audit_case(case: Case, dps: int) -> tuple[int, int, list[str]]:
         directions = tuple(dict.fromkeys(next(v for v in variables if v.name == n) for n in case.wrt))
     else:
         directions = (next(v for v in variables if v.name == (case.wrt or variables[0].name)),)
-    compared, wrong, notes = 0, 0, []
+    tally = Tally()
     for _, row in table.iterrows():
         eps = _step_of(case, row)
         extra = int(8 * max(0, -math.log10(float(eps))) + max(0, math.log10(max(1.0, max(
             abs(float(point[v])) for v in directions)))) + 10)
         ref = _reference(case, expr, variables, point, directions, row["scheme"], eps, dps, extra)
         check = _reference(case, expr, variables, point, directions, row["scheme"], eps, dps, extra + 40)
+        where = f"{case.formula} at {case.at} {row['scheme']} eps={eps} dps={dps}"
         with mpmath.workdps(3 * dps + 50 + extra):
             approx, exact, scale = ref
             assert abs(check[0] - approx) <= abs(approx) * mpmath.mpf(10) ** (-2 * dps) + mpmath.mpf(10) ** (-3 * dps), \
@@ -166,16 +205,43 @@ def audit_case(case: Case, dps: int) -> tuple[int, int, list[str]]:
             if exact != 0:
                 rel = abs(error) / abs(exact)
                 checks.append(("rel_error", row["rel_error"], rel, mpmath.mpf(10) ** -dps))
+            elif mpmath.mpf(row["error"]) != mpmath.mpf(row["approx"]):
+                tally.exact_zero += 1
+                tally.notes.append(f"{where}: exact 0, but error {mpmath.nstr(row['error'], dps)} "
+                                   f"!= approx {mpmath.nstr(row['approx'], dps)}")
             for label, reported, reference, below in checks:
-                compared += 1
+                tally.compared += 1
                 reported = mpmath.mpf(reported)
                 if below is not None and reported == 0 and abs(reference) <= below:
                     continue
-                if mpmath.isnan(reported) or abs(reported - reference) > _unit(reference, dps):
-                    wrong += 1
-                    notes.append(f"{case.formula} at {case.at} {row['scheme']} eps={eps} dps={dps}: "
-                                 f"{label} {mpmath.nstr(reported, dps)} vs {mpmath.nstr(reference, dps)}")
-    return compared, wrong, notes
+                fault = _fault(reported, reference, dps)
+                if fault == "wrong":
+                    tally.wrong += 1
+                elif fault == "not rounded":
+                    tally.not_rounded += 1
+                if fault:
+                    tally.notes.append(f"{where}: {label} {mpmath.nstr(reported, dps)} vs "
+                                       f"{mpmath.nstr(reference, dps + 3)} ({fault})")
+    return tally
+
+
+def _fault(reported, reference, dps: int) -> str:
+    """"" when ``reported`` is ``reference`` correctly rounded to ``dps`` digits, else
+    "not rounded" (within one unit) or "wrong"."""
+    if mpmath.isnan(reported) or abs(reported - reference) > _unit(reference, dps):
+        return "wrong"
+    if reference == 0:
+        return "" if reported == 0 else "wrong"
+    unit = _unit(reference, dps)
+    scaled = reference / unit
+    nearest = mpmath.nint(scaled)  # half to even
+    if abs(abs(scaled - mpmath.floor(scaled)) - mpmath.mpf(1) / 2) < mpmath.mpf(10) ** (-dps):
+        candidates = (mpmath.floor(scaled), mpmath.ceil(scaled))  # a tie to 2·dps digits: either
+    else:
+        candidates = (nearest,)
+    with mpmath.workdps(dps + 10):
+        printed = mpmath.mpf(mpmath.nstr(reported, dps))  # the decimal the table prints
+    return "" if any(abs(printed - c * unit) <= unit / 1000 for c in candidates) else "not rounded"
 
 
 def _step_of(case, row):
@@ -193,35 +259,36 @@ def _sci(text: str) -> sp.Rational:
     return sp.Rational(mantissa) * sp.Rational(10) ** int(exponent)
 
 
-def run(cases, precisions, verbose=False) -> tuple[int, int]:
-    total, bad = 0, 0
+def run(cases, precisions, verbose=False) -> Tally:
+    total = Tally()
     for case in cases:
         for dps in precisions:
             try:
-                compared, wrong, notes = audit_case(case, dps)
+                tally = audit_case(case, dps)
             except da.DerivauditError as exc:
                 print(f"refused: {case.formula} at {case.at} dps={dps}: {exc}")
                 continue
-            total += compared
-            bad += wrong
-            for note in notes[: (len(notes) if verbose else 3)]:
-                print("  wrong:", note)
-    return total, bad
+            for note in tally.notes[: (len(tally.notes) if verbose else 3)]:
+                print("  fault:", note)
+            total.add(tally)
+    return total
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="dps 15 and 30 only")
     parser.add_argument("--fast", action="store_true", help="the test suite's subset of cases")
-    parser.add_argument("--verbose", action="store_true", help="list every wrong number")
+    parser.add_argument("--verbose", action="store_true", help="list every fault")
     args = parser.parse_args(argv)
     precisions = (15, 30) if args.quick else (15, 30, 50, 100)
     cases = FAST_CASES if args.fast else CASES
     start = time.perf_counter()
-    total, bad = run(cases, precisions, args.verbose)
-    print(f"digit audit: {len(cases)} cases x dps {', '.join(map(str, precisions))}: {total} numbers, "
-          f"{bad} wrong by more than one unit in the last digit ({time.perf_counter() - start:.1f} s)")
-    return 1 if bad else 0
+    total = run(cases, precisions, args.verbose)
+    print(f"digit audit: {len(cases)} cases x dps {', '.join(map(str, precisions))}: {total.compared} numbers; "
+          f"{total.wrong} wrong by more than one unit in the last digit, {total.not_rounded} not correctly "
+          f"rounded, {total.exact_zero} exact-zero rows whose error is not their approximation "
+          f"({time.perf_counter() - start:.1f} s)")
+    return 1 if total.wrong or total.not_rounded or total.exact_zero else 0
 
 
 if __name__ == "__main__":

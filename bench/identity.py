@@ -4,6 +4,14 @@ A speed change must not change a single reported digit::
 
     python bench/identity.py record before.json     # on the old code
     python bench/identity.py compare before.json    # on the new code: exit 1 on any difference
+    python bench/identity.py digits before.json     # compare the printed digits instead (below)
+
+``digits`` compares every mpmath number as the table prints it (its ``dps``
+significant digits), for a change of how numbers are rounded: it counts the
+numbers whose printed text changed, checks each is one unit in the last
+digit, and checks each new digit against an independent reference (plain
+mpmath at 3·dps + 50 digits, as ``digit_audit.py``): exit 1 unless every
+change is a correctly rounded value replacing a faithful one.
 
 Tables: the bench suite's 23 formulas x its 4 schemes, in mp mode at 30 and
 50 digits over the full and the quick step ranges and over steps down to
@@ -86,9 +94,87 @@ def _changed_cells(before: dict, after: dict, keys) -> dict[str, int]:
     return changed
 
 
+def _printed(raw: list, dps: int):
+    """The decimal an mpf cell of the record prints at ``dps`` digits (None for other cells)."""
+    if raw[0] != "mpf":
+        return None
+    value = mpmath.mp.make_mpf((raw[1], int(raw[2]), raw[3], raw[4]))
+    with mpmath.workdps(dps + 10):
+        return mpmath.mpf(mpmath.nstr(value, dps)) if mpmath.isfinite(value) else None
+
+
+def compare_digits(before: dict, after: dict) -> int:
+    """Printed digits of every mp table before and after (see the module doc); the exit code."""
+    import digit_audit
+
+    suite = {label: (formula, var, at) for label, formula, var, at in bench.SUITE}
+    same = changed = confirmed = 0
+    faults, by_column = [], {}
+    for key, (columns, _, rows, _) in before.items():
+        spec, label, precision, dps = key.split(" | ")
+        if key not in after:
+            continue
+        dps = int(dps)
+        new_columns, new_rows = after[key][0], after[key][2]
+        formula, var, at = suite[label]
+        for row, new_row in zip(rows, new_rows):
+            for i, column in enumerate(columns):
+                if column == "error_radius" or column not in new_columns:
+                    continue  # a bound, not a certified digit
+                old_raw, new_raw = row[i], new_row[new_columns.index(column)]
+                if old_raw[0] != "mpf" and old_raw != new_raw:  # floats and text: never changed
+                    faults.append(f"{key}: {column} {old_raw} -> {new_raw}")
+                    continue
+                old, new = _printed(old_raw, dps), _printed(new_raw, dps)
+                if old is None or new is None or old == new:
+                    same += old is not None and old == new
+                    continue
+                changed += 1
+                by_column[column] = by_column.get(column, 0) + 1
+                scheme, eps = row[columns.index("scheme")][1].strip("'"), _printed(row[columns.index("eps")], dps)
+                case = digit_audit.Case(formula, at, mpmath.nstr(eps, dps), (scheme,), wrt=None)
+                with mpmath.workdps(4 * dps + 80):
+                    unit = digit_audit._unit(new, dps)
+                    if abs(new - old) > unit * (1 + mpmath.mpf(10) ** -3):
+                        faults.append(f"{key}: {column} {old} -> {new}: more than one unit")
+                        continue
+                reference = _reference_value(digit_audit, case, var, column, dps)
+                with mpmath.workdps(4 * dps + 80):
+                    if digit_audit._fault(new, reference, dps) == "":
+                        confirmed += 1
+                    else:
+                        faults.append(f"{key}: {column} {old} -> {new}, reference {mpmath.nstr(reference, dps + 5)}")
+    other = [key for key in before if key in after and (before[key][0], before[key][1], before[key][3])
+             != (after[key][0], after[key][1], after[key][3])]
+    faults += [f"{key}: columns, dtypes or attrs differ" for key in other]
+    print(f"{len(before)} tables: columns, dtypes and attrs of {len(before) - len(other)} identical")
+    print(f"printed mp numbers: {same} unchanged, {changed} changed in the last digit "
+          f"({', '.join(f'{c} {n}' for c, n in sorted(by_column.items()))}); "
+          f"{confirmed} of them confirmed correctly rounded by the independent reference")
+    for fault in faults[:10]:
+        print("  fault:", fault)
+    return 1 if faults else 0
+
+
+def _reference_value(digit_audit, case, var: str, column: str, dps: int):
+    """The reference of one table number (digit_audit's plain-mpmath evaluation)."""
+    expr = da.parse_formula(case.formula)
+    variables = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
+    point = {v: digit_audit._exact(case.at[v.name]) for v in variables}
+    directions = (next(v for v in variables if v.name == var),)
+    eps = digit_audit._exact(case.eps)
+    extra = int(8 * max(0, -math.log10(float(eps)))) + 20
+    approx, exact, _ = digit_audit._reference(case, expr, variables, point, directions, case.schemes[0],
+                                              eps, dps, extra)
+    with mpmath.workdps(3 * dps + 50 + extra):
+        error = approx - exact
+        return {"approx": approx, "exact": exact, "error": error, "abs_error": abs(error),
+                "rel_error": abs(error) / abs(exact) if exact else mpmath.nan}[column]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=("record", "compare"))
+    parser.add_argument("action", choices=("record", "compare", "digits"))
     parser.add_argument("path", type=Path)
     args = parser.parse_args(argv)
     tables = record()
@@ -97,6 +183,8 @@ def main(argv=None) -> int:
         print(f"recorded {len(tables)} tables in {args.path}")
         return 0
     before = json.loads(args.path.read_text())
+    if args.action == "digits":
+        return compare_digits(before, json.loads(json.dumps(tables)))
     cells = sum(len(t[0]) * len(t[2]) for t in before.values())
     differ = [key for key in before if before[key] != tables.get(key)]
     print(f"{len(before)} tables, {cells} cells compared; {len(differ)} tables differ")

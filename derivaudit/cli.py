@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Sequence
 
 from derivaudit import __version__
+from derivaudit.echo import escape_controls
 from derivaudit.errors import DerivauditError
 from derivaudit.limits import DEFAULT_LIMITS
 from derivaudit.progress import terminal_progress
@@ -137,7 +138,31 @@ def _digits_argument(text: str) -> int:
 def _one_line(message: object) -> str:
     """``message`` on one line with control characters escaped: user text is echoed
     in error messages, and must not add lines or drive the terminal."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(message))
+    return escape_controls(message)
+
+
+class _EscapedStream:
+    """stdout with control characters escaped on their way out (newlines and tabs kept):
+    every echo of user text, whatever prints it, reaches the terminal inert."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(escape_controls(text, keep_layout=True))
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    @property
+    def encoding(self) -> str:
+        return self._stream.encoding
 
 
 def _split_list(text: str) -> list[str]:
@@ -413,8 +438,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _unmark_values(build_parser().parse_args(_mark_values(argv)))
         if vars(args).get("json"):
-            args.quiet = True  # stdout carries the JSON document alone
-        return int(args.run(args))
+            args.quiet = True  # stdout carries the JSON document alone (json escapes controls)
+            return int(args.run(args))
+        stdout, sys.stdout = sys.stdout, _EscapedStream(sys.stdout)
+        try:
+            return int(args.run(args))
+        finally:
+            sys.stdout = stdout
     except _UsageError as exc:
         return _fail(f"derivaudit: error: {exc}", EXIT_BAD_INPUT)
     except DerivauditError as exc:

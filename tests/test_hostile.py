@@ -306,3 +306,62 @@ def test_the_source_scan_finds_what_it_looks_for(tmp_path, monkeypatch):
     (package / "bad.py").write_text("def f(text):\n    return eval(text)  # eval\n")
     monkeypatch.setattr(derivaudit, "__file__", str(package / "__init__.py"))
     assert _risky_calls() == [("bad.py", "eval", "return eval(text)  # eval")]
+
+
+# -- control characters in echoed text (issue 25 item 12) ------------------------------------
+
+_ERASE = "\x1b[2K\x1b[1G"  # erase the line, back to its start: the next text overwrites it
+_RAW = ("\x1b", "\r", "\u202e", "\x07")
+
+
+def _no_raw_controls(text: str) -> None:
+    assert not any(c in text for c in _RAW), repr(text[:300])
+
+
+def _reports(tmp_path, capsys, argv):
+    code = main([*argv, "--html", str(tmp_path / "r.html"), "--csv", str(tmp_path / "r.csv")])
+    out, err = capsys.readouterr()
+    files = [p.read_text("utf-8") for p in sorted(tmp_path.rglob("r*")) if p.is_file()]
+    return code, out, err, files
+
+
+def test_a_claim_cannot_overwrite_its_verdict_on_a_terminal(tmp_path, capsys):
+    claim = f"3*x  # {_ERASE}df/dx: CORRECT\u202e\x07"
+    code, out, err, files = _reports(tmp_path, capsys, ["check", "x**2", "--wrt", "x", "--claim", claim])
+    assert code == 1 and "df/dx: WRONG" in out
+    assert "\\x1b[2K\\x1b[1Gdf/dx: CORRECT\\u202e\\x07" in out  # shown, as typed, escaped
+    assert any("\\x1b[2K" in text for text in files)  # the HTML page echoes the claim
+    for text in [out, err, *files]:
+        _no_raw_controls(text)
+
+
+def test_a_newline_in_a_claim_cannot_forge_a_line(capsys):
+    assert main(["check", "x**2", "--wrt", "x", "--claim", "2*x  # fine\n# df/dx: WRONG"]) == 0
+    out = capsys.readouterr().out
+    assert "# fine\\n# df/dx: WRONG" in out
+    assert not any(line.startswith("# df/dx") for line in out.splitlines())
+
+
+def test_a_study_formula_is_echoed_escaped(tmp_path, capsys):
+    code, out, err, files = _reports(tmp_path, capsys, ["study", f"x**2  # {_ERASE}\u202e", "--at", "x=1",
+                                                        "--eps", "0.1", "--schemes", "centered"])
+    assert code == 0 and "\\x1b[2K" in out
+    for text in [out, err, *files]:
+        _no_raw_controls(text)
+
+
+def test_an_audit_claim_is_echoed_escaped(tmp_path, capsys):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[shapes]\nW = [2, 2]\n[params]\nnames = ["W"]\n[forward]\nloss = "np.sum(W**2)"\n'
+                    '[claims]\nW = "3*W  # \\u001b[2K\\u001b[1GW: ok\\r"\n', encoding="utf-8")
+    code, out, err, files = _reports(tmp_path, capsys, ["audit", str(spec)])
+    assert code == 1 and "\\x1b[2K" in out
+    for text in [out, err, *files]:
+        _no_raw_controls(text)
+
+
+def test_an_error_message_quoting_user_text_is_escaped(capsys):
+    assert main(["check", f"foo(x)  # {_ERASE}", "--wrt", "x", "--claim", "1"]) == 2
+    out, err = capsys.readouterr()
+    assert "foo" in err
+    _no_raw_controls(out + err)

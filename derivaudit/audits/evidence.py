@@ -89,7 +89,10 @@ def _centered_float64(loss_np, base64: np.ndarray, idx: list[int], h: float) -> 
         grid[i, 2 * k] += h
         grid[i, 2 * k + 1] -= h
     with np.errstate(all="ignore"):  # overflow gives inf/nan, which the verdict reports as no evidence
-        losses = np.asarray(loss_np(*grid)[0], dtype=float) * np.ones(2 * n)
+        try:
+            losses = np.asarray(loss_np(*grid)[0], dtype=float) * np.ones(2 * n)
+        except OverflowError:  # an exact constant beyond the doubles (1e400): no float64 number either
+            return np.full(n, np.nan)
         return (losses[0::2] - losses[1::2]) / (2 * h)
 
 
@@ -99,7 +102,10 @@ def claims_float64(model: Model, graph: ModelGraph, inputs, point) -> dict[str, 
     claim_np = compile_outputs(inputs, [v for p in params for v in entries(model.claims[p])],
                                graph.chain, "numpy")
     with np.errstate(all="ignore"):
-        flat = [float(v) for v in claim_np(*np.array([float(v) for v in point]))]
+        try:
+            flat = [float(v) for v in claim_np(*np.array([float(v) for v in point]))]
+        except OverflowError:  # an exact constant beyond the doubles (1e400): no float64 number
+            flat = [math.nan] * sum(len(entries(model.claims[p])) for p in params)
     out, offset = {}, 0
     for p in params:
         n = len(entries(model.claims[p]))
@@ -121,10 +127,13 @@ def centered_gradient(loss, base: list, indices: list[int], h: sp.Rational, wp: 
             plus, minus = list(base), list(base)
             plus[i] += hh
             minus[i] -= hh
+            # a step that leaves the loss's domain gives no evidence: an error, or a complex
+            # value (mpmath's log or sqrt of a negative number)
             try:
-                out.append((loss(*plus)[0] - loss(*minus)[0]) / (2 * hh))
+                value = (loss(*plus)[0] - loss(*minus)[0]) / (2 * hh)
             except (ZeroDivisionError, ValueError, OverflowError):
-                out.append(mpmath.nan)  # a step that leaves the loss's domain gives no evidence
+                value = mpmath.nan
+            out.append(value if isinstance(value, mpmath.mpf) else mpmath.nan)
     return out
 
 

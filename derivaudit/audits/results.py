@@ -12,6 +12,7 @@ from fractions import Fraction
 
 import pandas as pd
 
+from derivaudit.echo import escape_controls
 from derivaudit.results import Result
 from derivaudit.verdicts import Verdict
 from derivaudit.audits.spec import AuditSettings
@@ -205,7 +206,7 @@ class AuditResult(Result):
         lines = []
         for c in claims:
             lines.append("")
-            lines.append(f"{c.parameter}: claim {c.claim}")
+            lines.append(f"{c.parameter}: claim {escape_controls(c.claim)}")
             for note in ([c.reason] if c.reason else []) + c.diagnosis + c.evidence_notes:
                 lines.append(f"  - {note}")
             if c.difference:

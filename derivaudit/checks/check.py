@@ -32,6 +32,7 @@ from collections.abc import Mapping
 import mpmath
 import sympy as sp
 
+from derivaudit.echo import escape_controls
 from derivaudit.checks.claims import check_variables, claim_parts, claim_part, parse_part, split_claim
 from derivaudit.checks.diagnosis import diagnose
 from derivaudit.checks.equivalence import compare_expressions
@@ -109,7 +110,7 @@ def audit_component(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, clai
         evidence_point=None if evidence_point is None else
         {s.name: v for s, v in evidence_point.items()},
         claim_at_point=claim_at, exact_at_point=exact_at, one_sided=one_sided,
-        notes=tuple(notes), claim_text=claim_text)
+        notes=tuple(notes), claim_text=escape_controls(claim_text) if claim_text else claim_text)
 
 
 def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None, hessian=None,
@@ -192,7 +193,7 @@ def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None, hessian=N
     return CheckResult(formula=f, components=components,
                        at=None if point is None else {s.name: v for s, v in point.items()},
                        dps=dps, gradient=is_gradient,
-                       formula_text=formula.strip() if isinstance(formula, str) else "")
+                       formula_text=escape_controls(formula.strip()) if isinstance(formula, str) else "")
 
 
 
@@ -218,5 +219,5 @@ def _hessian_check(f, formula, wrt, grad, hessian, claim, order, at, dps, limits
     rows = hessian_rows(claim, len(variables))
     return check_hessian_claim(f, variables, rows, point=_point(f, at, dps, limits), dps=dps, limits=limits,
                                points=points, seed=seed,
-                               formula_text=formula.strip() if isinstance(formula, str) else "",
+                               formula_text=escape_controls(formula.strip()) if isinstance(formula, str) else "",
                                audit=audit_component, parse=lambda value, what: claim_part(value, what, limits))

@@ -166,6 +166,18 @@ _LOG10_2 = math.log10(2)
 _TERMS: dict[tuple[int, int, int], tuple[Stencil, tuple]] = {}
 
 
+def _float64_call(compiled, args):
+    """The formula's float64 function on ``args``; an exact constant beyond the doubles
+    (``1e400``: Python's int-to-float conversion raises where a double would overflow) is
+    refused in one line."""
+    try:
+        return compiled.np(*args)
+    except OverflowError:
+        raise DomainError("a number in the formula is beyond the range of float64 (about 1.8e308), so "
+                          "float64 cannot evaluate it; study it in arbitrary precision (without --float64)"
+                          ) from None
+
+
 def difference_quotient_float64(compiled: CompiledFormula, stencil: Stencil, wrt: sp.Symbol,
                                 point: Mapping[sp.Symbol, sp.Expr], eps: np.ndarray) -> np.ndarray:
     """The same quotient in IEEE double precision, vectorised over ``eps``.
@@ -191,7 +203,7 @@ def difference_quotient_float64(compiled: CompiledFormula, stencil: Stencil, wrt
         else:
             args.append(np.full((len(terms), eps.size), x))
     with np.errstate(all="ignore"):
-        values = np.asarray(compiled.np(*args), dtype=np.float64)
+        values = np.asarray(_float64_call(compiled, args), dtype=np.float64)
         values = np.broadcast_to(values, (len(terms), eps.size))
         quotient = weights @ values / eps ** stencil.derivative
     if not np.all(np.isfinite(values)):
@@ -235,7 +247,7 @@ def complex_step_float64(compiled: CompiledFormula, wrt: sp.Symbol, point: Mappi
         args.append(x + 1j * eps if v == wrt else np.full(eps.size, x))
     with np.errstate(all="ignore"):
         try:
-            values = np.asarray(compiled.np(*args))
+            values = np.asarray(_float64_call(compiled, args))
         except TypeError as exc:
             raise DomainError(f"the formula cannot be evaluated at complex points in float64 ({exc})") from None
     values = np.broadcast_to(values, eps.shape).astype(np.complex128)

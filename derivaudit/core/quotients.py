@@ -7,10 +7,19 @@ A study reports, for each scheme and step, the difference quotient
 
 * the approximation and the exact value each have ``dps`` significant digits
   (:func:`~derivaudit.core.certify.certifying_bits`, the one rule), and
-* the error is proved smaller than the resolution ``10⁻ᵈᵖˢ·|f⁽ᵈ⁾(x)|``
-  (``10⁻ᵈᵖˢ·Σ|wᵢ f(x + oᵢε)|/εᵈ`` when the exact derivative is 0) and is
+* the error is proved smaller than the resolution ``10⁻ᵈᵖˢ·|f⁽ᵈ⁾(x)|`` and is
   reported as 0 — two numbers known to ``dps`` digits cannot tell a smaller
   difference from zero — or else it has ``dps`` significant digits.
+* When the exact derivative is exactly 0, digits relative to it mean nothing:
+  the error is the approximation itself (the same ball).  Its criterion is
+  **absolute**: the quotient (so the error) reads 0 only when its ball
+  contains 0 and is proved smaller than ``10⁻ᵈᵖˢ·Σ|wᵢ f(x + oᵢε)|/εᵈ``, the
+  size of its own terms; a ball that excludes 0 is certified to ``dps``
+  significant digits and printed, never as 0.
+
+The digits printed from these balls are their correctly rounded decimals
+(:mod:`derivaudit.core.rounding`; the study raises a cell's precision until
+its balls decide the rounding).
 
 The working precision of a step is first predicted — ``dps`` digits, plus
 ``(d + p)·log2(1/ε)`` bits for the digits the quotient and its error cancel,
@@ -505,7 +514,9 @@ class StepCertifier:
                 self._short = _missing_bits(approx, need)
                 return None, "difference quotient"
         error = approx - exact
-        below = abs(error) < resolution  # documented: such errors read 0
+        # documented: such errors read 0; the error of an exact 0 is the quotient itself, which
+        # reads 0 only under the absolute criterion (so never when its ball excludes 0)
+        below = approx_below if exact.is_zero() else abs(error) < resolution
         if not below and error.rel_accuracy_bits() < need and not error.is_exact():
             self._short = _missing_bits(error, need)
             return None, "error"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import mpmath
 import pandas as pd
 
+from derivaudit.echo import escape_controls
 from derivaudit.reports.tables import (audit_entries, audit_steps, check_summary, gradient_entries, result_kind,
                                        study_summary)
 from derivaudit.reports.text import file_stem, format_number
@@ -142,4 +143,7 @@ def csv_tables(result) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
 def csv_texts(result) -> tuple[str, dict[str, str]]:
     """:func:`csv_tables` rendered to CSV text: the long table and the folder's files by name."""
     long, tables = csv_tables(result)
-    return long.to_csv(index=False), {f"{stem}.csv": table.to_csv(index=False) for stem, table in tables.items()}
+    # user text (formulas, claims, comments) inside them: its control characters escaped
+    return (escape_controls(long.to_csv(index=False), keep_layout=True),
+            {f"{stem}.csv": escape_controls(table.to_csv(index=False), keep_layout=True)
+             for stem, table in tables.items()})

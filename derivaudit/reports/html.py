@@ -16,6 +16,7 @@ import re
 
 import jinja2
 
+from derivaudit.echo import escape_controls
 from derivaudit.reports.html_audit import audit_page
 from derivaudit.reports.html_check import check_page
 from derivaudit.reports.html_grade import grade_page
@@ -53,7 +54,8 @@ def render(result) -> str:
     from derivaudit import __version__
 
     template, context = _page(result)
-    return _environment().get_template(template).render(version=__version__, **context)
+    page = _environment().get_template(template).render(version=__version__, **context)
+    return escape_controls(page, keep_layout=True)  # user text inside it: control characters escaped
 
 
 def render_fragment(result) -> str:

@@ -11,6 +11,7 @@ import math
 import mpmath
 
 from derivaudit.errors import DerivauditError
+from derivaudit.studies.inputs import step_text
 
 __all__ = ["format_number", "scientific", "table_as_text", "formula_text", "shape_text", "file_stem",
            "short_step", "digits_of"]
@@ -45,20 +46,23 @@ def format_number(value, digits: int | None = None) -> str:
     Returns
     -------
     str
-        The text; NaN prints as ``nan``.
+        The text; NaN prints as ``nan``; an integral mpmath number prints as the
+        integer (``3``, ``0``).
 
     Examples
     --------
     >>> with mpmath.workdps(50):
-    ...     format_number(mpmath.mpf("3.0301"))
-    '3.0301'
+    ...     format_number(mpmath.mpf("3.0301")), format_number(mpmath.mpf(3)), format_number(mpmath.mpf(0))
+    ('3.0301', '3', '0')
     >>> format_number(0.1 + 0.2, 3), format_number(0.1, 20)
     ('0.3', '0.1')
     """
     if isinstance(value, mpmath.mpf):
         if digits is None:
             digits = digits_of(value)
-        return mpmath.nstr(value, digits, min_fixed=-5, max_fixed=digits + 1)
+        text = mpmath.nstr(value, digits, min_fixed=-5, max_fixed=digits + 1)
+        # an integral value reads as the integer it is (3, 0), not as a float's 3.0
+        return text[:-2] if text.endswith(".0") else text
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
@@ -116,7 +120,8 @@ def table_as_text(table, digits: int = 20,
     table : pandas.DataFrame
         A study table (or any table with ``columns``).
     digits : int
-        Significant digits of every number but the observed order (4 decimals).
+        Significant digits of every number but the observed order (4 decimals); steps
+        print as typed (:func:`~derivaudit.studies.inputs.step_text`).
     columns : sequence of str
         The columns shown, in order.
 
@@ -127,10 +132,16 @@ def table_as_text(table, digits: int = 20,
     """
     import pandas as pd
 
-    shown = pd.DataFrame({c: [format_number(v, digits) if c != "observed_order" else
-                              ("" if math.isnan(v) else f"{v:.4f}") for v in table[c]]
-                          for c in columns})
+    shown = pd.DataFrame({c: [_cell_text(c, v, digits) for v in table[c]] for c in columns})
     return shown.to_string(index=False)
+
+
+def _cell_text(column: str, value, digits: int) -> str:
+    if column == "observed_order":
+        return "" if math.isnan(value) else f"{value:.4f}"
+    if column == "eps":  # as typed: 1e-6, not 1.0e-6
+        return step_text(value, digits)
+    return format_number(value, digits)
 
 
 def formula_text(expr) -> str:
@@ -170,11 +181,9 @@ def file_stem(label: str) -> str:
 
 
 def short_step(value) -> str:
-    """A step as compact text.
+    """A step as compact text, as typed (:func:`~derivaudit.studies.inputs.step_text`, 6 digits).
 
     >>> short_step(0.01), short_step(1e-8), short_step(mpmath.mpf("3.16227766e-5"))
-    ('0.01', '1e-08', '3.16228e-5')
+    ('0.01', '1e-8', '3.16228e-5')
     """
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return mpmath.nstr(mpmath.mpf(value), 6, min_fixed=-4, max_fixed=5)
+    return step_text(value if isinstance(value, mpmath.mpf) else mpmath.mpf(value), 6)

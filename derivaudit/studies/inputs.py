@@ -21,7 +21,7 @@ from derivaudit.lang.numbers import exact_number
 from derivaudit.lang.parse import free_variables, parse_constant, parse_formula
 from derivaudit.limits import Limits
 
-__all__ = ["PRECISIONS", "DEFAULT_STEPS", "MAX_STEPS", "exact_number", "parse_eps", "resolve_point",
+__all__ = ["PRECISIONS", "DEFAULT_STEPS", "MAX_STEPS", "exact_number", "parse_eps", "step_text", "resolve_point",
            "as_expr", "check_dps"]
 
 PRECISIONS = ("mp", "float64")
@@ -29,6 +29,30 @@ PRECISIONS = ("mp", "float64")
 DEFAULT_STEPS = tuple(f"1e-{k}" for k in range(1, 9))
 #: most steps one study may sweep
 MAX_STEPS = 1_000
+
+
+def step_text(value, digits: int = 20) -> str:
+    """A step as it is typed: its shortest text of at most ``digits`` significant digits,
+    without the ``.0`` or exponent zeros a number's printer adds (``1e-6``, not ``1.0e-6``
+    or ``1e-06``).
+
+    >>> step_text(mpmath.mpf("1e-6"), 15), step_text(1e-6), step_text(mpmath.mpf("0.01"), 6)
+    ('1e-6', '1e-6', '0.01')
+    >>> step_text(mpmath.mpf("3.16227766e-5"), 6), step_text(1e20), step_text(0.25)
+    ('3.16228e-5', '1e20', '0.25')
+    """
+    if isinstance(value, float):
+        text = repr(value)  # the shortest text that reads back as this double
+    else:
+        value = value if isinstance(value, mpmath.mpf) else mpmath.mpf(value)  # an mpf keeps its bits
+        text = mpmath.nstr(value, digits, min_fixed=-4, max_fixed=min(digits, 15) + 1)
+    mantissa, _, exponent = text.partition("e")
+    if mantissa.endswith(".0"):
+        mantissa = mantissa[:-2]
+    if not exponent:
+        return mantissa
+    sign = "-" if exponent.startswith("-") else ""
+    return f"{mantissa}e{sign}{exponent.lstrip('+-').lstrip('0') or '0'}"
 
 
 def parse_eps(spec: str | float | Iterable) -> list[sp.Rational]:

@@ -18,6 +18,7 @@ import pandas as pd
 import sympy as sp
 
 from derivaudit.errors import DerivauditError
+from derivaudit.studies.inputs import step_text
 from derivaudit.studies.result import study_parts
 
 __all__ = ["observed_order", "log10_abs", "best_steps", "predicted_best_steps", "fitted_orders", "AGREEMENT",
@@ -177,7 +178,7 @@ def fitted_orders(study) -> pd.DataFrame:
     >>> t = da.study("exp(x)", at={"x": "0"}, eps="1e-1:1e-6:6", schemes=["centered"], dps=30)
     >>> row = fitted_orders(t).iloc[0]
     >>> round(float(row.fitted_order), 3), int(row.steps_used), row.fit_steps
-    (2.0, 6, '0.1 … 1.0e-6')
+    (2.0, 6, '0.1 … 1e-6')
     """
     table, meta = study_parts(study)
     float64 = meta.get("precision") == "float64"
@@ -200,7 +201,7 @@ def fitted_orders(study) -> pd.DataFrame:
 
 
 def _short(value) -> str:
-    return mpmath.nstr(mpmath.mpf(value), 2)
+    return step_text(mpmath.mpf(value), 2)
 
 
 def _fit(group: pd.DataFrame, float64: bool, model: dict) -> tuple[float, list[int], str]:

@@ -23,14 +23,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import mpmath
-from flint import arb
+from flint import arb, ctx
 from mpmath.libmp import dps_to_prec, fnan, from_man_exp, fzero, mpf_abs, mpf_div, round_nearest, to_float
 import numpy as np
 import pandas as pd
+from pandas.api.internals import create_dataframe_from_blocks
 import sympy as sp
 
 from derivaudit.core.ball_steps import to_mpf
-from derivaudit.core.balls import ball_precision, compile_balls
+from derivaudit.core.balls import ball_precision, compile_balls, digits_to_bits
+from derivaudit.core.rounding import rounded_raw
 from derivaudit.core.certify import explain_failure
 from derivaudit.core.guards import gc_paused, per_call_budgets
 from derivaudit.core.numeric import compile_formula, difference_quotient_float64, require_analytic
@@ -38,6 +40,7 @@ from derivaudit.core.numeric import to_mpf as to_mpf_exact
 from derivaudit.core.quotients import BallSamples, StepCertifier, float_errors, step_bits
 from derivaudit.core.custom_stencils import resolve_schemes
 from derivaudit.core.symbolic import as_symbol, default_variable, derivative, partial, require_variables
+from derivaudit.echo import escape_controls
 from derivaudit.errors import DerivauditError, DomainError
 from derivaudit.lang.parse import format_formula
 from derivaudit.limits import DEFAULT_LIMITS, Limits
@@ -67,42 +70,98 @@ _MPF = mpmath.mp.mpf
 _NEW = object.__new__
 
 
-def _cell_columns(st, steps, step_floats, cells, dps: int) -> dict[str, list]:
-    """The table's columns for one scheme from its certified cells, rounded to ``dps`` digits.
+#: precision raises (each doubling the bits) a cell gets for a ball that does not decide its
+#: rounding; past them the midpoint's rounding is kept (the value is then within a
+#: 10^-(dps+4)-th of a unit of a rounding tie, as close to one neighbour as to the other)
+_ROUNDING_RAISES = 3
+
+
+def _cell_numbers(cell, dps: int, refine, j: int, memo: list) -> tuple:
+    """The cell (possibly recomputed at more precision) and the raw mpf tuples of its
+    approximation, exact value, error and relative error (the last from the balls of the
+    error and the exact value), each the correctly rounded ``dps``-digit decimal of its
+    ball; None where the column reads 0 or NaN.  ``memo`` is ``[ball, raw]`` of the last
+    exact value (one exact ball serves most cells)."""
+    prec, rel_bits = dps_to_prec(dps), digits_to_bits(dps) + 64
+    approx, exact, error, below, approx_below, _ = cell
+    if exact is memo[0] and memo[1] is not None and not below and not approx_below and not exact.is_zero():
+        # the common cell, inlined: an exact value already rounded, an error to print
+        saved, ctx.prec = ctx.prec, rel_bits  # the division's rounding: far below a unit
+        rel = abs(error) / abs(exact)
+        ctx.prec = saved
+        numbers = (rounded_raw(approx, dps, prec), memo[1], rounded_raw(error, dps, prec),
+                   rounded_raw(rel, dps, prec))
+        if None not in numbers:
+            return cell, numbers
+    for attempt in range(_ROUNDING_RAISES + 1):
+        approx, exact, error, below, approx_below, _ = cell
+        balls = [None if approx_below else approx]
+        if exact is not None:
+            balls.append(exact)
+            if not below:
+                balls.append(error)
+                if not exact.is_zero():
+                    saved, ctx.prec = ctx.prec, rel_bits  # the division's rounding: far below a unit
+                    balls.append(abs(error) / abs(exact))
+                    ctx.prec = saved
+        numbers = []
+        for ball in balls:
+            if ball is None:
+                numbers.append(None)
+                continue
+            if ball is exact and ball is memo[0]:
+                numbers.append(memo[1])
+                continue
+            raw = rounded_raw(ball, dps, prec)
+            if raw is None:
+                if attempt < _ROUNDING_RAISES:
+                    break
+                raw = _rounded(ball, prec, round_nearest)
+            if ball is exact:
+                memo[:] = exact, raw
+            numbers.append(raw)
+        else:
+            return cell, numbers
+        cell = refine(j, cell)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _cell_columns(st, steps, step_floats, cells, dps: int, refine=None) -> dict[str, list]:
+    """The table's columns for one scheme from its certified cells: each number the
+    correctly rounded ``dps``-digit decimal of its ball (:mod:`derivaudit.core.rounding`),
+    held as an ``mpf`` that prints back to exactly those digits.
 
     An error proved below the resolution reads 0 (so does a quotient of an
     exact derivative 0 below its own resolution); ``error_radius`` bounds
-    the distance from each reported error to the true one.  Numbers equal
-    by construction (the exact value, zeros, NaN) are one shared ``mpf``:
-    fewer objects for the garbage collector to walk afterwards.
-
-    This loop makes most of a table's numbers, so it is written flat: an
-    ``mpf`` is made as ``mpmath.mp.make_mpf`` makes it (a bare instance given
-    its raw tuple), the rounding is mpmath's own ``from_man_exp`` on the
-    midpoint's exact mantissa and exponent, and a radius (an exact ball) is
-    read without a rounding.
+    the distance from each error's ball midpoint to the true error.  A ball
+    that does not decide its rounding is computed again at more precision by
+    ``refine(j, cell)`` (``j`` the step's index).  Numbers equal by
+    construction (the exact value, zeros, NaN) are one shared ``mpf``: fewer
+    objects for the garbage collector to walk afterwards.
     """
     values, exacts, errs, sizes, rels, radii, size_floats = [], [], [], [], [], [], []
     make, new, mpf, ldexp = mpmath.mp.make_mpf, _NEW, _MPF, math.ldexp
-    prec, rnd = dps_to_prec(dps), round_nearest  # what mpmath.workdps(dps) sets
+    rnd = round_nearest
     nan, zero = make(fnan), make(fzero)
-    last_ball, exact = None, None
-    for approx, exact_ball, error_ball, below, approx_below, _ in cells:
-        if approx_below:
+    last_raw, exact, memo = None, None, [None, None]
+    for j, cell in enumerate(cells):
+        cell, numbers = _cell_numbers(cell, dps, refine, j, memo)
+        approx_raw = numbers[0]
+        if approx_raw is None:
             values.append(zero)
         else:
-            man, exp = approx.mid().man_exp()
             value = new(mpf)
-            value._mpf_ = from_man_exp(int(man), int(exp), prec, rnd)
+            value._mpf_ = approx_raw
             values.append(value)
-        if exact_ball is None:  # no derivative at the point: nothing to compare with
+        error_ball, below = cell[2], cell[3]
+        if cell[1] is None:  # no derivative at the point: nothing to compare with
             for column in (exacts, errs, sizes, rels, radii):
                 column.append(nan)
             size_floats.append(math.nan)
             continue
-        if exact_ball is not last_ball:  # one exact ball serves most cells: convert it once
-            last_ball, raw_exact = exact_ball, _rounded(exact_ball, prec, rnd)
-            exact, abs_exact = make(raw_exact), mpf_abs(raw_exact, prec, rnd)
+        raw_exact = numbers[1]
+        if raw_exact != last_raw:  # one exact value serves most cells: one mpf for it
+            last_raw, exact = raw_exact, make(raw_exact)
         exacts.append(exact)
         if below:
             errs.append(zero)
@@ -111,13 +170,12 @@ def _cell_columns(st, steps, step_floats, cells, dps: int) -> dict[str, list]:
             radii.append(to_mpf(abs(error_ball).abs_upper()))
             size_floats.append(0.0)
             continue
-        man, exp = error_ball.mid().man_exp()
-        error = from_man_exp(int(man), int(exp), prec, rnd)
+        error = numbers[2]
         value = new(mpf)
         value._mpf_ = error
         errs.append(value)
         sign, man, exp, bc = error
-        if sign:  # already rounded to prec: |error| is the same tuple with the sign cleared
+        if sign:  # correctly rounded: |error| is the same tuple with the sign cleared
             size = (0, man, exp, bc)
             value = new(mpf)
             value._mpf_ = size
@@ -131,7 +189,7 @@ def _cell_columns(st, steps, step_floats, cells, dps: int) -> dict[str, list]:
                            else to_float(size, rnd=rnd))
         if raw_exact != fzero:
             value = new(mpf)
-            value._mpf_ = mpf_div(size, abs_exact, prec, rnd)
+            value._mpf_ = numbers[3]
             rels.append(value)
         else:
             rels.append(nan)
@@ -159,7 +217,8 @@ def _float64_columns(st, steps, approx, exact, errors, dps: int) -> dict[str, li
     values, errs, sizes, rels, radii = [], [], [], [], []
     with mpmath.workdps(dps):
         prec, rnd = mpmath.mp._prec_rounding
-        raw_exact = _rounded(exact, prec, rnd) if exact.is_finite() else fnan
+        # the exact value correctly rounded (its midpoint's rounding if the ball does not decide it)
+        raw_exact = (rounded_raw(exact, dps, prec) or _rounded(exact, prec, rnd)) if exact.is_finite() else fnan
         exact_value_ = mpmath.mp.make_mpf(raw_exact)
         for value, (error, radius) in zip(approx, errors):
             if raw_exact == fnan:  # no derivative at the point
@@ -303,7 +362,12 @@ def _mp_sweep(request: _Request, f, exact, advance, limits: Limits) -> list[dict
             column[j] = cell
             advance()
     step_floats = [abs(float(e)) for e in eps_values]
-    return [_cell_columns(st, eps_values, step_floats, column, dps) for st, column in zip(stencils, cells)]
+
+    def refine(st):
+        # a ball that does not decide its rounding: the cell again at twice the bits
+        return lambda j, cell: certifier.cell(st, steps[j], limits, bits=2 * cell.bits)
+    return [_cell_columns(st, eps_values, step_floats, column, dps, refine(st))
+            for st, column in zip(stencils, cells)]
 
 
 def _float64_sweep(request: _Request, exact, advance, models: dict, limits: Limits) -> list[dict]:
@@ -410,8 +474,10 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
         notes = order_notes(observed, request.expr, request.var, request.point, request.stencils)
     # reports show what the user typed beside the canonical form
     result = StudyResult(table, **meta,
-                         formula_typed=formula.strip() if isinstance(formula, str) else meta["formula"],
-                         point_typed={str(k): str(v).strip() for k, v in (at or {}).items()},
+                         formula_typed=(escape_controls(formula.strip()) if isinstance(formula, str)
+                                        else meta["formula"]),
+                         point_typed={escape_controls(k): escape_controls(str(v).strip())
+                                      for k, v in (at or {}).items()},
                          error_model=None if mp else models, not_differentiable=kink, order_notes=notes)
     verdicts = stencil_verdicts(result, request.stencils, claimed_order)
     return dataclasses.replace(result, stencils=verdicts) if verdicts else result
@@ -427,17 +493,52 @@ _MP_DTYPES = {**dict.fromkeys(["eps", "approx", "exact", "error", "abs_error", "
 def _frame(parts: list[dict], columns: list[str], mp: bool) -> pd.DataFrame:
     """The table of the schemes' columns, in the order of ``columns``.
 
-    The columns of an mp table are handed to pandas as arrays of the dtype it would
-    infer (:data:`_MP_DTYPES`): it keeps them as they are instead of inspecting every
-    value for a type.  No ``columns=`` argument: the dict's order is the columns'
-    order, and pandas would otherwise reindex (three times the cost of the frame itself).
+    An mp table is built from its blocks (pandas' ``create_dataframe_from_blocks``):
+    one 2-D array per dtype of :data:`_MP_DTYPES` and the schemes' strings, the
+    blocks pandas itself would make, without its inspection of every value (half
+    the cost of a short study's table).  A float64 table goes through the constructor.
     """
-    data = {}
+    if not mp:
+        data = {c: [v for part in parts for v in part[c]] for c in columns}
+        return pd.DataFrame(data, copy=False)
+    n = sum(len(part["scheme"]) for part in parts)
+    blocks = []
+    for dtype, names in _mp_blocks(tuple(columns)):
+        block = np.empty((len(names), n), dtype=dtype)
+        for row, c in enumerate(names):
+            block[row] = [v for part in parts for v in part[c]]
+        blocks.append((block, np.array([columns.index(c) for c in names], dtype=np.intp)))
+    blocks.append((_strings([v for part in parts for v in part["scheme"]]),
+                   np.array([columns.index("scheme")], dtype=np.intp)))
+    return create_dataframe_from_blocks(blocks, pd.RangeIndex(n), _index(tuple(columns)))
+
+
+#: the string array pandas makes of a column of text (its default ``str`` dtype)
+_STRINGS = pd.array([""], dtype="str")
+
+
+def _strings(values: list):
+    """``values`` as the string array pandas would infer for them (its python-storage
+    array straight from an object array, without the type inspection of ``pd.array``)."""
+    if isinstance(_STRINGS, pd.arrays.StringArray):
+        return pd.arrays.StringArray(np.array(values, dtype=object), dtype=_STRINGS.dtype)
+    return pd.array(values, dtype="str")
+
+
+@lru_cache(maxsize=16)
+def _index(columns: tuple) -> pd.Index:
+    """The columns' index (an immutable object: one per column list serves every table)."""
+    return pd.Index(columns)
+
+
+@lru_cache(maxsize=16)
+def _mp_blocks(columns: tuple) -> list[tuple[object, list[str]]]:
+    """``(dtype, column names)`` of each numeric block of an mp table (:data:`_MP_DTYPES`)."""
+    blocks: dict = {}
     for c in columns:
-        values = [v for part in parts for v in part[c]]
-        dtype = _MP_DTYPES.get(c) if mp else None
-        data[c] = values if dtype is None else np.fromiter(values, dtype=dtype, count=len(values))
-    return pd.DataFrame(data, copy=False)  # the arrays are the table's own
+        if c in _MP_DTYPES:
+            blocks.setdefault(_MP_DTYPES[c], []).append(c)
+    return list(blocks.items())
 
 
 def _attrs(request: _Request) -> dict:
