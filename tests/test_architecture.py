@@ -157,7 +157,7 @@ def _package(module: str) -> str:
 #: the floors, bottom first: a package imports only packages on lower floors (function-level
 #: imports included).
 LAYERS = [
-    {"errors", "limits", "constants", "verdicts", "progress"},
+    {"errors", "limits", "constants", "verdicts", "progress", "echo"},
     {"budgets"},
     {"results"},
     {"lang"},

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from derivaudit.errors import SpecError
-from derivaudit.grading.normalise import escape_controls
+from derivaudit.echo import escape_controls
 from derivaudit.grading.task import GradeTask
 
 __all__ = ["Submission", "read_answers", "answers_from_text", "MAX_FIELD_CHARACTERS"]

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import mpmath
 
 from derivaudit.errors import DerivauditError, LimitExceeded, ParseError
-from derivaudit.grading.normalise import escape_controls
+from derivaudit.echo import escape_controls
 from derivaudit.grading.task import GradeTask
 from derivaudit.verdicts import INVALID, Verdict
 

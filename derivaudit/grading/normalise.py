@@ -9,11 +9,9 @@ answer) share one key while ``1 2`` (a syntax error) and ``12`` do not.
 Everything else stays as typed, so that the parser's message about an
 invalid answer (``2x``: "did you mean 2*x?") still fits it.  Text that does
 not tokenize keys as itself, stripped: it is judged (as invalid) once.  Two answers whose texts differ
-but whose parsed formulas are identical share their judgement in the judge
-(:mod:`derivaudit.grading.judge`).
-
-:func:`escape_controls` is how an answer is echoed anywhere (terminal, CSV,
-page, JSON): control and other non-printable characters become escapes.
+but whose parsed formulas and typed domains are identical share their judgement in the judge
+(:mod:`derivaudit.grading.judge`).  Answers are echoed anywhere (terminal, CSV, page, JSON)
+through :func:`derivaudit.echo.escape_controls`, the one escaping function.
 """
 
 from __future__ import annotations
@@ -21,25 +19,10 @@ from __future__ import annotations
 import io
 import tokenize
 
-__all__ = ["answer_key", "escape_controls"]
+__all__ = ["answer_key"]
 
 _SKIP = {tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT,
          tokenize.COMMENT}
-
-
-def escape_controls(text: str) -> str:
-    """``text`` with every non-printable character escaped (``\\x1b``, ``\\n``, ``\\u200b``).
-
-    Answers are echoed into terminals, CSV files and pages: an ANSI escape
-    must not recolour the teacher's terminal, a newline must not add a row.
-    (A local helper until derivaudit has one escaping function for every echo.)
-
-    >>> escape_controls("x\\x1b[31m\\n")
-    'x\\\\x1b[31m\\\\n'
-    >>> escape_controls("θ**2")
-    'θ**2'
-    """
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
 
 
 #: characters that may merge with a neighbour into one token: names, numbers, operators

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from derivaudit.grading.judge import Judgement
-from derivaudit.grading.normalise import escape_controls
+from derivaudit.echo import escape_controls
 from derivaudit.grading.task import GradeTask
 from derivaudit.results import Result
 from derivaudit.verdicts import INVALID, Verdict

@@ -14,7 +14,7 @@ from collections import defaultdict
 import mpmath
 import pandas as pd
 
-from derivaudit.grading.normalise import escape_controls
+from derivaudit.echo import escape_controls
 from derivaudit.reports.text import format_number
 from derivaudit.verdicts import INVALID, Verdict
 
