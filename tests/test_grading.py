@@ -247,7 +247,8 @@ def test_cli_interrupt_leaves_no_csv_and_resumes(tmp_path):
 BAD_TASKS = [
     ('[task]\nformula = "x**3"\nwrt = "x"\n', "[columns]: missing"),
     ('[task]\nformula = "x**3"\nwrt = "x"\ngrad = ["x"]\n[columns]\nid = "s"\nclaim = "a"\n', "exactly one of"),
-    ('[task]\nformula = "x**3"\nhessian = ["x"]\n[columns]\nid = "s"\nclaim = "a"\n', "not supported yet"),
+    ('[task]\nformula = "x**3"\nhessian = ["x", "x"]\n[columns]\nid = "s"\nclaim = "a"\n',
+     "[task] hessian: names a variable twice"),
     ('[task]\nformula = "x**3"\nwrt = "x"\ndomain = "x > 0"\n[columns]\nid = "s"\nclaim = "a"\n',
      "[task] domain: domains are not supported yet"),
     ('[task]\nformula = "x**3"\nwrt = "y"\n[columns]\nid = "s"\nclaim = "a"\n', "no variable 'y'"),
@@ -376,3 +377,19 @@ def test_a_formula_typed_with_a_domain_keeps_it():
     judge_module.clear_caches()
     result = grade(task, rows("1"), workers=1)
     assert verdicts(result) == [str(da.check("sqrt(x)**2", wrt="x", claim="1").verdict)]
+
+
+# -- Hessian tasks (issue 24 landed): an answer is the matrix "row; row" -----------------------
+
+def test_hessian_answers_are_judged_as_check_judges_them():
+    task = task_from_dict({"task": {"formula": "x**3*y + exp(x*y)", "hessian": ["x", "y"], "seconds": 60},
+                           "columns": {"id": "student", "claim": "answer"}})
+    right = ("6*x*y + y**2*exp(x*y), 3*x**2 + (1 + x*y)*exp(x*y); "
+             "3*x**2 + (1 + x*y)*exp(x*y), x**2*exp(x*y)")
+    wrong = right.replace("(1 + x*y)*exp(x*y)", "x*y*exp(x*y)")
+    judge_module.clear_caches()
+    result = grade(task, rows(right, wrong, "6*x*y, 3*x**2"), workers=1)
+    assert verdicts(result) == ["correct (proved)", "wrong", "invalid"]
+    assert task.question == "the Hessian in (x, y) of x**3*y + exp(x*y)"
+    assert result.answers[1].judgement.point  # the certified counterexample is reported
+    assert "rows" in result.answers[2].judgement.message or "row" in result.answers[2].judgement.message

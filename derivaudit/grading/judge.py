@@ -174,10 +174,17 @@ def _judge_formula(task: GradeTask, texts: tuple[str, ...]) -> Judgement:
     from derivaudit.checks.check import check, split_claim
     from derivaudit.lang.parse import parse_formula, typed_domain
 
-    parts = split_claim(texts[0]) if len(texts) == 1 and task.kind == "gradient" else list(texts)
-    if len(parts) != len(task.variables):
-        return Judgement(INVALID, message=f"the answer has {len(parts)} components but the gradient has "
-                                          f"{len(task.variables)}; give one per variable, separated by commas")
+    if task.kind == "hessian":
+        from derivaudit.checks.hessian import hessian_rows
+        try:
+            parts = [entry for row in hessian_rows(texts[0], len(task.variables)) for entry in row]
+        except DerivauditError as exc:  # the wrong number of rows or entries
+            return _invalid(exc)
+    else:
+        parts = split_claim(texts[0]) if len(texts) == 1 and task.kind == "gradient" else list(texts)
+        if len(parts) != len(task.variables):
+            return Judgement(INVALID, message=f"the answer has {len(parts)} components but the gradient has "
+                                              f"{len(task.variables)}; give one per variable, separated by commas")
     try:
         claims = tuple(parse_formula(p, limits=task.limits) for p in parts)
         # the domain as typed is not in the sympy tree (2*exp(log(x)) parses to 2*x): answers share a
@@ -189,11 +196,12 @@ def _judge_formula(task: GradeTask, texts: tuple[str, ...]) -> Judgement:
     if memo_key in _MEMO:
         return _MEMO[memo_key]
     _formula(task)  # a formula the parser refuses fails here, once per task
-    options = dict(grad=list(task.variables)) if task.kind == "gradient" else \
-        dict(wrt=task.variables[0], order=task.order)
+    options = {"gradient": dict(grad=list(task.variables), claim=list(parts)),
+               "hessian": dict(hessian=list(task.variables), claim=texts[0])}.get(
+        task.kind, dict(wrt=task.variables[0], order=task.order, claim=parts[0]))
     try:
         # text, not trees, so that check reads the formula's and the claim's domains as typed
-        result = check(task.formula, claim=list(parts) if task.kind == "gradient" else parts[0],
+        result = check(task.formula,
                        dps=task.dps, limits=task.limits, points=task.points, seed=task.seed, **options)
     except LimitExceeded as exc:
         judgement = Judgement(Verdict.UNDECIDED.value, message=escape_controls(f"stopped: {exc}"))

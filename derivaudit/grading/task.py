@@ -54,8 +54,9 @@ _KINDS = ("wrt", "grad", "hessian", "spec")
 class GradeTask:
     """One graded question: the formula (or spec), what is differentiated, the CSV's columns.
 
-    ``kind`` is ``"derivative"`` (one ``wrt``), ``"gradient"`` (``grad``) or
-    ``"spec"`` (a backprop audit).  ``claim_columns`` lists the CSV columns
+    ``kind`` is ``"derivative"`` (one ``wrt``), ``"gradient"`` (``grad``),
+    ``"hessian"`` (``hessian``: one answer column holding the matrix as
+    ``"row; row"``, entries separated by commas) or ``"spec"`` (a backprop audit).  ``claim_columns`` lists the CSV columns
     a submission's claim is read from, in order: one column, one per
     gradient variable, or one per spec parameter (``claim_names`` names
     what each column claims).
@@ -105,6 +106,8 @@ class GradeTask:
             return f"the backprop gradients {', '.join(self.claim_names)} of {self.formula}"
         if self.kind == "gradient":
             return f"the gradient ({', '.join(self.variables)}) of {self.formula}"
+        if self.kind == "hessian":
+            return f"the Hessian in ({', '.join(self.variables)}) of {self.formula}"
         power = "" if self.order == 1 else f"^{self.order}"
         return f"d{power}/d{self.variables[0]}{power} of {self.formula}"
 
@@ -137,25 +140,22 @@ def _seconds(table: dict, source: str) -> float:
 def _kind(table: dict, source: str) -> str:
     given = [k for k in _KINDS if k in table]
     if len(given) != 1:
-        raise _fail(source, "[task]", "give exactly one of wrt = \"x\", grad = [\"x\", \"y\"] or "
+        raise _fail(source, "[task]", "give exactly one of wrt = \"x\", grad = [\"x\", \"y\"], "
+                                      "hessian = [\"x\", \"y\"] or "
                                       f"spec = \"model.toml\" (found {', '.join(given) or 'none'})")
-    if given[0] == "hessian":
-        raise _fail(source, "[task] hessian", "Hessian tasks are not supported yet (they come with "
-                                              "derivaudit's second-order checks); use wrt with order = 2 "
-                                              "for one second derivative")
     return given[0]
 
 
 def _variables(table: dict, kind: str, source: str) -> tuple[str, ...]:
     if kind == "wrt":
         return (_text(table, "wrt", source, "[task]"),)
-    names = table["grad"]
+    names = table[kind]
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip() for n in names):
-        raise _fail(source, "[task] grad", "must be a list of variable names, e.g. [\"w\", \"b\"]")
+        raise _fail(source, f"[task] {kind}", "must be a list of variable names, e.g. [\"w\", \"b\"]")
     if len(set(names)) != len(names):
-        raise _fail(source, "[task] grad", "names a variable twice")
+        raise _fail(source, f"[task] {kind}", "names a variable twice")
     return tuple(n.strip() for n in names)
 
 
@@ -245,11 +245,12 @@ def task_from_dict(raw: dict, source: str = "<task>", base: Path = Path(".")) ->
         return GradeTask("spec", loss, params, id_column, columns, names, spec=spec, spec_text=text, **options)
     formula = _text(table, "formula", source, "[task]")
     variables = _variables(table, kind, source)
-    if kind == "grad" and options["order"] != 1:
-        raise _fail(source, "[task] order", "a gradient is a first derivative; use wrt for higher orders")
+    if kind != "wrt" and options["order"] != 1:
+        raise _fail(source, "[task] order", f"give order with wrt only ({kind} fixes the order)")
     _validate_formula(formula, variables, source)
     id_column, columns, names = _columns(raw, kind, variables, source)
-    return GradeTask("derivative" if kind == "wrt" else "gradient", formula, variables, id_column,
+    kinds = {"wrt": "derivative", "grad": "gradient", "hessian": "hessian"}
+    return GradeTask(kinds[kind], formula, variables, id_column,
                      columns, names, **options)
 
 
