@@ -377,6 +377,11 @@ def apply_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
     fn = routed if routed is not None else ufunc
     if method == "at":
         target = inputs[0]
+        if type(target) is np.ndarray and target.dtype == object:
+            # a plain object array (made outside the lifted creation functions): its entries
+            # become balls in place, so np.add.at(dW, idx, dout) accumulates balls
+            target[...] = as_balls(target)
+            target = target.view(BallArray)
         if type(target) is not BallArray:
             drops.record_drop(f"np.{ufunc.__name__}.at into a {target.dtype if isinstance(target, np.ndarray) else 'float64'} array")
             return ufunc.at(target, inputs[1], *[mid_floats(v) for v in inputs[2:]])

@@ -5,7 +5,9 @@ Inside :func:`lifted`, the user's ``np.zeros``, ``np.ones``, ``np.empty``, ``np.
 arrays, and ``np.array`` / ``np.asarray`` keep ball arrays ball arrays (a
 plain object array would take ``dx[mask] = 1`` as a Python int and
 ``dx /= 5`` would then make it the float 0.2).  Integer and boolean arrays
-are left alone: labels, indices and masks stay what they are.
+are left alone: labels, indices and masks stay what they are.  An object
+dtype asks for balls too (``np.zeros(shape, dtype=dout.dtype)`` on a ball
+``dout``: object arrays made from a ball array's dtype are ball arrays).
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ def _floating(dtype) -> bool:
 
 
 def _wants_balls(dtype) -> bool:
-    return _floating(dtype)
+    # dtype=object too: lifted code writes np.zeros(shape, dtype=dout.dtype) where dout is a
+    # ball array, meaning "an array of dout's numbers", so the object array it makes is a ball array
+    return _floating(dtype) or np.dtype(dtype) == object
 
 
 def _filled(fill):
