@@ -13,7 +13,9 @@ from typing import Callable
 
 import sympy as sp
 
-__all__ = ["FunctionSpec", "FUNCTIONS", "CONSTANTS", "Step", "make_symbol", "arity_text", "switching_functions"]
+from derivaudit.lang import special
+
+__all__ = ["FunctionSpec", "FUNCTIONS", "ALSO_VARIABLES", "CONSTANTS", "Step", "make_symbol", "arity_text", "switching_functions"]
 
 
 def make_symbol(name: str) -> sp.Symbol:
@@ -176,6 +178,43 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "max": FunctionSpec(lambda a, b: sp.Max(a, b).doit(), 2, 2, analytic=False),
     "min": FunctionSpec(lambda a, b: sp.Min(a, b).doit(), 2, 2, analytic=False),
 }
+
+#: functions of the language before the special functions came; every other name is a function only
+#: where it is called, so ``gamma * x`` (batchnorm's scale, a discount factor) keeps meaning a variable
+_FIRST_FUNCTIONS = frozenset(FUNCTIONS)
+
+# special functions and activations (see derivaudit.lang.special for the real forms and conventions)
+FUNCTIONS.update({
+    "erfc": _unary(sp.erfc),
+    "erfinv": _unary(sp.erfinv),
+    "gamma": _unary(sp.gamma),
+    "lgamma": _unary(special.lgamma),
+    "gammaln": _unary(special.lgamma),
+    "digamma": _unary(special.digamma),
+    "psi": _unary(special.digamma),
+    "polygamma": FunctionSpec(special.polygamma, 2, 2),
+    "zeta": FunctionSpec(sp.zeta, 1, 2),
+    "atan2": FunctionSpec(sp.atan2, 2, 2, analytic=False),
+    "arctan2": FunctionSpec(sp.atan2, 2, 2, analytic=False),
+    "hypot": FunctionSpec(special.hypot, 2, 2),
+    "sinc": _unary(special.sinc),
+    "xlogy": FunctionSpec(special.xlogy, 2, 2),
+    "logaddexp": FunctionSpec(special.logaddexp, 2, 2),
+    "logit": _unary(special.logit),
+    "expit": _unary(_sigmoid),
+    "cbrt": _unary(special.cbrt),
+    "exp2": _unary(special.exp2),
+    "gelu": _unary(special.gelu),
+    "gelu_tanh": _unary(special.gelu_tanh),
+    "silu": _unary(special.silu),
+    "softsign": _unary(special.softsign, analytic=False),
+    "elu": FunctionSpec(special.elu, 1, 2, analytic=False),
+    "selu": _unary(special.selu, analytic=False),
+    "leaky_relu": FunctionSpec(special.leaky_relu, 1, 2, analytic=False),
+})
+
+#: names that are functions where called and variables elsewhere (``gamma(x)`` and ``gamma * x``)
+ALSO_VARIABLES = frozenset(FUNCTIONS) - _FIRST_FUNCTIONS
 
 #: Names that stand for constants rather than variables.
 CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "e": sp.E}

@@ -62,6 +62,14 @@ class _FormulaPrinter(StrPrinter):
     def _print_Exp1(self, expr):
         return "e"
 
+    def _print_sinc(self, expr):
+        # the language's sinc is NumPy's normalised one, sympy's sinc(pi*z)
+        return f"sinc({self._print(expr.args[0] / sp.pi)})"
+
+    def _print_EulerGamma(self, expr):
+        # digamma(1) = -γ: the language has no name for Euler's constant, and needs none
+        return "(-digamma(1))"
+
     def _print_Mul(self, expr):
         # StrPrinter writes Mul(-1, a + b, c) as "-(a + b)*c", which reads back as
         # Mul(Mul(-1, a + b), c): sympy distributes a lone -1 over the sum, another tree.
