@@ -111,8 +111,10 @@ class cbrt(sp.Function):
 
     @classmethod
     def eval(cls, z):
-        if z.is_number and z.is_extended_real:
-            return sp.real_root(z, 3)
+        if z.is_number and z.is_extended_nonnegative:
+            return z ** sp.Rational(1, 3)
+        if z.is_number and z.is_extended_negative:
+            return -((-z) ** sp.Rational(1, 3))
         if z.could_extract_minus_sign():
             return -cls(-z)
         if z.is_nonnegative:
@@ -165,7 +167,8 @@ def silu(z):
 
 
 def softsign(z):
-    return z / (1 + sp.Abs(z))
+    # the sign taken out of abs first, as the language's abs does (a canonical tree prints back the same)
+    return z / (1 + sp.Abs(-z if z.could_extract_minus_sign() else z))
 
 
 def elu(z, alpha=sp.S.One):
