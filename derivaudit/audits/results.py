@@ -12,17 +12,22 @@ from fractions import Fraction
 
 import pandas as pd
 
-from derivaudit.display import html_of
-from derivaudit.verdicts import ExitCode, Verdict
+from derivaudit.results import Result
+from derivaudit.verdicts import Verdict
 from derivaudit.audits.spec import AuditSettings
 from derivaudit.audits.witness import WITNESS_SEARCH_FACTOR
 
-__all__ = ["BackwardCheck", "ClaimResult", "AuditResult", "describe_entries", "order_text"]
+__all__ = ["BackwardCheck", "ClaimResult", "AuditResult", "describe_entries", "order_text", "verdict_of"]
 
 
-#: ClaimResult.status -> its verdict
-_VERDICTS = {"proved": Verdict.PROVED, "numerical": Verdict.NUMERICAL, "different": Verdict.WRONG,
-             "undecided": Verdict.UNDECIDED}
+def verdict_of(status: str) -> Verdict:
+    """The verdict of an equivalence test's outcome (``Comparison.status`` and the audit judge's).
+
+    >>> str(verdict_of("different"))
+    'wrong'
+    """
+    return {"proved": Verdict.PROVED, "numerical": Verdict.NUMERICAL, "different": Verdict.WRONG,
+            "undecided": Verdict.UNDECIDED}[status]
 
 
 @dataclass
@@ -66,12 +71,12 @@ def _signed(k: Fraction) -> str:
 class ClaimResult:
     """The verdict on one claimed gradient ``∂loss/∂parameter``.
 
-    ``status`` is ``"proved"`` (the difference was shown to be 0
-    symbolically), ``"numerical"`` (every entry's values are certified to
+    ``verdict`` is ``Verdict.PROVED`` (the difference was shown to be 0
+    symbolically), ``Verdict.NUMERICAL`` (every entry's values are certified to
     ``dps`` digits and agree at every random point, and no ball of their
-    difference excludes 0, no proof), ``"different"`` (a certified witness:
+    difference excludes 0, no proof), ``Verdict.WRONG`` (a certified witness:
     ``wrong_entries`` lists the entries, ``counterexample`` gives a point) or
-    ``"undecided"`` (no witness, but some values could not be resolved:
+    ``Verdict.UNDECIDED`` (no witness, but some values could not be resolved:
     ``reason`` says which and what would decide it).
     """
 
@@ -79,7 +84,7 @@ class ClaimResult:
     shape: tuple[int, ...]
     claim: str
     claim_shape: tuple[int, ...]
-    status: str
+    verdict: Verdict
     wrong_entries: list[tuple[int, ...]]
     wrong_description: str
     diagnosis: list[str]
@@ -105,14 +110,14 @@ class ClaimResult:
     def correct(self) -> bool:
         return self.verdict.correct
 
-    @property
-    def verdict(self) -> Verdict:
-        return _VERDICTS[self.status]
-
 
 @dataclass
-class AuditResult:
-    """All verdicts of one audit, in the order of the spec's claims."""
+class AuditResult(Result):
+    """All verdicts of one audit, in the order of the spec's claims.
+
+    ``verdict`` is the worst claim's (wrong > undecided > numerical >
+    proved); ``exit_code`` and ``ok`` follow from it.
+    """
 
     source: str
     claims: list[ClaimResult]
@@ -120,21 +125,13 @@ class AuditResult:
     settings: AuditSettings
     seconds: dict[str, float] = field(default_factory=dict)
 
-    def _repr_html_(self) -> str:
-        """The HTML report, shown inline by Jupyter."""
-        return html_of(self)
-
     @property
-    def ok(self) -> bool:
-        return all(c.correct for c in self.claims)
-
-    @property
-    def exit_code(self) -> ExitCode:
-        """WRONG if a claim is wrong, else UNDECIDED if one is undecided, else OK."""
+    def verdict(self) -> Verdict:
         verdicts = {c.verdict for c in self.claims}
-        if Verdict.WRONG in verdicts:
-            return ExitCode.WRONG
-        return ExitCode.UNDECIDED if Verdict.UNDECIDED in verdicts else ExitCode.OK
+        for verdict in (Verdict.WRONG, Verdict.UNDECIDED, Verdict.NUMERICAL):
+            if verdict in verdicts:
+                return verdict
+        return Verdict.PROVED
 
     def __getitem__(self, parameter: str) -> ClaimResult:
         for c in self.claims:

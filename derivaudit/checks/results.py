@@ -14,13 +14,13 @@ import enum
 from dataclasses import dataclass
 
 import mpmath
-import pandas as pd
 import sympy as sp
 
-from derivaudit.display import html_of
 from derivaudit.checks.equivalence import Comparison
 from derivaudit.errors import DerivauditError
-from derivaudit.verdicts import ExitCode, Verdict
+from derivaudit.results import Result
+from derivaudit.studies.result import StudyResult
+from derivaudit.verdicts import Verdict
 
 __all__ = ["Mistake", "Diagnosis", "OneSided", "ComponentResult", "CheckResult"]
 
@@ -78,8 +78,8 @@ class ComponentResult:
     comparison: Comparison
     #: likely mistakes, most specific first (empty when correct or unexplained)
     diagnosis: tuple[Diagnosis, ...] = ()
-    #: study table at ``evidence_point`` (None when correct and no ``at`` was given)
-    evidence: pd.DataFrame | None = dataclasses.field(default=None, repr=False)
+    #: the study at ``evidence_point``, its table with the claim's columns (None when correct and no ``at``)
+    evidence: StudyResult | None = dataclasses.field(default=None, repr=False)
     evidence_point: dict[str, sp.Expr] | None = None
     #: the claim and the exact derivative at ``at`` (when given and defined)
     claim_at_point: mpmath.mpf | None = None
@@ -109,12 +109,15 @@ class ComponentResult:
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class CheckResult(Result):
     """The audit of a claimed derivative or gradient of ``formula``.
 
     ``components`` holds one :class:`ComponentResult` per claimed derivative
     (one for ``wrt``, one per variable for a gradient).  ``verdict`` is the
-    worst of them (wrong > not differentiable > numerical > proved).  For a
+    worst of them (wrong > undecided > not differentiable > numerical >
+    proved), where a component whose comparison found a counterexample is
+    wrong even at a kink; ``exit_code`` and ``ok`` follow from ``verdict``
+    (:class:`~derivaudit.results.Result`).  For a
     single derivative the properties ``exact``, ``difference``,
     ``counterexample``, ``diagnosis`` and ``evidence`` read its component.
     """
@@ -127,30 +130,28 @@ class CheckResult:
     #: the formula as the user wrote it
     formula_text: str = ""
 
-    def _repr_html_(self) -> str:
-        """The HTML report, shown inline by Jupyter."""
-        return html_of(self)
-
     @property
     def correct(self) -> bool:
         return all(c.correct for c in self.components)
 
     @property
     def verdict(self) -> Verdict:
-        for verdict in (Verdict.WRONG, Verdict.UNDECIDED, Verdict.NOT_DIFFERENTIABLE, Verdict.NUMERICAL):
-            if any(c.verdict is verdict for c in self.components):
+        # the comparison decides wrong and undecided (a kink at the point does not excuse a
+        # counterexample elsewhere); the kink then outranks a correct comparison
+        statuses = {c.comparison.status for c in self.components}
+        verdicts = {c.verdict for c in self.components}
+        if "different" in statuses or Verdict.WRONG in verdicts:
+            return Verdict.WRONG
+        if "undecided" in statuses or Verdict.UNDECIDED in verdicts:
+            return Verdict.UNDECIDED
+        for verdict in (Verdict.NOT_DIFFERENTIABLE, Verdict.NUMERICAL):
+            if verdict in verdicts:
                 return verdict
         return Verdict.PROVED
 
-    @property
-    def exit_code(self) -> ExitCode:
-        """The CLI's code: 1 when a claim is wrong, else 4 when one is undecided, else 0."""
-        statuses = {c.comparison.status for c in self.components}
-        if "different" in statuses:
-            return ExitCode.WRONG
-        if "undecided" in statuses:
-            return ExitCode.UNDECIDED
-        return ExitCode.OK
+    def summary(self, digits: int = 12) -> str:
+        """The verdict report as the command line prints it (``digits`` per number)."""
+        return self._render("text", digits=digits)
 
     def _single(self) -> ComponentResult:
         if len(self.components) != 1:
@@ -175,6 +176,6 @@ class CheckResult:
         return self._single().diagnosis
 
     @property
-    def evidence(self) -> pd.DataFrame | None:
+    def evidence(self) -> StudyResult | None:
         return self._single().evidence
 

@@ -101,8 +101,8 @@ def format_component(component: ComponentResult, digits: int = 20) -> str:
         lines.append(f"  evidence at {_point_text(component.evidence_point)} ({comparison.dps} "
                      "digits): finite differences converge to the exact value, "
                      + ("and so to the claim" if component.correct else "not to the claim"))
-        columns = [c for c in EVIDENCE_COLUMNS if c in component.evidence.columns]
-        table = _evidence_text(component.evidence, columns, digits)
+        columns = [c for c in EVIDENCE_COLUMNS if c in component.evidence.table.columns]
+        table = _evidence_text(component.evidence.table, columns, digits)
         lines += ["    " + row for row in table.splitlines()]
     return "\n".join(lines)
 
