@@ -137,6 +137,14 @@ def _abs(z):
     return sp.Abs(-z if z.could_extract_minus_sign() else z)
 
 
+def _canonical(extremum):
+    """``extremum.doit()``, except over a special function left unevaluated on purpose
+    (``gamma(1000000)``: doit would compute 999999! exactly, past every time budget)."""
+    if extremum.has(sp.gamma, sp.polygamma, sp.zeta):
+        return extremum
+    return extremum.doit()
+
+
 def _unary(f, analytic=True):
     return FunctionSpec(f, 1, 1, analytic)
 
@@ -175,8 +183,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "relu": _unary(lambda z: sp.Max(0, z), analytic=False),
     # doit(): sympy's Max/Min may leave an unevaluated Min(1, 69) inside; printing and
     # parsing again would evaluate it, so the tree is made canonical once, here
-    "max": FunctionSpec(lambda a, b: sp.Max(a, b).doit(), 2, 2, analytic=False),
-    "min": FunctionSpec(lambda a, b: sp.Min(a, b).doit(), 2, 2, analytic=False),
+    "max": FunctionSpec(lambda a, b: _canonical(sp.Max(a, b)), 2, 2, analytic=False),
+    "min": FunctionSpec(lambda a, b: _canonical(sp.Min(a, b)), 2, 2, analytic=False),
 }
 
 #: functions of the language before the special functions came; every other name is a function only
@@ -187,13 +195,13 @@ _FIRST_FUNCTIONS = frozenset(FUNCTIONS)
 FUNCTIONS.update({
     "erfc": _unary(sp.erfc),
     "erfinv": _unary(sp.erfinv),
-    "gamma": _unary(sp.gamma),
+    "gamma": _unary(special.gamma),
     "lgamma": _unary(special.lgamma),
     "gammaln": _unary(special.lgamma),
     "digamma": _unary(special.digamma),
     "psi": _unary(special.digamma),
     "polygamma": FunctionSpec(special.polygamma, 2, 2),
-    "zeta": FunctionSpec(sp.zeta, 1, 2),
+    "zeta": FunctionSpec(special.zeta, 1, 2),
     "atan2": FunctionSpec(sp.atan2, 2, 2, analytic=False),
     "arctan2": FunctionSpec(sp.atan2, 2, 2, analytic=False),
     "hypot": FunctionSpec(special.hypot, 2, 2),

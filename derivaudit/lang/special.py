@@ -29,9 +29,13 @@ so their kinks are the language's ordinary switching points.
 
 from __future__ import annotations
 
+import math
+
 import sympy as sp
 
-__all__ = ["lgamma", "xlogy", "cbrt", "sinc", "polygamma", "digamma", "gelu", "gelu_tanh", "silu", "softsign",
+from derivaudit.limits import DEFAULT_LIMITS
+
+__all__ = ["lgamma", "xlogy", "cbrt", "gamma", "zeta", "sinc", "polygamma", "digamma", "gelu", "gelu_tanh", "silu", "softsign",
            "elu", "selu", "leaky_relu", "logit", "logaddexp", "hypot", "exp2", "SELU_SCALE", "SELU_ALPHA"]
 
 #: the constants of SELU, as PyTorch's documentation prints them (exact decimals)
@@ -135,6 +139,24 @@ class cbrt(sp.Function):
         return f"{printer._module_format('numpy.cbrt')}({printer._print(self.args[0])})"
 
 
+#: beyond this size a rational argument of gamma, polygamma or zeta is left unevaluated: sympy would
+#: compute gamma(10**6) = 999999! or harmonic(10**6) exactly, in C, past every time budget
+_EVALUATED_UP_TO = 1000
+
+
+def _modest(*args) -> bool:
+    return not any(a.is_Rational and (abs(a.p) > _EVALUATED_UP_TO or a.q > _EVALUATED_UP_TO) for a in args)
+
+
+def gamma(z):
+    return sp.gamma(z, evaluate=_modest(z))
+
+
+def zeta(s, a=None):
+    args = (s,) if a is None else (s, a)
+    return sp.zeta(*args, evaluate=_modest(*args))
+
+
 def sinc(z):
     """NumPy's normalised ``sinc(z) = sin(πz)/(πz)`` (1 at 0), as sympy's ``sinc(πz)``."""
     return sp.sinc(sp.pi * z)
@@ -144,11 +166,11 @@ def polygamma(n, z):
     """``polygamma(n, z)``, the ``n``-th derivative of digamma: ``n`` a whole number ≥ 0."""
     if not (n.is_Integer and n >= 0):
         raise ValueError(f"polygamma's order must be a whole number 0, 1, 2, …, not {n}")
-    return sp.polygamma(n, z)
+    return sp.polygamma(n, z, evaluate=_modest(n, z))
 
 
 def digamma(z):
-    return sp.polygamma(0, z)
+    return polygamma(sp.Integer(0), z)
 
 
 def gelu(z):
@@ -200,4 +222,8 @@ def hypot(a, b):
 
 
 def exp2(z):
+    """``2**z``; an exact power too large to write (as ``2**n`` typed is) is refused, not computed."""
+    if z.is_Rational and abs(z) * math.log10(2) + 1 > DEFAULT_LIMITS.max_constant_digits:
+        raise ValueError(f"exp2({z}) has about {int(abs(z) * math.log10(2))} digits "
+                         f"(limit {DEFAULT_LIMITS.max_constant_digits})")
     return 2 ** z
