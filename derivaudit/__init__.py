@@ -29,6 +29,7 @@ _EXPORTS = {
     "audit": "audits.audit", "AuditResult": "audits.results", "load_spec": "audits.spec",
     "check_gradient": "gradcheck.gradient", "GradientCheckResult": "gradcheck.results",
     "check_layer": "gradcheck.layers", "check_jacobian": "gradcheck.jacobian",
+    "check_hessian": "gradcheck.hessian", "check_hvp": "gradcheck.hessian",
     "write_csv": "reports.files", "write_html": "reports.files",
     "parse_formula": "lang.parse", "format_formula": "lang.printer",
     "DerivauditError": "errors", "LimitExceeded": "errors", "Limits": "limits",

@@ -213,9 +213,11 @@ def _add_check(sub) -> None:
     target.add_argument("--wrt", help="variable of the derivative (optional with one variable)")
     target.add_argument("--grad", metavar="VARS",
                         help="audit a gradient: comma-separated variables, e.g. --grad x,y")
+    target.add_argument("--hessian", metavar="VARS",
+                        help='audit a Hessian in these variables, e.g. --hessian x,y --claim "2*y, 2*x; 2*x, 0"')
     p.add_argument("--claim", required=True, metavar="TEXT",
                    help='the hand-derived derivative; for a gradient one component per variable, '
-                        'separated by commas: "2*x*y, x**2"')
+                        'separated by commas: "2*x*y, x**2"; for a Hessian rows separated by ";"')
     p.add_argument("--order", type=int, default=1, help="derivative order (default 1)")
     p.add_argument("--at", nargs="+", default=[], metavar="NAME=VALUE",
                    help="a point to examine (evidence table there; kinks detected)")
@@ -231,7 +233,7 @@ def _run_check(args) -> int:
     from derivaudit.checks.check import check
 
     result = check(args.formula, wrt=args.wrt, claim=args.claim, order=args.order, grad=args.grad,
-                   at=parse_assignments(args.at) or None, dps=args.dps)
+                   hessian=args.hessian, at=parse_assignments(args.at) or None, dps=args.dps)
     _write_reports(result, args)
     if not args.quiet:
         print(result.summary(digits=args.digits))

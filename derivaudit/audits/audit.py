@@ -16,6 +16,7 @@ gradient check would give.  Each job has its module:
 5. **Verdict and proof** (:mod:`~derivaudit.audits.judge`,
    :mod:`~derivaudit.audits.proof`), and the **diagnosis** of wrong claims
    (:mod:`~derivaudit.audits.diagnose`).
+6. **Claimed Hessians** of ``[hessians]`` (:mod:`~derivaudit.audits.hessians`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from derivaudit.progress import Progress, ProgressArg
 from derivaudit.audits.backward import add_backward_outputs, backward_pairs, check_backward
 from derivaudit.audits.evidence import claims_float64, finite_differences
 from derivaudit.audits.graph import compile_outputs, exact_gradient, model_graph
+from derivaudit.audits.hessians import judge_hessians
 from derivaudit.audits.context import Evidence
 from derivaudit.audits.judge import judge_claim
 from derivaudit.audits.points import Outputs, defined_points
@@ -130,8 +132,10 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
             claims.append(judge_claim(p, evidence))
             bar()
         bar.close()
+    with timed("hessians"), time_budget(limits.symbolic_seconds, "judging the claimed Hessians", "symbolic_seconds"):
+        hessians = judge_hessians(evidence)
     seconds["total"] = time.perf_counter() - start
-    return AuditResult(spec.source, claims, backward, settings, seconds)
+    return AuditResult(spec.source, claims, backward, settings, seconds, hessians)
 
 
 def audit_settings(settings: AuditSettings, limits: Limits, **overrides) -> AuditSettings:

@@ -115,8 +115,8 @@ class ClaimResult:
 class AuditResult(Result):
     """All verdicts of one audit, in the order of the spec's claims.
 
-    ``verdict`` is the worst claim's (wrong > undecided > numerical >
-    proved); ``exit_code`` and ``ok`` follow from it.
+    ``verdict`` is the worst claim's, ``[hessians]`` claims included (wrong >
+    undecided > numerical > proved); ``exit_code`` and ``ok`` follow from it.
     """
 
     source: str
@@ -124,10 +124,13 @@ class AuditResult(Result):
     backward: list[BackwardCheck]
     settings: AuditSettings
     seconds: dict[str, float] = field(default_factory=dict)
+    #: one verdict per ``[hessians]`` claim (:class:`~derivaudit.audits.hessians.HessianClaimResult`)
+    hessians: list = field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict:
-        verdicts = {c.verdict for c in self.claims}
+        """The worst verdict of the gradient claims and the ``[hessians]`` claims."""
+        verdicts = {c.verdict for c in self.claims + self.hessians}
         for verdict in (Verdict.WRONG, Verdict.UNDECIDED, Verdict.NUMERICAL):
             if verdict in verdicts:
                 return verdict
@@ -173,6 +176,7 @@ class AuditResult(Result):
                          f"{WITNESS_SEARCH_FACTOR * s.dps} digits")
         noted = [c for c in self.claims if c.correct and c.evidence_notes]  # evidence that may mislead
         lines += self._claim_notes(wrong + undecided + noted)
+        lines += self._hessian_lines()
         bad_backward = [b for b in self.backward if not b.correct]
         if self.backward:
             lines.append("")
@@ -180,6 +184,22 @@ class AuditResult(Result):
             if bad_backward:
                 lines.append(f"  first wrong step: {bad_backward[0].name} is not ∂loss/∂{bad_backward[0].of}")
         return "\n".join(lines)
+
+    def _hessian_lines(self) -> list[str]:
+        if not self.hessians:
+            return []
+        wrong = [h.parameter for h in self.hessians if h.verdict == Verdict.WRONG]
+        lines = ["", f"{sum(h.correct for h in self.hessians)} of {len(self.hessians)} Hessian claims correct"
+                 + (f"; wrong: {', '.join(wrong)}" if wrong else "")]
+        for h in self.hessians:
+            rel = f"{h.rel_difference:.1e}" if math.isfinite(h.rel_difference) else "-"
+            lines += ["", f"Hessian {h.parameter} ({h.shape[0]}x{h.shape[1]}): {h.verdict}, rel.diff {rel}"
+                      + (f", wrong entries {h.wrong_description}" if h.wrong_description else "")]
+            if h.counterexample:
+                lines.append("  witness: " + ", ".join(f"{k}={v}" for k, v in list(h.counterexample.items())[:6])
+                             + (" …" if len(h.counterexample) > 6 else ""))
+            lines += [f"  - {note}" for note in h.diagnosis + h.notes]
+        return lines
 
     def _claim_notes(self, claims: list[ClaimResult]) -> list[str]:
         lines = []

@@ -88,6 +88,9 @@ class ComponentResult:
     notes: tuple[str, ...] = ()
     #: the claim as the user wrote it
     claim_text: str = ""
+    #: a Hessian entry: its ``(i, j)`` and its label (``H[0,1] = d^2f/dxdy``)
+    entry: tuple[int, int] | None = None
+    label_text: str = ""
 
     @property
     def correct(self) -> bool:
@@ -104,6 +107,8 @@ class ComponentResult:
 
     @property
     def label(self) -> str:
+        if self.label_text:
+            return self.label_text
         power = "" if self.order == 1 else f"^{self.order}"
         return f"d{power}f/d{self.variable}{power}"
 
@@ -129,6 +134,15 @@ class CheckResult(Result):
     gradient: bool
     #: the formula as the user wrote it
     formula_text: str = ""
+    #: a Hessian check: its variables (components are its entries, row by row)
+    hessian: tuple[str, ...] = ()
+    #: remarks on the claim as a whole (a claimed Hessian that is not symmetric)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def wrong_entries(self) -> tuple[tuple[int, int], ...]:
+        """The ``(i, j)`` of every wrong entry of a claimed Hessian, row by row."""
+        return tuple(c.entry for c in self.components if c.entry is not None and c.comparison.different)
 
     @property
     def correct(self) -> bool:

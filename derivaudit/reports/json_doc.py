@@ -101,6 +101,7 @@ def _component(c, dps: int) -> dict:
     comparison = c.comparison
     return {
         "label": c.label, "variable": c.variable, "order": c.order, "verdict": str(c.verdict),
+        **({"entry": list(c.entry)} if c.entry is not None else {}),
         "correct": c.correct,
         "claim": {"typed": c.claim_text or formula_text(c.claim), "canonical": formula_text(c.claim)},
         "exact": formula_text(c.exact), "difference": formula_text(c.difference),
@@ -123,7 +124,9 @@ def _check(result) -> dict:
                         "canonical": formula_text(result.formula)},
             "at": None if result.at is None else {k: str(v) for k, v in result.at.items()},
             "dps": result.dps, "gradient": result.gradient, "verdict": str(result.verdict),
-            "correct": result.correct, "components": [_component(c, result.dps) for c in result.components]}
+            "correct": result.correct, "components": [_component(c, result.dps) for c in result.components],
+            **({"hessian": {"variables": list(result.hessian), "notes": list(result.notes),
+                            "wrong_entries": [list(e) for e in result.wrong_entries]}} if result.hessian else {})}
 
 
 def _claim(c, steps) -> dict:
@@ -148,7 +151,14 @@ def _audit(result) -> dict:
             "correct": result.ok, "verdict": str(result.verdict), "claims": [_claim(c, steps) for c in result.claims],
             "backward": [{"name": b.name, "of": b.of, "correct": b.correct,
                           "factor": None if b.factor is None else str(b.factor),
-                          "wrong_entries": None if b.correct else b.wrong_entries} for b in result.backward]}
+                          "wrong_entries": None if b.correct else b.wrong_entries} for b in result.backward],
+            **({"hessians": [_hessian(h) for h in result.hessians]} if result.hessians else {})}
+
+
+def _hessian(h) -> dict:
+    return {"parameter": h.parameter, "shape": list(h.shape), "claim": h.claim, "verdict": str(h.verdict),
+            "correct": h.correct, "wrong_entries": [list(map(int, w)) for w in h.wrong_entries],
+            "witness": h.counterexample or None, "diagnosis": list(h.diagnosis), "rel_difference": number(h.rel_difference)}
 
 
 def result_document(result) -> dict:
