@@ -19,7 +19,7 @@ from derivaudit.errors import DerivauditError
 from derivaudit.studies.parallel import load_sweep, study_many
 from derivaudit.studies.stencil_verdicts import stencil_table
 from derivaudit.studies.orders import fitted_orders
-from derivaudit.verdicts import ORDER_TOLERANCE, ExitCode, Verdict
+from derivaudit.verdicts import ExitCode, Verdict
 
 R = sp.Rational
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,19 +131,36 @@ def test_claimed_order_against_the_fitted_order():
     kwargs = dict(at={"x": "0.3"}, eps="1e-2:1e-4:3", schemes=["forward", mine], dps=30)
     right = da.study("exp(x)", claimed_order=2, **kwargs)
     assert set(right.stencils) == {"mine"}  # the claim is about the user's stencils
-    assert right.stencils["mine"].claim is Verdict.NUMERICAL
+    assert right.stencils["mine"].claim is Verdict.PROVED
     assert right.exit_code is ExitCode.OK
     wrong = da.study("exp(x)", claimed_order=3, **kwargs)
     verdict = wrong.stencils["mine"]
     assert verdict.claim is Verdict.WRONG and verdict.wrong
-    assert verdict.notes[-1].startswith(f"claimed order 3: wrong (measured 2.00, tolerance ±{ORDER_TOLERANCE}")
+    assert verdict.notes[-1].startswith("claimed order 3: wrong (Taylor moments give order 2; measured 2.00)")
     assert wrong.exit_code is ExitCode.WRONG
-    # no user stencil: the claim is about every scheme; exact for x**2 leaves nothing to fit
+    # no user stencil: the claim is about every scheme; exact for x**2 leaves nothing to fit, and
+    # the moments decide all the same (issue 22 item 11)
     exact = da.study("x**2", at={"x": 1}, eps="1e-2:1e-3:2", schemes=["centered"], claimed_order=2)
-    assert exact.stencils["centered"].claim is Verdict.UNDECIDED
-    assert exact.exit_code is ExitCode.UNDECIDED
+    assert exact.stencils["centered"].claim is Verdict.PROVED
+    assert exact.exit_code is ExitCode.OK
     assert main(["study", "x**2", "--at", "x=1", "--eps", "1e-2,1e-3", "--schemes", "centered",
-                 "--claim-order", "2", "--quiet"]) == ExitCode.UNDECIDED
+                 "--claim-order", "2", "--quiet"]) == ExitCode.OK
+
+
+def test_item11_the_moments_judge_a_claimed_order_not_the_measurement(capsys):
+    # the third derivative is 0 at x = 1: the centered difference measures order 4, its moments give 2
+    kwargs = dict(at={"x": 1}, eps="1e-2:1e-4:3", schemes=["centered"])
+    four = da.study("x**5 - 10*x**3", claimed_order=4, **kwargs).stencils["centered"]
+    two = da.study("x**5 - 10*x**3", claimed_order=2, **kwargs).stencils["centered"]
+    assert four.claim is Verdict.WRONG and four.wrong
+    assert two.claim is Verdict.PROVED and not two.wrong
+    assert "measured 4.00" in two.notes[-1] and "leading error term may vanish" in two.notes[-1]
+    # inconsistent weights: any claimed order is wrong, and claim, wrong and the word agree
+    bad = custom_stencil([-1, 1], ["1e-22", "1e-22"], name="bad")
+    verdict = da.study("exp(x)", at={"x": 1}, schemes=[bad], claimed_order=2).stencils["bad"]
+    assert verdict.claim is Verdict.WRONG and verdict.wrong
+    assert main(["study", "x**5 - 10*x**3", "--at", "x=1", "--schemes", "centered", "--claim-order", "2"]) == 0
+    assert "claimed order 2: correct (proved)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
@@ -182,7 +199,7 @@ def test_cli_issue_example_and_claim(capsys):
     assert "forward" not in out  # --stencil alone runs only the user's schemes
     assert "  order 4, the highest these offsets allow" in out
     assert main(argv + ["--claim-order", "2"]) == 1
-    assert "claimed order 2: wrong (measured 4.00" in capsys.readouterr().out
+    assert "claimed order 2: wrong (Taylor moments give order 4; measured 4.00)" in capsys.readouterr().out
 
 
 def test_cli_names_wrong_weights_and_exits_1(capsys):
@@ -242,7 +259,7 @@ def test_sweep_file_stencils(tmp_path, capsys):
     assert tasks[1].schemes[0] == "centered" and tasks[1].schemes[1].derivative == 2
     tables = study_many(tasks, workers=1)
     first = tables[0].stencils
-    assert first["one-sided"].claim is Verdict.NUMERICAL
+    assert first["one-sided"].claim is Verdict.PROVED
     assert first["stencil[0,1,2]"].failures == ("Σ wᵢ = 1, need 0", "Σ wᵢ oᵢ = 3, need 1")
     assert abs(fitted_orders(tables[1]).fitted_order[1] - 2) < 0.05
     assert da.SweepResult(tuple(tables)).exit_code is ExitCode.WRONG

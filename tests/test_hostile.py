@@ -70,7 +70,6 @@ CORPUS = [
     ("x and y", P),
     ("not x", P),
     ("~x", P),
-    ("x < y", P),
     ("x % 2", P),
     ("x // 2", P),
     ("x << 2", P),
@@ -265,6 +264,7 @@ ALLOWED = {
     ("guards.py", "getattr", "getattr(mpmath, name)"): "names from the fixed GUARDED_FUNCTIONS table",
     ("functions.py", "eval", "def eval(cls, arg):"): "sympy's evaluation hook of the Step class, a definition",
     ("special.py", "eval", "def eval(cls, "): "sympy's evaluation hooks of lgamma, xlogy and cbrt, definitions",
+    ("piecewise.py", "eval", "def eval(cls, g, *pairs):"): "sympy's evaluation hook of the Branch class, a definition",
     ("__init__.py", "getattr", "getattr(import_module(f\".{_EXPORTS[name]}\", __name__), name)"):
         "public names from the fixed _EXPORTS table, modules of this package only",
     ("ball_code.py", "exec", 'exec(compile(source, "<derivaudit ball formula>", "exec"), namespace)'):

@@ -40,7 +40,7 @@ def test_accepts_the_formula_language(text, expected):
 
 def test_every_whitelisted_function_parses():
     for name, spec in FUNCTIONS.items():
-        args = ", ".join(["x", "y"][:spec.min_args]) if spec.min_args <= 2 else "x"
+        args = ", ".join(["x", "y", "x"][:max(1, spec.min_args)])
         args = "2, x" if name == "polygamma" else args  # its order is a whole number
         expr = parse_formula(f"{name}({args})")
         assert expr.free_symbols <= {x, y}
@@ -80,7 +80,7 @@ def test_column_points_after_caret_rewrite():
     ("np.exp(x)", UnsafeExpressionError, "attribute access"),
     ("ｅｘｐ(x)", UnsafeExpressionError, "plain form"),
     ("f(x)", ParseError, "unknown function 'f'"),
-    ("x < y", ParseError, "comparison"),
+    ("x < y < 1", ParseError, "chained comparison"),
     ("x % 2", ParseError, "'%'"),
     ("x @ y", ParseError, "'@'"),
     ("1j*x", ParseError, "complex"),
@@ -142,3 +142,13 @@ def test_abs_of_a_negated_abs_is_canonical():
     assert expr == parse_formula("abs(x)")
     assert parse_formula(format_formula(expr)) == expr
     assert parse_formula("abs(-(abs(x)) * y)") == parse_formula("abs(abs(x) * y)")
+
+
+def test_comparisons_are_0_1_steps_as_the_tool_prints_them():
+    # issue 22 item 4: what the tool prints (sign, Heaviside, (x > 0)) reads back
+    from derivaudit.lang.functions import Step
+    assert parse_formula("(x > y)") == Step(x - y)
+    assert parse_formula("(x < 1)") == Step(1 - x)
+    assert parse_formula("(x >= 0)") == 1 - Step(-x)
+    assert parse_formula("sign(x)") == sp.sign(x)
+    assert parse_formula("Heaviside(x)") == sp.Heaviside(x)

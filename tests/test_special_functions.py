@@ -258,7 +258,7 @@ def test_docs_list_every_function_with_its_domain():
     for line in section.splitlines():
         if line.startswith("| `"):
             first = line.split(" | ")[0]
-            named.update(re.findall(r"`([a-z_0-9]+)\(", first))
+            named.update(re.findall(r"`([A-Za-z_0-9]+)\(", first))
     assert named == set(FUNCTIONS), (set(FUNCTIONS) - named, named - set(FUNCTIONS))
     assert rows
 

@@ -118,7 +118,8 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
         draws = draw_data(spec, settings.points, seed=settings.seed)
         values = defined_points(function, inputs, outputs, settings,
                                 [key for key in outputs.slots if "exact:" in key], draws,
-                                guard.straddled if guard.active else None)
+                                guard.straddled if guard.active else None,
+                                guard.band_point if guard.active else None)
         balls = BallValues(inputs, graph.chain, claim_outputs, values.points)
     backward = check_backward(model, pairs, values)
     with timed("finite differences"):

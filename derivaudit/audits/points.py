@@ -57,6 +57,9 @@ class PointValues:
     dps: int
     #: points whose finite differences may cross a switching point (no clear candidate was left)
     near_switch: list[int] = field(default_factory=list)
+    #: points moved inside the band of width h around a switch (issue 22 item 9): the certified
+    #: comparison uses them; finite differences are taken at point 0, which is never one of them
+    in_band: list[int] = field(default_factory=list)
 
     @property
     def working_dps(self) -> int:
@@ -97,7 +100,7 @@ def random_points(count: int, inputs, settings: AuditSettings) -> list[list[sp.R
 
 
 def defined_points(function, inputs, outputs: Outputs, settings: AuditSettings, required_keys,
-                   draws=None, straddled=None) -> PointValues:
+                   draws=None, straddled=None, band=None) -> PointValues:
     """``settings.points`` random points where the outputs of ``required_keys`` are real and finite.
 
     Points where the model is undefined (a log of a negative number, a kink
@@ -144,13 +147,29 @@ def defined_points(function, inputs, outputs: Outputs, settings: AuditSettings, 
             values.append(vals)
             taken.add(j)
             if len(pts) == settings.points:
-                return PointValues(outputs, pts, values, settings.dps)
+                return PointValues(outputs, pts, values, settings.dps, [],
+                                   _in_bands(pts, values, band, defined))
     near = _fill_near_switch(candidates, taken, pts, values, with_draw, defined, straddled, settings.points)
     if len(pts) == settings.points:
         return PointValues(outputs, pts, values, settings.dps, near)
     raise DomainError(f"the model is undefined (or not real) at {len(candidates) - len(pts)} of "
                       f"{len(candidates)} random points in [{settings.low}, {settings.high}]; "
                       "set [audit] range to where it is defined")
+
+
+def _in_bands(pts, values, band, defined) -> list[int]:
+    """Move every other evidence point after the first inside a switching band (see
+    :meth:`~derivaudit.audits.switching.SwitchingGuard.band_point`); returns the slots moved."""
+    if band is None:
+        return []
+    moved = []
+    for slot in range(1, len(pts), 2):
+        candidate = band(pts[slot], slot)
+        vals = None if candidate is None else defined(candidate)
+        if vals is not None:
+            pts[slot], values[slot] = candidate, vals
+            moved.append(slot)
+    return moved
 
 
 def _fill_near_switch(candidates, taken, pts, values, with_draw, defined, straddled, count: int) -> list[int]:

@@ -8,23 +8,28 @@ Proved claims say ``proved``, the others ``numerical``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 import sympy as sp
 
 from derivaudit.core.guards import time_budget
 from derivaudit.errors import LimitExceeded
-from derivaudit.lang.arrays import entries
+from derivaudit.lang.arrays import entries, entry_label
+from derivaudit.lang.functions import make_symbol
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.audits.graph import ModelGraph, expand_adjoints
 from derivaudit.audits.spec import Model
 
-__all__ = ["proved_entries", "proved_zero", "shown_difference", "expression_size"]
+__all__ = ["proved_entries", "proved_zero", "shown_difference", "expression_size", "onehot_groups",
+           "proved_for_every_label"]
 
 #: largest difference (in sympy operations) given to simplify() for display
 _SIMPLIFY_OPS = 400
 #: seconds spent at most simplifying the difference shown for a wrong claim
 _SIMPLIFY_SECONDS = 2.0
+#: largest difference (sympy operations) reduced as a polynomial in one-hot labels
+_LABEL_REDUCTION_OPS = 400
 #: largest difference expanded in a proof attempt
 _PROOF_OPS = 20_000
 
@@ -33,26 +38,87 @@ def proved_entries(claim_entries, exact_entries, model: Model, graph: ModelGraph
                    limits: Limits = DEFAULT_LIMITS) -> int:
     """How many leading entries ``claim − exact`` are proved 0 (stops at the first that is not).
 
-    Drawn data (one-hot labels, random data) take the values of ``draw`` (the
-    first evidence point's): the proof holds for every parameter value with
-    those data.  The other evidence points, with other draws, are the
-    witness search's (a claim right only for some labels has a witness
-    there).  The attempt runs under ``Limits.symbolic_seconds``; past it, the
+    "Proved" holds for all data (issue 22 item 8): random data stay symbols in
+    the proof, and one-hot labels are covered pattern by pattern
+    (:func:`proved_for_every_label`: each sample's label is independent, so
+    the identity must hold for each class of each sample).  ``draw`` (one
+    evidence point's data) is not substituted: a proof for one draw is no
+    proof.  The attempt runs under ``Limits.symbolic_seconds``; past it, the
     entries not yet proved stay unproved (a proof not found is no verdict).
     """
     definitions = graph.definitions
     keep = _polynomial_layers(model)
+    groups = onehot_groups(model)
     proved = 0
     try:
         with time_budget(limits.symbolic_seconds, "proving the claim", "symbolic_seconds"):
             for c, e in zip(claim_entries, exact_entries):
                 difference = _substitute(c - expand_adjoints(e, graph), definitions, keep)
-                if not proved_zero(difference.xreplace(draw or {})):
+                if not proved_for_every_label(difference, groups):
                     break
                 proved += 1
     except (LimitExceeded, RecursionError):  # sympy recursing through a deep expression: no proof found
         pass
     return proved
+
+
+def onehot_groups(model: Model) -> list[list[sp.Symbol]]:
+    """The symbols of each sample's one-hot label, one list per sample (the entries along the
+    one-hot axis; the last is the class that has no 1 among the others)."""
+    groups = []
+    for name, kind in sorted(model.spec.data.items()):
+        if not (isinstance(kind, tuple) and kind[0] == "onehot"):
+            continue
+        shape, axis = model.spec.shapes[name], kind[1]
+        others = [range(n) for k, n in enumerate(shape) if k != axis]
+        for rest in itertools.product(*others):
+            index = [list(rest[:axis]) + [c] + list(rest[axis:]) for c in range(shape[axis])]
+            groups.append([make_symbol(entry_label(name, tuple(i))) for i in index])
+    return groups
+
+
+def proved_for_every_label(difference: sp.Expr, groups: list[list[sp.Symbol]]) -> bool:
+    """Is ``difference`` 0 for every one-hot pattern of the labels ``groups`` (and every value of
+    the other symbols)?  True only with a proof.
+
+    Per sample, the last class is ``1 − Σ others``; the others ``y`` take the patterns "all 0"
+    or "one of them 1", on which ``y² = y`` and ``yᵢ·yₖ = 0``.  With those reductions the
+    functions ``1, y₁, …`` of each sample are independent on its patterns (and products over
+    independent samples too), so the difference vanishes on every pattern exactly when each
+    coefficient of the reduced polynomial in the labels is proved 0.  A difference that is not
+    polynomial in the labels is not shown (the verdict then comes from the witness search).
+
+    >>> a, b, y0, y1 = sp.symbols("a b y0 y1")
+    >>> proved_for_every_label(a * y0 + a * y1 - a, [[y0, y1]])
+    True
+    >>> proved_for_every_label(a * y0, [[y0, y1]])
+    False
+    """
+    present = [g for g in groups if any(difference.has(s) for s in g)]
+    if not present:
+        return proved_zero(difference)
+    last = {g[-1]: 1 - sp.Add(*g[:-1]) for g in present}
+    substituted = difference.xreplace(last)
+    # usually the identity holds for every real value of the other labels (the loss is linear in
+    # them): proved at once; the reduction below is for small differences only (it expands)
+    if proved_zero(substituted):
+        return True
+    if expression_size(substituted) > _LABEL_REDUCTION_OPS:
+        return False
+    free = [s for g in present for s in g[:-1]]
+    sample = {s: k for k, g in enumerate(present) for s in g[:-1]}
+    try:
+        poly = sp.Poly(substituted, *free)
+    except (sp.PolynomialError, sp.GeneratorsNeeded, ValueError, TypeError):
+        return False
+    reduced: dict[tuple, sp.Expr] = {}
+    for monomial, coefficient in poly.terms():
+        used = [free[k] for k, e in enumerate(monomial) if e]
+        if len({sample[s] for s in used}) < len(used):
+            continue  # two classes of one sample: 0 on every pattern
+        key = tuple(sorted(used, key=str))
+        reduced[key] = reduced.get(key, sp.S.Zero) + coefficient
+    return all(proved_zero(c) for c in reduced.values())
 
 
 def _polynomial_layers(model: Model) -> set[sp.Symbol]:

@@ -104,6 +104,50 @@ class SwitchingGuard:
         return count
 
 
+    def values_at(self, point) -> list | None:
+        """The switching functions' balls at the exact ``point`` (None where undefined)."""
+        with ball_precision(_GUARD_BITS):
+            env = {s: exact_ball(v) for s, v in zip(self.inputs, point)}
+            try:
+                return self.program.evaluate(env)
+            except (DerivauditError, ArithmeticError, ValueError):
+                return None
+
+    def band_point(self, point, which: int) -> list | None:
+        """A point inside the band of width ``h`` around a switch, not on it: one entry ``s`` of a
+        claimed parameter is moved along the line until switching function number ``which``
+        (modulo their count) is ``±h/2`` (secant step on the exact values; the result is
+        checked: no switching function is 0 there unless it is 0 on the whole box).
+
+        A bug that lives only near a switch (a relu mask ``z > −0.02`` for ``z > 0``) is found
+        there; such points serve the certified comparison of claim and gradient, never the
+        finite differences (those are taken at a clear point).
+        """
+        if self.program is None:
+            return None
+        k = which % len(self.functions)
+        params = [i for i, s in enumerate(self.inputs) if any(s in box for box in self.boxes)]
+        for i in params:
+            base = self.values_at(point)
+            moved = list(point)
+            moved[i] = point[i] + 1
+            other = self.values_at(moved)
+            if base is None or other is None:
+                continue
+            g0, g1 = base[k].mid(), other[k].mid()
+            slope = g1 - g0
+            if slope == 0 or not slope.is_finite():
+                continue
+            target = sp.Rational(1, 2) * self.half_width * (-1 if (which // 2) % 2 == 0 else 1)
+            step = (exact_ball(target) - g0) / slope
+            candidate = list(point)
+            candidate[i] = point[i] + sp.Rational(str(step.mid().str(20, radius=False)))
+            values = self.values_at(candidate)
+            if values is not None and all(_keeps_sign(g) for g in values) and not values[k].is_zero():
+                return candidate
+        return None
+
+
 def _keeps_sign(g) -> bool:
     """Is the ball ``g`` of one sign (excludes 0) or exactly 0 (radius 0)?"""
     return g.is_finite() and (g.is_zero() or not g.contains(0))

@@ -35,6 +35,8 @@ import sympy as sp
 from derivaudit.checks.claims import check_variables, claim_parts, claim_part, parse_part, split_claim
 from derivaudit.checks.diagnosis import diagnose
 from derivaudit.checks.equivalence import compare_expressions
+from derivaudit.checks.witness import is_total
+from derivaudit.lang.parse import typed_domain
 from derivaudit.checks import evidence as at_point
 from derivaudit.checks.evidence import EVIDENCE_EPS, NoEvidence, resolved_value, value_at
 from derivaudit.checks.results import CheckResult, ComponentResult, Diagnosis, Mistake, OneSided
@@ -48,13 +50,22 @@ __all__ = ["Verdict", "Mistake", "Diagnosis", "OneSided", "ComponentResult", "Ch
            "check", "diagnose", "split_claim", "EVIDENCE_EPS", "audit_component"]
 
 
+def _typed(text, limits: Limits) -> list[sp.Expr]:
+    """The typed domain of a formula or claim text (none for a sympy expression)."""
+    try:
+        return [g for g in typed_domain(text, limits=limits) if not is_total(g)]
+    except DerivauditError:
+        return []
+
+
 def audit_component(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, claim_text: str,
                point: dict[sp.Symbol, sp.Expr] | None, dps: int, limits: Limits,
-               points: int, seed: int, deadline: float | None) -> ComponentResult:
+               points: int, seed: int, deadline: float | None, f_domain=()) -> ComponentResult:
     """Audit one claimed derivative: compare, examine the point, diagnose, gather evidence."""
     exact = derivative(f, var, order, limits)
-    comparison = compare_expressions(claim, exact, domain=[f], limits=limits, dps=dps,
-                                     points=points, seed=seed, deadline=deadline)
+    comparison = compare_expressions(claim, exact, domain=[f, *f_domain], limits=limits, dps=dps,
+                                     points=points, seed=seed, deadline=deadline,
+                                     claim_domain=_typed(claim_text, limits))
     verdict = {"proved": Verdict.PROVED, "numerical": Verdict.NUMERICAL,
                "undecided": Verdict.UNDECIDED, "different": Verdict.WRONG}[comparison.status]
     notes: list[str] = []
@@ -170,10 +181,13 @@ def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None, hessian=N
             where = "the claim" if len(claims) == 1 else f"claim component {i + 1}"
             raise DerivauditError(f"{where} uses {', '.join(extra)}, which the formula does not "
                                   f"(its variables: {', '.join(sorted(known))})")
-    point = _point(f, at, dps, limits)
+    # the formula's domain as typed: sqrt(x)**2 is x only for x >= 0
+    f_domain = _typed(formula, limits) if isinstance(formula, str) else []
+    point = _point(f, at, dps, limits, f_domain)
     # one budget for the whole check, however many components: past it, the rest are undecided
     deadline = time.monotonic() + limits.check_seconds if limits.check_seconds else None
-    components = tuple(audit_component(f, var, order, c, text, point, dps, limits, points, seed, deadline)
+    components = tuple(audit_component(f, var, order, c, text, point, dps, limits, points, seed, deadline,
+                                       f_domain)
                        for var, (c, text) in zip(variables, claims))
     return CheckResult(formula=f, components=components,
                        at=None if point is None else {s.name: v for s, v in point.items()},
@@ -182,13 +196,14 @@ def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None, hessian=N
 
 
 
-def _point(f: sp.Expr, at, dps: int, limits: Limits):
-    """The exact point ``at`` (None when not given), inside the formula's domain."""
+def _point(f: sp.Expr, at, dps: int, limits: Limits, f_domain=()):
+    """The exact point ``at`` (None when not given), inside the formula's domain as typed."""
     if not at:
         return None
     point = resolve_point(f, at)
     try:
-        resolved_value(f, point, dps, limits)
+        for piece in (f, *f_domain):
+            resolved_value(piece, {v: point[v] for v in piece.free_symbols}, dps, limits)
     except DomainError as exc:
         raise DomainError(f"the point given is outside the formula's domain: {exc}") from None
     return point

@@ -15,6 +15,7 @@ from fractions import Fraction
 import mpmath
 import sympy as sp
 
+from derivaudit.core.piecewise import vanishes_off_switches
 from derivaudit.checks.equivalence import Comparison, compare_expressions, off_switches
 from derivaudit.checks.proof import safe_expand
 from derivaudit.checks.results import Diagnosis, Mistake
@@ -159,14 +160,14 @@ def diagnose(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, exact: sp.E
 
     for other in sorted(f.free_symbols - {var}, key=lambda s: s.name):
         wrong = _derivative_or_none(f, other, order, limits)
-        if wrong is not None and off_switches(wrong) != 0 and same(claim, wrong):
+        if wrong is not None and not vanishes_off_switches(off_switches(wrong)) and same(claim, wrong):
             found.append(Diagnosis(Mistake.WRONG_VARIABLE, f"the claim is the derivative with "
                                    f"respect to {other.name}, not {var.name}", other.name))
 
     for k in range(0, min(order + 2, limits.max_derivative_order) + 1):
         if k != order:
             other_order = _derivative_or_none(f, var, k, limits)
-            if other_order is not None and off_switches(other_order) != 0 and \
+            if other_order is not None and not vanishes_off_switches(off_switches(other_order)) and \
                     same(claim, other_order):
                 what = "the formula itself" if k == 0 else f"the derivative of order {k}"
                 found.append(Diagnosis(Mistake.WRONG_ORDER, f"the claim is {what}, not the "

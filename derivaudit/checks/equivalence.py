@@ -27,6 +27,7 @@ A difference is never judged from rounding noise: only a ball that excludes
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ import mpmath
 import sympy as sp
 
 from derivaudit.checks.proof import positive_on_domain, symbolic_difference
+from derivaudit.checks.regions import cell_points
 from derivaudit.checks.witness import (MAX_UNRESOLVED, NICE_POINTS, WitnessSearch, is_total, constant_scales, draw_points,
                                        plan_points, search_variables, switch_arguments)
 from derivaudit.errors import DerivauditError, DomainError
@@ -124,14 +126,15 @@ def _full_search(search: WitnessSearch, claim, exact, domain, variables, points:
     then random points over a range widened to the constants' scales."""
     if search.expired():
         return
-    powers = constant_scales([claim, exact, *domain])
-    switches = switch_arguments([claim, exact, *domain])
+    powers = constant_scales([claim, exact, *domain, *search.claim_domain])
+    switches = switch_arguments([claim, exact, *domain, *search.claim_domain])
     moving = sorted(set((claim - exact).free_symbols).union(*(s.free_symbols for s in switches))
                     & set(variables), key=lambda v: v.name)
     bases = draw_points(variables, seed + 1, small_fractions=True)
     for _ in range(2):
         base = next(bases)
-        for point in plan_points(moving, switches, powers, base):
+        for point in itertools.chain(plan_points(moving, switches, powers, base),
+                                     cell_points(moving, switches, powers, base)):
             if search.expired() or search.judge(point).kind == "witness":
                 return
     widest = max(abs(k) for k in powers)
@@ -170,7 +173,7 @@ def _different(search: WitnessSearch, difference, limits: Limits, dps: int, meth
 def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
                         limits: Limits = DEFAULT_LIMITS, dps: int = 50, points: int = 24,
                         seed: int = 0, small_fractions: bool = True, search: bool = True,
-                        deadline: float | None = None) -> Comparison:
+                        deadline: float | None = None, claim_domain: Sequence[sp.Expr] = ()) -> Comparison:
     """Decide whether ``claim`` and ``exact`` are the same function.
 
     Parameters
@@ -179,6 +182,9 @@ def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
         The two sides (typically a hand-derived and the exact derivative).
     domain : expressions that must be real and finite at every evidence
         point (typically the original formula); the exact side always must.
+    claim_domain : the claim's typed partial sub-formulas
+        (:func:`~derivaudit.lang.parse.typed_domain`): where one is undefined and the
+        exact side is defined, the claim is undefined — a witness.
     limits : ``limits.simplify_seconds`` bounds the symbolic work.
     dps : significant digits to which the sides must agree at each point.
     points : number of agreeing random points required (per phase).
@@ -202,13 +208,15 @@ def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
     domain = [_as_expr(d, "domain expression") for d in domain]
     if not isinstance(points, int) or points < 1:
         raise DerivauditError(f"points must be a whole number ≥ 1, not {points!r}")
-    everything = search_variables(claim, exact, domain)
+    claim_domain = [_as_expr(d, "claim domain expression") for d in claim_domain]
+    everything = search_variables(claim, exact, [*domain, *claim_domain])
     claim, exact = off_switches(claim), off_switches(exact)
     # an expression defined everywhere constrains no point (and its other variables need no values)
     domain = [off_switches(d) for d in domain if not is_total(d)]
     difference = claim - exact
-    variables = search_variables(claim, exact, domain)
-    witnesses = WitnessSearch(claim, exact, domain, variables, dps, limits, deadline)
+    variables = search_variables(claim, exact, [*domain, *claim_domain])
+    witnesses = WitnessSearch(claim, exact, domain, variables, dps, limits, deadline,
+                              claim_domain=[d for d in claim_domain if not is_total(d)])
     _quick_pass(witnesses, variables, points if variables else 1, seed, small_fractions)
     if witnesses.result.witness is not None:
         return _different(witnesses, difference, limits, dps, "evidence", everything)
@@ -222,6 +230,12 @@ def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),
         names = ", ".join(v.name for v in variables)
         raise DomainError(f"found no point where the formula and its derivative are real, defined "
                           f"and within the evaluation limits (tried {result.tried} points in {names})")
+    if witnesses.claim_domain and search and variables:
+        # the claim as typed may be undefined where sympy's rewriting of it is not (exp(log(x))
+        # is x): an identity proves nothing there, so its domain's every region is searched first
+        _full_search(witnesses, claim, exact, domain, variables, points, seed)
+        if witnesses.result.witness is not None:
+            return _different(witnesses, difference, limits, dps, "witness search", everything)
     if difference == 0:
         return Comparison("proved", difference, None, None, None, result.agreements, dps,
                           "identical after sympy's automatic simplification")

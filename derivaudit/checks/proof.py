@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from derivaudit.core.piecewise import Branch
+from derivaudit.lang.functions import Step
 from derivaudit.lang.parse import free_variables
 
 __all__ = ["Symbolic", "symbolic_difference", "kink_arguments", "expanded_terms", "safe_expand",
@@ -70,7 +72,7 @@ def _forms(expr: sp.Expr, use_simplify: bool) -> Iterator[tuple[str, sp.Expr]]:
         yield method, form
 
 
-_KINK_FUNCTIONS = (sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min)
+_KINK_FUNCTIONS = (sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min, Branch, Step)
 #: deepest nesting of kink case splits (2**depth cases at most)
 _MAX_KINK_SPLITS = 4
 
@@ -169,13 +171,29 @@ def positive_on_domain(domain: Iterable[sp.Expr]) -> list[sp.Symbol]:
     """
     found: set[sp.Symbol] = set()
     for expr in domain:
-        for node in sp.preorder_traversal(expr):
+        for node in _unconditional_nodes(expr):
             if isinstance(node, sp.log) and isinstance(node.args[0], sp.Symbol):
                 found.add(node.args[0])
             elif (isinstance(node, sp.Pow) and isinstance(node.base, sp.Symbol)
                   and node.exp.is_Rational and not node.exp.is_Integer):
                 found.add(node.base)
     return sorted(found, key=lambda v: v.name)
+
+
+def _unconditional_nodes(expr: sp.Expr):
+    """The nodes of ``expr`` evaluated everywhere: not inside a piece of a Branch (or a
+    Piecewise), which is evaluated only on its own region — the ``sqrt(x)`` of
+    ``where(x > 0, 1/(2*sqrt(x)), 0)`` says nothing about x < 0."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, Branch):
+            stack.append(node.args[0])
+        elif isinstance(node, sp.Piecewise):
+            continue
+        else:
+            stack.extend(a for a in node.args if isinstance(a, sp.Basic))
 
 
 def _variants(expr: sp.Expr, positive: Sequence[sp.Symbol]) -> list[tuple[str, sp.Expr]]:
@@ -292,7 +310,7 @@ def kink_arguments(exprs: Iterable[sp.Expr]) -> list[sp.Expr]:
     found: list[sp.Expr] = []
     for expr in exprs:
         for node in sp.preorder_traversal(expr):
-            if isinstance(node, (sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta)):
+            if isinstance(node, (sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta, Branch, Step)):
                 found.append(node.args[0])
             elif isinstance(node, (sp.Max, sp.Min)):
                 args = node.args

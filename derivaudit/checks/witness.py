@@ -52,8 +52,12 @@ import sympy as sp
 
 from derivaudit.core.balls import compile_balls
 from derivaudit.core.certify import certified_value, excludes_zero
+from derivaudit.core.piecewise import Branch
+from derivaudit.lang.functions import Step
 from derivaudit.errors import DomainError, LimitExceeded
 from derivaudit.lang.parse import free_variables
+from derivaudit.checks.regions import (NICE_POINTS, constant_scales, draw_points, plan_points,  # noqa: F401
+                                       switch_arguments)
 from derivaudit.limits import Limits
 
 __all__ = ["is_total", "SEARCH_DIGITS", "PointResult", "SearchResult", "WitnessSearch", "draw_points",
@@ -65,197 +69,6 @@ __all__ = ["is_total", "SEARCH_DIGITS", "PointResult", "SearchResult", "WitnessS
 SEARCH_DIGITS = 2_000
 #: a phase of the search stops after this many unresolved points (each costs the full precision)
 MAX_UNRESOLVED = 12
-#: offsets of the points on each side of a switch, times ``max(1, |root|)``
-SIDE_OFFSETS = (sp.Integer(1), sp.Rational(1, 100), sp.Rational(1, 10 ** 6))
-#: magnitudes 10^k always tried
-BASE_POWERS = tuple(range(-3, 4))
-#: most planned points per variable beyond the small fractions
-_MAX_PLANNED = 400
-
-#: how many of the first candidate points use small fractions
-NICE_POINTS = 6
-_NICE_VALUES = [sp.Rational(p, q) for p, q in
-                [(1, 2), (3, 2), (2, 1), (-1, 2), (1, 1), (-3, 2), (3, 4), (5, 2), (-2, 1), (1, 3)]]
-
-
-# --------------------------------------------------------------------------
-# the plan
-
-def _random_value(rng: random.Random, widen: int) -> sp.Rational:
-    """A 12-digit decimal, log-uniform in magnitude over 10^±(1+widen), random sign."""
-    magnitude = 10 ** rng.uniform(-1 - widen, 1 + widen)
-    sign = -1 if rng.random() < 0.5 else 1
-    return sp.Rational(f"{sign * magnitude:.12g}")
-
-
-def draw_points(variables: Sequence[sp.Symbol], seed: int = 0, small_fractions: bool = True,
-                widest: int = 4) -> Iterator[dict[sp.Symbol, sp.Rational]]:
-    """Reproducible candidate points: small fractions first, then random decimals.
-
-    The first candidates give the variables small fractions (1/2, 3/2, 2,
-    −1/2, …; different ones per variable), so a counterexample is readable.
-    The random part widens its range every 50 candidates (10^±1, 10^±2, …,
-    up to 10^±(1 + ``widest``)).  ``small_fractions=False`` starts with the
-    random decimals.
-    """
-    rng = random.Random(seed)
-    count = 0 if small_fractions else NICE_POINTS
-    while True:
-        if count < NICE_POINTS:
-            point = {v: _NICE_VALUES[(count + 3 * j) % len(_NICE_VALUES)]
-                     for j, v in enumerate(variables)}
-        else:
-            widen = min((count - NICE_POINTS) // 50, widest)
-            point = {v: _random_value(rng, widen) for v in variables}
-        count += 1
-        yield point
-
-
-def switch_arguments(exprs: Sequence[sp.Expr]) -> list[sp.Expr]:
-    """Expressions whose zeros are kinks, jumps, poles or branch points of ``exprs``.
-
-    Kinks: the arguments of ``abs``, ``sign``, ``Heaviside``, ``DiracDelta``
-    and the pairwise differences of ``max``/``min`` arguments.  Branch points
-    and poles: the arguments of ``log``, the bases of fractional or negative
-    powers, and ``a ∓ 1`` for ``asin``, ``acos``, ``atanh``, ``acosh``.
-    """
-    found: list[sp.Expr] = []
-    for expr in exprs:
-        for node in sp.preorder_traversal(expr):
-            if isinstance(node, (sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta, sp.log)):
-                found.append(node.args[0])
-            elif isinstance(node, (sp.Max, sp.Min)):
-                args = node.args
-                found += [a - b for i, a in enumerate(args) for b in args[i + 1:]]
-            elif isinstance(node, sp.Pow) and not (node.exp.is_Integer and node.exp > 0):
-                found.append(node.base)
-            elif isinstance(node, (sp.asin, sp.acos, sp.atanh, sp.acosh)):
-                found += [node.args[0] - 1, node.args[0] + 1]
-    unique = []
-    for arg in found:
-        if arg.free_symbols and arg not in unique:
-            unique.append(arg)
-    return unique
-
-
-def constant_scales(exprs: Sequence[sp.Expr]) -> list[int]:
-    """Decimal exponents ``k`` the constants of ``exprs`` suggest: ``k``, ``k/2``, ``k ± 1``.
-
-    >>> x = sp.Symbol("x")
-    >>> constant_scales([sp.Max(x, 100)])
-    [-3, -2, -1, 0, 1, 2, 3]
-    >>> constant_scales([sp.sqrt(x - 10**6)])[-3:]
-    [5, 6, 7]
-    """
-    powers = set(BASE_POWERS)
-    for expr in exprs:
-        for atom in expr.atoms(sp.Number):
-            if atom.is_zero or not atom.is_finite:
-                continue
-            k = int(math.floor(float(sp.log(abs(atom), 10).evalf(15))))
-            for p in (k, k // 2, k - 1, k + 1):
-                if abs(p) <= 300:
-                    powers.add(p)
-    return sorted(powers)
-
-
-def _linear_root(argument: sp.Expr, v: sp.Symbol, point) -> sp.Rational | None:
-    """The zero in ``v`` of an argument linear in ``v`` (others at ``point``), as a
-    rational (exact, or to 40 digits for an irrational root such as ``pi``)."""
-    a = argument.xreplace({s: point[s] for s in argument.free_symbols if s != v})
-    if a.free_symbols != {v}:
-        return None
-    c = sp.diff(a, v)
-    if not c.is_number or c == 0:
-        return None
-    root = -a.xreplace({v: sp.Integer(0)}) / c
-    if root.is_Rational:
-        return root
-    if not root.is_number or root.free_symbols:
-        return None
-    value = root.evalf(40)
-    if not value.is_real or not value.is_finite:
-        return None
-    return sp.Rational(str(value))
-
-
-def _scan_roots(argument: sp.Expr, v: sp.Symbol, point, powers: Sequence[int],
-                limit: int = 8) -> list[sp.Rational]:
-    """Approximate zeros (sign changes) of ``argument`` along ``v``, as exact rationals.
-
-    The argument is evaluated in balls on the grid ``±m·10ᵏ`` (m = 1, 2, 5)
-    and each certified sign change is bisected 60 times.
-    """
-    others = {s: point[s] for s in argument.free_symbols if s != v}
-    a = argument.xreplace(others)
-    if a.free_symbols != {v}:
-        return []
-    formula = compile_balls(a, (v,))
-    grid = sorted({sp.Integer(s) * m * sp.Integer(10) ** k for k in powers for m in (1, 2, 5)
-                   for s in (1, -1)} | {sp.Integer(0)})
-
-    def sign(x):
-        try:
-            ball = formula.at([x], 128)
-        except (DomainError, LimitExceeded, ArithmeticError, ValueError):
-            return None
-        if not ball.is_finite() or ball.contains(0):
-            return 0 if ball.is_finite() else None
-        return 1 if ball > 0 else -1
-
-    signs = [sign(x) for x in grid]
-    # a grid point where the ball holds 0 may be the switch itself
-    roots: list[sp.Rational] = [x for x, s in zip(grid, signs) if s == 0][:limit]
-    for (x0, s0), (x1, s1) in zip(zip(grid, signs), zip(grid[1:], signs[1:])):
-        if s0 and s1 and s0 != s1:
-            lo, hi = x0, x1
-            for _ in range(60):
-                mid = (lo + hi) / 2
-                s = sign(mid)
-                if not s:
-                    break
-                lo, hi = (mid, hi) if s == s0 else (lo, mid)
-            roots.append((lo + hi) / 2)
-            if len(roots) >= limit:
-                break
-    return roots
-
-
-def _sides(root: sp.Rational) -> list[sp.Rational]:
-    scale = max(sp.Integer(1), abs(root))
-    # offsets scaled to a power of ten so that the points print as short decimals
-    unit = sp.Integer(10) ** int(math.floor(math.log10(float(scale)))) if scale > 1 else 1
-    return [root + sign * d * unit for d in SIDE_OFFSETS for sign in (1, -1)]
-
-
-def plan_points(moving: Sequence[sp.Symbol], switches: Sequence[sp.Expr], powers: Sequence[int],
-                base: dict) -> Iterator[dict[sp.Symbol, sp.Rational]]:
-    """Structured points around ``base``: both sides of every switch, then magnitudes.
-
-    Only the ``moving`` variables (those of the difference and of the
-    switches) are varied, one at a time; the others keep their base values.
-    """
-    for v in moving:
-        count = 0
-        for argument in switches:
-            if v not in argument.free_symbols:
-                continue
-            root = _linear_root(argument, v, base)
-            roots = [root] if root is not None else _scan_roots(argument, v, base, powers)
-            for r in roots:
-                for value in _sides(r):
-                    count += 1
-                    yield {**base, v: value}
-        for k in powers:
-            for sign in (1, -1):
-                for m in (1, 3):
-                    count += 1
-                    if count > _MAX_PLANNED:
-                        break
-                    yield {**base, v: sign * m * sp.Integer(10) ** k if k >= 0
-                           else sign * sp.Rational(m, 10 ** -k)}
-
-
 # --------------------------------------------------------------------------
 # judging one point
 
@@ -305,12 +118,15 @@ class WitnessSearch:
     """Certified comparison of ``claim`` and ``exact`` point by point (see the module doc)."""
 
     def __init__(self, claim: sp.Expr, exact: sp.Expr, domain: Sequence[sp.Expr],
-                 variables: Sequence[sp.Symbol], dps: int, limits: Limits, deadline: float | None):
+                 variables: Sequence[sp.Symbol], dps: int, limits: Limits, deadline: float | None,
+                 claim_domain: Sequence[sp.Expr] = ()):
         self.variables = tuple(variables)
         self.dps = dps
         self.limits = limits
         self.deadline = deadline
         self.claim_expr, self.exact_expr, self.domain = claim, exact, tuple(domain)
+        #: the claim's typed domain (partial sub-formulas sympy's rewriting may have dropped)
+        self.claim_domain = tuple(claim_domain)
         #: the variables whose region the result states
         self.shown = set(claim.free_symbols | exact.free_symbols) or set(self.variables)
         self.hints: list = []
@@ -337,6 +153,10 @@ class WitnessSearch:
         return [_compiled(d) for d in self.domain if not is_total(d)]
 
     @cached_property
+    def claim_guards(self) -> list:
+        return [_compiled(d) for d in self.claim_domain]
+
+    @cached_property
     def kinks(self) -> list:
         return [_compiled(k) for k in switch_arguments([self.claim_expr, self.exact_expr])
                 if not isinstance(k, sp.Number)]
@@ -344,6 +164,12 @@ class WitnessSearch:
     def set_hint(self, form: sp.Expr) -> None:
         """A simplified form of ``claim − exact``; where it is provably non-zero the raw
         difference is pursued to the precision its magnitude implies."""
+        # a form proved under "x > 0" holds a positive symbol of the same name: the search's own
+        # variables are put back, and a form in any other variable is no hint (issue 25 item 6)
+        by_name = {v.name: v for v in self.variables}
+        if any(s.name not in by_name for s in form.free_symbols):
+            return
+        form = form.xreplace({s: by_name[s.name] for s in form.free_symbols})
         if form != 0 and form != self.claim_expr - self.exact_expr and not form.has(sp.nan, sp.zoo):
             try:
                 self.hints.append(_compiled(form))
@@ -373,9 +199,13 @@ class WitnessSearch:
         try:
             for guard in self.guards:
                 _defined(guard, tuple(point[v] for v in guard.variables), limits)
+        except DomainError:
+            return PointResult("skipped", point, reason="outside the domain")
+        except LimitExceeded as exc:
+            return PointResult("unresolved", point, reason=f"the formula cannot be resolved: {exc}")
+        try:
             for kink in self.kinks:
-                if not excludes_zero(kink, _on(kink, point), limits=limits, max_digits=dps) \
-                        and not _zero_around(kink, point, limits):
+                if _on_switch(kink, point, limits, dps):
                     return PointResult("skipped", point, reason="on a switch")
         except DomainError:
             return PointResult("skipped", point, reason="outside the domain")
@@ -389,6 +219,8 @@ class WitnessSearch:
         except LimitExceeded as exc:
             return PointResult("unresolved", point, reason=f"the exact derivative cannot be resolved: {exc}")
         try:
+            for guard in self.claim_guards:
+                _defined(guard, tuple(point[v] for v in guard.variables), limits)
             claim = certified_value(self.claim, _on(self.claim, point), dps, limits=limits,
                                     resolution=sp.Rational(1, 10 ** (3 * dps)))
         except DomainError:
@@ -421,8 +253,9 @@ class WitnessSearch:
             except (LimitExceeded, DomainError):
                 continue
             if magnitude.excludes_zero and not magnitude.below_resolution:
-                gap = math.log10(float(scale)) - float(mpmath.log10(abs(magnitude.mid))) if scale else 0
-                needed = max(needed, int(gap) + 30)
+                # in mpmath: a scale beyond float range (exp(x) at x = 10**6) is no overflow (issue 25 item 4)
+                gap = mpmath.log10(scale) - mpmath.log10(abs(magnitude.mid)) if scale else 0
+                needed = max(needed, int(mpmath.ceil(gap)) + 30) if mpmath.isfinite(gap) else needed
         try:
             proved = excludes_zero(self.difference, _on(self.difference, point), limits=self.limits, max_digits=needed)
         except (LimitExceeded, DomainError):
@@ -442,6 +275,17 @@ class WitnessSearch:
                                f"{self.limits.max_dps})", hinted=True)
         self.result.digits = max(self.result.digits, dps)
         return PointResult("agreement", point, claim.mid, exact.mid, difference.mid)
+
+
+def _on_switch(kink, point: dict, limits: Limits, dps: int) -> bool:
+    """True on a switch of measure zero; a switch argument undefined at the point (``log(x)``
+    of a claim at x < 0) is no switch there: the claim and the exact side decide the point
+    (a claim undefined where the derivative is defined is a witness, issue 22 item 6)."""
+    try:
+        return not excludes_zero(kink, _on(kink, point), limits=limits, max_digits=dps) \
+            and not _zero_around(kink, point, limits)
+    except DomainError:
+        return False
 
 
 #: relative shift that tells a switch surface from a region where a kink argument is 0

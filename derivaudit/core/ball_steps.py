@@ -23,6 +23,7 @@ from flint import acb, arb, ctx, fmpq
 from derivaudit.core.ball_special import SPECIAL_STEPS
 from derivaudit.core.guards import active_limits
 from derivaudit.errors import DerivauditError, DomainError, LimitExceeded
+from derivaudit.core.piecewise import Branch
 from derivaudit.lang.functions import Step
 
 __all__ = ["to_mpf", "radius_mpf", "arb_from_raw", "special_exponent", "sum_step", "product_step",
@@ -226,6 +227,33 @@ def _kink_piecewise(node, regs):
     return piecewise
 
 
+def _branch_value(d, values, where):
+    """A Branch's ball: the side ``d`` (the switch's ball) decides; at an exact 0 the pieces of
+    every pair must agree (else the point is not differentiable: DomainError); a ball
+    straddling 0 unites the two last pieces (more precision will decide)."""
+    p, n = values[-2], values[-1]
+    if d > 0:
+        return p
+    if d < 0:
+        return n
+    if d.is_zero():
+        for k in range(0, len(values), 2):
+            a, b = values[k], values[k + 1]
+            if not (a.is_finite() and b.is_finite()) or not (a - b).contains(0):
+                raise DomainError(f"{where} is undefined: the one-sided values at its switch differ "
+                                  "or do not exist (not differentiable at the point)")
+    if not (p.is_finite() and n.is_finite()):
+        return arb.nan()
+    return p.union(n)
+
+
+def _kink_branch(node, regs):
+    """lang's piecewise-exact derivative (:class:`~derivaudit.core.piecewise.Branch`)."""
+    switch, pieces = regs[0], regs[1:]
+    where = f"where({node.args[0]} > 0, ...)"
+    return lambda r: _branch_value(r[switch], [r[k] for k in pieces], where)
+
+
 def _decide(condition, values):
     """True / False / None (the ball cannot tell) for a condition on ``lhs - rhs`` balls."""
     if condition is sp.true:
@@ -265,6 +293,7 @@ KINKS = {
     sp.floor: _kink_rounding(arb.floor),
     sp.ceiling: _kink_rounding(arb.ceil),
     sp.Piecewise: _kink_piecewise,
+    Branch: _kink_branch,
 }
 
 

@@ -14,6 +14,7 @@ import sympy as sp
 
 from derivaudit.errors import DerivauditError, LimitExceeded, ParseError
 from derivaudit.core.guards import time_budget
+from derivaudit.core.piecewise import piecewise_diff
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.lang.parse import free_variables, make_symbol
 
@@ -84,6 +85,11 @@ def _differentiate(expr: sp.Expr, steps: Sequence[sp.Symbol], limits: Limits) ->
 def _differentiated(expr: sp.Expr, steps: tuple, limits: Limits) -> sp.Expr:
     """``expr`` differentiated once by each of ``steps`` in turn, within ``limits``.
 
+    Non-smooth primitives (max, abs, comparisons, …) are differentiated by
+    :func:`~derivaudit.core.piecewise.piecewise_diff`, never by sympy's
+    Heaviside(0) = ½ convention: per region the piece's derivative, on a
+    switching set the common one-sided value or undefined.
+
     The product rule multiplies the size of a product of n factors by n at
     each step, so the size is checked after every step, and the whole under
     ``limits.symbolic_seconds``: a hostile formula is refused rather than
@@ -97,7 +103,7 @@ def _differentiated(expr: sp.Expr, steps: tuple, limits: Limits) -> sp.Expr:
             if limits.max_expression_size and _derivative_size(expr, var) > limits.max_expression_size:
                 raise LimitExceeded(f"the derivative would grow beyond about {limits.max_expression_size} "
                                     "terms and symbols (Limits.max_expression_size)")
-            expr = sp.diff(expr, var)
+            expr = piecewise_diff(expr, var)
             if limits.max_expression_size and _tree_size(expr) > limits.max_expression_size:
                 raise LimitExceeded(f"the derivative grows beyond {limits.max_expression_size} "
                                     "terms and symbols (Limits.max_expression_size)")

@@ -46,7 +46,6 @@ __all__ = ["ArrayBuilder", "parse_array_formula", "formula_names", "RESERVED_NAM
 RESERVED_NAMES = ("np", "numpy", "float", "scipy")
 _MODULES = ("np", "numpy")
 _NUMPY_CONSTANTS = {"pi": sp.pi, "e": sp.E}
-_COMPARE_WORDS = {ast.Gt: ">", ast.Lt: "<", ast.GtE: ">=", ast.LtE: "<=", ast.Eq: "==", ast.NotEq: "!="}
 #: NumPy's names for scalar functions the language spells otherwise
 _ALIASES = {"absolute": "abs"}
 #: the functions of scipy.special the language has (same meaning, same arguments): scipy.special.NAME(...)
@@ -205,15 +204,7 @@ class ArrayBuilder(FormulaBuilder):
         return Array(result.data, boolean=True) if isinstance(result, Array) else result
 
     def comparison(self, node: ast.Compare, depth: int):
-        if len(node.ops) != 1:
-            raise self.error("chained comparison is not supported", node,
-                             hint="write (a < b) & (b < c)")
-        word = _COMPARE_WORDS.get(type(node.ops[0]))
-        if word is None:
-            raise self.error(f"'{type(node.ops[0]).__name__}' comparison is not supported", node,
-                             hint="use one of < <= > >= == !=")
-        left = self.visit(node.left, depth + 1)
-        right = self.visit(node.comparators[0], depth + 1)
+        word, left, right = self.comparison_operands(node, depth, "write (a < b) & (b < c)")
         self.charge(max(size_of(left), size_of(right)), node)
         return compare(word, left, right)
 

@@ -185,6 +185,15 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     # parsing again would evaluate it, so the tree is made canonical once, here
     "max": FunctionSpec(lambda a, b: _canonical(sp.Max(a, b)), 2, 2, analytic=False),
     "min": FunctionSpec(lambda a, b: _canonical(sp.Min(a, b)), 2, 2, analytic=False),
+    # non-smooth primitives as the tool prints them (derivatives: core/piecewise.py)
+    "sign": _unary(sp.sign, analytic=False),
+    "Heaviside": FunctionSpec(lambda z, h0=None: sp.Heaviside(z) if h0 is None else sp.Heaviside(z, h0),
+                              1, 2, analytic=False),
+    "heaviside": FunctionSpec(lambda z, h0=None: sp.Heaviside(z) if h0 is None else sp.Heaviside(z, h0),
+                              1, 2, analytic=False),
+    "step": _unary(lambda z: Step(z), analytic=False),
+    "where": FunctionSpec(lambda c, a, b: b + (a - b) * c, 3, 3, analytic=False),
+    "clip": FunctionSpec(lambda z, lo, hi: sp.Min(sp.Max(z, lo), hi).doit(), 3, 3, analytic=False),
 }
 
 #: functions of the language before the special functions came; every other name is a function only

@@ -36,6 +36,7 @@ __all__ = [
     "parse_constant",
     "format_formula",
     "free_variables",
+    "typed_domain",
 ]
 
 
@@ -58,6 +59,25 @@ def parse_formula(text: str, *, limits: Limits = DEFAULT_LIMITS) -> sp.Expr:
     if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         raise ParseError("formula is undefined (it divides by zero)", source=text)
     return expr
+
+
+def typed_domain(text, *, limits: Limits = DEFAULT_LIMITS) -> list[sp.Expr]:
+    """The partial sub-formulas of the text *as typed* (``log(x)``, ``sqrt(x)``, ``1/x``,
+    ``x**(3/2)``), recorded while the tree is built, before sympy's automatic rewriting of an
+    outer node can drop them: ``exp(log(x))`` is built as ``x``, and its domain x > 0 is kept
+    here.  A value is in the typed domain where every one of them is real and finite.
+    Empty for anything but text.
+
+    >>> typed_domain("exp(log(x))"), typed_domain("sqrt(x)**2")
+    ([log(x)], [sqrt(x)])
+    """
+    if not isinstance(text, str):
+        return []
+    source, tree = prepare(text, limits)
+    builder = FormulaBuilder(source, limits)
+    with time_budget(limits.symbolic_seconds, "building the formula", "symbolic_seconds"):
+        builder.build(tree)
+    return list(builder.typed_guards)
 
 
 def parse_constant(text: str, *, what: str = "value", limits: Limits = DEFAULT_LIMITS) -> sp.Expr:

@@ -15,11 +15,19 @@ import ast
 import sympy as sp
 
 from derivaudit.errors import DerivauditError, UnsafeExpressionError
+from derivaudit.lang.arrays import compare
 from derivaudit.lang.functions import ALSO_VARIABLES, CONSTANTS, FUNCTIONS, make_symbol
 from derivaudit.lang.hints import unknown_function_hint
 from derivaudit.lang.rules import SafetyRules
 
-__all__ = ["FormulaBuilder", "CODE_NODES", "NODE_WORDS", "OPERATOR_SYMBOLS"]
+__all__ = ["FormulaBuilder", "CODE_NODES", "NODE_WORDS", "OPERATOR_SYMBOLS", "COMPARE_WORDS"]
+
+#: functions defined on part of the real line only: their typed domain is recorded
+PARTIAL_FUNCTIONS = frozenset({"log", "log1p", "log2", "log10", "sqrt", "asin", "acos", "acosh", "atanh",
+                               "arcsin", "arccos", "arccosh", "arctanh", "tan"})
+
+#: the comparisons a formula may write, as the words of :func:`~derivaudit.lang.arrays.compare`
+COMPARE_WORDS = {ast.Gt: ">", ast.Lt: "<", ast.GtE: ">=", ast.LtE: "<=", ast.Eq: "==", ast.NotEq: "!="}
 
 #: Syntax that only code needs.  Meeting one of these is reported as an
 #: attempt to escape the formula language, not as a typo.
@@ -59,7 +67,16 @@ class FormulaBuilder(SafetyRules):
 
     # -- walking --------------------------------------------------------
     def build(self, tree: ast.Expression):
+        #: the typed text's partial sub-formulas (log(z), sqrt(z), z**(-1), z**(3/2)) as built,
+        #: before an outer node let sympy rewrite them away: exp(log(x)) is x only for x > 0
+        self.typed_guards: list = []
         return self.visit(tree.body, 1)
+
+    def note_guard(self, value) -> None:
+        """Record a partial sub-formula whose domain the typed text carries (see :meth:`build`)."""
+        guards = self.__dict__.get("typed_guards")
+        if guards is not None and isinstance(value, sp.Expr) and value.free_symbols and value not in guards:
+            guards.append(value)
 
     def visit(self, node: ast.AST, depth: int):
         """The value of ``node``; every failure leaves as a DerivauditError.
@@ -103,7 +120,23 @@ class FormulaBuilder(SafetyRules):
             return self.name(self.identifier(node), node)
         if isinstance(node, ast.Constant):
             return self.number(node)
+        if isinstance(node, ast.Compare):
+            return self.comparison(node, depth)
         return self.other_node(node, depth)
+
+    def comparison(self, node: ast.Compare, depth: int):
+        """``a > b`` as a 0/1 step (lang's ``step(a - b)``), as in specs and as the tool prints."""
+        return compare(*self.comparison_operands(node, depth, "write (a < b) * (b < c)"))
+
+    def comparison_operands(self, node: ast.Compare, depth: int, chained_hint: str):
+        """``(word, left, right)`` of a single comparison; chained or unknown ones are refused."""
+        if len(node.ops) != 1:
+            raise self.error("chained comparison is not supported", node, hint=chained_hint)
+        word = COMPARE_WORDS.get(type(node.ops[0]))
+        if word is None:
+            raise self.error(f"'{type(node.ops[0]).__name__}' comparison is not supported", node,
+                             hint="use one of < <= > >= == !=")
+        return word, self.visit(node.left, depth + 1), self.visit(node.comparators[0], depth + 1)
 
     def other_node(self, node: ast.AST, depth: int):
         """Any other kind of node: refused (code syntax as unsafe, the rest as unsupported)."""
@@ -132,6 +165,7 @@ class FormulaBuilder(SafetyRules):
                 if right == 0:
                     raise self.error("division by zero", node.right)
                 right = self.reciprocal(right)
+                self.note_guard(right)
             factors.append(right)
             node = node.left
         factors.append(self.visit(node, depth + 1))
@@ -153,13 +187,19 @@ class FormulaBuilder(SafetyRules):
         return 1 / value
 
     def power(self, base, exponent, node: ast.AST):
-        return self.scalar_power(base, exponent, node)
+        result = self.scalar_power(base, exponent, node)
+        if not (exponent.is_Integer and exponent >= 0):
+            self.note_guard(result)
+        return result
 
     def call(self, node: ast.Call, depth: int):
         spec, fname = self.function(node)
         self.check_arity(spec, fname, node)
         args = [self.visit(arg, depth + 1) for arg in node.args]
-        return spec.build(*args)
+        result = spec.build(*args)
+        if fname in PARTIAL_FUNCTIONS:
+            self.note_guard(result)
+        return result
 
     def name(self, ident: str, node: ast.Name):
         if ident in CONSTANTS:

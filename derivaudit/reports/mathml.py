@@ -37,6 +37,10 @@ def expr_mathml(expr) -> str:
     """
     import sympy as sp
 
+    from derivaudit.core.piecewise import Branch
+
+    if isinstance(expr, sp.Basic) and expr.has(Branch):  # typeset as cases, not as its arguments
+        expr = expr.replace(lambda e: isinstance(e, Branch), lambda e: e.rewrite(sp.Piecewise))
     body = sp.mathml(expr, printer="presentation")
     body = re.sub("|".join(map(re.escape, _PLAIN)), lambda m: _PLAIN[m.group()], body)
     return f'<math display="inline">{body}</math>'

@@ -20,6 +20,8 @@ import sympy as sp
 from derivaudit.core.guards import time_budget
 from derivaudit.errors import LimitExceeded
 from derivaudit.limits import DEFAULT_LIMITS, Limits
+from derivaudit.core.piecewise import Branch, one_sided_values
+from derivaudit.lang.functions import Step
 
 __all__ = ["kink_arguments", "one_sided_derivatives"]
 
@@ -36,7 +38,7 @@ def _kink_arguments(expr: sp.Expr) -> tuple[sp.Expr, ...]:
     """:func:`kink_arguments`, memoised: every study walks its formula for them."""
     found = []
     for node in sp.preorder_traversal(expr):
-        if isinstance(node, (sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta)):
+        if isinstance(node, (sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta, Branch, Step)):
             found.append(node.args[0])
         elif isinstance(node, (sp.Max, sp.Min)):
             first, *rest = node.args
@@ -67,13 +69,12 @@ def one_sided_derivatives(expr: sp.Expr, var: sp.Symbol, point: Mapping[sp.Symbo
                if var in u.free_symbols and u.xreplace(dict(point)).is_zero]
     if not on_kink:
         return None
-    others = {v: value for v, value in point.items() if v != var}
     where = f"{var.name}={x0}"
     try:
         with time_budget(limits.symbolic_seconds, "finding the one-sided derivatives", "symbolic_seconds"):
             for k in range(order + 1):
-                g = sp.diff(expr, var, k).xreplace(others) if k else expr.xreplace(others)
-                left, right = sp.limit(g, var, x0, "-"), sp.limit(g, var, x0, "+")
+                # our piecewise-exact one-sided values, not sympy's limit of its Heaviside(0) = ½ form
+                left, right = one_sided_values(expr, var, dict(point), k)
                 if left != right or not (left.is_finite and right.is_finite):
                     return {"order": k, "left": str(left), "right": str(right),
                             "message": _message(k, where, left, right)}

@@ -28,13 +28,17 @@ __all__ = ["StudyResult", "SweepResult", "study_parts", "stencil_verdict", "comb
 
 
 def stencil_verdict(verdicts) -> Verdict:
-    """The verdict of a study's stencil verdicts: wrong > undecided > numerically, else measured."""
+    """The verdict of a study's stencil verdicts: wrong > undecided > numerically > proved (claimed
+    orders are judged by the Taylor moments, exactly: issue 22), else measured."""
     verdicts = list(verdicts)
     if any(v.wrong for v in verdicts):
         return Verdict.WRONG
     if any(v.claim is Verdict.UNDECIDED for v in verdicts):
         return Verdict.UNDECIDED
-    return Verdict.NUMERICAL if any(v.claim is not None for v in verdicts) else Verdict.MEASURED
+    claims = [v.claim for v in verdicts if v.claim is not None]
+    if not claims:
+        return Verdict.MEASURED
+    return Verdict.PROVED if all(c is Verdict.PROVED for c in claims) else Verdict.NUMERICAL
 
 
 @dataclass(frozen=True, eq=False)

@@ -8,11 +8,13 @@ the reports to show.  Two judgements:
 - **the weights** (exact): consistent, with the order its moments give and the
   order the offsets allow, or inconsistent, naming the failing moment
   ``Σ wᵢ oᵢᵏ ≠ k!·[k = d]`` and the weights that would work;
-- **a claimed order** ``N`` (measured): the order fitted to the errors
-  (:func:`~derivaudit.study.fitted_orders`) is compared with ``N``; the
-  claim is ``wrong`` when they differ by more than
-  :data:`~derivaudit.verdicts.ORDER_TOLERANCE`, ``undecided`` when no order
-  could be fitted (every error 0: the scheme is exact for this function).
+- **a claimed order** ``N`` (exact): judged by the Taylor moments — ``correct
+  (proved)`` when the moments give order ``N``, ``wrong`` otherwise, and wrong
+  for an inconsistent stencil.  The order fitted to the errors
+  (:func:`~derivaudit.study.fitted_orders`) is shown beside, with the reasons
+  it may differ (farther than :data:`~derivaudit.verdicts.ORDER_TOLERANCE`):
+  a leading term vanishing at this point (``f‴ = 0``), steps not small
+  enough, a kink.  The measurement never decides.
 
 The claim applies to the study's user stencils, or to every scheme when it
 has none.  An inconsistent stencil or a wrong claim makes the command exit 1.
@@ -69,7 +71,8 @@ class StencilVerdict:
 
     @property
     def wrong(self) -> bool:
-        """Inconsistent weights, or a claimed order the measurement contradicts."""
+        """Inconsistent weights, or a claimed order the moments contradict (always the same as
+        ``claim is Verdict.WRONG`` when there is a claim)."""
         return not self.consistent or self.claim is Verdict.WRONG
 
     def lines(self) -> list[str]:
@@ -96,27 +99,40 @@ def check_claimed_order(claimed_order) -> None:
         raise DerivauditError(f"claimed order must be a whole number ≥ 1, not {claimed_order!r}")
 
 
-def _judge_claim(claimed: int, fitted: float, theory: int) -> tuple[Verdict, str]:
-    """The verdict on a claimed order and the line explaining it."""
+def _measured_text(fitted: float) -> str:
     if math.isnan(fitted):
-        return Verdict.UNDECIDED, (f"claimed order {claimed}: {Verdict.UNDECIDED} — too few non-zero errors "
-                                   "to fit an order (the scheme may be exact for this function); "
-                                   "use larger steps or a function that is not a low-degree polynomial")
-    measured = round(fitted, 2) + 0.0  # no "-0.00"
-    within = f"measured {measured:.2f}, tolerance ±{ORDER_TOLERANCE}; Taylor moments give order {theory}"
-    if abs(fitted - claimed) <= ORDER_TOLERANCE:
-        return Verdict.NUMERICAL, f"claimed order {claimed}: {Verdict.NUMERICAL} ({within})"
-    why = ("the weights cannot reach the claimed order" if theory < claimed else
-           "the measurement departs from the moments: the leading error term may vanish at this point, "
-           "the steps may not be small enough, or f may not be smooth there")
-    return Verdict.WRONG, f"claimed order {claimed}: {Verdict.WRONG} ({within}); {why}"
+        return "no order could be measured: every error is 0 or too few steps (the scheme may be exact here)"
+    return f"measured {round(fitted, 2) + 0.0:.2f}"  # no "-0.00"
+
+
+def _judge_claim(claimed: int, fitted: float, theory: int, consistent: bool = True) -> tuple[Verdict, str]:
+    """The verdict on a claimed order — by the Taylor moments, exactly — and the line explaining it.
+
+    The measurement is shown beside; where it differs from the moments, the line says why it
+    may (a vanishing leading term at this point, steps not small enough, a kink).  An
+    inconsistent stencil approximates no derivative: any claimed order is wrong.
+    """
+    measured = _measured_text(fitted)
+    within = f"Taylor moments give order {theory}; {measured}"
+    if not consistent or theory < 1:
+        return Verdict.WRONG, (f"claimed order {claimed}: {Verdict.WRONG} ({within}); the weights are "
+                               "inconsistent: the stencil does not approximate the derivative at all")
+    differs = not math.isnan(fitted) and abs(fitted - theory) > ORDER_TOLERANCE
+    why = ("; the measurement departs from the moments: the leading error term may vanish at this "
+           "point, the steps may not be small enough, or f may not be smooth there" if differs else "")
+    if claimed == theory:
+        return Verdict.PROVED, f"claimed order {claimed}: {Verdict.PROVED} ({within}){why}"
+    reach = "the weights cannot reach the claimed order" if theory < claimed else \
+        f"the weights reach order {theory}, not {claimed}"
+    return Verdict.WRONG, f"claimed order {claimed}: {Verdict.WRONG} ({within}); {reach}{why}"
 
 
 def _verdict(st, fitted: float, claimed_order: int | None) -> StencilVerdict:
     """A user stencil's verdict in full; a named scheme's carries its terms and the claim only."""
     claim, notes = None, st.notes() if isinstance(st, CustomStencil) else []
     if claimed_order is not None:
-        claim, line = _judge_claim(claimed_order, fitted, st.accuracy)
+        consistent = st.consistent if isinstance(st, CustomStencil) else True
+        claim, line = _judge_claim(claimed_order, fitted, st.accuracy, consistent)
         notes.append(line)
     measured = dict(fitted_order=fitted, claimed_order=claimed_order, claim=claim, notes=tuple(notes))
     if isinstance(st, CustomStencil):

@@ -45,6 +45,8 @@ from derivaudit.progress import Progress, ProgressArg
 from derivaudit.studies.error_model import float64_error_model
 from derivaudit.studies.inputs import DEFAULT_STEPS, PRECISIONS, as_expr, check_dps, parse_eps, resolve_point
 from derivaudit.studies.kinks import one_sided_derivatives
+from derivaudit.core.piecewise import value_on_switch
+from derivaudit.lang.parse import typed_domain
 from derivaudit.studies.orders import observed_order, order_notes
 from derivaudit.studies.result import StudyResult
 from derivaudit.studies.stencil_verdicts import check_claimed_order, stencil_verdicts
@@ -215,6 +217,7 @@ def _request(formula, wrt, at, eps, schemes, order: int, dps: int, precision: st
         var = as_symbol(wrt) if wrt is not None else default_variable(expr)
         require_variables(expr, [var])
     point = resolve_point(expr, at)
+    _require_typed_domain(formula, point, limits)
     steps = parse_eps(eps)
     stencils = resolve_schemes(schemes, order, counts if wrt_list is not None else None)
     exact_expr = partial(expr, wrt_list) if wrt_list is not None else derivative(expr, var, order)
@@ -233,8 +236,24 @@ def _ball_formulas(request: _Request, kink: dict | None):
     if kink is not None:
         return f, None
     exact = compile_balls(request.exact_expr, variables)
-    _require_defined(exact, request.point, f"the derivative {_formatted(request.exact_expr)}")
+    try:
+        _require_defined(exact, request.point, f"the derivative {_formatted(request.exact_expr)}")
+    except DomainError:
+        # on a switch whose pieces the ball cannot tell apart: the exact common one-sided value
+        common = None if request.wrt_list is not None else value_on_switch(
+            request.expr, request.var, request.point, request.order)
+        if common is None:
+            raise
+        exact = compile_balls(common, variables)
     return f, exact
+
+
+def _require_typed_domain(formula, point, limits: Limits) -> None:
+    """DomainError when the point is outside the domain of the formula *as typed*:
+    ``sqrt(x)**2`` is built as ``x``, but at x = −8 what was typed is not real."""
+    for piece in typed_domain(formula, limits=limits):
+        if piece.free_symbols <= set(point):
+            _require_defined(compile_balls(piece, tuple(point)), point, f"the formula (its part {piece})")
 
 
 def _require_defined(formula, point, what: str) -> None:
