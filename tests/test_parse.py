@@ -41,6 +41,7 @@ def test_accepts_the_formula_language(text, expected):
 def test_every_whitelisted_function_parses():
     for name, spec in FUNCTIONS.items():
         args = ", ".join(["x", "y", "x"][:max(1, spec.min_args)])
+        args = "2, x" if name == "polygamma" else args  # its order is a whole number
         expr = parse_formula(f"{name}({args})")
         assert expr.free_symbols <= {x, y}
 

@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 
 from derivaudit.core.guards import lambdify_mpmath
+from derivaudit.core.numpy_special import NUMPY_SPECIAL
 from derivaudit.lang.arrays import Array, Value, entries, shape_of
 from derivaudit.audits.spec import Model
 
@@ -145,4 +146,5 @@ def compile_outputs(inputs, outputs, chain, module: str):
     if module == "mpmath":
         # magnitude-guarded: exp(exp(exp(x))) must not ask gmp for a number with billions of digits
         return lambdify_mpmath(arguments, body, cse=layers)
-    return sp.lambdify(arguments, body, modules=module, cse=layers)
+    # the special functions (erf, gamma, ...) by elementwise functions: NumPy has none of them
+    return sp.lambdify(arguments, body, modules=[NUMPY_SPECIAL, module], cse=layers)

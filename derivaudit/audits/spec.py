@@ -50,7 +50,7 @@ from derivaudit.audits.data import MAX_DATA_ENTRIES, data_section, draw_data, is
 from derivaudit.budgets import time_budget
 from derivaudit.errors import DerivauditError, LimitExceeded, SpecError
 from derivaudit.limits import DEFAULT_LIMITS, Limits
-from derivaudit.lang.functions import CONSTANTS, FUNCTIONS, switching_functions
+from derivaudit.lang.functions import ALSO_VARIABLES, CONSTANTS, FUNCTIONS, switching_functions
 from derivaudit.lang.parse import parse_constant
 
 __all__ = ["AuditSettings", "Definition", "AuditSpec", "Model", "load_spec", "build",
@@ -206,7 +206,7 @@ def _check_name(name: str, source: str, where: str) -> None:
     if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
         raise _fail(source, where, f"'{name}' is not a valid name (letters, digits, _)")
     # NumPy's function names (var, sum, ...) may name values: calls are told apart by their syntax
-    if name in FUNCTIONS or name in CONSTANTS or name in RESERVED_NAMES:
+    if (name in FUNCTIONS and name not in ALSO_VARIABLES) or name in CONSTANTS or name in RESERVED_NAMES:
         raise _fail(source, where, f"'{name}' is the name of a function or constant; rename it")
     if name.startswith("__"):
         raise _fail(source, where, f"'{name}' is not allowed (dunder names are reserved)")

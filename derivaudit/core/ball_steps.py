@@ -20,6 +20,7 @@ from mpmath.libmp import from_man_exp
 import sympy as sp
 from flint import acb, arb, ctx, fmpq
 
+from derivaudit.core.ball_special import SPECIAL_STEPS
 from derivaudit.core.guards import active_limits
 from derivaudit.errors import DerivauditError, DomainError, LimitExceeded
 from derivaudit.core.piecewise import Branch
@@ -327,7 +328,7 @@ MPMATH_FALLBACKS: dict[type, Callable] = {
 
 #: every sympy head the engine evaluates, by name (for messages and docs)
 SUPPORTED_FUNCTIONS = frozenset(
-    h.__name__ for h in (*METHODS, *KINKS, *MPMATH_FALLBACKS)) | {"Add", "Mul", "Pow"}
+    h.__name__ for h in (*METHODS, *KINKS, *MPMATH_FALLBACKS, *SPECIAL_STEPS)) | {"Add", "Mul", "Pow"}
 
 
 def fallback_step(node, regs, compile_balls):

@@ -25,6 +25,8 @@ covering every branch the argument ball touches.  ``DiracDelta`` is 0 on a
 ball that excludes 0, undefined (:class:`~derivaudit.errors.DomainError`) at
 exactly 0, and unresolved (more precision) on a ball straddling 0.
 
+Special functions (``erfinv``, ``lgamma``, ``polygamma``, ``zeta``, ``atan2``, ``sinc``,
+``xlogy``, ``cbrt``) have their own steps (:mod:`derivaudit.core.ball_special`).
 Functions arb lacks (:data:`MPMATH_FALLBACKS`: ``acot``, ``asec``, ``acsc``,
 ``acoth``, ``asech``, ``acsch``) are evaluated by mpmath at the midpoint, at
 the ball's precision plus 16 bits, and given the radius the mean value theorem
@@ -49,6 +51,7 @@ import sympy as sp
 from flint import acb, arb, ctx, fmpq
 
 from derivaudit.core.ball_code import generate
+from derivaudit.core.ball_special import SPECIAL_STEPS, complex_refused
 from derivaudit.core.ball_steps import (GROWS, KINKS, METHODS, MPMATH_FALLBACKS, SUPPORTED_FUNCTIONS,
                                         UnsupportedFunction, arb_from_raw, fallback_step,
                                         power_step, product_step, relational_operands,
@@ -330,6 +333,10 @@ def _step_for(node, regs: list[int], complex_: bool) -> Callable:
         (i,) = regs
         call = method[1] if complex_ else method[0]
         return lambda r: call(r[i])
+    if head in SPECIAL_STEPS:
+        if complex_:
+            raise complex_refused(node)
+        return SPECIAL_STEPS[head](node, regs)
     if head in MPMATH_FALLBACKS and not complex_:
         return fallback_step(node, regs, compile_balls)
     raise UnsupportedFunction(f"the ball engine has no certified evaluation of {head.__name__}"

@@ -25,6 +25,7 @@ from mpmath.libmp import dps_to_prec, mpf_abs, mpf_le, mpf_mul, mpf_sub
 
 from derivaudit.core.balls import UnsupportedFunction, compile_balls
 from derivaudit.core.certify import certified_value
+from derivaudit.core.numpy_special import NUMPY_SPECIAL
 from derivaudit.errors import DomainError
 from derivaudit.core.guards import lambdify_mpmath, under_limits
 from derivaudit.limits import DEFAULT_LIMITS, Limits
@@ -46,20 +47,6 @@ __all__ = [
 GUARD_DIGITS = 15
 
 
-def _numpy_erf(z):
-    """erf on arrays: sympy's numpy printer maps erf to ``math.erf``, which takes scalars only.
-
-    Complex input (the complex step) goes through mpmath, element by element.
-    """
-    z = np.asarray(z)
-    if np.iscomplexobj(z):
-        return np.vectorize(lambda v: complex(mpmath.erf(v)), otypes=[complex])(z)
-    return np.vectorize(math.erf, otypes=[float])(z)
-
-
-_NUMPY_EXTRAS = {"erf": _numpy_erf}
-
-
 @dataclass(frozen=True)
 class CompiledFormula:
     """A sympy expression compiled for mpmath and numpy, with its argument order.
@@ -78,7 +65,7 @@ class CompiledFormula:
 
     @cached_property
     def np(self) -> Callable:
-        return sp.lambdify(self.variables, self.expr, modules=[_NUMPY_EXTRAS, "numpy"])
+        return sp.lambdify(self.variables, self.expr, modules=[NUMPY_SPECIAL, "numpy"])
 
     def arguments(self, point: Mapping[sp.Symbol, object]) -> list:
         return [point[v] for v in self.variables]

@@ -86,6 +86,11 @@ def mp_check(problem, dps: int, notes: list[str]) -> tuple[GradientCheckResult |
     if probe is None:
         return None, why
     f0, gradient = probe
+    if not ball_scalar(f0).is_finite():
+        # a NaN or infinite f(θ) is the float64 check's clear error, not a verdict on balls:
+        # falling back gives the same answer in both precisions (and a finite float64 f, if
+        # only the balls blew up, is checked there and says so)
+        return None, "f(θ) on balls is not finite"
     analytic = packing.flatten_gradient(gradient, problem.who, balls=True)
     calls = [2]
 

@@ -23,7 +23,8 @@ arithmetic of the run: unchanged in float64, balls in lifted precision).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+import operator
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,11 +32,11 @@ from derivaudit.errors import DerivauditError
 from derivaudit.gradcheck import diagnosis
 from derivaudit.gradcheck.numeric import (COMPLEX_EPS, DEFAULT_EPS, FORWARD_EPS, SWEEP_EPS, Objective,
                                           accepts_complex, centered, complex_step, forward, sweep_table)
-from derivaudit.gradcheck.packing import Packing
+from derivaudit.gradcheck.packing import Packing, framework_of, to_numpy
 from derivaudit.gradcheck.results import THRESHOLDS, GradientCheckResult, build_result, float64_judged
 from derivaudit.constants import UNIT_ROUNDOFF
 
-__all__ = ["Problem", "run_check", "validate_settings", "THOROUGH_N", "FULL_SWEEP_N", "PRECISIONS"]
+__all__ = ["Problem", "isolated", "run_check", "validate_settings", "THOROUGH_N", "FULL_SWEEP_N", "PRECISIONS"]
 
 #: up to this many entries the float64 check uses the complex step and centered differences at h and 2h everywhere
 THOROUGH_N = 1000
@@ -63,6 +64,60 @@ class Problem:
     gradient: Callable
     functions: tuple = ()
     who: str = "grad_f"
+    #: how messages name the function ``value`` calls (``f``, ``forward``)
+    name: str = "f"
+
+
+def _copied(value):
+    """A fresh copy of an array (of each array of a tuple, list or dict) for one call of user code."""
+    if isinstance(value, np.ndarray):
+        return value.copy()                 # a BallArray stays one (its balls are immutable)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_copied(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if framework_of(value) == "torch":
+        return value.clone()
+    return value                            # jax arrays and numbers cannot be changed in place
+
+
+def _same_entries(given, original) -> bool:
+    if isinstance(original, np.ndarray) and original.dtype == object:
+        # balls: an entry written in place is a new object (a ball is not even == itself)
+        return all(map(operator.is_, given.view(np.ndarray).flat, original.view(np.ndarray).flat))
+    return bool(np.array_equal(to_numpy(given), to_numpy(original)))
+
+
+def _parts(packing: Packing, inputs) -> list:
+    if packing.kind == "array":
+        return [inputs]
+    return list(inputs.values()) if packing.kind == "dict" else list(inputs)
+
+
+def isolated(problem: Problem) -> Problem:
+    """``problem`` with every call of user code on its own copies of the arrays.
+
+    The checker's inputs and constants (a layer's ``dout``) cannot be changed
+    under it by code that works in place (``dout *= 3`` in a backward is
+    legal); a function ``value`` calls that changes its own input is a bug
+    in the user's code and is refused, with the same message in every
+    precision.
+    """
+    def value(inputs, const):
+        mine = _copied(inputs)
+        result = problem.value(mine, lambda v: _copied(const(v)))
+        changed = [name for name, given, original in zip(problem.packing.names, _parts(problem.packing, mine),
+                                                          _parts(problem.packing, inputs))
+                   if not _same_entries(given, original)]
+        if changed:
+            raise DerivauditError(f"{problem.name} changed its input {', '.join(changed)} in place; copy the "
+                                  f"array inside {problem.name} before modifying it")
+        return result
+
+    def gradient(inputs, const):
+        return problem.gradient(_copied(inputs), lambda v: _copied(const(v)))
+
+    return replace(problem, value=value, gradient=gradient)
 
 
 def float64_setup(problem: Problem):
@@ -207,6 +262,7 @@ def run_check(problem: Problem, *, precision: str = "float64", dps: int = 50, ep
     if complex_step not in ("auto", True, False):
         raise DerivauditError(f"complex_step must be 'auto', True or False, not {complex_step!r}")
     notes: list[str] = []
+    problem = isolated(problem)
     if precision == "mp":
         from derivaudit.gradcheck.balls import mp_check
         result, why = mp_check(problem, dps, notes)

@@ -123,7 +123,8 @@ def check_layer(forward: Callable, backward: Callable, *inputs, precision: str =
         upstream = _native_like(const(dout), out)
         return backward(upstream, cache if cache is not None else tuple(args))
 
-    problem = Problem(packing, theta, value, gradient, functions=(forward, backward), who="backward")
+    problem = Problem(packing, theta, value, gradient, functions=(forward, backward), who="backward",
+                      name="forward")
     return run_check(problem, precision=precision, dps=dps, eps=eps, sweep=False, seed=seed)
 
 

@@ -40,6 +40,7 @@ import types
 import numpy as np
 from flint import arb, ctx
 
+from derivaudit.core.ball_special import log_abs_gamma, real_cbrt, xlogy_ball
 from derivaudit.errors import DerivauditError
 from derivaudit.verdicts import relative_difference
 from derivaudit.gradcheck import drops
@@ -71,7 +72,7 @@ def _float_ball(value: float, bits: int) -> arb:
     Code writes ``1. / m``, ``0.2`` or ``1e-5`` meaning 1/m, 1/5 and 10⁻⁵, and
     those reach the arrays as doubles already rounded to 17 digits; taken
     at their binary value they would put a 1e-17 error into a 50-digit
-    check.  A decimal with up to 6 significant digits, or a fraction with a
+    check.  The double nearest π is π.  A decimal with up to 6 significant digits, or a fraction with a
     denominator up to 10⁶, whose nearest double is ``value`` is taken
     instead (a random double is one by chance with probability ~1e-4, and is
     then changed by under one rounding unit — the same way in every call, so
@@ -80,6 +81,8 @@ def _float_ball(value: float, bits: int) -> arb:
     """
     if value == 0 or not math.isfinite(value):
         return arb(value)
+    if value == math.pi:
+        return arb.pi()          # np.pi, math.pi: code means π (the double is π rounded)
     exponent = math.floor(math.log10(abs(value)))
     for digits in range(1, 7):
         scale = digits - 1 - exponent
@@ -337,6 +340,13 @@ _TWO_ARGUMENTS = {
     np.logaddexp: lambda a, b: _larger(a, b) + (-abs(a - b)).exp().log1p(), np.heaviside: _heaviside,
     np.copysign: lambda a, b: abs(a) if b.mid() >= 0 else -abs(a),
 }
+#: ufuncs of other libraries (scipy.special), by name: their ball form
+_FOREIGN = {
+    "erf": arb.erf, "erfc": arb.erfc, "erfinv": arb.erfinv, "gamma": arb.gamma, "gammaln": log_abs_gamma,
+    "psi": arb.digamma, "expit": lambda a: 1 / (1 + (-a).exp()), "logit": lambda a: (a / (1 - a)).log(),
+    "exp2": lambda a: arb(2) ** a, "cbrt": real_cbrt, "log1p": arb.log1p, "expm1": arb.expm1, "xlogy": xlogy_ball,
+}
+_FOREIGN_ROUTED: dict = {}
 _ROUTED = {u: np.frompyfunc(f, 1, 1) for u, f in _ONE_ARGUMENT.items()}
 _ROUTED.update({u: np.frompyfunc(f, u.nin, 1) for u, f in _BOOLEAN.items()})
 _ROUTED.update({u: np.frompyfunc(f, 2, 1) for u, f in _TWO_ARGUMENTS.items()})
@@ -371,12 +381,31 @@ def _reduce_axes(fn, array: np.ndarray, axis, keepdims: bool):
     return array[()] if isinstance(array, np.ndarray) and array.ndim == 0 else array
 
 
+def _foreign(ufunc):
+    """The ball form of another library's ufunc (``scipy.special.erfc``), or a drop saying it has none."""
+    routed = _FOREIGN_ROUTED.get(ufunc)
+    if routed is None:
+        function = _FOREIGN.get(ufunc.__name__)
+        if function is None:
+            raise drops.DroppedToFloat64(f"{type(ufunc).__module__.split('.')[0]} ufunc {ufunc.__name__!r} has "
+                                         "no ball evaluation", drops.user_line(3))
+        routed = _FOREIGN_ROUTED[ufunc] = np.frompyfunc(function, ufunc.nin, 1)
+    return routed
+
+
 def apply_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
     """``ufunc``'s ``method`` on balls: operands lifted, routed where balls have no method."""
     routed = _ROUTED.get(ufunc)
+    if routed is None and np.__dict__.get(ufunc.__name__) is not ufunc:
+        routed = _foreign(ufunc)             # scipy.special's ufuncs, by name
     fn = routed if routed is not None else ufunc
     if method == "at":
         target = inputs[0]
+        if type(target) is np.ndarray and target.dtype == object:
+            # a plain object array (made outside the lifted creation functions): its entries
+            # become balls in place, so np.add.at(dW, idx, dout) accumulates balls
+            target[...] = as_balls(target)
+            target = target.view(BallArray)
         if type(target) is not BallArray:
             drops.record_drop(f"np.{ufunc.__name__}.at into a {target.dtype if isinstance(target, np.ndarray) else 'float64'} array")
             return ufunc.at(target, inputs[1], *[mid_floats(v) for v in inputs[2:]])
@@ -464,4 +493,5 @@ _FUNCTIONS = {
     np.argmax: _arg(np.argmax), np.argmin: _arg(np.argmin), np.argsort: _arg(np.argsort),
     np.zeros_like: _like(0), np.empty_like: _like(0), np.ones_like: _like(1), np.full_like: _full_like,
     np.clip: _clip,
+    np.sinc: lambda x: wrap(np.frompyfunc(arb.sinc_pi, 1, 1)(as_balls(x))),
 }

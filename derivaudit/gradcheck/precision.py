@@ -5,7 +5,9 @@ Inside :func:`lifted`, the user's ``np.zeros``, ``np.ones``, ``np.empty``, ``np.
 arrays, and ``np.array`` / ``np.asarray`` keep ball arrays ball arrays (a
 plain object array would take ``dx[mask] = 1`` as a Python int and
 ``dx /= 5`` would then make it the float 0.2).  Integer and boolean arrays
-are left alone: labels, indices and masks stay what they are.
+are left alone: labels, indices and masks stay what they are.  An object
+dtype asks for balls too (``np.zeros(shape, dtype=dout.dtype)`` on a ball
+``dout``: object arrays made from a ball array's dtype are ball arrays).
 
 Threads: the names are swapped in the user's modules, which every thread
 shares, so each replacement makes balls only on a thread inside
@@ -28,8 +30,9 @@ import numpy as np
 from flint import arb, ctx
 
 from derivaudit.gradcheck import drops
-from derivaudit.gradcheck.lifted import ORIGINAL, BallArray, as_balls, ball_zeros, mid_floats, working_bits, \
-    wrap_coerced
+from derivaudit.core.ball_special import polygamma_ball
+from derivaudit.gradcheck.lifted import ORIGINAL, BallArray, as_balls, ball_zeros, mid_float, mid_floats, to_ball, \
+    working_bits, wrap, wrap_coerced
 
 __all__ = ["lifted", "probe_lifted", "one_lifted_check_at_a_time"]
 
@@ -39,7 +42,9 @@ def _floating(dtype) -> bool:
 
 
 def _wants_balls(dtype) -> bool:
-    return _floating(dtype)
+    # dtype=object too: lifted code writes np.zeros(shape, dtype=dout.dtype) where dout is a
+    # ball array, meaning "an array of dout's numbers", so the object array it makes is a ball array
+    return _floating(dtype) or np.dtype(dtype) == object
 
 
 def _filled(fill):
@@ -119,6 +124,39 @@ _PATCHES = {
 }
 
 
+def _special_ball(function, *args):
+    """``function`` of scipy.special on balls when an argument is a ball array, else SciPy's own."""
+    original = vars(sys.modules["scipy.special"])[function]
+    if not any(type(a) in (BallArray, arb) for a in args):
+        return original(*args)
+    if function == "polygamma":
+        ball = lambda n, z: polygamma_ball(int(mid_float(n)) if type(n) is not int else n, to_ball(z))  # noqa: E731
+    else:
+        ball = lambda s, a=1: to_ball(s).zeta(to_ball(a))  # noqa: E731
+    return wrap(np.frompyfunc(ball, len(args), 1)(*[as_balls(a) for a in args]))
+
+
+def _special_patches() -> dict:
+    """scipy.special's Python-level functions (not ufuncs, so not routed by BallArray) on balls."""
+    special = sys.modules.get("scipy.special")
+    if special is None:
+        return {}
+    return {id(special.__dict__[name]): functools.partial(_special_ball, name) for name in ("polygamma", "zeta")
+            if name in special.__dict__}
+
+
+class _LiftedSpecial(types.ModuleType):
+    """``scipy.special`` as the user's code sees it inside :func:`lifted`: polygamma and zeta take balls."""
+
+    def __getattr__(self, name):
+        if name in ("polygamma", "zeta"):
+            return functools.partial(_special_ball, name)
+        try:
+            return sys.modules["scipy.special"].__dict__[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 class _LiftedNumpy(types.ModuleType):
     """``numpy`` as the user's code sees it inside :func:`lifted`: the creation functions make balls."""
 
@@ -143,6 +181,7 @@ def _on_lifted_threads(name: str, patch):
 
 _DISPATCH = {name: _on_lifted_threads(name, patch) for name, patch in _PATCHES.items()}
 _PROXY = _LiftedNumpy("numpy")
+_SPECIAL_PROXY = _LiftedSpecial("scipy.special")
 _PROXY.__dict__.update(_DISPATCH)
 _REPLACEMENT = {id(vars(ORIGINAL)[name]): patch for name, patch in _DISPATCH.items()}
 #: lifted blocks take turns: flint's ``ctx.prec`` and the swapped names are process-wide
@@ -166,14 +205,20 @@ def _namespaces(functions) -> list[dict]:
 def patched_numpy(functions=()):
     """In the user's namespaces, ``np`` (and ``from numpy import zeros``-style names) make balls.
 
+    ``scipy.special`` (and ``from scipy.special import polygamma``) is swapped too, if
+    loaded: its ufuncs are routed by the ball arrays, its ``polygamma`` and ``zeta`` here.
+
     Only the user's code is redirected: NumPy itself, ``numpy.random`` and C
     extensions create float buffers and write doubles into them, so theirs
     must stay float arrays.
     """
     swapped = []
+    special, special_patches = sys.modules.get("scipy.special"), _special_patches()
     for space in _namespaces(functions):
         for key, value in list(space.items()):
-            replacement = _PROXY if value is np else _REPLACEMENT.get(id(value))
+            replacement = _PROXY if value is np else _REPLACEMENT.get(id(value)) or special_patches.get(id(value))
+            if value is special and special is not None:
+                replacement = _SPECIAL_PROXY
             if replacement is not None:
                 swapped.append((space, key, value))
                 space[key] = replacement

@@ -96,6 +96,11 @@ class ArgumentReader:
         if kind == "opt_value":
             is_none = isinstance(node, ast.Constant) and node.value is None
             return None if is_none else self.walker.visit(node, depth + 1)
+        if kind == "nested":
+            # np.array's object: nested lists and tuples of formulas, kept as nested Python lists
+            if isinstance(node, (ast.Tuple, ast.List)):
+                return [self.read(item, kind, fname, pname, depth + 1) for item in node.elts]
+            return self.walker.visit(node, depth + 1)
         if kind == "values":
             if not isinstance(node, (ast.Tuple, ast.List)):
                 raise self.error(f"{what} takes a list of arrays, e.g. {fname}([a, b])", node)

@@ -21,7 +21,8 @@ signatures: arguments bind by position or by keyword in NumPy's order, so
 - products ``einsum(subscripts, *operands)``, ``dot``, ``matmul``, ``outer``;
 - structure ``reshape ravel transpose(axes) swapaxes expand_dims squeeze
   stack concatenate tile repeat pad`` (constant mode), ``diag triu tril``,
-  ``copy``, ``astype(float)``, the method ``flatten``;
+  ``copy``, ``astype(float)``, the method ``flatten``, ``array``/``asarray`` of nested
+  lists of values (``np.array([np.sum(a), np.sum(b)])``);
 - constructors ``ones zeros full(shape[, fill_value])``, ``ones_like
   zeros_like full_like``, ``eye(N, M=None, k=0)``, ``arange(start[, stop[, step]])``.
 
@@ -62,6 +63,7 @@ class Param:
     or a tuple of ints; ``dims`` positive ones), ``axes`` (None or a tuple of ints), ``widths``
     (pad widths), ``bool``, ``text`` (a string literal), ``dtype`` (float), ``ord`` (a norm's
     order: None, a number, ``np.inf`` or a string).
+    ``nested`` (a value, or nested lists/tuples of values: ``np.array``'s object).
     Integers are static: literals or names of integer data (``N``).
     """
 
@@ -203,6 +205,22 @@ def _pad(a, walker):
     return ops.pad(a["array"], a["pad_width"], fill)
 
 
+def _array_literal(a, walker):
+    """``np.array([...])``: nested lists of values stacked as NumPy stacks them (equal shapes only)."""
+    def build(item):
+        if not isinstance(item, list):
+            return item
+        if not item:
+            raise ShapeError(f"{walker.current_function}: an empty list has no values to check")
+        parts = [build(part) for part in item]
+        shapes = {shape_of(p) for p in parts}
+        if len(shapes) != 1:
+            raise ShapeError(f"np.{walker.current_function}: the items have different shapes "
+                             f"({' and '.join(map(str, sorted(shapes)))}); NumPy would make a ragged array")
+        return ops.stack(parts, 0)
+    return build(a["object"])
+
+
 A = Param("a")
 AXIS = Param("axis", "axis", None)
 OPT_AXIS = Param("axis", "opt_int", None)
@@ -267,6 +285,8 @@ ARRAY_FUNCTIONS: dict[str, ArrayFunction] = {
     "pad": _f(_pad, Param("array"), Param("pad_width", "widths"), Param("mode", "text", "constant"),
               Param("constant_values", "value", sp.Integer(0), positional=False)),
     "copy": _f(lambda a, w: a["a"], A),
+    "array": _f(_array_literal, Param("object", "nested"), Param("dtype", "dtype", None)),
+    "asarray": _f(_array_literal, Param("object", "nested"), Param("dtype", "dtype", None)),
     "astype": _f(_astype, A, Param("dtype", "dtype")),
     "ones": _f(lambda a, w: ops.full(a["shape"], sp.Integer(1)), Param("shape", "dims"), rest="shape"),
     "zeros": _f(lambda a, w: ops.full(a["shape"], sp.Integer(0)), Param("shape", "dims"), rest="shape"),

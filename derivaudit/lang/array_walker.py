@@ -7,7 +7,7 @@ act on :mod:`~derivaudit.lang.arrays` values (``@`` is NumPy's matmul,
 comparisons give 0/1 arrays, ``& | ~`` combine them); names come from the
 model's environment; calls go to
 :data:`~derivaudit.lang.array_functions.ARRAY_FUNCTIONS` (``np.``/``numpy.``
-optional, ``np.linalg.norm``, methods on any expression) or apply a scalar
+optional, ``np.linalg.norm``, ``scipy.special.NAME`` for :data:`SCIPY_SPECIAL`, methods on any expression) or apply a scalar
 function entry by entry; subscripts index with NumPy's rules (static lists
 of integers too).  Attributes are read from the syntax tree only — a name
 after a dot is looked up in the fixed tables, never on a Python object; the
@@ -33,20 +33,25 @@ from derivaudit.lang.array_functions import ARRAY_FUNCTIONS, METHOD_ONLY, METHOD
 from derivaudit.lang.array_reductions import cumsum_terms
 from derivaudit.lang.arrays import (MAX_TERMS, Array, Sizes, Value, binary, compare, elementwise, entries,
                                     is_boolean, nary, operands, shape_of, size_of)
-from derivaudit.lang.functions import CONSTANTS, FUNCTIONS
+from derivaudit.lang.functions import ALSO_VARIABLES, CONSTANTS, FUNCTIONS
 from derivaudit.lang.hints import unknown_function_hint
 from derivaudit.lang.source import prepare
 from derivaudit.lang.walker import FormulaBuilder
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["ArrayBuilder", "parse_array_formula", "formula_names", "RESERVED_NAMES", "spellings"]
+__all__ = ["ArrayBuilder", "parse_array_formula", "formula_names", "RESERVED_NAMES", "SCIPY_SPECIAL", "spellings"]
 
-#: names that mean NumPy itself (``np.exp``), or a dtype (``astype(float)``): never variables
-RESERVED_NAMES = ("np", "numpy", "float")
+#: names that mean NumPy (``np.exp``) or SciPy (``scipy.special.erfc``) itself, or a dtype
+#: (``astype(float)``): never variables
+RESERVED_NAMES = ("np", "numpy", "float", "scipy")
 _MODULES = ("np", "numpy")
 _NUMPY_CONSTANTS = {"pi": sp.pi, "e": sp.E}
 #: NumPy's names for scalar functions the language spells otherwise
 _ALIASES = {"absolute": "abs"}
+#: the functions of scipy.special the language has (same meaning, same arguments): scipy.special.NAME(...)
+SCIPY_SPECIAL = frozenset({"erf", "erfc", "erfinv", "gamma", "gammaln", "digamma", "psi", "polygamma", "zeta",
+                           "xlogy", "expit", "logit", "log1p", "expm1", "exp2", "cbrt", "softmax", "log_softmax",
+                           "logsumexp"})
 #: the index None stands for
 _NEWAXIS = object()
 #: read-only attributes of every value: its static sizes
@@ -209,7 +214,7 @@ class ArrayBuilder(FormulaBuilder):
             return self.env[ident]
         if ident in CONSTANTS:
             return CONSTANTS[ident]
-        if ident in FUNCTIONS or ident in ARRAY_FUNCTIONS:
+        if (ident in FUNCTIONS and ident not in ALSO_VARIABLES) or ident in ARRAY_FUNCTIONS:
             raise self.error(f"'{ident}' is a function; call it as {ident}(...)", node)
         if ident in _MODULES:
             raise self.error(f"'{ident}' is NumPy itself; call its functions, e.g. {ident}.exp(x)", node)
@@ -243,6 +248,10 @@ class ArrayBuilder(FormulaBuilder):
         raise self.error(f"attribute access is not allowed in a formula ('{shown}' is not part of "
                          "the array language)", node, UnsafeExpressionError, hint=hint)
 
+    def is_scipy_special(self, node: ast.AST) -> bool:
+        return isinstance(node, ast.Attribute) and node.attr == "special" and \
+            isinstance(node.value, ast.Name) and node.value.id == "scipy" and "scipy" not in self.env
+
     def is_module(self, node: ast.AST) -> bool:
         return isinstance(node, ast.Name) and node.id in _MODULES and node.id not in self.env
 
@@ -255,6 +264,11 @@ class ArrayBuilder(FormulaBuilder):
         if isinstance(func, ast.Attribute):
             if self.is_module(func.value):
                 return _ALIASES.get(func.attr, func.attr), None, "numpy"
+            if self.is_scipy_special(func.value):
+                if func.attr not in SCIPY_SPECIAL:
+                    raise self.error(f"unknown function 'scipy.special.{func.attr}'", func,
+                                     hint="scipy.special functions in the language: " + ", ".join(sorted(SCIPY_SPECIAL)))
+                return func.attr, None, "scipy"
             if isinstance(func.value, ast.Attribute) and func.value.attr == "linalg" and \
                     self.is_module(func.value.value):
                 return f"linalg.{func.attr}", None, "numpy"
@@ -274,7 +288,7 @@ class ArrayBuilder(FormulaBuilder):
 
     def call(self, node: ast.Call, depth: int):
         fname, receiver, style = self.callee(node, depth)
-        shown = f"np.{fname}" if style == "numpy" else fname
+        shown = {"numpy": f"np.{fname}", "scipy": f"scipy.special.{fname}"}.get(style, fname)
         if fname in ("max", "min") and style == "bare" and len(node.args) == 2:
             return self.elementwise_max_min(fname, node, depth)
         if fname == "len" and style == "bare":

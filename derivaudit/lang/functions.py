@@ -13,7 +13,9 @@ from typing import Callable
 
 import sympy as sp
 
-__all__ = ["FunctionSpec", "FUNCTIONS", "CONSTANTS", "Step", "make_symbol", "arity_text", "switching_functions"]
+from derivaudit.lang import special
+
+__all__ = ["FunctionSpec", "FUNCTIONS", "ALSO_VARIABLES", "CONSTANTS", "Step", "make_symbol", "arity_text", "switching_functions"]
 
 
 def make_symbol(name: str) -> sp.Symbol:
@@ -135,6 +137,14 @@ def _abs(z):
     return sp.Abs(-z if z.could_extract_minus_sign() else z)
 
 
+def _canonical(extremum):
+    """``extremum.doit()``, except over a special function left unevaluated on purpose
+    (``gamma(1000000)``: doit would compute 999999! exactly, past every time budget)."""
+    if extremum.has(sp.gamma, sp.polygamma, sp.zeta):
+        return extremum
+    return extremum.doit()
+
+
 def _unary(f, analytic=True):
     return FunctionSpec(f, 1, 1, analytic)
 
@@ -173,8 +183,8 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "relu": _unary(lambda z: sp.Max(0, z), analytic=False),
     # doit(): sympy's Max/Min may leave an unevaluated Min(1, 69) inside; printing and
     # parsing again would evaluate it, so the tree is made canonical once, here
-    "max": FunctionSpec(lambda a, b: sp.Max(a, b).doit(), 2, 2, analytic=False),
-    "min": FunctionSpec(lambda a, b: sp.Min(a, b).doit(), 2, 2, analytic=False),
+    "max": FunctionSpec(lambda a, b: _canonical(sp.Max(a, b)), 2, 2, analytic=False),
+    "min": FunctionSpec(lambda a, b: _canonical(sp.Min(a, b)), 2, 2, analytic=False),
     # non-smooth primitives as the tool prints them (derivatives: core/piecewise.py)
     "sign": _unary(sp.sign, analytic=False),
     "Heaviside": FunctionSpec(lambda z, h0=None: sp.Heaviside(z) if h0 is None else sp.Heaviside(z, h0),
@@ -185,6 +195,43 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "where": FunctionSpec(lambda c, a, b: b + (a - b) * c, 3, 3, analytic=False),
     "clip": FunctionSpec(lambda z, lo, hi: sp.Min(sp.Max(z, lo), hi).doit(), 3, 3, analytic=False),
 }
+
+#: functions of the language before the special functions came; every other name is a function only
+#: where it is called, so ``gamma * x`` (batchnorm's scale, a discount factor) keeps meaning a variable
+_FIRST_FUNCTIONS = frozenset(FUNCTIONS)
+
+# special functions and activations (see derivaudit.lang.special for the real forms and conventions)
+FUNCTIONS.update({
+    "erfc": _unary(sp.erfc),
+    "erfinv": _unary(sp.erfinv),
+    "gamma": _unary(special.gamma),
+    "lgamma": _unary(special.lgamma),
+    "gammaln": _unary(special.lgamma),
+    "digamma": _unary(special.digamma),
+    "psi": _unary(special.digamma),
+    "polygamma": FunctionSpec(special.polygamma, 2, 2),
+    "zeta": FunctionSpec(special.zeta, 1, 2),
+    "atan2": FunctionSpec(sp.atan2, 2, 2, analytic=False),
+    "arctan2": FunctionSpec(sp.atan2, 2, 2, analytic=False),
+    "hypot": FunctionSpec(special.hypot, 2, 2),
+    "sinc": _unary(special.sinc),
+    "xlogy": FunctionSpec(special.xlogy, 2, 2),
+    "logaddexp": FunctionSpec(special.logaddexp, 2, 2),
+    "logit": _unary(special.logit),
+    "expit": _unary(_sigmoid),
+    "cbrt": _unary(special.cbrt),
+    "exp2": _unary(special.exp2),
+    "gelu": _unary(special.gelu),
+    "gelu_tanh": _unary(special.gelu_tanh),
+    "silu": _unary(special.silu),
+    "softsign": _unary(special.softsign, analytic=False),
+    "elu": FunctionSpec(special.elu, 1, 2, analytic=False),
+    "selu": _unary(special.selu, analytic=False),
+    "leaky_relu": FunctionSpec(special.leaky_relu, 1, 2, analytic=False),
+})
+
+#: names that are functions where called and variables elsewhere (``gamma(x)`` and ``gamma * x``)
+ALSO_VARIABLES = frozenset(FUNCTIONS) - _FIRST_FUNCTIONS
 
 #: Names that stand for constants rather than variables.
 CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "e": sp.E}

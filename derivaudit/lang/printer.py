@@ -62,6 +62,14 @@ class _FormulaPrinter(StrPrinter):
     def _print_Exp1(self, expr):
         return "e"
 
+    def _print_sinc(self, expr):
+        # the language's sinc is NumPy's normalised one, sympy's sinc(pi*z)
+        return f"sinc({self._print(expr.args[0] / sp.pi)})"
+
+    def _print_EulerGamma(self, expr):
+        # digamma(1) = -γ: the language has no name for Euler's constant, and needs none
+        return "(-digamma(1))"
+
     def _print_Mul(self, expr):
         # StrPrinter writes Mul(-1, a + b, c) as "-(a + b)*c", which reads back as
         # Mul(Mul(-1, a + b), c): sympy distributes a lone -1 over the sum, another tree.
@@ -69,6 +77,10 @@ class _FormulaPrinter(StrPrinter):
         coefficient, factors = expr.as_coeff_mul()
         if coefficient == -1 and len(factors) > 1 and any(f.is_Add for f in factors):
             return "-1*" + self._print(sp.Mul(*factors, evaluate=False))
+        # the same for any negative coefficient: Mul(-1/2, 1 - erf(u), u) printed "-(1 - erf(u))*u/2"
+        # reads back with the minus distributed over the sum; "-1*(1 - erf(u))*u/2" does not
+        if coefficient.is_negative and coefficient != -1 and any(f.is_Add for f in factors):
+            return "-1*" + self._print(sp.Mul(-coefficient, *factors, evaluate=False))
         # StrPrinter writes Mul(-a/b, 1/(s + t)) as "-a/(b*(s + t))", and b*(s + t) reads back
         # distributed; "(-a/b)*1/(s + t)" reads back as the same two factors
         if coefficient.is_Rational and coefficient.q != 1 and any(

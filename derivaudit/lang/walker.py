@@ -16,7 +16,7 @@ import sympy as sp
 
 from derivaudit.errors import DerivauditError, UnsafeExpressionError
 from derivaudit.lang.arrays import compare
-from derivaudit.lang.functions import CONSTANTS, FUNCTIONS, make_symbol
+from derivaudit.lang.functions import ALSO_VARIABLES, CONSTANTS, FUNCTIONS, make_symbol
 from derivaudit.lang.hints import unknown_function_hint
 from derivaudit.lang.rules import SafetyRules
 
@@ -204,7 +204,7 @@ class FormulaBuilder(SafetyRules):
     def name(self, ident: str, node: ast.Name):
         if ident in CONSTANTS:
             return CONSTANTS[ident]
-        if ident in FUNCTIONS:
+        if ident in FUNCTIONS and ident not in ALSO_VARIABLES:
             raise self.error(f"'{ident}' is a function; call it as {ident}(...)", node)
         return make_symbol(ident)
 
