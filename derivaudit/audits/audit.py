@@ -31,8 +31,9 @@ from derivaudit.lang.arrays import entries
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.progress import Progress, ProgressArg
 from derivaudit.audits.backward import add_backward_outputs, backward_pairs, check_backward
-from derivaudit.audits.evidence import claims_float64, finite_differences
-from derivaudit.audits.graph import compile_outputs, exact_gradient, model_graph
+from derivaudit.core.reverse import ReverseGraph
+from derivaudit.audits.evidence import finite_differences
+from derivaudit.audits.graph import ModelGraph, exact_gradient, forward_chain
 from derivaudit.audits.context import Evidence
 from derivaudit.audits.judge import judge_claim
 from derivaudit.audits.points import Outputs, defined_points
@@ -96,33 +97,35 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
             spec = load_spec(spec, limits=limits)
         settings = audit_settings(spec.settings, limits, dps=dps, seed=seed, points=points)
         # a spec comes from someone derivaudit does not trust: every stage runs under a budget
-        with time_budget(limits.symbolic_seconds, "instantiating the spec", "symbolic_seconds"):
-            model = build(spec, limits=limits, symbolic_draws=True)
-    with timed("gradient"), time_budget(limits.symbolic_seconds, "differentiating the loss", "symbolic_seconds"):
-        graph = model_graph(model)
-    with timed("compile"):
+        model = spec.models.get("symbolic draws")
+        if model is None:
+            with time_budget(limits.symbolic_seconds, "instantiating the spec", "symbolic_seconds"):
+                model = build(spec, limits=limits, symbolic_draws=True)
+    with timed("gradient"):
+        # no symbolic differentiation here: the exact gradient comes from the reverse pass on balls
+        chain = forward_chain(model)
         inputs = model.symbols()
+        engine = ReverseGraph(chain, inputs, model.values["loss"])
         outputs = Outputs()
         for p in spec.claims:
-            outputs.add(f"exact:{p}", entries(graph.gradient[p]))
+            outputs.add(f"exact:{p}", entries(model.param_symbols[p]))
             outputs.add(f"claim:{p}", entries(model.claims[p]))
-        claim_outputs = Outputs(list(outputs.exprs), dict(outputs.slots))  # what the balls certify
         pairs = backward_pairs(model)
-        add_backward_outputs(outputs, model, graph, pairs)
-        function = compile_outputs(inputs, outputs.exprs, graph.chain, "mpmath")
-        guard = SwitchingGuard(model, graph, inputs, settings)
+        add_backward_outputs(outputs, model, pairs)
+        adjoints = [key for key in outputs.slots if key.startswith(("exact:", "bexact:"))]
+        balls = BallValues(engine, outputs, adjoint_keys=adjoints)
+        guard = SwitchingGuard(model, ModelGraph(chain, chain, {}, {}), inputs, settings)
     with timed("evaluate"), evaluation_limits(limits, "evaluating the claims and the exact gradient"):
         # drawn data (one-hot labels, random data) take new values at every evidence point
         draws = draw_data(spec, settings.points, seed=settings.seed)
-        values = defined_points(function, inputs, outputs, settings,
+        values = defined_points(balls, inputs, outputs, settings,
                                 [key for key in outputs.slots if "exact:" in key], draws,
                                 guard.straddled if guard.active else None)
-        balls = BallValues(inputs, graph.chain, claim_outputs, values.points)
+        balls.points = values.points
     backward = check_backward(model, pairs, values)
     with timed("finite differences"):
-        differences = finite_differences(model, graph, inputs, values.points[0], settings, limits)
-        floats = claims_float64(model, graph, inputs, values.points[0])
-    evidence = Evidence(model, graph, inputs, values, balls, draws, differences, floats, settings, limits)
+        differences = finite_differences(model, engine, values.points[0], settings, limits)
+    evidence = Evidence(model, inputs, values, balls, draws, differences, settings, limits)
     with timed("verdicts"):
         claims = []
         bar = Progress(progress, len(spec.claims), "audit")

@@ -11,10 +11,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import mpmath
-import sympy as sp
 
 from derivaudit.lang.arrays import entries, shape_of
-from derivaudit.audits.graph import ModelGraph, exact_gradient
 from derivaudit.audits.points import Outputs, PointValues
 from derivaudit.audits.results import BackwardCheck, describe_entries
 from derivaudit.audits.spec import Model
@@ -29,17 +27,15 @@ def backward_pairs(model: Model) -> list[tuple[str, str]]:
             if d.name.startswith("d") and (d.name[1:] in model.local or d.name[1:] in spec.params)]
 
 
-def add_backward_outputs(outputs: Outputs, model: Model, graph: ModelGraph, pairs) -> None:
-    """Add ``bexact:dF`` (the exact ``∂loss/∂F``) and ``bclaim:dF`` for each pair of matching shape."""
-    params = model.spec.params
+def add_backward_outputs(outputs: Outputs, model: Model, pairs) -> None:
+    """Add ``bexact:dF`` (the symbols of ``F``, whose adjoints are ``∂loss/∂F``) and ``bclaim:dF``.
+
+    Pairs whose shapes differ get no outputs (:func:`check_backward` says so).
+    """
     for name, of in pairs:
         if shape_of(model.values[name]) != shape_of(model.values[of]):
             continue
-        if of in params:
-            exact = entries(graph.gradient.get(of) or exact_gradient(model, [of])[of])
-        else:
-            exact = [graph.adjoint.get(s, sp.Integer(0)) for s in entries(model.values[of])]
-        outputs.add(f"bexact:{name}", exact)
+        outputs.add(f"bexact:{name}", entries(model.values[of]))
         outputs.add(f"bclaim:{name}", entries(model.values[name]))
 
 

@@ -143,12 +143,16 @@ def _numeric_evidence(p: str, evidence: Evidence, claim_shape, layout: str | Non
         return Convergence(nan, math.nan, math.nan, []), math.nan, []
     notes = [NEAR_SWITCH_NOTE] if 0 in values.near_switch else []
     claim0 = in_parameter_layout(values.at(0, f"claim:{p}"), claim_shape, layout)
-    converging = convergence(claim0, values.at(0, f"exact:{p}"), evidence.differences[p], settings)
-    claim64 = np.array(in_parameter_layout(evidence.claims_float64[p], claim_shape, layout), dtype=float)
-    numeric64 = evidence.differences[p].float64
+    differences = evidence.differences[p]
+    converging = convergence(claim0, values.at(0, f"exact:{p}"), differences, settings)
+    # the float64 check: the claim rounded to float64 against the float64 centered difference
     with np.errstate(all="ignore"):
-        rel64 = relative_difference(claim64, numeric64)
-    if not (np.all(np.isfinite(numeric64)) and np.all(np.isfinite(claim64)) and math.isfinite(rel64)):
+        claim64 = np.array([float(c) for c in claim0], dtype=float)
+        direction = np.array([float(d) for d in differences.direction], dtype=float)
+        claim_v = float(claim64 @ direction)
+        numeric64 = differences.float64
+        rel64 = relative_difference(np.array([claim_v]), np.array([numeric64]))
+    if not (math.isfinite(numeric64) and np.all(np.isfinite(claim64)) and math.isfinite(rel64)):
         return converging, math.nan, notes + ["the float64 check gives no number at the first random point "
                                               "(float64 overflows or is undefined there): no float64 evidence"]
     return converging, max(rel64, 1.0) if layout == "transposed" else rel64, notes

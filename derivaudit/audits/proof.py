@@ -13,10 +13,11 @@ from collections.abc import Mapping
 import sympy as sp
 
 from derivaudit.core.guards import time_budget
+from derivaudit.core.reverse import renamed as rename_symbols
 from derivaudit.errors import LimitExceeded
 from derivaudit.lang.arrays import entries
 from derivaudit.limits import DEFAULT_LIMITS, Limits
-from derivaudit.audits.graph import ModelGraph, expand_adjoints
+from derivaudit.audits.graph import ModelGraph, needed_definitions
 from derivaudit.audits.spec import Model
 
 __all__ = ["proved_entries", "proved_zero", "shown_difference", "expression_size"]
@@ -40,19 +41,45 @@ def proved_entries(claim_entries, exact_entries, model: Model, graph: ModelGraph
     there).  The attempt runs under ``Limits.symbolic_seconds``; past it, the
     entries not yet proved stay unproved (a proof not found is no verdict).
     """
-    definitions = graph.definitions
     keep = _polynomial_layers(model)
+    written = _WrittenOut(graph, keep)
     proved = 0
+    shown: set = set()  # proved differences up to a renaming of their symbols
     try:
         with time_budget(limits.symbolic_seconds, "proving the claim", "symbolic_seconds"):
             for c, e in zip(claim_entries, exact_entries):
-                difference = _substitute(c - expand_adjoints(e, graph), definitions, keep)
-                if not proved_zero(difference.xreplace(draw or {})):
-                    break
+                difference = written(c - e).xreplace(draw or {})
+                # an identity stays one under a renaming of its variables: entries built alike
+                # (W1[0,0] and W1[3,2]) are proved once
+                renamed = rename_symbols(difference)[0]
+                if renamed not in shown:
+                    if not proved_zero(difference):
+                        break
+                    shown.add(renamed)
                 proved += 1
     except (LimitExceeded, RecursionError):  # sympy recursing through a deep expression: no proof found
         pass
     return proved
+
+
+class _WrittenOut:
+    """Expressions with every adjoint and every layer not in ``keep`` written out, each symbol once.
+
+    The written-out form of each symbol is kept, so entries sharing layers
+    (every entry of a claim) do not write them out again.
+    """
+
+    def __init__(self, graph: ModelGraph, keep: set):
+        self.graph = graph
+        self.definitions = {s: e for s, e in graph.chain if s not in keep}
+        self.full: dict = {}
+
+    def __call__(self, expr: sp.Expr) -> sp.Expr:
+        for symbol, definition in needed_definitions(self.graph.chain, [expr]):
+            if symbol in self.definitions and symbol not in self.full:
+                self.full[symbol] = definition.xreplace(
+                    {u: self.full[u] for u in definition.free_symbols if u in self.full})
+        return expr.xreplace({u: self.full[u] for u in expr.free_symbols if u in self.full})
 
 
 def _polynomial_layers(model: Model) -> set[sp.Symbol]:
