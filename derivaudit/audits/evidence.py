@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import mpmath
 import sympy as sp
+from flint import arb
 
 from derivaudit.core.ball_steps import to_mpf
 from derivaudit.core.balls import ball_precision, digits_to_bits, exact_ball
@@ -43,6 +44,8 @@ __all__ = ["FiniteDifferences", "finite_differences", "Convergence", "convergenc
 
 #: binary digits of float64 arithmetic (the "float64" column: what a float64 gradient check sees)
 FLOAT64_BITS = 53
+#: the largest float64 number: a value beyond it overflows the float64 check
+FLOAT64_MAX = 1.7976931348623157e308
 #: the direction's entries are k/_DIRECTION_DENOMINATOR, k in ±1..±_DIRECTION_DENOMINATOR (exact binary)
 _DIRECTION_DENOMINATOR = 64
 
@@ -93,12 +96,13 @@ def finite_differences(model: Model, engine, point, settings: AuditSettings,
              for _ in idx]
         with evaluation_limits(limits, f"the finite differences of the loss for {p}"):
             by_step = [_quotient(engine, point, idx, v, h, digits_to_bits(wp), wp) for h in steps]
-            d64 = _quotient(engine, point, idx, v, sp.Rational(settings.float64_step), FLOAT64_BITS, 17)
+            d64 = _quotient(engine, point, idx, v, sp.Rational(settings.float64_step), FLOAT64_BITS, 17,
+                            bound=FLOAT64_MAX)
         out[p] = FiniteDifferences(v, by_step, float(d64) if mpmath.isfinite(d64) else math.nan)
     return out
 
 
-def _quotient(engine, point, idx, v, h, bits: int, digits: int):
+def _quotient(engine, point, idx, v, h, bits: int, digits: int, bound=None):
     """``(L(x + h·v) − L(x − h·v)) / 2h`` on balls at ``bits`` bits, as an mpmath number (NaN: no ball)."""
     with ball_precision(bits):
         losses = []
@@ -107,7 +111,8 @@ def _quotient(engine, point, idx, v, h, bits: int, digits: int):
             for i, vi in zip(idx, v):
                 moved[i] = point[i] + sign * h * vi
             try:
-                losses.append(engine.loss_value({s: exact_ball(x) for s, x in zip(engine.inputs, moved)}))
+                losses.append(engine.loss_value({s: exact_ball(x) for s, x in zip(engine.inputs, moved)},
+                                                None if bound is None else arb(bound)))
             except (DerivauditError, ArithmeticError, ValueError):
                 return mpmath.nan  # a step that leaves the loss's domain gives no evidence
         quotient = (losses[0] - losses[1]) / (2 * exact_ball(h))

@@ -172,12 +172,21 @@ class ReverseGraph:
         state.backward()
         return state
 
-    def loss_value(self, env: dict):
-        """The loss's ball from ``env`` (input symbol → ball): the forward pass alone."""
+    def loss_value(self, env: dict, bound=None):
+        """The loss's ball from ``env`` (input symbol → ball): the forward pass alone.
+
+        With ``bound`` (an ``arb``), a value of the pass larger in magnitude
+        gives an infinite ball: how float64 arithmetic, whose largest number
+        is about 1.8e308, would end.
+        """
         state = _State(self, dict(env))
         for symbol, expr in self.chain:
             state.values[symbol] = state.value(expr)
-        return state.value(self.loss)
+        loss = state.value(self.loss)
+        if bound is not None and any(abs(v.mid()) > bound for v in (*state.values.values(), *state.nodes.values())
+                                     if v.is_finite()):
+            return arb("inf")
+        return loss
 
     # -- templates ---------------------------------------------------------------
 
