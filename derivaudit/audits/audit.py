@@ -20,18 +20,19 @@ gradient check would give.  Each job has its module:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from derivaudit.core.guards import evaluation_limits, time_budget
-from derivaudit.errors import DerivauditError
+from derivaudit.errors import DerivauditError, LimitExceeded
 from derivaudit.lang.arrays import entries
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.progress import Progress, ProgressArg
 from derivaudit.audits.backward import add_backward_outputs, backward_pairs, check_backward
-from derivaudit.core.reverse import ReverseGraph
+from derivaudit.core.reverse import ReverseGraph, graph_nodes
 from derivaudit.audits.evidence import finite_differences
 from derivaudit.audits.graph import ModelGraph, exact_gradient, forward_chain
 from derivaudit.audits.context import Evidence
@@ -58,11 +59,14 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
         Override the spec's ``[audit]`` settings (digits of the comparisons,
         seed of the random points and drawn data, number of points).
     limits : Limits
-        Size, precision and time limits (``symbolic_seconds`` for building,
-        differentiating and proving, ``evaluate_seconds`` for evaluation and
-        certification, ``diagnosis_seconds`` for each diagnosis).
+        Size, precision and time limits.  The work is bounded in work units
+        (``max_graph_nodes`` scalar nodes of the model, ``max_proof_nodes``
+        for a symbolic proof); each stage (loading, evaluating, certifying,
+        proving) runs under the wall-clock guard ``audit_seconds``, generous
+        by default (strict for untrusted input, see docs/security.md), and
+        each diagnosis under ``diagnosis_seconds``.
     progress : callable or bool, optional
-        Called as ``progress(done, total)`` after each claim.
+        Called as ``progress(done, total)`` after each evidence point and each claim.
 
     Returns
     -------
@@ -91,6 +95,9 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
     """
     seconds: dict[str, float] = {}
     timed = _stopwatch(seconds)
+    # one wall-clock guard for every stage: the work itself is bounded in work units
+    limits = dataclasses.replace(limits, symbolic_seconds=limits.audit_seconds,
+                                 evaluate_seconds=limits.audit_seconds)
     start = time.perf_counter()
     with timed("build"):
         if not isinstance(spec, AuditSpec):
@@ -113,7 +120,10 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
         pairs = backward_pairs(model)
         add_backward_outputs(outputs, model, pairs)
         adjoints = [key for key in outputs.slots if key.startswith(("exact:", "bexact:"))]
-        balls = BallValues(engine, outputs, adjoint_keys=adjoints)
+        nodes = check_graph_size(chain, outputs, limits)
+        bar = Progress(progress, settings.points + len(spec.claims), "audit")
+        balls = BallValues(engine, outputs, adjoint_keys=adjoints,
+                           on_point=lambda: bar() if bar.done < settings.points else None)
         guard = SwitchingGuard(model, ModelGraph(chain, chain, {}, {}), inputs, settings)
     with timed("evaluate"), evaluation_limits(limits, "evaluating the claims and the exact gradient"):
         # drawn data (one-hot labels, random data) take new values at every evidence point
@@ -125,16 +135,27 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
     backward = check_backward(model, pairs, values)
     with timed("finite differences"):
         differences = finite_differences(model, engine, values.points[0], settings, limits)
-    evidence = Evidence(model, inputs, values, balls, draws, differences, settings, limits)
+    evidence = Evidence(model, inputs, values, balls, draws, differences, settings, limits, nodes)
     with timed("verdicts"):
         claims = []
-        bar = Progress(progress, len(spec.claims), "audit")
+        while bar.done < settings.points:  # points taken from a cache still count
+            bar()
         for p in spec.claims:
             claims.append(judge_claim(p, evidence))
             bar()
         bar.close()
     seconds["total"] = time.perf_counter() - start
     return AuditResult(spec.source, claims, backward, settings, seconds)
+
+
+def check_graph_size(chain, outputs: Outputs, limits: Limits) -> int:
+    """Distinct scalar nodes of the model and its outputs; above ``Limits.max_graph_nodes`` a refusal."""
+    nodes = graph_nodes([e for _, e in chain] + outputs.exprs)
+    if nodes > limits.max_graph_nodes:
+        raise LimitExceeded(f"the model has {nodes} scalar nodes (forward pass and claims), above the "
+                            f"limit of {limits.max_graph_nodes} (Limits.max_graph_nodes); smaller [shapes] "
+                            "audit the same formulas")
+    return nodes
 
 
 def audit_settings(settings: AuditSettings, limits: Limits, **overrides) -> AuditSettings:

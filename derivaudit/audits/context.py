@@ -32,6 +32,8 @@ class Evidence:
     differences: dict[str, FiniteDifferences]
     settings: AuditSettings
     limits: Limits
+    #: distinct scalar nodes of the model and its outputs (the work unit of the proof budget)
+    nodes: int = 0
     _graph: ModelGraph | None = field(default=None, repr=False)
 
     @property

@@ -16,9 +16,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from flint import arb
 
 from derivaudit.core.guards import time_budget
-from derivaudit.errors import LimitExceeded
+from derivaudit.core.balls import digits_to_bits
+from derivaudit.errors import DerivauditError, LimitExceeded
 from derivaudit.lang.arrays import entries, shape_of
 from derivaudit.limits import Limits
 from derivaudit.verdicts import relative_difference
@@ -65,7 +67,8 @@ def judge_claim(p: str, evidence: Evidence) -> ClaimResult:
     if certificate.unresolved:
         return _result(p, evidence, "undecided", [], diagnosis, layout, proved=proved,
                        reason=_undecided_reason(p, certificate, shape, settings, evidence.limits))
-    return _result(p, evidence, "numerical", [], diagnosis, layout, proved=proved)
+    return _result(p, evidence, "numerical", [], diagnosis + ([certificate.proof_note] if certificate.proof_note else []),
+                   layout, proved=proved)
 
 
 def _certificate_and_proof(p: str, evidence: Evidence, claim_shape, layout: str) -> tuple[Certificate, int]:
@@ -83,7 +86,12 @@ def _certificate_and_proof(p: str, evidence: Evidence, claim_shape, layout: str)
         return Certificate(unresolved=set(range(len(claim_entries))), digits=settings.dps,
                            note=f"{exc}; a larger Limits.evaluate_seconds would decide it"), 0
     proved = 0
-    if layout == "same" and not certificate.witnesses:  # a witness already decides: no proof needed
+    # the symbolic proof while the model fits its work budget; past it the certified numerical verdict
+    fits = evidence.nodes <= limits.max_proof_nodes
+    if layout == "same" and not certificate.witnesses and not fits:
+        certificate.proof_note = (f"no symbolic proof tried: the model has {evidence.nodes} scalar nodes, "
+                                  f"above Limits.max_proof_nodes = {limits.max_proof_nodes}")
+    if layout == "same" and not certificate.witnesses and fits:  # a witness already decides: no proof
         proved = proved_entries(claim_entries, entries(evidence.graph.gradient[p]), model, evidence.graph,
                                 evidence.draw(0), limits)
         if proved < len(claim_entries):
@@ -132,7 +140,28 @@ def _result(p: str, evidence: Evidence, status: str, wrong: list, diagnosis: lis
         grade=word, order=converging.order, fd_order=converging.fd_order, steps=list(settings.steps),
         rel_by_step=[float(r) for r in converging.rel_by_step], proved_entries=proved,
         entries=math.prod(shape) if shape else 1, entry_abs_difference=converging.entry_abs_difference,
-        reason=reason, evidence_notes=notes)
+        reason=reason, evidence_notes=notes,
+        rel_difference_certified=_certified_relative(p, evidence, claim_shape, layout))
+
+
+def _certified_relative(p: str, evidence: Evidence, claim_shape, layout: str | None) -> tuple[float, float]:
+    """``‖claim − exact‖ / (‖claim‖ + ‖exact‖)`` at the first point as an enclosing interval, from balls."""
+    if layout is None:
+        return math.nan, math.nan
+    bits = digits_to_bits(evidence.settings.dps) + 32
+    try:
+        exact = evidence.balls.group(0, bits, f"exact:{p}")
+        claim = in_parameter_layout(evidence.balls.group(0, bits, f"claim:{p}"), claim_shape, layout)
+    except (DerivauditError, ArithmeticError, ValueError):
+        return math.nan, math.nan
+    squares = sum(((c - e) * (c - e) for c, e in zip(claim, exact)), arb(0))
+    den = sum((c * c for c in claim), arb(0)).sqrt() + sum((e * e for e in exact), arb(0)).sqrt()
+    if not (squares.is_finite() and den.is_finite()) or den.contains(0):
+        return math.nan, math.nan
+    # a ball of squares touching 0 has no square root as a ball: bound it from its endpoints
+    high = arb(squares.upper()).sqrt() / den
+    low = arb(max(squares.lower(), arb(0))).sqrt() / den
+    return max(float(low.lower()), 0.0), float(high.upper())
 
 
 def _numeric_evidence(p: str, evidence: Evidence, claim_shape, layout: str | None):

@@ -100,6 +100,16 @@ class ClaimResult:
     reason: str = ""
     #: what the numeric evidence could not give (a float64 check that overflows, ...)
     evidence_notes: list[str] = field(default_factory=list)
+    #: certified ``‖claim − exact‖ / (‖claim‖ + ‖exact‖)`` at the first point (parameter layout), from
+    #: balls: ``(low, high)`` encloses it (``low`` is 0 when the ball touches 0; NaN: not comparable)
+    rel_difference_certified: tuple[float, float] = (math.nan, math.nan)
+
+    def certified_rel_text(self) -> str:
+        """The certified relative difference as shown: its value, or ``≤ bound`` when it may be 0."""
+        low, high = self.rel_difference_certified
+        if not math.isfinite(high):
+            return "-"
+        return f"{(low + high) / 2:.1e}" if low > 0 else f"≤{high:.0e}"
 
     @property
     def correct(self) -> bool:
@@ -147,6 +157,7 @@ class AuditResult:
         return pd.DataFrame([{
             "parameter": c.parameter, "shape": "x".join(map(str, c.shape)) or "scalar",
             "verdict": c.verdict, "rel_difference": c.rel_difference,
+            "rel_difference_certified": c.rel_difference_certified[1],
             "rel_difference_float64": c.rel_difference_float64, "grade": c.grade,
             "order": c.order, "wrong_entries": c.wrong_description,
         } for c in self.claims])
@@ -156,10 +167,12 @@ class AuditResult:
         (for a correct claim, what its numeric evidence cannot show)."""
         rows = []
         for c in self.claims:
-            rel = f"{c.rel_difference_float64:.1e}" if math.isfinite(c.rel_difference_float64) else "-"
-            rows.append([c.parameter, "x".join(map(str, c.shape)) or "1", str(c.verdict), rel, c.grade,
-                         order_text(c), c.wrong_description or "-"])
-        head = ["param", "shape", "verdict", "rel.diff", "check", "order", "wrong entries"]
+            rel64 = f"{c.rel_difference_float64:.1e}" if math.isfinite(c.rel_difference_float64) else "-"
+            rows.append([c.parameter, "x".join(map(str, c.shape)) or "1", str(c.verdict), c.certified_rel_text(),
+                         f"{rel64} {c.grade}", order_text(c), c.wrong_description or "-"])
+        # rel.diff: certified, claim against the exact gradient; float64 check: what a float64
+        # centered-difference check would say (its relative difference and band)
+        head = ["param", "shape", "verdict", "rel.diff", "float64 check", "order", "wrong entries"]
         widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
         lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()
                  for r in [head] + rows]

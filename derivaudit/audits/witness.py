@@ -82,7 +82,7 @@ class BallValues(ExactPointFunction):
     from the most precise evaluation of that point already made.
     """
 
-    def __init__(self, engine, outputs: Outputs, points=(), adjoint_keys=()):
+    def __init__(self, engine, outputs: Outputs, points=(), adjoint_keys=(), on_point=None):
         self.engine = engine
         self.inputs = tuple(engine.inputs)
         self.outputs = outputs
@@ -90,6 +90,7 @@ class BallValues(ExactPointFunction):
         self.adjoint_keys = frozenset(adjoint_keys)
         self._cache: dict[tuple, list] = {}
         self.unsupported: UnsupportedFunction | None = None
+        self._on_point = on_point  # progress: called after each new evaluation
 
     def at(self, k: int, bits: int) -> list:
         """All outputs at point ``k`` with at least ``bits`` bits of working precision."""
@@ -115,6 +116,8 @@ class BallValues(ExactPointFunction):
             self.unsupported = exc
             raise
         self._cache[(key, bits)] = values
+        if self._on_point is not None:
+            self._on_point()
         return values
 
     def values(self, point, wp: int) -> list:
@@ -157,6 +160,8 @@ class Certificate:
     digits: int = 0
     #: why certification stopped early ("" when it ran to the end)
     note: str = ""
+    #: why no symbolic proof was tried ("" when it was)
+    proof_note: str = ""
 
 
 def certify_claim(balls: BallValues, p: str, claim_shape, layout: str, dps: int, limits: Limits) -> Certificate:
