@@ -93,11 +93,24 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
     >>> str(audit({**spec, "claims": {"W": "2*W**2"}})["W"].verdict)
     'wrong'
     """
+    # one wall-clock guard for every stage: the work itself is bounded in work units
+    staged = dataclasses.replace(limits, symbolic_seconds=limits.audit_seconds,
+                                 evaluate_seconds=limits.audit_seconds)
+    try:
+        return _audit(spec, dps, seed, points, staged, progress)
+    except LimitExceeded as exc:  # a stage's guard is audit_seconds: say so
+        text = str(exc)
+        for name in ("symbolic_seconds", "evaluate_seconds"):
+            text = text.replace(f"Limits.{name}", "Limits.audit_seconds")
+        if text == str(exc):
+            raise
+        raise LimitExceeded(text) from None
+
+
+def _audit(spec, dps, seed, points, limits: Limits, progress: ProgressArg) -> AuditResult:
+    """:func:`audit` with every stage's guard in ``limits``."""
     seconds: dict[str, float] = {}
     timed = _stopwatch(seconds)
-    # one wall-clock guard for every stage: the work itself is bounded in work units
-    limits = dataclasses.replace(limits, symbolic_seconds=limits.audit_seconds,
-                                 evaluate_seconds=limits.audit_seconds)
     start = time.perf_counter()
     with timed("build"):
         if not isinstance(spec, AuditSpec):

@@ -240,7 +240,7 @@ def _explains(spec: AuditSpec, p: str, limits: Limits, point, inputs, replace: d
     try:
         exact = _what_if_values(engine, entries(mutated.param_symbols[p]), point, adjoints=True)
         claim = _what_if_values(engine, entries(mutated.claims[p]), point, adjoints=False)
-    except (ArithmeticError, ValueError, DerivauditError):
+    except (ArithmeticError, ValueError):  # DomainError too; a spent budget (LimitExceeded) goes on up
         return False
     return _agree(claim, exact) and all(mpmath.isfinite(v) for v in exact)
 

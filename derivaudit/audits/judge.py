@@ -84,7 +84,7 @@ def _certificate_and_proof(p: str, evidence: Evidence, claim_shape, layout: str)
             certificate = certify_claim(evidence.balls, p, claim_shape, layout, settings.dps, limits)
     except LimitExceeded as exc:
         return Certificate(unresolved=set(range(len(claim_entries))), digits=settings.dps,
-                           note=f"{exc}; a larger Limits.evaluate_seconds would decide it"), 0
+                           note=f"{str(exc).replace('evaluate_seconds', 'audit_seconds')}; a larger Limits.audit_seconds would decide it"), 0
     proved = 0
     # the symbolic proof while the model fits its work budget; past it the certified numerical verdict
     fits = evidence.nodes <= limits.max_proof_nodes
