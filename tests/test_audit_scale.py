@@ -104,3 +104,15 @@ def test_progress_counts_points_then_claims():
     seen = []
     da.audit(TANH, progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (4, 4) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_a_constant_factor_carried_into_the_claims_names_the_intermediate():
+    right = da.audit(TANH)
+    (dz,) = right.backward
+    assert dz.correct and dz.factor == 3 and "applied later" in dz.describe()
+    spec = {**TANH, "claims": {"W": "dZ @ X.T", "b": "sum(dZ, axis=1, keepdims=True) / 3"}}
+    result = da.audit(spec)
+    (dz,) = result.backward
+    assert not dz.correct and dz.carried_into == ("W",)
+    assert "never applied" in dz.describe() and "applied later" not in result.summary()
+    assert "first wrong step: dZ" in result.summary()

@@ -31,7 +31,7 @@ from derivaudit.errors import DerivauditError, LimitExceeded
 from derivaudit.lang.arrays import entries
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.progress import Progress, ProgressArg
-from derivaudit.audits.backward import add_backward_outputs, backward_pairs, check_backward
+from derivaudit.audits.backward import add_backward_outputs, backward_pairs, blame_factors, check_backward
 from derivaudit.core.reverse import ReverseGraph, graph_nodes
 from derivaudit.audits.evidence import finite_differences
 from derivaudit.audits.graph import ModelGraph, exact_gradient, forward_chain
@@ -157,6 +157,8 @@ def _audit(spec, dps, seed, points, limits: Limits, progress: ProgressArg) -> Au
             claims.append(judge_claim(p, evidence))
             bar()
         bar.close()
+    wrong = [c.parameter for c in claims if c.status == "different" and c.claim_shape == c.shape]
+    backward = blame_factors(backward, model, values, wrong)
     seconds["total"] = time.perf_counter() - start
     return AuditResult(spec.source, claims, backward, settings, seconds)
 

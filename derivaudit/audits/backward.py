@@ -17,7 +17,7 @@ from derivaudit.audits.points import Outputs, PointValues
 from derivaudit.audits.results import BackwardCheck, describe_entries
 from derivaudit.audits.spec import Model
 
-__all__ = ["backward_pairs", "add_backward_outputs", "check_backward", "constant_factor"]
+__all__ = ["backward_pairs", "add_backward_outputs", "check_backward", "constant_factor", "blame_factors"]
 
 
 def backward_pairs(model: Model) -> list[tuple[str, str]]:
@@ -79,3 +79,38 @@ def constant_factor(claim_vals, exact_vals) -> Fraction | None:
     if abs(mpmath.mpf(frac.numerator) / frac.denominator - k) > abs(k) * mpmath.mpf(10) ** -20:
         return None
     return frac
+
+
+def blame_factors(checks: list[BackwardCheck], model: Model, values: PointValues,
+                  wrong: list[str]) -> list[BackwardCheck]:
+    """Checks whose factor ``k`` reappears in the wrong claims built on them, marked the first wrong step.
+
+    ``dZ1 = 2·∂loss/∂Z1`` is a convention only if the ``1/2`` is applied
+    later; when the claims using ``dZ1`` (directly or through later backward
+    definitions) are exactly ``2×`` their gradients, it never was.
+    """
+    spec = model.spec
+    uses = {d.name: set(d.uses) for d in spec.backward}
+    out = []
+    for check in checks:
+        k = check.factor
+        if check.correct and k is not None and k > 0 and k != 1:
+            carried = tuple(p for p in wrong if _depends(spec.claims[p].uses, check.name, uses)
+                            and constant_factor(values.at(0, f"claim:{p}"), values.at(0, f"exact:{p}")) == k)
+            if carried:
+                check = BackwardCheck(check.name, check.of, False, check.wrong_entries, k, carried)
+        out.append(check)
+    return out
+
+
+def _depends(names, target: str, uses: dict) -> bool:
+    """Does a formula using ``names`` use ``target``, directly or through backward definitions?"""
+    seen, stack = set(), list(names)
+    while stack:
+        name = stack.pop()
+        if name == target:
+            return True
+        if name not in seen:
+            seen.add(name)
+            stack.extend(uses.get(name, ()))
+    return False

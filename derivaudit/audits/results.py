@@ -41,6 +41,9 @@ class BackwardCheck:
     wrong_entries: str
     #: the constant k when the intermediate is k·∂loss/∂F (dZ = A − Y for a loss divided by m)
     factor: Fraction | None = None
+    #: the claims built on it that are off by the same factor k (then the 1/k is never applied:
+    #: this intermediate is the first wrong step)
+    carried_into: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """``dZ = ∂loss/∂Z``, ``dZ2 = 8·∂loss/∂Z2: the 1/8 is applied later``, ``dZ WRONG (...)``.
@@ -51,6 +54,10 @@ class BackwardCheck:
         k = self.factor
         if k is not None and k < 0:
             return f"{self.name} = {_signed(k)}·∂loss/∂{self.of}: opposite sign"
+        if self.carried_into:
+            return (f"{self.name} = {k}·∂loss/∂{self.of}, and {', '.join(self.carried_into)} built on it "
+                    f"{'is' if len(self.carried_into) == 1 else 'are'} off by the same factor: the {1 / k} "
+                    "is never applied")
         if not self.correct:
             return f"{self.name} WRONG ({self.wrong_entries})"
         if k is not None and k != 1:
