@@ -116,3 +116,36 @@ def test_a_constant_factor_carried_into_the_claims_names_the_intermediate():
     assert not dz.correct and dz.carried_into == ("W",)
     assert "never applied" in dz.describe() and "applied later" not in result.summary()
     assert "first wrong step: dZ" in result.summary()
+
+
+def _small_network(plant: bool):
+    import numpy as np
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((4, 6))
+    Y = np.eye(3)[:, rng.integers(0, 3, 6)]
+
+    def f(W1, W2):
+        E = np.exp(W2 @ np.tanh(W1 @ X))
+        return -np.sum(Y * np.log(E / E.sum(axis=0, keepdims=True))) / 6
+
+    def grad(W1, W2):
+        A1 = np.tanh(W1 @ X)
+        E = np.exp(W2 @ A1)
+        dZ2 = (E / E.sum(axis=0, keepdims=True) - Y) / 6
+        dW1 = (W2.T @ dZ2) * (1 - A1 ** 2) @ X.T
+        if plant:
+            dW1 = dW1.copy()
+            dW1[2, 1] *= 1 + 1e-12  # far below float64 checks' resolution, certain at 50 digits
+        return dW1, dZ2 @ A1.T
+
+    return f, grad, (rng.standard_normal((5, 4)) * 0.3, rng.standard_normal((3, 5)) * 0.3)
+
+
+def test_directions_on_balls_name_a_planted_wrong_entry():
+    f, grad, theta = _small_network(plant=True)
+    result = da.check_gradient(f, grad, theta, mode="directions", precision="mp")
+    assert not result.ok and result.precision == "mp"
+    assert "1 of 20 entries wrong" in result.summary() and "(2, 1)" in result.summary()
+    f, grad, theta = _small_network(plant=False)
+    right = da.check_gradient(f, grad, theta, mode="directions", precision="mp")
+    assert right.ok and right.relative_difference < 1e-40
