@@ -84,22 +84,29 @@ def _certificate_and_proof(p: str, evidence: Evidence, claim_shape, layout: str)
             certificate = certify_claim(evidence.balls, p, claim_shape, layout, settings.dps, limits)
     except LimitExceeded as exc:
         return Certificate(unresolved=set(range(len(claim_entries))), digits=settings.dps,
-                           note=f"{str(exc).replace('evaluate_seconds', 'audit_seconds')}; a larger Limits.audit_seconds would decide it"), 0
+                           note=f"{str(exc).replace('evaluate_seconds', 'audit_seconds')}; a larger "
+                                "Limits.audit_seconds would decide it"), 0
     proved = 0
+    if layout != "same" or certificate.witnesses:  # a witness already decides: no proof needed
+        return certificate, proved
     # the symbolic proof while the model fits its work budget; past it the certified numerical verdict
-    fits = evidence.nodes <= limits.max_proof_nodes
-    if layout == "same" and not certificate.witnesses and not fits:
+    if evidence.nodes > limits.max_proof_nodes:
         certificate.proof_note = (f"no symbolic proof tried: the model has {evidence.nodes} scalar nodes, "
                                   f"above Limits.max_proof_nodes = {limits.max_proof_nodes}")
-    if layout == "same" and not certificate.witnesses and fits:  # a witness already decides: no proof
-        proved = proved_entries(claim_entries, entries(evidence.graph.gradient[p]), model, evidence.graph,
-                                evidence.draw(0), limits)
-        if proved < len(claim_entries):
-            try:
-                with time_budget(limits.evaluate_seconds, f"searching a witness for {p}", "evaluate_seconds"):
-                    search_witnesses(evidence.balls, p, claim_shape, layout, settings.dps, limits, certificate)
-            except LimitExceeded:
-                pass  # the values were certified; only the search at higher precision was cut short
+    else:
+        try:
+            graph = evidence.graph
+        except LimitExceeded as exc:
+            certificate.proof_note = f"no symbolic proof: {exc}"
+        else:
+            proved = proved_entries(claim_entries, entries(graph.gradient[p]), model, graph, evidence.draw(0),
+                                    limits)
+    if proved < len(claim_entries):
+        try:
+            with time_budget(limits.evaluate_seconds, f"searching a witness for {p}", "evaluate_seconds"):
+                search_witnesses(evidence.balls, p, claim_shape, layout, settings.dps, limits, certificate)
+        except LimitExceeded:
+            pass  # the values were certified; only the search at higher precision was cut short
     return certificate, proved
 
 
