@@ -55,7 +55,7 @@ class Limits:
     max_graph_nodes: int = 2_000_000
     #: largest forward graph (distinct nodes) given to the symbolic proof; a larger model's claims get
     #: the certified numerical verdict, which states its points and digits
-    max_proof_nodes: int = 20_000
+    max_proof_nodes: int = 5_000
     #: seconds a whole check (every component of a gradient claim) may take; components
     #: not decided by then are "undecided"
     check_seconds: float = 60.0
