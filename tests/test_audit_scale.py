@@ -110,10 +110,13 @@ def test_a_constant_factor_carried_into_the_claims_names_the_intermediate():
     right = da.audit(TANH)
     (dz,) = right.backward
     assert dz.correct and dz.factor == 3 and "applied later" in dz.describe()
-    spec = {**TANH, "claims": {"W": "dZ @ X.T", "b": "sum(dZ, axis=1, keepdims=True) / 3"}}
-    result = da.audit(spec)
+    # the 1/3 applied in b's claim and forgotten in W's: W's claim is the mistake, dZ a convention
+    one = da.audit({**TANH, "claims": {"W": "dZ @ X.T", "b": "sum(dZ, axis=1, keepdims=True) / 3"}})
+    assert one.backward[0].correct and one["W"].verdict == Verdict.WRONG
+    # forgotten in every claim built on dZ: dZ is where the factor went wrong
+    result = da.audit({**TANH, "claims": {"W": "dZ @ X.T", "b": "sum(dZ, axis=1, keepdims=True)"}})
     (dz,) = result.backward
-    assert not dz.correct and dz.carried_into == ("W",)
+    assert not dz.correct and dz.carried_into == ("W", "b")
     assert "never applied" in dz.describe() and "applied later" not in result.summary()
     assert "first wrong step: dZ" in result.summary()
 

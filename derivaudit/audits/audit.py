@@ -39,7 +39,7 @@ from derivaudit.audits.context import Evidence
 from derivaudit.audits.judge import judge_claim
 from derivaudit.audits.points import Outputs, defined_points
 from derivaudit.audits.results import AuditResult, BackwardCheck, ClaimResult
-from derivaudit.audits.spec import AuditSettings, AuditSpec, build, draw_data, load_spec
+from derivaudit.audits.spec import AuditSettings, AuditSpec, build, claim_layout, draw_data, load_spec
 from derivaudit.audits.switching import SwitchingGuard
 from derivaudit.audits.witness import BallValues
 
@@ -157,8 +157,9 @@ def _audit(spec, dps, seed, points, limits: Limits, progress: ProgressArg) -> Au
             claims.append(judge_claim(p, evidence))
             bar()
         bar.close()
-    wrong = [c.parameter for c in claims if c.status == "different" and c.claim_shape == c.shape]
-    backward = blame_factors(backward, model, values, wrong)
+    layouts = {p: claim_layout(c.claim_shape, c.shape) for p, c in zip(spec.claims, claims)}
+    backward = blame_factors(backward, model, values,
+                             {p: lay for p, lay in layouts.items() if lay in ("same", "transposed")})
     seconds["total"] = time.perf_counter() - start
     return AuditResult(spec.source, claims, backward, settings, seconds)
 

@@ -13,7 +13,7 @@ from fractions import Fraction
 import mpmath
 
 from derivaudit.lang.arrays import entries, shape_of
-from derivaudit.audits.points import Outputs, PointValues
+from derivaudit.audits.points import Outputs, PointValues, in_parameter_layout
 from derivaudit.audits.results import BackwardCheck, describe_entries
 from derivaudit.audits.spec import Model
 
@@ -82,12 +82,15 @@ def constant_factor(claim_vals, exact_vals) -> Fraction | None:
 
 
 def blame_factors(checks: list[BackwardCheck], model: Model, values: PointValues,
-                  wrong: list[str]) -> list[BackwardCheck]:
-    """Checks whose factor ``k`` reappears in the wrong claims built on them, marked the first wrong step.
+                  layouts: dict[str, str]) -> list[BackwardCheck]:
+    """Checks whose factor ``k`` reappears in every claim built on them, marked the first wrong step.
 
     ``dZ1 = 2·∂loss/∂Z1`` is a convention only if the ``1/2`` is applied
-    later; when the claims using ``dZ1`` (directly or through later backward
-    definitions) are exactly ``2×`` their gradients, it never was.
+    later; when every claim using ``dZ1`` (directly or through later backward
+    definitions) is exactly ``2×`` its gradient, it never was.  One claim
+    built on it that is right (the ``1/2`` applied there) keeps it a
+    convention: the claims off by ``k`` forgot the factor themselves.
+    ``layouts`` gives each comparable claim's layout (same or transposed).
     """
     spec = model.spec
     uses = {d.name: set(d.uses) for d in spec.backward}
@@ -95,12 +98,16 @@ def blame_factors(checks: list[BackwardCheck], model: Model, values: PointValues
     for check in checks:
         k = check.factor
         if check.correct and k is not None and k > 0 and k != 1:
-            carried = tuple(p for p in wrong if _depends(spec.claims[p].uses, check.name, uses)
-                            and constant_factor(values.at(0, f"claim:{p}"), values.at(0, f"exact:{p}")) == k)
-            if carried:
-                check = BackwardCheck(check.name, check.of, False, check.wrong_entries, k, carried)
+            built = [p for p in spec.claims if _depends(spec.claims[p].uses, check.name, uses)]
+            if built and all(p in layouts and _claim_factor(p, model, values, layouts[p]) == k for p in built):
+                check = BackwardCheck(check.name, check.of, False, check.wrong_entries, k, tuple(built))
         out.append(check)
     return out
+
+
+def _claim_factor(p: str, model: Model, values: PointValues, layout: str) -> Fraction | None:
+    claim = in_parameter_layout(values.at(0, f"claim:{p}"), shape_of(model.claims[p]), layout)
+    return constant_factor(claim, values.at(0, f"exact:{p}"))
 
 
 def _depends(names, target: str, uses: dict) -> bool:
