@@ -106,8 +106,16 @@ def diagnose_wrong(p: str, wrong: list, witness_point: int, layout: str,
         found, skipped = run_diagnosis(name, diagnosis, limits)
         notes += found + ([skipped] if skipped else [])
 
+    graph = None  # the symbolic gradient, for this display only: built under the audit's guard, not
+    if evidence.nodes <= limits.max_proof_nodes:  # the diagnosis's, and only where a proof would be tried
+        try:
+            graph = evidence.graph
+        except LimitExceeded:
+            pass
+
     def difference():
-        graph = evidence.graph  # the symbolic gradient, built only for this display (under its budget)
+        if graph is None:
+            return []
         claim_entry = in_parameter_layout(entries(model.claims[p]), claim_shape, layout)[flat]
         exact_entry = expand_adjoints(entries(graph.gradient[p])[flat], graph)
         difference = (claim_entry - exact_entry).xreplace(evidence.draw(witness_point))
