@@ -101,8 +101,8 @@ def main() -> None:
         print(f"| {name} | {n} | {nodes} | {wall:.2f} | {cpu:.2f} | {cpu / first:.2f} | {ratio:.1f} | {verdicts} |",
               flush=True)
     if args.numpy:
-        numpy_examples()
         network_directions()
+        numpy_examples()
 
 
 def point_cost(spec: dict) -> tuple[int, float]:
@@ -116,7 +116,9 @@ def point_cost(spec: dict) -> tuple[int, float]:
     from derivaudit.core.reverse import ReverseGraph, graph_nodes
     from derivaudit.lang.arrays import entries
 
-    loaded = load_spec(spec)
+    from derivaudit.limits import Limits
+
+    loaded = load_spec(spec, limits=Limits(symbolic_seconds=Limits().audit_seconds))  # as the audit loads it
     model = loaded.models["symbolic draws"]
     chain, inputs = forward_chain(model), model.symbols()
     engine = ReverseGraph(chain, inputs, model.values["loss"])
