@@ -139,7 +139,7 @@ def _unit(reference, dps):
 def audit_case(case: Case, dps: int) -> tuple[int, int, list[str]]:
     """(numbers compared, numbers wrong, descriptions of the wrong ones)."""
     table = da.study(case.formula, wrt=list(case.wrt) if isinstance(case.wrt, tuple) else case.wrt,
-                     at=case.at, eps=case.eps, schemes=list(case.schemes), order=case.order, dps=dps)
+                     at=case.at, eps=case.eps, schemes=list(case.schemes), order=case.order, dps=dps).table
     expr = da.parse_formula(case.formula)
     variables = tuple(sorted(expr.free_symbols, key=lambda s: s.name))
     point = {v: _exact(case.at[v.name]) for v in variables}

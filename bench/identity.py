@@ -10,7 +10,7 @@ Tables: the bench suite's 23 formulas x its 4 schemes, in mp mode at 30 and
 1e-60, and in float64 mode over the full and quick ranges (184 tables).
 mpmath numbers are compared by their raw ``(sign, mantissa, exponent,
 bitcount)``, floats by their bit pattern (``float.hex``), and the column
-names, dtypes and ``attrs`` as text.
+names, dtypes and the metadata as text (in the layout of the former ``attrs``).
 """
 
 from __future__ import annotations
@@ -53,10 +53,21 @@ def record() -> dict[str, list]:
                 table = da.study(case.expr, wrt=case.var, at=case.at, eps=steps, schemes=bench.SCHEMES,
                                  dps=dps, precision=precision)
                 tables[f"{spec} | {case.label} | {precision} | {dps}"] = [
-                    list(table.columns), [str(d) for d in table.dtypes],
-                    [[_exact(v) for v in row] for row in table.itertuples(index=False)],
-                    repr(table.attrs)]
+                    list(table.table.columns), [str(d) for d in table.table.dtypes],
+                    [[_exact(v) for v in row] for row in table.table.itertuples(index=False)],
+                    _attrs_text(table)]
     return tables
+
+
+def _attrs_text(result) -> str:
+    """The study's metadata as the repr of the ``attrs`` dict studies carried before StudyResult
+    (same keys, same order), so records written before and after compare."""
+    attrs = {k: getattr(result, k) for k in ("formula", "wrt", "point", "derivative", "exact_derivative",
+                                              "precision", "dps", "formula_typed", "point_typed")}
+    for key in ("error_model", "not_differentiable", "order_notes", "stencils"):
+        if getattr(result, key):
+            attrs[key] = getattr(result, key)
+    return repr(attrs)
 
 
 def _changed_cells(before: dict, after: dict, keys) -> dict[str, int]:

@@ -8,9 +8,9 @@ used, so ``import derivaudit`` (and ``derivaudit --version``) stays cheap:
 sympy, pandas and matplotlib load only when a function that needs them runs.
 
 >>> import derivaudit as da
->>> table = da.study("theta**3", wrt="theta", at={"theta": 1}, eps=["1e-2"],
+>>> result = da.study("theta**3", wrt="theta", at={"theta": 1}, eps=["1e-2"],
 ...                  schemes=["forward", "centered"], dps=30)
->>> [str(v) for v in table["approx"]]
+>>> [str(v) for v in result.table["approx"]]
 ['3.0301', '3.0001']
 """
 
@@ -20,7 +20,8 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it (relative to this package)
 _EXPORTS = {
-    "study": "studies.sweep", "fitted_orders": "studies.orders", "best_steps": "studies.orders",
+    "study": "studies.sweep", "StudyResult": "studies.result", "SweepResult": "studies.result",
+    "Result": "results", "ExitCode": "verdicts", "fitted_orders": "studies.orders", "best_steps": "studies.orders",
     "predicted_best_steps": "studies.orders", "study_many": "studies.parallel",
     "StudyTask": "studies.parallel", "stencil": "core.stencils", "Stencil": "core.stencils",
     "custom_stencil": "core.custom_stencils",
@@ -28,6 +29,7 @@ _EXPORTS = {
     "audit": "audits.audit", "AuditResult": "audits.results", "load_spec": "audits.spec",
     "check_gradient": "gradcheck.gradient", "GradientCheckResult": "gradcheck.results",
     "check_layer": "gradcheck.layers", "check_jacobian": "gradcheck.jacobian",
+    "check_hessian": "gradcheck.hessian", "check_hvp": "gradcheck.hessian",
     "write_csv": "reports.files", "write_html": "reports.files",
     "parse_formula": "lang.parse", "format_formula": "lang.printer",
     "DerivauditError": "errors", "LimitExceeded": "errors", "Limits": "limits",

@@ -185,58 +185,20 @@ def _add_study(sub) -> None:
 
 def _run_study(args) -> int:
     from derivaudit.core.custom_stencils import schemes_from_text
-    from derivaudit.reports.text import table_as_text
     from derivaudit.studies.inputs import DEFAULT_STEPS
-    from derivaudit.studies.orders import distinguishing_digits, fitted_orders, predicted_best_steps
-    from derivaudit.studies.stencil_verdicts import study_exit_code
     from derivaudit.studies.sweep import study
 
     wrt = _split_list(args.wrt) if args.wrt and "," in args.wrt else args.wrt  # x,y: a mixed partial
     schemes = schemes_from_text(args.schemes, args.stencil, args.order)
-    table = study(args.formula, wrt=wrt, at=parse_assignments(args.at), eps=args.eps or DEFAULT_STEPS,
-                  schemes=schemes, order=args.order, dps=args.dps,
-                  precision="float64" if args.float64 else "mp",
-                  progress=terminal_progress(args.quiet), claimed_order=args.claim_order)
-    _write_reports(table, args)
+    result = study(args.formula, wrt=wrt, at=parse_assignments(args.at), eps=args.eps or DEFAULT_STEPS,
+                   schemes=schemes, order=args.order, dps=args.dps,
+                   precision="float64" if args.float64 else "mp",
+                   progress=terminal_progress(args.quiet), claimed_order=args.claim_order)
+    _write_reports(result, args)
     if not args.quiet:
-        meta = table.attrs
-        point = ", ".join(f"{k}={v}" for k, v in meta["point"].items())
-        mode = "float64" if args.float64 else f"{meta['dps']} significant digits"
-        order = "" if meta["derivative"] == 1 else f"^{meta['derivative']}"
-        print(f"f = {meta.get('formula_typed', meta['formula'])}")  # as typed
-        if "," in meta["wrt"]:
-            print(f"∂{order}f/{''.join('∂' + v for v in meta['wrt'].split(','))} = {meta['exact_derivative']}")
-        else:
-            print(f"d{order}f/d{meta['wrt']}{order} = {meta['exact_derivative']}")
-        print(f"at {point}; {mode}")
-        if "not_differentiable" in meta:
-            print(meta["not_differentiable"]["message"])
-        print()
-        # never more digits than the study certified, enough to tell approx from exact
-        print(table_as_text(table, digits=distinguishing_digits(table, args.digits)))
-        if table["eps"].nunique() > 1:
-            print()
-            fitted = fitted_orders(table)
-            print(fitted[["scheme", "fitted_order", "theoretical_order", "steps_used"]].to_string(
-                index=False, float_format=lambda v: f"{v:.4f}"))
-            for row in fitted.itertuples():
-                print(f"{row.scheme}: {row.note}" if row.note else
-                      f"{row.scheme}: fitted over {row.fit_steps} (observed orders agree to 0.05)")
-        if args.float64:
-            print("\nbest step: measured, and predicted by the float64 error model "
-                  "(truncation + roundoff)")
-            print(predicted_best_steps(table).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-        _print_stencil_verdicts([table])
+        print(result.summary(digits=args.digits))
         _print_written(args)
-    return int(study_exit_code(table))
-
-
-def _print_stencil_verdicts(tables) -> None:
-    """Each user stencil's verdict (and a claimed order's), after the tables."""
-    for i, table in enumerate(tables):
-        for verdict in (table.attrs.get("stencils") or {}).values():
-            lines = verdict.lines()
-            print("\n" + (f"study {i + 1}, " if len(tables) > 1 else "") + "\n".join(lines))
+    return int(result.exit_code)
 
 
 def _add_check(sub) -> None:
@@ -251,9 +213,11 @@ def _add_check(sub) -> None:
     target.add_argument("--wrt", help="variable of the derivative (optional with one variable)")
     target.add_argument("--grad", metavar="VARS",
                         help="audit a gradient: comma-separated variables, e.g. --grad x,y")
+    target.add_argument("--hessian", metavar="VARS",
+                        help='audit a Hessian in these variables, e.g. --hessian x,y --claim "2*y, 2*x; 2*x, 0"')
     p.add_argument("--claim", required=True, metavar="TEXT",
                    help='the hand-derived derivative; for a gradient one component per variable, '
-                        'separated by commas: "2*x*y, x**2"')
+                        'separated by commas: "2*x*y, x**2"; for a Hessian rows separated by ";"')
     p.add_argument("--order", type=int, default=1, help="derivative order (default 1)")
     p.add_argument("--at", nargs="+", default=[], metavar="NAME=VALUE",
                    help="a point to examine (evidence table there; kinks detected)")
@@ -267,13 +231,12 @@ def _add_check(sub) -> None:
 
 def _run_check(args) -> int:
     from derivaudit.checks.check import check
-    from derivaudit.reports.check_text import format_result
 
     result = check(args.formula, wrt=args.wrt, claim=args.claim, order=args.order, grad=args.grad,
-                   at=parse_assignments(args.at) or None, dps=args.dps)
+                   hessian=args.hessian, at=parse_assignments(args.at) or None, dps=args.dps)
     _write_reports(result, args)
     if not args.quiet:
-        print(format_result(result, digits=args.digits))
+        print(result.summary(digits=args.digits))
         _print_written(args)
     return int(result.exit_code)
 
@@ -288,30 +251,26 @@ def _add_sweep(sub) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on this Dask scheduler instead, e.g. tcp://host:8786 "
                         "(needs pip install 'derivaudit[dask]')")
-    p.add_argument("--csv", metavar="FILE", help="write every study's table as one long CSV")
+    _add_reports(p, "every study's table as one long table (a folder path: sweep + summary)")
     _add_common(p)
     p.set_defaults(run=_run_sweep)
 
 
 def _run_sweep(args) -> int:
-    from derivaudit.studies.parallel import combine, load_sweep, study_many, sweep_summary
-    from derivaudit.reports.csv import csv_frame
-    from derivaudit.reports.files import atomic_write_text
-    from derivaudit.studies.stencil_verdicts import study_exit_code
+    from derivaudit.studies.parallel import load_sweep, study_many
+    from derivaudit.studies.result import SweepResult
 
     if args.workers is not None and args.scheduler:
         raise DerivauditError("give --workers or --scheduler, not both")
     tasks = load_sweep(args.file)
-    tables = study_many(tasks, workers=args.workers, client=args.scheduler,
-                        progress=terminal_progress(args.quiet))
-    if args.csv:
-        atomic_write_text(args.csv, csv_frame(combine(tables)).to_csv(index=False))
+    studies = study_many(tasks, workers=args.workers, client=args.scheduler,
+                         progress=terminal_progress(args.quiet))
+    result = SweepResult(tuple(studies), source=str(args.file))
+    _write_reports(result, args)
     if not args.quiet:
-        print(sweep_summary(tables).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-        _print_stencil_verdicts(tables)
-        if args.csv:
-            print(f"\nwrote {args.csv}")
-    return int(study_exit_code(tables))
+        print(result.summary())
+        _print_written(args)
+    return int(result.exit_code)
 
 
 def _add_audit(sub) -> None:

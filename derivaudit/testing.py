@@ -1,15 +1,17 @@
-"""Test helpers: gradient and layer assertions for pytest (or any test runner).
+"""Test helpers: gradient, layer and Hessian assertions for pytest (or any test runner).
 
-    from derivaudit.testing import assert_gradient, assert_layer
+    from derivaudit.testing import assert_gradient, assert_hessian, assert_layer
 
     def test_backward_pass():
         assert_gradient(loss, loss_grad, theta)
         assert_layer(conv_forward, conv_backward, x, w, b, conv_param, precision="mp")
+        assert_hessian(loss, loss_hessian, theta, grad=loss_grad)
 
 fail with an :class:`AssertionError` whose message names the worst entries
 (index, analytic and numeric values; ``(name, index)`` for several inputs),
 the relative difference and a suggested cause, as computed by
-:func:`derivaudit.check_gradient` and :func:`derivaudit.check_layer`.
+:func:`derivaudit.check_gradient`, :func:`derivaudit.check_layer` and
+:func:`derivaudit.check_hessian`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from collections.abc import Callable
 
 from derivaudit.errors import ShapeError
 from derivaudit.gradcheck.gradient import THRESHOLDS, GradientCheckResult, check_gradient
+from derivaudit.gradcheck.hessian import check_hessian
 from derivaudit.gradcheck.layers import check_layer
 
-__all__ = ["assert_gradient", "assert_layer"]
+__all__ = ["assert_gradient", "assert_layer", "assert_hessian"]
 
 
 def _judge(result: GradientCheckResult, threshold: float, show: int, what: str) -> GradientCheckResult:
@@ -66,3 +69,25 @@ def assert_layer(forward: Callable, backward: Callable, *inputs, threshold: floa
     except ShapeError as exc:
         raise AssertionError(f"layer check failed: {exc}") from None
     return _judge(result, threshold, show, "layer")
+
+
+def assert_hessian(f: Callable, hess: Callable, x, *, grad: Callable | None = None,
+                   threshold: float = THRESHOLDS[1], precision: str = "float64", dps: int = 50,
+                   show: int = 5) -> GradientCheckResult:
+    """Assert that ``hess(x)`` is the Hessian of the scalar ``f`` at ``x``.
+
+    :func:`derivaudit.check_hessian` (the reference from ``grad`` when given,
+    else second differences of ``f``); fails like :func:`assert_gradient`,
+    naming the wrong ``(i, j)`` entries, and when ``hess`` returns the wrong
+    shape.
+
+    >>> import numpy as np
+    >>> f = lambda x: x[0] ** 2 * x[1]
+    >>> assert_hessian(f, lambda x: np.array([[2 * x[1], 2 * x[0]], [2 * x[0], 0.0]]), np.array([1.0, 2.0])).wrong
+    ()
+    """
+    try:
+        result = check_hessian(f, hess, x, grad=grad, precision=precision, dps=dps)
+    except ShapeError as exc:
+        raise AssertionError(f"Hessian check failed: {exc}") from None
+    return _judge(result, threshold, show, "Hessian")

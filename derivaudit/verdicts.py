@@ -41,6 +41,9 @@ class Verdict(str, enum.Enum):
     UNDECIDED = "undecided"
     #: the point given as ``at`` is a kink: left and right derivatives differ (or diverge)
     NOT_DIFFERENTIABLE = "not differentiable at the point"
+    #: a study that claims nothing (no claimed order, no stencil of the user's): its table is
+    #: the evidence, there is no claim to judge (exit code 0)
+    MEASURED = "measured (no claim)"
 
     def __str__(self) -> str:
         return self.value

@@ -11,7 +11,7 @@ from derivaudit.reports.text import table_as_text
 
 table = da.study("theta**3", wrt="theta", at={"theta": 1}, eps="1e-1:1e-12:12",
                  schemes=["forward", "backward", "centered"], dps=50)
-print(table_as_text(table, digits=25))
+print(table_as_text(table.table, digits=25))
 print()
 print(da.fitted_orders(table)[["scheme", "fitted_order", "theoretical_order", "steps_used"]]
       .to_string(index=False))

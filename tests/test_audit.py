@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 import derivaudit as da
-from derivaudit.audits.results import describe_entries
+from derivaudit.audits.results import describe_entries, verdict_of
 from derivaudit.cli import main
+from derivaudit.verdicts import Verdict
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -37,7 +38,7 @@ def right():
 def test_right_claims_are_proved_with_second_order_evidence(right):
     assert right.ok
     for c in right.claims:
-        assert c.status == "proved" and c.verdict == "correct (proved)"
+        assert c.verdict == "correct (proved)"
         assert c.proved_entries == c.entries and not c.wrong_entries
         assert c.order == pytest.approx(2.0, abs=0.05)   # centered differences: error O(h²)
         assert c.fd_order == pytest.approx(2.0, abs=0.05)
@@ -49,7 +50,7 @@ def test_right_claims_are_proved_with_second_order_evidence(right):
 def test_missing_one_over_m_is_a_constant_factor():
     result = da.audit(layer(b="sum(dZ, axis=1, keepdims=True)"))
     b = result["b"]
-    assert not result.ok and b.verdict == "wrong" and b.status == "different"
+    assert not result.ok and b.verdict == "wrong" and b.verdict is Verdict.WRONG
     assert b.wrong_description == "all 2"
     assert "every entry is 3 × the gradient: a missing factor 1/3 (a missing 1/m?)" in b.diagnosis
     assert b.order == pytest.approx(0, abs=0.05) and b.grade == "bug"
@@ -132,7 +133,7 @@ def test_buggy_mlp_every_planted_bug_named(buggy):
 ])
 def test_correct_examples(name, statuses):
     result = da.audit(EXAMPLES / f"{name}.toml")
-    assert result.ok and [c.status for c in result.claims] == statuses
+    assert result.ok and [c.verdict for c in result.claims] == [verdict_of(s) for s in statuses]
     for c in result.claims:
         assert c.grade == "fine"
         assert math.isnan(c.order) or c.order == pytest.approx(2.0, abs=0.1)
@@ -163,7 +164,7 @@ def test_a_claim_undefined_at_the_points_is_wrong_and_hides_nothing():
             "claims": {"W": "log(-abs(W) - 1)", "V": "3*V**2"}, "audit": {"points": 1}}
     result = da.audit(spec)
     assert result["W"].verdict == "wrong" and result["W"].wrong_description == "all 2"
-    assert result["V"].status == "proved"
+    assert result["V"].verdict is Verdict.PROVED
     assert "claim nan" in result["W"].diagnosis[-1]
 
 

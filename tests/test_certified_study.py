@@ -14,7 +14,7 @@ from derivaudit.errors import DomainError
 
 
 def _row(table, scheme="centered", i=0):
-    return table[table.scheme == scheme].iloc[i]
+    return table.table[table.table.scheme == scheme].iloc[i]
 
 
 @pytest.mark.parametrize("formula, at, eps, true_error", [
@@ -49,20 +49,20 @@ def test_no_row_depends_on_the_other_schemes_of_the_study():
     alone = da.study("softplus(x)", at={"x": "-40"}, eps="0.1,1e-3", schemes=["centered"], dps=20)
     together = da.study("softplus(x)", at={"x": "-40"}, eps="0.1,1e-3",
                         schemes=["forward", "centered4", "centered", "backward"], dps=20)
-    assert list(alone.error) == list(together[together.scheme == "centered"].error)
+    assert list(alone.table.error) == list(together.table[together.table.scheme == "centered"].error)
 
 
 # -- exactly-zero derivatives (issue 13 item 8) -----------------------------------------
 
 def test_a_third_derivative_that_is_zero():
     table = da.study("x**2", at={"x": 1}, order=3)
-    assert (table.exact == 0).all() and (table.error == 0).all()
+    assert (table.table.exact == 0).all() and (table.table.error == 0).all()
     assert (da.fitted_orders(table).note.str.contains("exact for this formula")).all()
 
 
 def test_a_mixed_partial_that_is_zero():
     table = da.study("x*y", wrt=["x", "x"], at={"x": 1, "y": 2})
-    assert (table.exact == 0).all() and (table.approx == 0).all()
+    assert (table.table.exact == 0).all() and (table.table.approx == 0).all()
 
 
 def test_cli_studies_of_zero_derivatives_exit_0(capsys):
@@ -78,10 +78,10 @@ def test_cli_studies_of_zero_derivatives_exit_0(capsys):
 ])
 def test_a_kink_at_the_point_is_reported_not_measured(formula, at, left, right):
     table = da.study(formula, at={"x": at}, eps="1e-1,1e-2,1e-3")
-    kink = table.attrs["not_differentiable"]
+    kink = table.not_differentiable
     assert (kink["left"], kink["right"]) == (left, right)
     assert kink["message"] == f"not differentiable at x={at}: left derivative {left}, right {right}"
-    assert table.observed_order.isna().all() and da.fitted_orders(table).fitted_order.isna().all()
+    assert table.table.observed_order.isna().all() and da.fitted_orders(table).fitted_order.isna().all()
 
 
 def test_cli_says_not_differentiable(capsys):
@@ -92,10 +92,10 @@ def test_cli_says_not_differentiable(capsys):
 @pytest.mark.parametrize("formula", ["abs(x)", "relu(x)", "abs(x - 1)*x", "relu(2*x - 1)**2"])
 def test_second_order_studies_with_kinks_never_crash(formula):
     table = da.study(formula, at={"x": 3}, order=2, eps="1e-1,1e-2", schemes=["centered"])
-    assert "not_differentiable" not in table.attrs
+    assert table.not_differentiable is None
     kinked = da.study(formula, at={"x": "0.5" if "2*x" in formula else ("1" if "x - 1" in formula else "0")},
                       order=2, eps="1e-1,1e-2", schemes=["centered"])
-    assert "not_differentiable" in kinked.attrs
+    assert kinked.not_differentiable is not None
 
 
 def test_sqrt_at_zero_says_the_derivative_is_undefined():
@@ -107,7 +107,7 @@ def test_sqrt_at_zero_says_the_derivative_is_undefined():
 
 def test_order_above_theory_says_which_term_vanishes():
     table = da.study("x**5 - 10*x**3", at={"x": 1}, eps="1e-1:1e-4:4", schemes=["centered"])
-    note = table.attrs["order_notes"]["centered"]
+    note = table.order_notes["centered"]
     assert note == "order 4: the ε² term vanishes because f‴(x) = 0 here"
     row = da.fitted_orders(table).iloc[0]
     assert abs(row.fitted_order - 4) < 0.01 and row.note == note
@@ -125,15 +125,15 @@ def test_the_fit_uses_the_asymptotic_steps_and_says_which():
 
 def test_an_exact_float64_result_has_error_zero_not_noise():
     table = da.study("log(x)", at={"x": "1e-3"}, eps="1e-20", schemes=["complex-step"], precision="float64")
-    assert table.error.iloc[0] == 0.0 and table.approx.iloc[0] == 1000.0
+    assert table.table.error.iloc[0] == 0.0 and table.table.approx.iloc[0] == 1000.0
     assert "float64 result is the exact value" in da.fitted_orders(table).note.iloc[0]
 
 
 def test_the_error_model_does_not_round_a_point_float64_holds_exactly():
     table = da.study("sin(x)", at={"x": "1e6"}, eps="1e-1:1e-12:12", schemes=["complex-step"],
                      precision="float64")
-    predicted = table.attrs["error_model"]["complex-step"]["predicted_min_error"]
-    measured = min(float(e) for e in table.abs_error)
+    predicted = table.error_model["complex-step"]["predicted_min_error"]
+    measured = min(float(e) for e in table.table.abs_error)
     assert predicted < 10 * measured  # was 4×10⁵ times too pessimistic
 
 

@@ -134,7 +134,7 @@ def test_wrong_claim_counterexample_and_values():
 
 
 def test_evidence_converges_to_exact_not_to_claim():
-    table = check("theta**3", "theta", "3*theta").evidence
+    table = check("theta**3", "theta", "3*theta").evidence.table
     assert set(table["scheme"]) == {"centered", "forward"}
     centered = table[table.scheme == "centered"]
     # the centered error is exactly eps**2 * f'''/6 = eps**2 for theta**3
@@ -267,7 +267,10 @@ def test_wrong_kinked_claim_has_a_counterexample_off_the_kink():
 
 def test_wrong_claim_at_a_kink_point_reports_both():
     result = check("relu(x)", claim="1", at={"x": 0})
-    assert result.verdict is KINK and not result.correct and result.exit_code == 1
+    # the component says the point is a kink; the check is wrong (a counterexample at x < 0), and
+    # its verdict and exit code say so together (issue 21: no verdict "kink" with exit code 1)
+    assert result.components[0].verdict is KINK and result.components[0].one_sided is not None
+    assert result.verdict is WRONG and not result.correct and result.exit_code == 1 and not result.ok
 
 
 # -- domain edges ----------------------------------------------------------------------------
@@ -301,7 +304,7 @@ def test_counterexample_lies_inside_a_narrow_domain():
 def test_evidence_at_a_given_point_near_a_domain_edge_uses_smaller_steps():
     result = check("log(x)", claim="2/x", at={"x": "0.05"})
     assert result.verdict is WRONG
-    table = result.evidence
+    table = result.evidence.table
     assert table is not None and max(table["eps"]) < mpmath.mpf("0.05")
     assert result.components[0].claim_at_point == 40 and result.components[0].exact_at_point == 20
 
@@ -360,7 +363,7 @@ def test_second_derivative_evidence_uses_second_order_stencils():
     result = check("exp(2*x)", claim="2*exp(2*x)", order=2)
     assert result.verdict is WRONG
     assert {d.mistake for d in result.diagnosis} >= {Mistake.FACTOR, Mistake.WRONG_ORDER}
-    assert set(result.evidence["derivative"]) == {2}
+    assert set(result.evidence.table["derivative"]) == {2}
 
 
 # -- bad input -------------------------------------------------------------------------------
@@ -412,7 +415,8 @@ def test_evidence_at_a_zero_of_the_formula():
     assert result.counterexample == {"x": 2}
     component = result.components[0]
     assert component.evidence_point == {"x": 2}
-    centered = component.evidence[component.evidence.scheme == "centered"]
+    evidence = component.evidence.table
+    centered = evidence[evidence.scheme == "centered"]
     with mpmath.workdps(50):
         assert centered.abs_error.iloc[-1] < mpmath.mpf("1e-9")
         assert abs(centered.distance_to_claim.iloc[-1] - (mpmath.pi - 1)) < mpmath.mpf("1e-9")
@@ -443,7 +447,7 @@ def test_high_orders_stay_within_the_derivative_limit():
 ])
 def test_kink_detection_at_irrational_and_nearby_points(formula, point, kink):
     result = check(formula, claim="relu(x)/x" if formula == "relu(x)" else "0", at=point)
-    assert (result.verdict is KINK) is kink
+    assert (result.components[0].verdict is KINK) is kink
 
 
 def test_points_beyond_the_evaluation_limits_are_not_evidence():

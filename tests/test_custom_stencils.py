@@ -17,7 +17,7 @@ from derivaudit.cli import main
 from derivaudit.core.custom_stencils import CustomStencil, custom_stencil
 from derivaudit.errors import DerivauditError
 from derivaudit.studies.parallel import load_sweep, study_many
-from derivaudit.studies.stencil_verdicts import stencil_table, study_exit_code
+from derivaudit.studies.stencil_verdicts import stencil_table
 from derivaudit.studies.orders import fitted_orders
 from derivaudit.verdicts import ORDER_TOLERANCE, ExitCode, Verdict
 
@@ -45,8 +45,8 @@ def test_textbook_schemes_reach_their_order(name, offsets, weights, d, order, co
     fitted = fitted_orders(table)
     assert list(fitted.scheme) == [name]
     assert abs(fitted.fitted_order[0] - order) < 0.05
-    assert list(table.theoretical_order) == [order] * len(table)
-    assert table.attrs["stencils"][name].notes[0] == f"order {order}, the highest these offsets allow"
+    assert list(table.table.theoretical_order) == [order] * len(table.table)
+    assert table.stencils[name].notes[0] == f"order {order}, the highest these offsets allow"
 
 
 def test_weights_are_exact_whatever_their_form():
@@ -61,9 +61,9 @@ def test_weights_are_exact_whatever_their_form():
 def test_stencil_objects_run_beside_names_and_reproduce_the_builtin_scheme():
     mine = custom_stencil([-1, 0, 1], ["-1/2", 0, "1/2"], name="mine")
     table = da.study("theta**3", at={"theta": 1}, eps=["1e-2"], schemes=["centered", mine], dps=30)
-    assert list(table.scheme) == ["centered", "mine"]
-    assert table.approx[0] == table.approx[1]
-    assert str(table.approx[1]) == "3.0001"
+    assert list(table.table.scheme) == ["centered", "mine"]
+    assert table.table.approx[0] == table.table.approx[1]
+    assert str(table.table.approx[1]) == "3.0001"
 
 
 # wrong weights: (offsets, weights, derivative, failures, order, suggested, differing offsets)
@@ -105,17 +105,17 @@ def test_an_inconsistent_stencil_still_runs_and_converges_to_a_multiple():
     half = custom_stencil([-1, 0, 1], [0.5, -1, 0.5], derivative=2, name="half")
     table = da.study("exp(x)", at={"x": 0}, eps="1e-2:1e-4:3", schemes=[half], order=2, dps=30)
     # exp''(0) = 1: the stencil converges to 1/2, an error that does not vanish
-    assert abs(table.approx.iloc[-1] - mpmath.mpf("0.5")) < 1e-8
+    assert abs(table.table.approx.iloc[-1] - mpmath.mpf("0.5")) < 1e-8
     assert abs(fitted_orders(table).fitted_order[0]) < 0.05
-    assert "so D_ε f → 1/2·f''(x), not f''(x)" in table.attrs["stencils"]["half"].notes[1]
-    assert study_exit_code(table) is ExitCode.WRONG
+    assert "so D_ε f → 1/2·f''(x), not f''(x)" in table.stencils["half"].notes[1]
+    assert table.exit_code is ExitCode.WRONG
 
 
 def test_inconsistent_stencils_run_in_float64_without_an_error_model():
     typo = custom_stencil([0, 1, 2], ["-3/2", 2, "1/2"], name="typo")
     table = da.study("exp(x)", at={"x": 0}, eps="1e-1:1e-3:3", schemes=[typo, "centered"], precision="float64")
-    assert table.predicted_error[table.scheme == "typo"].isna().all()
-    assert table.predicted_error[table.scheme == "centered"].notna().all()
+    assert table.table.predicted_error[table.table.scheme == "typo"].isna().all()
+    assert table.table.predicted_error[table.table.scheme == "centered"].notna().all()
     assert da.predicted_best_steps(table).scheme.tolist() == ["typo", "centered"]
 
 
@@ -130,18 +130,18 @@ def test_claimed_order_against_the_fitted_order():
     mine = custom_stencil([0, 1, 2], ["-3/2", 2, "-1/2"], name="mine")
     kwargs = dict(at={"x": "0.3"}, eps="1e-2:1e-4:3", schemes=["forward", mine], dps=30)
     right = da.study("exp(x)", claimed_order=2, **kwargs)
-    assert set(right.attrs["stencils"]) == {"mine"}  # the claim is about the user's stencils
-    assert right.attrs["stencils"]["mine"].claim is Verdict.NUMERICAL
-    assert study_exit_code(right) is ExitCode.OK
+    assert set(right.stencils) == {"mine"}  # the claim is about the user's stencils
+    assert right.stencils["mine"].claim is Verdict.NUMERICAL
+    assert right.exit_code is ExitCode.OK
     wrong = da.study("exp(x)", claimed_order=3, **kwargs)
-    verdict = wrong.attrs["stencils"]["mine"]
+    verdict = wrong.stencils["mine"]
     assert verdict.claim is Verdict.WRONG and verdict.wrong
     assert verdict.notes[-1].startswith(f"claimed order 3: wrong (measured 2.00, tolerance ±{ORDER_TOLERANCE}")
-    assert study_exit_code(wrong) is ExitCode.WRONG
+    assert wrong.exit_code is ExitCode.WRONG
     # no user stencil: the claim is about every scheme; exact for x**2 leaves nothing to fit
     exact = da.study("x**2", at={"x": 1}, eps="1e-2:1e-3:2", schemes=["centered"], claimed_order=2)
-    assert exact.attrs["stencils"]["centered"].claim is Verdict.UNDECIDED
-    assert study_exit_code(exact) is ExitCode.UNDECIDED
+    assert exact.stencils["centered"].claim is Verdict.UNDECIDED
+    assert exact.exit_code is ExitCode.UNDECIDED
     assert main(["study", "x**2", "--at", "x=1", "--eps", "1e-2,1e-3", "--schemes", "centered",
                  "--claim-order", "2", "--quiet"]) == ExitCode.UNDECIDED
 
@@ -241,11 +241,11 @@ def test_sweep_file_stencils(tmp_path, capsys):
     assert isinstance(tasks[0].schemes[0], CustomStencil) and tasks[0].options == {"claimed_order": 2}
     assert tasks[1].schemes[0] == "centered" and tasks[1].schemes[1].derivative == 2
     tables = study_many(tasks, workers=1)
-    first = tables[0].attrs["stencils"]
+    first = tables[0].stencils
     assert first["one-sided"].claim is Verdict.NUMERICAL
     assert first["stencil[0,1,2]"].failures == ("Σ wᵢ = 1, need 0", "Σ wᵢ oᵢ = 3, need 1")
     assert abs(fitted_orders(tables[1]).fitted_order[1] - 2) < 0.05
-    assert study_exit_code(tables) is ExitCode.WRONG
+    assert da.SweepResult(tuple(tables)).exit_code is ExitCode.WRONG
     assert main(["sweep", str(path), "--workers", "1"]) == 1
     assert "study 1, stencil[0,1,2]: offsets 0, 1, 2; weights -3/2, 2, 1/2" in capsys.readouterr().out
 
@@ -279,7 +279,7 @@ def test_reports_show_offsets_weights_moments_and_verdict(tmp_path):
     html = (tmp_path / "study.html").read_text()
     assert 'class="verdict wrong"' in html and "Your stencils" in html
     assert "Σ wᵢ oᵢ = 3, need 1" in html and "-3/2, 2, 1/2" in html
-    assert table.attrs["stencils"]["typo"].as_dict()["moments"] == ("1", "3")
+    assert table.stencils["typo"].as_dict()["moments"] == ("1", "3")
 
 
 def _doc_section() -> str:

@@ -50,9 +50,9 @@ def test_predicted_best_step_within_factor_10_of_measured_v_bottom(suite_tables)
 def test_predicted_error_matches_the_truncation_arm(formula, point):
     table = da.study(formula, wrt="x", at={"x": point}, eps="1e-2:1e-3:3", schemes=["forward", "centered"],
                      precision="float64")
-    assert "predicted_error" in table.columns
-    measured = np.array([float(v) for v in table.abs_error])
-    assert np.allclose(table.predicted_error, measured, rtol=0.05)
+    assert "predicted_error" in table.table.columns
+    measured = np.array([float(v) for v in table.table.abs_error])
+    assert np.allclose(table.table.predicted_error, measured, rtol=0.05)
 
 
 def test_closed_form_best_step_minimises_the_model():
@@ -88,7 +88,7 @@ def test_complex_step_floor_is_predicted():
     best = da.predicted_best_steps(table).iloc[0]
     assert best.min_abs_error <= 3 * best.predicted_min_error
     # below ε = 1e-10 truncation is nil: the prediction is the floor
-    assert np.allclose(table.predicted_error.iloc[1:], best.predicted_min_error, rtol=1e-9)
+    assert np.allclose(table.table.predicted_error.iloc[1:], best.predicted_min_error, rtol=1e-9)
 
 
 def test_mixed_partial_model():
@@ -100,9 +100,9 @@ def test_mixed_partial_model():
 
 def test_error_model_only_in_float64_and_nan_where_undefined():
     table = da.study("exp(x)", at={"x": 1}, eps=["0.01"], schemes=["centered"])
-    assert "predicted_error" not in table.columns
+    assert "predicted_error" not in table.table.columns
     with pytest.raises(DerivauditError, match="float64"):
         da.predicted_best_steps(table)
     kink = da.study("abs(x - 1) + x", at={"x": 1}, eps=["0.01"], schemes=["centered"], precision="float64")
-    assert math.isnan(kink.predicted_error.iloc[0])
+    assert math.isnan(kink.table.predicted_error.iloc[0])
     assert math.isnan(da.predicted_best_steps(kink).predicted_best_eps.iloc[0])

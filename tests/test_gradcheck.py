@@ -46,7 +46,7 @@ THETA = RNG.normal(size=sum(SIZES))
 def test_correct_backward_pass_is_fine():
     result = da.check_gradient(loss, backward, THETA)
     assert result.method == "complex step"
-    assert result.verdict == "fine" and result.passed and result.wrong == ()
+    assert result.verdict == "fine" and result.ok and result.wrong == ()
     assert result.relative_difference < 1e-13
     assert result.analytic.shape == THETA.shape
 
@@ -54,7 +54,7 @@ def test_correct_backward_pass_is_fine():
 def test_centered_differences_also_pass_the_correct_pass():
     result = da.check_gradient(loss, backward, THETA, complex_step=False, sweep=False)
     assert result.method == "centered differences" and result.eps == 6e-6
-    assert result.relative_difference < 1e-8 and result.passed
+    assert result.relative_difference < 1e-8 and result.ok
     assert result.sweep is None
 
 
@@ -62,7 +62,7 @@ def test_centered_differences_also_pass_the_correct_pass():
 def test_planted_bug_is_caught_and_located(complex_step):
     result = da.check_gradient(loss, lambda t: backward(t, bug=True), THETA, complex_step=complex_step,
                                sweep=False)
-    assert result.verdict == "bug" and not result.passed
+    assert result.verdict == "bug" and not result.ok
     # exactly the first layer's entries are wrong; the second layer's are right
     assert sorted(i for (i,) in result.wrong) == list(W1_B1)
     assert "only 16 of 26 entries are wrong" in result.cause
@@ -88,7 +88,7 @@ def test_real_only_code_falls_back_to_centered_differences():
         return loss(np.asarray(theta, dtype=float))          # drops the imaginary part
 
     result = da.check_gradient(real_loss, backward, THETA, sweep=False)
-    assert result.method == "centered differences" and result.passed
+    assert result.method == "centered differences" and result.ok
     assert any("ComplexWarning" in n or "does not accept complex" in n for n in result.notes)
     with pytest.raises(DerivauditError, match="complex_step=True"):
         da.check_gradient(real_loss, backward, THETA, complex_step=True, sweep=False)
@@ -99,7 +99,7 @@ def test_non_analytic_code_is_not_trusted_with_the_complex_step():
     f = lambda t: np.sum(np.abs(t) ** 2 * t)
     g = lambda t: 3 * t ** 2
     result = da.check_gradient(f, g, np.array([0.5, -1.5, 2.0]), sweep=False)
-    assert result.method == "centered differences" and result.passed
+    assert result.method == "centered differences" and result.ok
     assert any("disagrees" in n for n in result.notes)
 
 
@@ -120,7 +120,7 @@ def test_transposed_gradient_of_a_matrix_parameter():
     f = lambda W: np.sum(A * W ** 2)                       # ∂f/∂W = 2 A ∘ W
     W = np.array([[0.3, -1.2], [0.7, 2.0]])
     ok = da.check_gradient(f, lambda W: 2 * A * W, W, sweep=False)
-    assert ok.passed and ok.numeric.shape == (2, 2)
+    assert ok.ok and ok.numeric.shape == (2, 2)
     bad = da.check_gradient(f, lambda W: (2 * A * W).T, W, sweep=False)
     assert bad.verdict == "bug" and bad.cause.startswith("transposed")
     assert set(bad.wrong) == {(0, 1), (1, 0)}              # index tuples in θ's shape
@@ -129,7 +129,7 @@ def test_transposed_gradient_of_a_matrix_parameter():
 def test_inputs_anything_asarray_takes_and_clear_errors():
     f = lambda t: float(np.sum(np.asarray(t) ** 2))
     result = da.check_gradient(f, lambda t: [2 * v for v in t], [1, 2, 3], sweep=False)
-    assert result.passed and result.method == "centered differences"
+    assert result.ok and result.method == "centered differences"
     with pytest.raises(ShapeError, match="f must return a scalar"):
         da.check_gradient(lambda t: t * 2, lambda t: t, [1.0, 2.0])
     with pytest.raises(ShapeError, match=r"grad_f returned shape \(3,\)"):

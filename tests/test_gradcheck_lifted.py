@@ -145,7 +145,7 @@ def test_c_extension_falls_back_saying_why():
     f = lambda w: np.sum(np.linalg.inv(np.diag(w) + 3 * np.eye(w.size)))
     g = lambda w: -1 / (w + 3) ** 2
     result = da.check_gradient(f, g, W, precision="mp")
-    assert result.precision == "float64" and result.passed
+    assert result.precision == "float64" and result.ok
     assert any("the code failed on balls (UFuncTypeError: Cannot cast ufunc 'inv'" in n for n in result.notes)
 
 
@@ -182,7 +182,7 @@ def _through_item(w):
 
 def test_a_drop_through_item_is_seen_too():
     result = da.check_gradient(_through_item, lambda w: 2 * w, W, precision="mp")
-    assert result.precision == "float64" and result.passed
+    assert result.precision == "float64" and result.ok
     note = next(n for n in result.notes if "fell back to float64" in n)
     assert "test_gradcheck_lifted.py:" in note and "return float(total)" in note
 
@@ -190,5 +190,5 @@ def test_a_drop_through_item_is_seen_too():
 def test_a_result_that_is_not_a_ball_falls_back():
     bare = lambda w: float(np.sum(w ** 2).view(np.ndarray).item())     # a bare ball converted: no hook sees it
     result = da.check_gradient(bare, lambda w: 2 * w, W, precision="mp")
-    assert result.precision == "float64" and result.passed
+    assert result.precision == "float64" and result.ok
     assert any("its result holds float64 numbers, not balls" in n for n in result.notes)

@@ -16,7 +16,7 @@ def cost(params):
 @pytest.mark.parametrize("precision", ["float64", "mp"])
 def test_three_layer_network_in_the_dict_convention(precision):
     ok = da.check_gradient(cost, lambda p: L.network_gradients(p, X, Y), PARAMS, precision=precision)
-    assert ok.passed and ok.precision == precision and list(ok.parts) == ["W1", "b1", "W2", "b2", "W3", "b3"]
+    assert ok.ok and ok.precision == precision and list(ok.parts) == ["W1", "b1", "W2", "b2", "W3", "b3"]
     assert ok.relative_difference < (1e-25 if precision == "mp" else 1e-9)
     assert all(part.relative_difference < (1e-25 if precision == "mp" else 1e-9) for part in ok.parts.values())
 
@@ -25,7 +25,7 @@ def test_three_layer_network_in_the_dict_convention(precision):
     assert {name for name, _ in doubled.wrong} == {"W2"} and len(doubled.wrong) == PARAMS["W2"].size
     assert doubled.parts["W2"].verdict == "bug"
     assert doubled.parts["W2"].cause.startswith("every entry is 2 × the true gradient")
-    assert all(doubled.parts[name].passed for name in PARAMS if name != "W2")
+    assert all(doubled.parts[name].ok for name in PARAMS if name != "W2")
 
     four = da.check_gradient(cost, lambda p: L.network_gradients(p, X, Y, bug="db1"), PARAMS, precision=precision,
                              sweep=False)
@@ -36,7 +36,7 @@ def test_three_layer_network_in_the_dict_convention(precision):
 
 def test_gradients_keyed_by_name_and_missing_keys():
     by_name = lambda p: {k[1:]: v for k, v in L.network_gradients(p, X, Y).items()}
-    assert da.check_gradient(cost, by_name, PARAMS, sweep=False).passed
+    assert da.check_gradient(cost, by_name, PARAMS, sweep=False).ok
     missing = lambda p: {k: v for k, v in L.network_gradients(p, X, Y).items() if k != "db3"}
     with pytest.raises(da.DerivauditError, match="grad_f returned no gradient for 'b3'"):
         da.check_gradient(cost, missing, PARAMS)
@@ -82,7 +82,7 @@ def test_check_jacobian_several_inputs():
     as_dict = da.check_jacobian(lambda p: p["a"] * np.sin(p["b"]),
                                 lambda p: {"a": np.diag(np.sin(p["b"])), "b": np.diag(p["a"] * np.cos(p["b"]))},
                                 {"a": x[0], "b": x[1]})
-    assert as_dict.passed
+    assert as_dict.ok
     with pytest.raises(da.DerivauditError, match=r"jac returned \(3,\) for θ"):
         da.check_jacobian(lambda x: x * 2, lambda x: np.ones(3), np.ones(3))
 
@@ -98,7 +98,7 @@ def _quadratic(n, seed=0):
 def test_large_theta_default_names_every_wrong_entry_with_about_n_calls():
     f, g, theta = _quadratic(3000)
     ok = da.check_gradient(f, g, theta)
-    assert ok.passed and ok.verdict in ("fine", "ok")
+    assert ok.ok and ok.verdict in ("fine", "ok")
     calls = int(ok.notes[-1].split()[0]) if ok.notes[-1].endswith("evaluations of f") else None
     assert calls is not None and calls < 1.15 * theta.size     # n forward differences, samples
     bad = lambda t: g(t) * np.where(np.isin(np.arange(t.size), [7, 1500, 2999]), -1.0, 1.0)
@@ -114,7 +114,7 @@ def test_directions_then_bisection():
     calls = int(result.notes[0].split(": ")[1].split()[0])
     assert calls <= 4 * 4 + 2 + 8 * 12 + 4          # k directions, one bisection path of log2(4096) = 12 levels
     clean = da.check_gradient(f, g, theta, mode="directions", directions=4)
-    assert clean.wrong == () and clean.passed
+    assert clean.wrong == () and clean.ok
     with pytest.raises(da.DerivauditError, match="mode"):
         da.check_gradient(f, g, theta, mode="blocks")
 
@@ -122,7 +122,7 @@ def test_directions_then_bisection():
 def test_float32_inputs_and_kinks_are_diagnosed():
     W = np.array([0.5, -1.0, 2.0], dtype=np.float32)
     result = da.check_gradient(lambda w: np.sum(w ** 3), lambda w: 3 * w ** 2, W, sweep=False)
-    assert result.passed and any("float32 inputs (θ)" in n for n in result.notes)
+    assert result.ok and any("float32 inputs (θ)" in n for n in result.notes)
     relu = lambda w: np.sum(np.maximum(w, 0.0) * 2)
     at_kink = da.check_gradient(relu, lambda w: 2.0 * (w > 0), np.array([0.0, 1.0]), sweep=False,
                                 complex_step=False)

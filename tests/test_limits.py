@@ -59,7 +59,7 @@ def test_limits_reject_nonsense_settings():
 
 def test_precision_limit():
     table = study("x**2", at={"x": 1}, eps=["0.5"], schemes=["centered"], dps=DEFAULT_LIMITS.max_dps)
-    assert table["abs_error"].iloc[0] == 0  # centered differences are exact on quadratics
+    assert table.table["abs_error"].iloc[0] == 0  # centered differences are exact on quadratics
     with pytest.raises(LimitExceeded, match="10000"):
         study("x**2", at={"x": 1}, eps=["0.5"], dps=DEFAULT_LIMITS.max_dps + 1)
 

@@ -26,26 +26,26 @@ def test_tensor_stencil_terms_and_leading_error():
 def test_mixed_partial_orders_measured_at_50_digits(scheme, expected):
     table = da.study("sin(x*y) + x**3*y", wrt=["x", "y"], at={"x": 1, "y": "0.5"}, eps="1e-2:1e-4:3",
                      schemes=[scheme], dps=50)
-    assert table.attrs["wrt"] == "x,y" and table.attrs["derivative"] == 2
-    assert table.attrs["exact_derivative"] == "3*x**2 - x*y*sin(x*y) + cos(x*y)"
-    assert (table.theoretical_order == expected).all()
+    assert table.wrt == "x,y" and table.derivative == 2
+    assert table.exact_derivative == "3*x**2 - x*y*sin(x*y) + cos(x*y)"
+    assert (table.table.theoretical_order == expected).all()
     assert abs(da.fitted_orders(table).fitted_order.iloc[0] - expected) < 0.05
 
 
 def test_repeated_variable_and_three_directions():
     table = da.study("exp(x)*y**3*z", wrt=["x", "y", "y", "z"], at={"x": 0, "y": 1, "z": 2},
                      eps=["1e-3"], schemes=["centered"], dps=30)
-    assert float(table.exact.iloc[0]) == pytest.approx(6.0)
-    assert float(table.rel_error.iloc[0]) < 1e-5
+    assert float(table.table.exact.iloc[0]) == pytest.approx(6.0)
+    assert float(table.table.rel_error.iloc[0]) < 1e-5
     second = da.study("exp(x)", wrt=["x", "x"], at={"x": 0}, eps=["1e-2"], schemes=["centered"])
-    assert second.attrs["derivative"] == 2 and second.attrs["wrt"] == "x"
+    assert second.derivative == 2 and second.wrt == "x"
 
 
 def test_mixed_partials_in_float64():
     table = da.study("exp(x*y)", wrt=["x", "y"], at={"x": 1, "y": 1}, eps="1e-1:1e-6:6",
                      schemes=["centered"], precision="float64")
-    errors = np.array([float(e) for e in table.abs_error])
-    assert errors[2] < 1e-4 and "predicted_error" in table.columns
+    errors = np.array([float(e) for e in table.table.abs_error])
+    assert errors[2] < 1e-4 and "predicted_error" in table.table.columns
 
 
 def test_order_and_list_together_is_refused():

@@ -30,12 +30,12 @@ WRONG = {
     "attention_bug": {"Wq", "Wk"}, "batchnorm_bug": {"x"}, "dropout_bug": {"W"}, "layernorm_bug": {"x"},
     "linear_regression_bug": {"w"}, "logistic_regression_bug": {"w"}, "multihead_attention_bug": {"K"},
     "rnn_step_bug": {"Wh"}, "rnn_unrolled_bug": {"Wx", "Wh", "b"}, "softmax_classifier_bug": {"W", "b"},
-    "svm_multiclass_bug": {"W"}, "two_layer_relu_bug": {"W1", "b1"},
+    "svm_multiclass_bug": {"W"}, "two_layer_relu_bug": {"W1", "b1"}, "logistic_newton_bug": set(),
 }
 
 
 def test_every_model_has_a_correct_and_a_planted_bug_spec():
-    assert len(SPECS) == 24
+    assert len(SPECS) == 26
     assert {s for s in SPECS if s.endswith("_bug")} == set(WRONG)
     assert all(s + "_bug" in SPECS for s in SPECS if not s.endswith("_bug"))
 
@@ -80,11 +80,15 @@ def test_formulas_agree_with_numpy(name):
         checked.append((d.formula, [e.xreplace(subs) for e in entries(model.values[d.name])]))
     for param, value in model.claims.items():
         checked.append((spec.claims[param].formula, [e.xreplace(subs) for e in entries(value)]))
-    names = [d.name for d in spec.forward] + [d.name for d in spec.backward] + list(model.claims)
+    for param, value in model.hessians.items():
+        checked.append((spec.hessians[param].formula, [e.xreplace(subs) for e in entries(value)]))
+    names = [d.name for d in spec.forward] + [d.name for d in spec.backward] + list(model.claims) + \
+        [f"hessian {p}" for p in model.hessians]
     for (formula, ours), key in zip(checked, names):
-        theirs = np.asarray(eval(formula, namespace), dtype=float)  # the test's own NumPy on trusted text
+        value = eval(formula, namespace)  # the test's own NumPy on trusted text
+        theirs = np.asarray(value, dtype=float)
         if key in raw.get("forward", {}) or key in raw.get("backward", {}):
-            namespace[key] = theirs
+            namespace[key] = value if isinstance(value, int) else theirs  # sizes (d = X.shape[1]) stay ints
         got = np.array([float(v) for v in ours])
         assert got.size == theirs.size and np.allclose(got, theirs.reshape(-1), rtol=1e-10, atol=1e-12), \
             f"{name}: {key} = {formula}"
@@ -105,3 +109,6 @@ def test_expected_verdicts(verdicts, name):
     wrong = {c.parameter for c in result.claims if not c.correct}
     assert wrong == WRONG.get(name, set())
     assert all(c.verdict.startswith("correct") for c in result.claims if c.parameter not in wrong)
+    # the planted bug of logistic_newton_bug is in its [hessians] claim: the penalty's λI forgotten
+    assert [h.wrong_entries for h in result.hessians] == ([[(0, 0), (1, 1), (2, 2)]] if name == "logistic_newton_bug"
+                                                          else [[]] * len(result.hessians))

@@ -28,10 +28,11 @@ def same_value(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-def assert_identical(tables, expected):
-    assert len(tables) == len(expected)
-    for table, reference in zip(tables, expected):
-        assert table.attrs == reference.attrs
+def assert_identical(results, expected):
+    assert len(results) == len(expected)
+    for result, reference in zip(results, expected):
+        assert result.meta() == reference.meta()
+        table, reference = result.table, reference.table
         assert list(table.columns) == list(reference.columns) and len(table) == len(reference)
         for column in reference.columns:
             for a, b in zip(table[column], reference[column]):
@@ -50,9 +51,9 @@ def test_serial_is_study_called_directly(serial):
     # real values, in the task order: the first study's exact derivative is e^x (sin x + cos x)
     with mpmath.workdps(50):
         expected = mpmath.exp(mpmath.mpf(1) / 2) * (mpmath.sin(mpmath.mpf(1) / 2) + mpmath.cos(mpmath.mpf(1) / 2))
-        assert abs(serial[0].exact.iloc[0] - expected) < mpmath.mpf(10) ** -49
-    assert serial[1].attrs["dps"] == 30 and serial[2].attrs["derivative"] == 2
-    assert serial[3].attrs["precision"] == "float64"
+        assert abs(serial[0].table.exact.iloc[0] - expected) < mpmath.mpf(10) ** -49
+    assert serial[1].dps == 30 and serial[2].derivative == 2
+    assert serial[3].precision == "float64"
 
 
 def test_processes_give_the_serial_tables(serial):
@@ -153,8 +154,8 @@ def test_load_sweep_missing_file(tmp_path):
 def test_combine_and_summary(serial):
     table = combine(serial[:2])
     assert list(table.columns[:4]) == ["study", "formula", "wrt", "point"]
-    assert len(table) == len(serial[0]) + len(serial[1])
-    assert set(table.study) == {1, 2} and table.attrs == {}   # two precisions: no single dps
+    assert len(table) == len(serial[0].table) + len(serial[1].table)
+    assert set(table.study) == {1, 2}
     summary = sweep_summary(serial[:1]).set_index("scheme")
     assert abs(summary.loc["centered4", "fitted_order"] - 4) < 0.05
     assert summary.loc["forward", "point"] == "x=0.5"  # the point as the sweep file gives it
@@ -192,7 +193,7 @@ def test_every_reported_digit_survives_a_higher_precision_run(formula, at):
     low = da.study(formula, at=at, eps="1e-1:1e-12:8", schemes=schemes, dps=50)
     high = da.study(formula, at=at, eps="1e-1:1e-12:8", schemes=schemes, dps=120)
     for column in ("approx", "exact", "error"):
-        for a, b in zip(low[column], high[column]):
+        for a, b in zip(low.table[column], high.table[column]):
             with mpmath.workdps(50):
                 b50 = +b
             # equal to 50 digits, up to one unit in the 50th digit (double rounding)

@@ -85,12 +85,12 @@ def test_csv_round_trips_every_digit_and_float_columns(tmp_path, cubic):
     path = da.write_csv(cubic, tmp_path / "cubic.csv")
     text = pd.read_csv(path, dtype=str, keep_default_na=False)
     floats = pd.read_csv(path)
-    assert len(text) == len(cubic) == 12
+    assert len(text) == len(cubic.table) == 12
     # the f64 column sits right after its text column
     columns = list(text.columns)
     assert columns[columns.index("abs_error") + 1] == "abs_error_f64"
     with mpmath.workdps(50):
-        for i, row in cubic.iterrows():
+        for i, row in cubic.table.iterrows():
             assert mpmath.mpf(text.approx[i]) == row.approx
             assert mpmath.mpf(text.abs_error[i]) == row.abs_error
             assert floats.abs_error_f64[i] == float(row.abs_error)
@@ -164,10 +164,9 @@ def test_order_below_theory_is_the_verdict(tmp_path):
     assert "fitted order 0.50, theory 1" in " ".join(page.text)
 
 
-def test_html_needs_the_study_metadata(tmp_path, cubic):
-    bare = pd.DataFrame(cubic.copy())
-    bare.attrs = {}
-    with pytest.raises(da.DerivauditError, match="study metadata"):
+def test_html_needs_the_study_result(tmp_path, cubic):
+    bare = cubic.table.copy()
+    with pytest.raises(TypeError, match="pass the StudyResult derivaudit.study returned"):
         da.write_html(bare, tmp_path / "x.html")
     assert not (tmp_path / "x.html").exists()
 

@@ -36,7 +36,7 @@ def test_wrong_claim_html(tmp_path, wrong):
 
 def test_wrong_claim_csv_long_and_folder(tmp_path, wrong):
     long = pd.read_csv(da.write_csv(wrong, tmp_path / "wrong.csv"), dtype=str)
-    evidence = wrong.evidence
+    evidence = wrong.evidence.table
     assert len(long) == len(evidence)
     assert set(long.component) == {"df/dx"} and set(long.verdict) == {"wrong"}
     with mpmath.workdps(50):

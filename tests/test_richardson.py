@@ -48,14 +48,14 @@ def test_measured_order_is_raised_at_50_digits(formula, point, scheme, order, ba
     assert abs(fitted.loc[base, "fitted_order"] - base_order) < 0.05
     assert abs(fitted.loc[scheme, "fitted_order"] - expected) < 0.05
     assert fitted.loc[scheme, "theoretical_order"] == expected
-    measured = table[table.scheme == scheme].observed_order.iloc[1:]
+    measured = table.table[table.table.scheme == scheme].observed_order.iloc[1:]
     assert np.all(np.abs(measured - expected) < 0.05)
 
 
 def test_leading_error_constant_is_measured():
     # R_ε f − f' ≈ C·f⁽⁵⁾·ε⁴ with C = −1/480; for exp at 0 every derivative is 1
     table = da.study("exp(x)", at={"x": 0}, eps=["1e-3"], schemes=["richardson-centered"], dps=50)
-    ratio = float(table.error.iloc[0]) / 1e-12
+    ratio = float(table.table.error.iloc[0]) / 1e-12
     assert ratio == pytest.approx(-1 / 480, rel=1e-5)
 
 

@@ -127,7 +127,7 @@ def test_wrong_shape_claim_is_wrong_and_the_others_are_judged():
     assert b.verdict == Verdict.WRONG and b.claim_shape == (3,)
     assert b.diagnosis[0] == "the claim has shape (3,), but b has shape (2, 1): a gradient has its parameter's shape"
     assert b.wrong_description == "all (shape)"
-    assert result["W"].status == "proved"
+    assert result["W"].verdict == Verdict.PROVED
 
 
 def test_wrong_shape_one_dimensional_parameter(capsys):
@@ -154,7 +154,7 @@ def tanh_chain(layers: int, claim: str) -> dict:
 def test_a_diagnosis_past_its_budget_is_skipped_and_the_verdict_stands():
     result = da.audit(tanh_chain(30, "1"), limits=Limits(diagnosis_seconds=0.001))
     w = result["w"]
-    assert w.verdict == Verdict.WRONG and result["v"].status == "proved"
+    assert w.verdict == Verdict.WRONG and result["v"].verdict == Verdict.PROVED
     skipped = [d for d in w.diagnosis if "diagnosis skipped" in d]
     assert skipped and all("Limits.diagnosis_seconds" in d for d in skipped)
 

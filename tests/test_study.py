@@ -17,7 +17,7 @@ def digits(value, n=50):
 def test_seed_example_is_exact_at_50_digits():
     table = da.study("theta**3", wrt="theta", at={"theta": 1}, eps=[0.01],
                      schemes=["forward", "centered"], dps=50)
-    forward, centered = table.iloc[0], table.iloc[1]
+    forward, centered = table.table.iloc[0], table.table.iloc[1]
     assert digits(forward.approx) == Decimal("3.0301")
     assert digits(forward.abs_error) == Decimal("0.0301")
     assert digits(centered.approx) == Decimal("3.0001")
@@ -28,19 +28,19 @@ def test_seed_example_is_exact_at_50_digits():
 
 def test_table_columns_and_metadata():
     table = da.study("theta**3", at={"theta": 1}, eps="1e-1:1e-3:3")
-    assert list(table.columns) == ["scheme", "derivative", "eps", "approx", "exact", "error",
+    assert list(table.table.columns) == ["scheme", "derivative", "eps", "approx", "exact", "error",
                                    "abs_error", "rel_error", "observed_order", "theoretical_order", "error_radius"]
-    assert len(table) == 6
-    assert np.isnan(table.observed_order.iloc[0])
-    assert table.attrs["exact_derivative"] == "3*theta**2"
-    assert table.attrs["wrt"] == "theta" and table.attrs["point"] == {"theta": "1"}
+    assert len(table.table) == 6
+    assert np.isnan(table.table.observed_order.iloc[0])
+    assert table.exact_derivative == "3*theta**2"
+    assert table.wrt == "theta" and table.point == {"theta": "1"}
 
 
 def test_cubic_sweep_orders_at_50_digits():
     table = da.study("theta**3", wrt="theta", at={"theta": 1}, eps="1e-1:1e-12:12", dps=50,
                      schemes=["forward", "centered"])
-    forward = table[table.scheme == "forward"].observed_order.iloc[1:]
-    centered = table[table.scheme == "centered"].observed_order.iloc[1:]
+    forward = table.table[table.table.scheme == "forward"].observed_order.iloc[1:]
+    centered = table.table[table.table.scheme == "centered"].observed_order.iloc[1:]
     assert np.all(np.abs(forward - 1) < 0.02)
     assert np.all(np.abs(centered - 2) < 1e-9)    # θ³: centered error is exactly ε²
     fitted = da.fitted_orders(table).set_index("scheme")
@@ -48,7 +48,7 @@ def test_cubic_sweep_orders_at_50_digits():
     assert abs(fitted.loc["centered", "fitted_order"] - 2) < 1e-9
     assert fitted.loc["centered", "steps_used"] == 12
     # error of centered at 1e-12 is exactly 1e-24 at 50 digits
-    assert digits(table[table.scheme == "centered"].abs_error.iloc[-1]) == Decimal("1e-24")
+    assert digits(table.table[table.table.scheme == "centered"].abs_error.iloc[-1]) == Decimal("1e-24")
 
 
 FUNCTIONS = ["x**5 - 2*x", "exp(x)", "sin(x)", "log(x)", "tanh(x)", "sigmoid(x)"]
@@ -61,33 +61,33 @@ FUNCTIONS = ["x**5 - 2*x", "exp(x)", "sin(x)", "log(x)", "tanh(x)", "sigmoid(x)"
 ])
 def test_measured_orders(formula, scheme, order, expected):
     table = da.study(formula, at={"x": "0.7"}, eps="1e-3:1e-7:5", schemes=[scheme], order=order)
-    observed = table.observed_order.iloc[1:]
+    observed = table.table.observed_order.iloc[1:]
     assert np.all(np.abs(observed - expected) < 0.05), list(observed)
     assert abs(da.fitted_orders(table).fitted_order.iloc[0] - expected) < 0.05
 
 
 def test_centered_is_exact_for_quadratics():
     table = da.study("x**2", at={"x": 3}, eps=[0.1, 0.01], schemes=["centered"])
-    assert all(e == 0 for e in table.abs_error)
-    assert table.observed_order.isna().all()
+    assert all(e == 0 for e in table.table.abs_error)
+    assert table.table.observed_order.isna().all()
     assert da.fitted_orders(table).fitted_order.isna().all()
 
 
 def test_multivariate_partial():
     table = da.study("x**2*y", wrt="y", at={"x": 3, "y": "0.5"}, eps=[0.1], schemes=["forward"])
-    assert digits(table.exact.iloc[0]) == Decimal(9)
-    assert digits(table.approx.iloc[0]) == Decimal(9)  # linear in y: forward is exact
+    assert digits(table.table.exact.iloc[0]) == Decimal(9)
+    assert digits(table.table.approx.iloc[0]) == Decimal(9)  # linear in y: forward is exact
 
 
 def test_float64_shows_the_v_curve():
     table = da.study("exp(x)", at={"x": 1}, eps="1e-1:1e-13:13", schemes=["forward", "centered"],
                      precision="float64")
-    assert isinstance(table.approx.iloc[0], float)
+    assert isinstance(table.table.approx.iloc[0], float)
     best = da.best_steps(table).set_index("scheme")
     # textbook optimum: forward near sqrt(u) ~ 1e-8, centered near cbrt(u) ~ 1e-5
     assert 1e-9 <= best.loc["forward", "best_eps"] <= 1e-7
     assert 1e-7 <= best.loc["centered", "best_eps"] <= 1e-4
-    centered = table[table.scheme == "centered"]
+    centered = table.table[table.table.scheme == "centered"]
     assert centered.abs_error.iloc[-1] > 100 * best.loc["centered", "min_abs_error"]  # roundoff arm
     fitted = da.fitted_orders(table).set_index("scheme")
     assert abs(fitted.loc["centered", "fitted_order"] - 2) < 0.1
@@ -130,20 +130,20 @@ def test_exact_zero_through_irrational_steps():
     # f(2) = sin(2π) = 0 exactly; its numeric noise differs at every precision
     table = da.study("sin(pi*x)", at={"x": 2}, eps=[0.01], schemes=["centered"])
     with mpmath.workdps(30):
-        assert digits(table.exact.iloc[0], 30) == digits(+mpmath.pi, 30)
+        assert digits(table.table.exact.iloc[0], 30) == digits(+mpmath.pi, 30)
 
 
 def test_erf_in_float64():
     table = da.study("erf(x)", at={"x": "0.5"}, eps=[1e-3], schemes=["centered"], precision="float64")
-    assert table.abs_error.iloc[0] < 1e-6
+    assert table.table.abs_error.iloc[0] < 1e-6
 
 
 def test_steps_far_below_the_point_are_resolved_not_lost():
     # x + ε collapses to x at 50 digits when x = 1e1000: the precision must grow for the step
     table = da.study("x**2", at={"x": "1e1000"}, eps=[0.1], schemes=["forward"], dps=50)
-    assert digits(table.approx.iloc[0]) == Decimal("2e1000")  # 2x + ε, ε below resolution
+    assert digits(table.table.approx.iloc[0]) == Decimal("2e1000")  # 2x + ε, ε below resolution
     table = da.study("x**2", at={"x": "1e30"}, eps=[0.1], schemes=["forward"], dps=50)
-    assert digits(table.approx.iloc[0]) == Decimal("2000000000000000000000000000000.1")
+    assert digits(table.table.approx.iloc[0]) == Decimal("2000000000000000000000000000000.1")
 
 
 def test_float64_fit_uses_only_the_truncation_arm():

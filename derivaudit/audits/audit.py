@@ -16,6 +16,7 @@ gradient check would give.  Each job has its module:
 5. **Verdict and proof** (:mod:`~derivaudit.audits.judge`,
    :mod:`~derivaudit.audits.proof`), and the **diagnosis** of wrong claims
    (:mod:`~derivaudit.audits.diagnose`).
+6. **Claimed Hessians** of ``[hessians]`` (:mod:`~derivaudit.audits.hessians`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from derivaudit.audits.backward import add_backward_outputs, backward_pairs, bla
 from derivaudit.core.reverse import ReverseGraph, graph_nodes
 from derivaudit.audits.evidence import finite_differences
 from derivaudit.audits.graph import ModelGraph, exact_gradient, forward_chain
+from derivaudit.audits.hessians import judge_hessians
 from derivaudit.audits.context import Evidence
 from derivaudit.audits.judge import judge_claim
 from derivaudit.audits.points import Outputs, defined_points
@@ -160,8 +162,10 @@ def _audit(spec, dps, seed, points, limits: Limits, progress: ProgressArg) -> Au
     layouts = {p: claim_layout(c.claim_shape, c.shape) for p, c in zip(spec.claims, claims)}
     backward = blame_factors(backward, model, values,
                              {p: lay for p, lay in layouts.items() if lay in ("same", "transposed")})
+    with timed("hessians"), time_budget(limits.symbolic_seconds, "judging the claimed Hessians", "symbolic_seconds"):
+        hessians = judge_hessians(evidence)
     seconds["total"] = time.perf_counter() - start
-    return AuditResult(spec.source, claims, backward, settings, seconds)
+    return AuditResult(spec.source, claims, backward, settings, seconds, hessians)
 
 
 def check_graph_size(chain, outputs: Outputs, limits: Limits) -> int:

@@ -29,7 +29,7 @@ from derivaudit.audits.diagnose import diagnose_wrong, layout_notes, shape_note
 from derivaudit.audits.evidence import Convergence, convergence, grade
 from derivaudit.audits.points import in_parameter_layout
 from derivaudit.audits.proof import proved_entries
-from derivaudit.audits.results import ClaimResult, describe_entries
+from derivaudit.audits.results import ClaimResult, describe_entries, verdict_of
 from derivaudit.audits.spec import AuditSettings, claim_layout
 from derivaudit.audits.witness import Certificate, certify_claim, precision_cap, search_witnesses
 
@@ -139,7 +139,7 @@ def _result(p: str, evidence: Evidence, status: str, wrong: list, diagnosis: lis
         {s.name: str(v) for s, v in zip(evidence.inputs, evidence.values.points[witness_point])}
     return ClaimResult(
         parameter=p, shape=shape, claim=model.spec.claims[p].formula, claim_shape=claim_shape,
-        status=status, wrong_entries=wrong,
+        verdict=verdict_of(status), wrong_entries=wrong,
         wrong_description=describe_entries(wrong, shape) if wrong else
         ("all (shape)" if layout != "same" else ""),
         diagnosis=diagnosis, difference=difference, counterexample=counterexample,

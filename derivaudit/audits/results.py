@@ -12,17 +12,22 @@ from fractions import Fraction
 
 import pandas as pd
 
-from derivaudit.display import html_of
-from derivaudit.verdicts import ExitCode, Verdict
+from derivaudit.results import Result
+from derivaudit.verdicts import Verdict
 from derivaudit.audits.spec import AuditSettings
 from derivaudit.audits.witness import WITNESS_SEARCH_FACTOR
 
-__all__ = ["BackwardCheck", "ClaimResult", "AuditResult", "describe_entries", "order_text"]
+__all__ = ["BackwardCheck", "ClaimResult", "AuditResult", "describe_entries", "order_text", "verdict_of"]
 
 
-#: ClaimResult.status -> its verdict
-_VERDICTS = {"proved": Verdict.PROVED, "numerical": Verdict.NUMERICAL, "different": Verdict.WRONG,
-             "undecided": Verdict.UNDECIDED}
+def verdict_of(status: str) -> Verdict:
+    """The verdict of an equivalence test's outcome (``Comparison.status`` and the audit judge's).
+
+    >>> str(verdict_of("different"))
+    'wrong'
+    """
+    return {"proved": Verdict.PROVED, "numerical": Verdict.NUMERICAL, "different": Verdict.WRONG,
+            "undecided": Verdict.UNDECIDED}[status]
 
 
 @dataclass
@@ -73,12 +78,12 @@ def _signed(k: Fraction) -> str:
 class ClaimResult:
     """The verdict on one claimed gradient ``∂loss/∂parameter``.
 
-    ``status`` is ``"proved"`` (the difference was shown to be 0
-    symbolically), ``"numerical"`` (every entry's values are certified to
+    ``verdict`` is ``Verdict.PROVED`` (the difference was shown to be 0
+    symbolically), ``Verdict.NUMERICAL`` (every entry's values are certified to
     ``dps`` digits and agree at every random point, and no ball of their
-    difference excludes 0, no proof), ``"different"`` (a certified witness:
+    difference excludes 0, no proof), ``Verdict.WRONG`` (a certified witness:
     ``wrong_entries`` lists the entries, ``counterexample`` gives a point) or
-    ``"undecided"`` (no witness, but some values could not be resolved:
+    ``Verdict.UNDECIDED`` (no witness, but some values could not be resolved:
     ``reason`` says which and what would decide it).
     """
 
@@ -86,7 +91,7 @@ class ClaimResult:
     shape: tuple[int, ...]
     claim: str
     claim_shape: tuple[int, ...]
-    status: str
+    verdict: Verdict
     wrong_entries: list[tuple[int, ...]]
     wrong_description: str
     diagnosis: list[str]
@@ -122,36 +127,31 @@ class ClaimResult:
     def correct(self) -> bool:
         return self.verdict.correct
 
-    @property
-    def verdict(self) -> Verdict:
-        return _VERDICTS[self.status]
-
 
 @dataclass
-class AuditResult:
-    """All verdicts of one audit, in the order of the spec's claims."""
+class AuditResult(Result):
+    """All verdicts of one audit, in the order of the spec's claims.
+
+    ``verdict`` is the worst claim's, ``[hessians]`` claims included (wrong >
+    undecided > numerical > proved); ``exit_code`` and ``ok`` follow from it.
+    """
 
     source: str
     claims: list[ClaimResult]
     backward: list[BackwardCheck]
     settings: AuditSettings
     seconds: dict[str, float] = field(default_factory=dict)
-
-    def _repr_html_(self) -> str:
-        """The HTML report, shown inline by Jupyter."""
-        return html_of(self)
+    #: one verdict per ``[hessians]`` claim (:class:`~derivaudit.audits.hessians.HessianClaimResult`)
+    hessians: list = field(default_factory=list)
 
     @property
-    def ok(self) -> bool:
-        return all(c.correct for c in self.claims)
-
-    @property
-    def exit_code(self) -> ExitCode:
-        """WRONG if a claim is wrong, else UNDECIDED if one is undecided, else OK."""
-        verdicts = {c.verdict for c in self.claims}
-        if Verdict.WRONG in verdicts:
-            return ExitCode.WRONG
-        return ExitCode.UNDECIDED if Verdict.UNDECIDED in verdicts else ExitCode.OK
+    def verdict(self) -> Verdict:
+        """The worst verdict of the gradient claims and the ``[hessians]`` claims."""
+        verdicts = {c.verdict for c in self.claims + self.hessians}
+        for verdict in (Verdict.WRONG, Verdict.UNDECIDED, Verdict.NUMERICAL):
+            if verdict in verdicts:
+                return verdict
+        return Verdict.PROVED
 
     def __getitem__(self, parameter: str) -> ClaimResult:
         for c in self.claims:
@@ -196,6 +196,7 @@ class AuditResult:
                          f"{WITNESS_SEARCH_FACTOR * s.dps} digits")
         noted = [c for c in self.claims if c.correct and c.evidence_notes]  # evidence that may mislead
         lines += self._claim_notes(wrong + undecided + noted)
+        lines += self._hessian_lines()
         bad_backward = [b for b in self.backward if not b.correct]
         if self.backward:
             lines.append("")
@@ -203,6 +204,22 @@ class AuditResult:
             if bad_backward:
                 lines.append(f"  first wrong step: {bad_backward[0].name} is not ∂loss/∂{bad_backward[0].of}")
         return "\n".join(lines)
+
+    def _hessian_lines(self) -> list[str]:
+        if not self.hessians:
+            return []
+        wrong = [h.parameter for h in self.hessians if h.verdict == Verdict.WRONG]
+        lines = ["", f"{sum(h.correct for h in self.hessians)} of {len(self.hessians)} Hessian claims correct"
+                 + (f"; wrong: {', '.join(wrong)}" if wrong else "")]
+        for h in self.hessians:
+            rel = f"{h.rel_difference:.1e}" if math.isfinite(h.rel_difference) else "-"
+            lines += ["", f"Hessian {h.parameter} ({h.shape[0]}x{h.shape[1]}): {h.verdict}, rel.diff {rel}"
+                      + (f", wrong entries {h.wrong_description}" if h.wrong_description else "")]
+            if h.counterexample:
+                lines.append("  witness: " + ", ".join(f"{k}={v}" for k, v in list(h.counterexample.items())[:6])
+                             + (" …" if len(h.counterexample) > 6 else ""))
+            lines += [f"  - {note}" for note in h.diagnosis + h.notes]
+        return lines
 
     def _claim_notes(self, claims: list[ClaimResult]) -> list[str]:
         lines = []

@@ -56,7 +56,7 @@ from derivaudit.lang.parse import parse_constant
 __all__ = ["AuditSettings", "Definition", "AuditSpec", "Model", "load_spec", "build",
            "claim_layout", "draw_data", "random_rational"]
 
-SECTIONS = ("shapes", "params", "data", "forward", "backward", "claims", "audit")
+SECTIONS = ("shapes", "params", "data", "forward", "backward", "claims", "hessians", "audit")
 #: more dimensions than anyone audits by hand (NumPy's own limit is 64)
 _MAX_DIMENSIONS = 8
 
@@ -108,6 +108,8 @@ class AuditSpec:
     backward: tuple[Definition, ...]
     claims: dict[str, Definition]
     settings: AuditSettings = field(default_factory=AuditSettings)
+    #: ``[hessians]``: the claimed Hessian of the loss per parameter (entries flattened in C order)
+    hessians: dict[str, Definition] = field(default_factory=dict)
     #: the model :func:`load_spec` built to check the shapes (drawn data symbolic), reused by the audit
     models: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -140,6 +142,8 @@ class Model:
     loss: sp.Expr
     param_symbols: dict[str, Value]
     data_symbols: dict[str, Value]
+    #: each ``[hessians]`` claim evaluated (a matrix of entries in the layer symbols)
+    hessians: dict[str, Value] = field(default_factory=dict)
 
     def switching_functions(self) -> list[sp.Expr]:
         """Expressions in the model's symbols whose zeros are its kinks and jumps.
@@ -402,12 +406,29 @@ def load_spec(spec: str | Path | Mapping, *, limits: Limits = DEFAULT_LIMITS) ->
                             f"{_suggest(used, known)}")
         claims[param] = Definition(param, d.formula, "claims", d.uses)
 
+    known = inputs | forward_names | {b.name for b in backward}
+    hessians = _hessian_claims(_table(raw, "hessians", source, False), params, known, source, limits)
     result = AuditSpec(source, shapes, params, data, ordered_forward, ordered_backward, claims,
-                       _settings(_table(raw, "audit", source, False), source, limits))
+                       _settings(_table(raw, "audit", source, False), source, limits), hessians)
     # shape checks (loss scalar, claims of the right shape), under the budget of symbolic work
     with time_budget(limits.symbolic_seconds, "building the model of the spec", "symbolic_seconds"):
         result.models["symbolic draws"] = build(result, limits=limits, symbolic_draws=True)
     return result
+
+
+def _hessian_claims(table: dict, params: tuple, known: set, source: str, limits: Limits) -> dict[str, Definition]:
+    """``[hessians]``: one claimed Hessian per parameter, in the names the claims may use."""
+    hessians: dict[str, Definition] = {}
+    for d in _definitions(table, "hessians", source, limits):
+        if d.name not in params:
+            raise _fail(source, f"[hessians] {d.name}", f"claims a Hessian for '{d.name}', which is not a parameter "
+                                                        f"(parameters: {', '.join(params)}){_suggest(d.name, params)}")
+        for used in sorted(d.uses):
+            if used not in known:
+                raise _fail(source, f"[hessians] {d.name}", f"uses '{used}', which is neither declared nor "
+                                                            f"defined{_suggest(used, known)}")
+        hessians[d.name] = d
+    return hessians
 
 
 def _evaluate(d: Definition, env: dict, source: str, limits: Limits, keepdims: bool = False) -> Value:
@@ -502,4 +523,5 @@ def build(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS,
         # a claim of another shape than its parameter's is that claim's wrong verdict (the audit
         # judges it, see claim_layout), not an error that would cost every other claim its verdict
         claims[param] = _evaluate(d, env, spec.source, limits, keepdims)
-    return Model(spec, env, local, claims, loss, param_symbols, data_symbols)
+    hessians = {param: _evaluate(d, env, spec.source, limits) for param, d in spec.hessians.items()}
+    return Model(spec, env, local, claims, loss, param_symbols, data_symbols, hessians)

@@ -35,7 +35,8 @@ from derivaudit.limits import Limits
 from derivaudit.audits.graph import needed_definitions
 from derivaudit.audits.points import ExactPointFunction, Outputs, in_parameter_layout
 
-__all__ = ["LayeredBalls", "BallValues", "Certificate", "certify_claim", "search_witnesses", "precision_cap",
+__all__ = ["LayeredBalls", "BallValues", "LayeredBallValues", "Certificate", "certify_claim", "search_witnesses",
+           "precision_cap",
            "WITNESS_SEARCH_FACTOR"]
 
 #: a claim not proved is searched for a witness at this multiple of dps before it is called correct
@@ -125,6 +126,41 @@ class BallValues(ExactPointFunction):
         balls = self.at_point(point, digits_to_bits(wp))
         with mpmath.workdps(wp):
             return [to_mpf(b) if b.is_finite() else mpmath.nan for b in balls]
+
+    def group(self, k: int, bits: int, key: str) -> list:
+        first, n = self.outputs.slots[key]
+        return self.at(k, bits)[first:first + n]
+
+
+class LayeredBallValues:
+    """Every output of ``outputs`` (expressions over a chain of definitions) as a ball at an evidence point.
+
+    The layers are compiled one small definition at a time (:class:`LayeredBalls`);
+    for outputs that are not first derivatives of the loss (claimed Hessians against the
+    symbolic second derivatives), where :class:`BallValues`'s reverse pass does not apply.
+    """
+
+    def __init__(self, inputs, chain, outputs: Outputs, points):
+        self.inputs = tuple(inputs)
+        self.outputs = outputs
+        self.points = points
+        self._cache: dict[tuple[int, int], list] = {}
+        self.unsupported: UnsupportedFunction | None = None
+        try:
+            self._program = LayeredBalls(chain, outputs.exprs)
+        except UnsupportedFunction as exc:  # no certificate for any claim: each is undecided, and says why
+            self.unsupported = exc
+
+    def at(self, k: int, bits: int) -> list:
+        """All outputs at point ``k`` with ``bits`` bits of working precision."""
+        if self.unsupported is not None:
+            raise self.unsupported
+        key = (k, bits)
+        if key not in self._cache:
+            with ball_precision(bits):
+                self._cache[key] = self._program.evaluate(
+                    {s: exact_ball(v) for s, v in zip(self.inputs, self.points[k])})
+        return self._cache[key]
 
     def group(self, k: int, bits: int, key: str) -> list:
         first, n = self.outputs.slots[key]

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 import mpmath
 import sympy as sp
 
-from derivaudit.checks.claims import check_variables, claim_parts, parse_part, split_claim
+from derivaudit.checks.claims import check_variables, claim_parts, claim_part, parse_part, split_claim
 from derivaudit.checks.diagnosis import diagnose
 from derivaudit.checks.equivalence import compare_expressions
 from derivaudit.checks import evidence as at_point
@@ -45,10 +45,10 @@ from derivaudit.studies.inputs import check_dps, resolve_point
 from derivaudit.verdicts import Verdict
 
 __all__ = ["Verdict", "Mistake", "Diagnosis", "OneSided", "ComponentResult", "CheckResult",
-           "check", "diagnose", "split_claim", "EVIDENCE_EPS"]
+           "check", "diagnose", "split_claim", "EVIDENCE_EPS", "audit_component"]
 
 
-def _component(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, claim_text: str,
+def audit_component(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, claim_text: str,
                point: dict[sp.Symbol, sp.Expr] | None, dps: int, limits: Limits,
                points: int, seed: int, deadline: float | None) -> ComponentResult:
     """Audit one claimed derivative: compare, examine the point, diagnose, gather evidence."""
@@ -101,7 +101,7 @@ def _component(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, claim_tex
         notes=tuple(notes), claim_text=claim_text)
 
 
-def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None,
+def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None, hessian=None,
           at: Mapping[str, object] | None = None, dps: int = 50,
           limits: Limits = DEFAULT_LIMITS, points: int = 24, seed: int = 0) -> CheckResult:
     """Audit a claimed derivative (or gradient) of ``formula``.
@@ -119,6 +119,10 @@ def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None,
         Derivative order (with ``wrt``; a gradient is first order).
     grad : list of names or ``"x,y"``
         Audit a gradient instead: one claimed component per variable.
+    hessian : list of names or ``"x,y"``
+        Audit a Hessian instead: ``claim`` is ``"row; row"`` (rows by ``;``,
+        entries by ``,``) or a list of rows; every entry ``(i, j)`` is judged
+        against ``∂²f/∂xᵢ∂xⱼ`` (:mod:`derivaudit.checks.hessian`).
     at : mapping name → value, optional
         A point to examine: the evidence table is computed there, and a kink
         there gives the verdict "not differentiable at the point".  Values
@@ -152,6 +156,8 @@ def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None,
     f = parse_part(formula, "formula", limits)
     if not f.free_symbols:
         raise DerivauditError("the formula has no variables to differentiate by")
+    if hessian is not None:
+        return _hessian_check(f, formula, wrt, grad, hessian, claim, order, at, dps, limits, points, seed)
     variables, is_gradient = check_variables(f, wrt, grad)
     if is_gradient and order != 1:
         raise DerivauditError("a gradient is a first derivative; use wrt with order for "
@@ -164,19 +170,38 @@ def check(formula, wrt=None, claim=None, *, order: int = 1, grad=None,
             where = "the claim" if len(claims) == 1 else f"claim component {i + 1}"
             raise DerivauditError(f"{where} uses {', '.join(extra)}, which the formula does not "
                                   f"(its variables: {', '.join(sorted(known))})")
-    point = None
-    if at:
-        point = resolve_point(f, at)
-        try:
-            resolved_value(f, point, dps, limits)
-        except DomainError as exc:
-            raise DomainError(f"the point given is outside the formula's domain: {exc}") from None
+    point = _point(f, at, dps, limits)
     # one budget for the whole check, however many components: past it, the rest are undecided
     deadline = time.monotonic() + limits.check_seconds if limits.check_seconds else None
-    components = tuple(_component(f, var, order, c, text, point, dps, limits, points, seed, deadline)
+    components = tuple(audit_component(f, var, order, c, text, point, dps, limits, points, seed, deadline)
                        for var, (c, text) in zip(variables, claims))
     return CheckResult(formula=f, components=components,
                        at=None if point is None else {s.name: v for s, v in point.items()},
                        dps=dps, gradient=is_gradient,
                        formula_text=formula.strip() if isinstance(formula, str) else "")
 
+
+
+def _point(f: sp.Expr, at, dps: int, limits: Limits):
+    """The exact point ``at`` (None when not given), inside the formula's domain."""
+    if not at:
+        return None
+    point = resolve_point(f, at)
+    try:
+        resolved_value(f, point, dps, limits)
+    except DomainError as exc:
+        raise DomainError(f"the point given is outside the formula's domain: {exc}") from None
+    return point
+
+
+def _hessian_check(f, formula, wrt, grad, hessian, claim, order, at, dps, limits, points, seed) -> CheckResult:
+    from derivaudit.checks.hessian import check_hessian_claim, hessian_rows
+    if wrt is not None or grad is not None or order != 1:
+        raise DerivauditError("give hessian alone (not with wrt, grad or order): it names the variables of "
+                              "the Hessian, whose entries are second derivatives")
+    variables, _ = check_variables(f, None, hessian)
+    rows = hessian_rows(claim, len(variables))
+    return check_hessian_claim(f, variables, rows, point=_point(f, at, dps, limits), dps=dps, limits=limits,
+                               points=points, seed=seed,
+                               formula_text=formula.strip() if isinstance(formula, str) else "",
+                               audit=audit_component, parse=lambda value, what: claim_part(value, what, limits))

@@ -16,7 +16,7 @@ from derivaudit.lang.parse import parse_formula
 from derivaudit.limits import Limits
 from derivaudit.core.symbolic import as_symbol, default_variable, require_variables
 
-__all__ = ["split_claim", "parse_part", "claim_parts", "check_variables"]
+__all__ = ["split_claim", "parse_part", "claim_part", "claim_parts", "check_variables"]
 
 
 def split_claim(text: str) -> list[str]:
@@ -61,7 +61,7 @@ def parse_part(value, what: str, limits: Limits) -> sp.Expr:
         raise type(exc)(f"{what} {value!r}: {exc}") from None
 
 
-def _claim_part(value, what: str, limits: Limits) -> tuple[sp.Expr, str]:
+def claim_part(value, what: str, limits: Limits) -> tuple[sp.Expr, str]:
     """A claim component as ``(expression, text as given)``; the text is empty
     for an expression given as such (reports print it in the formula language)."""
     expr = parse_part(value, what, limits)
@@ -87,8 +87,8 @@ def claim_parts(claim, count: int, limits: Limits) -> list[tuple[sp.Expr, str]]:
         raise DerivauditError(f"{has} but the gradient has {count}; give one per variable, "
                               "separated by commas")
     if count == 1:
-        return [_claim_part(parts[0], "claim", limits)]
-    return [_claim_part(p, f"claim component {i + 1}", limits) for i, p in enumerate(parts)]
+        return [claim_part(parts[0], "claim", limits)]
+    return [claim_part(p, f"claim component {i + 1}", limits) for i, p in enumerate(parts)]
 
 
 def check_variables(expr: sp.Expr, wrt, grad) -> tuple[list[sp.Symbol], bool]:

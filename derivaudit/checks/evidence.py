@@ -25,6 +25,7 @@ from derivaudit.errors import DomainError, LimitExceeded
 from derivaudit.limits import Limits
 from derivaudit.core.numeric import resolved_difference
 from derivaudit.studies.sweep import study
+from derivaudit.studies.result import StudyResult
 
 __all__ = ["EVIDENCE_EPS", "NoEvidence", "one_sided", "resolved_value", "value_at", "evidence",
            "evidence_off_the_point"]
@@ -122,7 +123,7 @@ class NoEvidence(Exception):
 
 
 def evidence(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.Expr],
-              claim_value: mpmath.mpf | None, dps: int, limits: Limits) -> pd.DataFrame:
+              claim_value: mpmath.mpf | None, dps: int, limits: Limits) -> StudyResult:
     """Centered and forward sweeps at ``point`` with the claim's value and distance.
 
     Steps shrink (:data:`EVIDENCE_EPS`) until the stencils stay in the domain.
@@ -134,7 +135,7 @@ def evidence(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.E
     at = {s.name: v for s, v in point.items()}
     for eps in EVIDENCE_EPS:
         try:
-            table = study(f, wrt=var.name, at=at, eps=eps, schemes=("centered", "forward"),
+            result = study(f, wrt=var.name, at=at, eps=eps, schemes=("centered", "forward"),
                           order=order, dps=dps, limits=limits)
             break
         except DomainError:
@@ -144,6 +145,7 @@ def evidence(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.E
             raise NoEvidence(f"no evidence table at the point: {exc}") from None
     else:
         raise NoEvidence("no evidence table: every step tried leaves the domain near the point")
+    table = result.table
     with mpmath.workdps(dps):
         if claim_value is None:
             table["claim"] = mpmath.mpf("nan")
@@ -152,7 +154,7 @@ def evidence(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.E
             table["claim"] = [+claim_value] * len(table)
             table["distance_to_claim"] = [abs(resolved_difference(a, claim_value, dps))
                                           for a in table["approx"]]
-    return table
+    return result
 
 
 def _symbol_point(f: sp.Expr, point: Mapping[str, sp.Expr]) -> dict[sp.Symbol, sp.Expr]:
@@ -163,7 +165,7 @@ def _symbol_point(f: sp.Expr, point: Mapping[str, sp.Expr]) -> dict[sp.Symbol, s
 def evidence_off_the_point(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr,
                             exact: sp.Expr, comparison: Comparison, dps: int, limits: Limits,
                             points: int, seed: int):
-    """The evidence at the counterexample: ``(point, table, note)``.
+    """The evidence at the counterexample: ``(point, study, note)`` (a StudyResult).
 
     When the study cannot give evidence at the first counterexample (a small
     fraction; e.g. a value there is beyond the limits), a random

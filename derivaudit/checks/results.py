@@ -14,13 +14,13 @@ import enum
 from dataclasses import dataclass
 
 import mpmath
-import pandas as pd
 import sympy as sp
 
-from derivaudit.display import html_of
 from derivaudit.checks.equivalence import Comparison
 from derivaudit.errors import DerivauditError
-from derivaudit.verdicts import ExitCode, Verdict
+from derivaudit.results import Result
+from derivaudit.studies.result import StudyResult
+from derivaudit.verdicts import Verdict
 
 __all__ = ["Mistake", "Diagnosis", "OneSided", "ComponentResult", "CheckResult"]
 
@@ -78,8 +78,8 @@ class ComponentResult:
     comparison: Comparison
     #: likely mistakes, most specific first (empty when correct or unexplained)
     diagnosis: tuple[Diagnosis, ...] = ()
-    #: study table at ``evidence_point`` (None when correct and no ``at`` was given)
-    evidence: pd.DataFrame | None = dataclasses.field(default=None, repr=False)
+    #: the study at ``evidence_point``, its table with the claim's columns (None when correct and no ``at``)
+    evidence: StudyResult | None = dataclasses.field(default=None, repr=False)
     evidence_point: dict[str, sp.Expr] | None = None
     #: the claim and the exact derivative at ``at`` (when given and defined)
     claim_at_point: mpmath.mpf | None = None
@@ -88,6 +88,9 @@ class ComponentResult:
     notes: tuple[str, ...] = ()
     #: the claim as the user wrote it
     claim_text: str = ""
+    #: a Hessian entry: its ``(i, j)`` and its label (``H[0,1] = d^2f/dxdy``)
+    entry: tuple[int, int] | None = None
+    label_text: str = ""
 
     @property
     def correct(self) -> bool:
@@ -104,17 +107,22 @@ class ComponentResult:
 
     @property
     def label(self) -> str:
+        if self.label_text:
+            return self.label_text
         power = "" if self.order == 1 else f"^{self.order}"
         return f"d{power}f/d{self.variable}{power}"
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class CheckResult(Result):
     """The audit of a claimed derivative or gradient of ``formula``.
 
     ``components`` holds one :class:`ComponentResult` per claimed derivative
     (one for ``wrt``, one per variable for a gradient).  ``verdict`` is the
-    worst of them (wrong > not differentiable > numerical > proved).  For a
+    worst of them (wrong > undecided > not differentiable > numerical >
+    proved), where a component whose comparison found a counterexample is
+    wrong even at a kink; ``exit_code`` and ``ok`` follow from ``verdict``
+    (:class:`~derivaudit.results.Result`).  For a
     single derivative the properties ``exact``, ``difference``,
     ``counterexample``, ``diagnosis`` and ``evidence`` read its component.
     """
@@ -126,10 +134,15 @@ class CheckResult:
     gradient: bool
     #: the formula as the user wrote it
     formula_text: str = ""
+    #: a Hessian check: its variables (components are its entries, row by row)
+    hessian: tuple[str, ...] = ()
+    #: remarks on the claim as a whole (a claimed Hessian that is not symmetric)
+    notes: tuple[str, ...] = ()
 
-    def _repr_html_(self) -> str:
-        """The HTML report, shown inline by Jupyter."""
-        return html_of(self)
+    @property
+    def wrong_entries(self) -> tuple[tuple[int, int], ...]:
+        """The ``(i, j)`` of every wrong entry of a claimed Hessian, row by row."""
+        return tuple(c.entry for c in self.components if c.entry is not None and c.comparison.different)
 
     @property
     def correct(self) -> bool:
@@ -137,20 +150,22 @@ class CheckResult:
 
     @property
     def verdict(self) -> Verdict:
-        for verdict in (Verdict.WRONG, Verdict.UNDECIDED, Verdict.NOT_DIFFERENTIABLE, Verdict.NUMERICAL):
-            if any(c.verdict is verdict for c in self.components):
+        # the comparison decides wrong and undecided (a kink at the point does not excuse a
+        # counterexample elsewhere); the kink then outranks a correct comparison
+        statuses = {c.comparison.status for c in self.components}
+        verdicts = {c.verdict for c in self.components}
+        if "different" in statuses or Verdict.WRONG in verdicts:
+            return Verdict.WRONG
+        if "undecided" in statuses or Verdict.UNDECIDED in verdicts:
+            return Verdict.UNDECIDED
+        for verdict in (Verdict.NOT_DIFFERENTIABLE, Verdict.NUMERICAL):
+            if verdict in verdicts:
                 return verdict
         return Verdict.PROVED
 
-    @property
-    def exit_code(self) -> ExitCode:
-        """The CLI's code: 1 when a claim is wrong, else 4 when one is undecided, else 0."""
-        statuses = {c.comparison.status for c in self.components}
-        if "different" in statuses:
-            return ExitCode.WRONG
-        if "undecided" in statuses:
-            return ExitCode.UNDECIDED
-        return ExitCode.OK
+    def summary(self, digits: int = 12) -> str:
+        """The verdict report as the command line prints it (``digits`` per number)."""
+        return self._render("text", digits=digits)
 
     def _single(self) -> ComponentResult:
         if len(self.components) != 1:
@@ -175,6 +190,6 @@ class CheckResult:
         return self._single().diagnosis
 
     @property
-    def evidence(self) -> pd.DataFrame | None:
+    def evidence(self) -> StudyResult | None:
         return self._single().evidence
 

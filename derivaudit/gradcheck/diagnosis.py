@@ -50,8 +50,12 @@ def _factor_cause(gw, nw, tw, where: str, everywhere: bool, scale) -> str:
     allowed = abs(c) * (1e-4 + 10 * tw[usable] / np.abs(nw[usable]))
     if c == 0 or not np.all(np.abs(ratios - c) <= allowed) or not _close(gw, c * nw, tw, scale):
         return ""
-    lead = f"every entry is {c:.6g} × the true gradient: " if everywhere else ""
-    return (f"{lead}off by a constant factor {c:.6g} at {where} (a missing 1/N of a mean, "
+    # enough digits to tell the factor from 1 ("off by a constant factor 1" names nothing)
+    shown = next((text for text in (f"{c:.6g}", f"{c:.15g}", repr(c)) if text != "1"), "")
+    if not shown or c == 1:
+        return ""
+    lead = f"every entry is {shown} × the true gradient: " if everywhere else ""
+    return (f"{lead}off by a constant factor {shown} at {where} (a missing 1/N of a mean, "
             "a factor 2 of a square, or a scaled learning signal)")
 
 

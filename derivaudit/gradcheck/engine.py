@@ -35,7 +35,7 @@ from derivaudit.gradcheck.packing import Packing
 from derivaudit.gradcheck.results import THRESHOLDS, GradientCheckResult, build_result, float64_judged
 from derivaudit.studies.error_model import UNIT_ROUNDOFF
 
-__all__ = ["Problem", "run_check", "THOROUGH_N", "FULL_SWEEP_N", "PRECISIONS"]
+__all__ = ["Problem", "run_check", "validate_settings", "THOROUGH_N", "FULL_SWEEP_N", "PRECISIONS"]
 
 #: up to this many entries the float64 check uses the complex step and centered differences at h and 2h everywhere
 THOROUGH_N = 1000
@@ -189,19 +189,25 @@ def _float64_check(problem: Problem, *, eps, complex_mode, sweep, seed, notes, d
                         circumstances=reasons)
 
 
+def validate_settings(precision: str, dps, eps) -> None:
+    """One clear error for a precision other than ``"float64"``/``"mp"``, ``dps`` outside 10…1000
+    (checked for ``"mp"`` only) or a step ``eps`` outside (0, 1)."""
+    if precision not in PRECISIONS:
+        raise DerivauditError(f"precision must be 'float64' or 'mp', not {precision!r}")
+    if eps is not None and (not (0 < float(eps) < 1) or not np.isfinite(float(eps))):
+        raise DerivauditError(f"eps must be a step between 0 and 1, not {eps!r}")
+    if precision == "mp" and (not isinstance(dps, int) or isinstance(dps, bool) or not 10 <= dps <= 1000):
+        raise DerivauditError(f"dps must be an integer from 10 to 1000, not {dps!r}")
+
+
 def run_check(problem: Problem, *, precision: str = "float64", dps: int = 50, eps: float | None = None,
               complex_step: bool | str = "auto", sweep="auto", seed: int = 0) -> GradientCheckResult:
     """Check ``problem`` in ``precision``; see the module docstring for what each precision does."""
-    if precision not in PRECISIONS:
-        raise DerivauditError(f"precision must be 'float64' or 'mp', not {precision!r}")
+    validate_settings(precision, dps, eps)
     if complex_step not in ("auto", True, False):
         raise DerivauditError(f"complex_step must be 'auto', True or False, not {complex_step!r}")
-    if eps is not None and (not (0 < float(eps) < 1) or not np.isfinite(float(eps))):
-        raise DerivauditError(f"eps must be a step between 0 and 1, not {eps!r}")
     notes: list[str] = []
     if precision == "mp":
-        if not isinstance(dps, int) or not 10 <= dps <= 1000:
-            raise DerivauditError(f"dps must be an integer from 10 to 1000, not {dps!r}")
         from derivaudit.gradcheck.balls import mp_check
         result, why = mp_check(problem, dps, notes)
         if result is not None:

@@ -21,7 +21,7 @@ from derivaudit.gradcheck.engine import Problem, run_check
 from derivaudit.gradcheck.packing import Packing, argument_names, framework_of, is_floating, to_numpy
 from derivaudit.gradcheck.results import GradientCheckResult
 
-__all__ = ["check_layer"]
+__all__ = ["check_layer", "check_double_backward"]
 
 
 def _split(result):
@@ -41,7 +41,8 @@ def _native_like(array: np.ndarray, example):
 
 
 def check_layer(forward: Callable, backward: Callable, *inputs, precision: str = "float64", dps: int = 50,
-                seed: int = 0, eps: float | None = None) -> GradientCheckResult:
+                seed: int = 0, eps: float | None = None, order: int = 1,
+                double_backward: Callable | None = None) -> GradientCheckResult:
     """Check ``backward`` against the true gradient of ``forward`` at ``inputs``.
 
     ``forward(*inputs)`` returns ``out`` or ``(out, cache)``;
@@ -62,7 +63,15 @@ def check_layer(forward: Callable, backward: Callable, *inputs, precision: str =
         As for :func:`~derivaudit.check_gradient`: ``"mp"`` runs both passes
         on balls of ``dps`` digits.
     seed : int
-        Seed of ``dout``.
+        Seed of ``dout`` (and of ``ddin`` for ``order=2``).
+    order : 1 or 2
+        ``2`` checks ``double_backward`` against the derivative of
+        ``backward`` instead (the convention of
+        :func:`check_double_backward`, like PyTorch's ``gradgradcheck``).
+    double_backward : callable
+        With ``order=2``: ``double_backward(ddin, dout, cache)`` → the
+        gradients of ``Σₖ ⟨backward(dout, cache)ₖ, ddinₖ⟩`` with respect to
+        the floating inputs and then ``dout``.
 
     Returns
     -------
@@ -83,6 +92,11 @@ def check_layer(forward: Callable, backward: Callable, *inputs, precision: str =
     >>> r.ok, list(r.parts), [g.verdict for g in r.gradients]
     (True, ['x', 'w', 'b'], ['fine', 'fine', 'fine'])
     """
+    if order == 2:
+        return check_double_backward(forward, backward, double_backward, inputs, precision=precision, dps=dps,
+                                     seed=seed, eps=eps)
+    if order != 1 or double_backward is not None:
+        raise DerivauditError(f"order must be 1 or 2 (double_backward with order=2 only), not {order!r}")
     floating = [k for k, value in enumerate(inputs) if is_floating(value)]
     if not floating:
         raise DerivauditError("check_layer needs at least one floating-point array among the inputs "
@@ -110,4 +124,70 @@ def check_layer(forward: Callable, backward: Callable, *inputs, precision: str =
         return backward(upstream, cache if cache is not None else tuple(args))
 
     problem = Problem(packing, theta, value, gradient, functions=(forward, backward), who="backward")
+    return run_check(problem, precision=precision, dps=dps, eps=eps, sweep=False, seed=seed)
+
+
+def _as_tuple(value) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def check_double_backward(forward: Callable, backward: Callable, double_backward: Callable | None, inputs: tuple,
+                          *, precision: str = "float64", dps: int = 50, seed: int = 0,
+                          eps: float | None = None) -> GradientCheckResult:
+    """Check a layer's double backward: the derivative of ``backward`` itself (``check_layer(..., order=2)``).
+
+    The convention: ``backward(dout, cache)`` is a function of the floating
+    inputs ``x₁ … x_m`` (through ``cache``) and of ``dout``.  With random
+    cotangents ``ddinₖ`` shaped like ``xₖ`` (seed ``seed + 1``) the checked
+    scalar is
+
+        L₂(x₁ … x_m, dout) = Σₖ ⟨backward(dout, cache(x))ₖ, ddinₖ⟩,
+
+    and ``double_backward(ddin, dout, cache)`` must return its gradient: one
+    array per floating input, then one for ``dout`` (``ddin`` is a tuple when
+    ``backward`` returns one, else one array).  The ``dout`` part is the
+    forward Jacobian applied to ``ddin``; the input parts are the second
+    derivatives — where a double backward that treats saved tensors as
+    constants (PyTorch's silently wrong custom Functions) drops terms.  As
+    ``gradgradcheck``, this checks ``double_backward`` against ``backward``;
+    check ``backward`` itself with ``order=1``.  The result names the parts by
+    ``forward``'s parameters and ``"dout"``.
+    """
+    if double_backward is None:
+        raise DerivauditError("order=2 checks a double backward: pass double_backward=fn, called as "
+                              "fn(ddin, dout, cache) and returning the gradients of the inputs and of dout")
+    floating = [k for k, value in enumerate(inputs) if is_floating(value)]
+    if not floating:
+        raise DerivauditError("check_layer needs at least one floating-point array among the inputs")
+    names = argument_names(forward, len(inputs))
+    out0, cache0 = _split(forward(*[copy.deepcopy(v) for v in inputs]))
+    rng = np.random.default_rng(seed)
+    dout = rng.standard_normal(np.shape(to_numpy(out0)))
+    first = backward(_native_like(dout, out0), cache0 if cache0 is not None else tuple(inputs))
+    grads0, single = _as_tuple(first), not isinstance(first, (tuple, list))
+    ddin = tuple(np.random.default_rng(seed + 1).standard_normal(np.shape(to_numpy(g))) for g in grads0)
+    values0 = tuple(inputs[k] for k in floating) + (dout,)
+    packing, theta = Packing.of(values0, tuple(names[k] for k in floating) + ("dout",))
+
+    def state(values):
+        args = [copy.copy(v) if isinstance(v, (dict, list)) else v for v in inputs]
+        for k, value in zip(floating, values[:-1]):
+            args[k] = value
+        out, cache = _split(forward(*args))
+        return out, (cache if cache is not None else tuple(args)), _native_like(values[-1], out)
+
+    def value(values, const):
+        out, cache, upstream = state(values)
+        grads = _as_tuple(backward(upstream, cache))
+        if len(grads) != len(ddin):
+            raise DerivauditError(f"backward returned {len(grads)} gradients here but {len(ddin)} at the point")
+        return sum(np.sum((to_numpy(g) if framework_of(g) != "numpy" else g) * const(d)) for g, d in zip(grads, ddin))
+
+    def gradient(values, const):
+        out, cache, upstream = state(values)
+        cotangents = tuple(_native_like(const(d), out) for d in ddin)
+        return double_backward(cotangents[0] if single else cotangents, upstream, cache)
+
+    problem = Problem(packing, theta, value, gradient, functions=(forward, backward, double_backward),
+                      who="double_backward")
     return run_check(problem, precision=precision, dps=dps, eps=eps, sweep=False, seed=seed)

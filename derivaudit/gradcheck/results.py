@@ -15,18 +15,36 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from derivaudit.display import html_of
 from derivaudit.gradcheck.diagnosis import NEGLIGIBLE, suggest_cause
-from derivaudit.verdicts import GRADIENT_BANDS, gradient_band, relative_difference
+from derivaudit.results import Result
+from derivaudit.verdicts import GRADIENT_BANDS, GRADIENT_WORDS, gradient_band, relative_difference
 
-__all__ = ["THRESHOLDS", "GradientCheckResult", "Judged", "build_result"]
+__all__ = ["THRESHOLDS", "GradientCheckResult", "Judged", "build_result", "check_word"]
 
 #: relative-difference thresholds: below the first fine, the second ok, the third look again
 THRESHOLDS = tuple(bound for bound, _ in GRADIENT_BANDS)
 
 
+def check_word(relative: float, wrong_errors=()) -> str:
+    """The band word of a check: that of ``relative``, and at least ``look again`` when entries are wrong.
+
+    ``wrong_errors`` are the relative errors ``|gᵢ − nᵢ|/(|gᵢ| + |nᵢ|)`` of
+    the wrong entries.  A check with a wrong entry never reads ``fine`` or
+    ``ok`` (its :attr:`GradientCheckResult.ok` is False), however small the
+    relative difference of the whole: at 50 digits a wrong entry may differ
+    by 1e-12 and still be certified wrong.
+
+    >>> check_word(3e-9), check_word(3e-9, [2e-9]), check_word(3e-9, [0.5])
+    ('fine', 'look again', 'bug')
+    """
+    words = [gradient_band(relative)]
+    if len(wrong_errors):
+        words += [GRADIENT_WORDS[2]] + [gradient_band(float(e)) for e in wrong_errors]
+    return max(words, key=GRADIENT_WORDS.index)
+
+
 @dataclass(frozen=True)
-class GradientCheckResult:
+class GradientCheckResult(Result):
     """Outcome of :func:`~derivaudit.check_gradient` (and of ``check_layer`` / ``check_jacobian``).
 
     ``analytic`` is the claimed gradient, ``numeric`` the reference (both in
@@ -35,6 +53,11 @@ class GradientCheckResult:
     ``nᵢ``; ``wrong`` the entries that disagree beyond it, worst first (index
     tuples, or ``(name, index)`` pairs when there are ``parts``).
     ``precision`` is ``"float64"`` or ``"mp"`` (then ``dps`` digits).
+
+    ``verdict`` is a word of :data:`~derivaudit.verdicts.GRADIENT_WORDS`
+    (:func:`check_word`); ``ok`` is True exactly for ``fine`` and ``ok``
+    (relative difference below the "look again" threshold and no entry
+    wrong), and ``exit_code`` is 1 otherwise.
     """
 
     theta: np.ndarray = field(repr=False)
@@ -54,20 +77,6 @@ class GradientCheckResult:
     dps: int | None = None
     parts: dict = field(repr=False, default_factory=dict)
     labels: tuple | None = field(repr=False, default=None)
-
-    def _repr_html_(self) -> str:
-        """The HTML report, shown inline by Jupyter."""
-        return html_of(self)
-
-    @property
-    def passed(self) -> bool:
-        """``relative_difference`` below the "look again" threshold and no entry wrong."""
-        return self.relative_difference < THRESHOLDS[1] and not self.wrong
-
-    @property
-    def ok(self) -> bool:
-        """Same as :attr:`passed`."""
-        return self.passed
 
     @property
     def gradients(self) -> tuple[GradientCheckResult, ...]:
@@ -90,12 +99,14 @@ class GradientCheckResult:
 
     def summary(self, count: int = 5) -> str:
         """A readable report: metric, verdict, worst entries, suggested cause, notes (and one line per part)."""
-        lines = [f"relative difference {self.relative_difference:.3e}: {self.verdict} "
+        raised = "" if self.verdict == gradient_band(self.relative_difference) else \
+            f", as {len(self.wrong)} wrong entries are"  # a wrong entry outranks a small whole
+        lines = [f"relative difference {self.relative_difference:.3e}: {self.verdict}{raised} "
                  f"(fine < {THRESHOLDS[0]:g}, look again ≥ {THRESHOLDS[1]:g}, bug ≥ {THRESHOLDS[2]:g})",
                  f"numeric gradient: {self.method}, ε = {self.eps:g}"
                  + (f" ({self.dps} digits)" if self.precision == "mp" else "")]
         for name, part in self.parts.items():
-            state = "ok" if part.passed else f"{len(part.wrong)} of {part.theta.size} entries wrong"
+            state = "ok" if part.ok else f"{len(part.wrong)} of {part.theta.size} entries wrong"
             lines.append(f"  {name}: relative difference {part.relative_difference:.3e}: {part.verdict}, {state}"
                          + (f"; {part.cause}" if part.cause else ""))
         size = self.theta.size
@@ -160,13 +171,14 @@ def _part(judged: Judged, name, shape, a, b, relative, common: dict) -> Gradient
     wrong = tuple(tuple(int(i) for i in np.unravel_index(k, shape)) for k in _ordered_wrong(judged, a, b))
     g, n = judged.analytic[a:b].reshape(shape), judged.numeric[a:b].reshape(shape)
     uncertainty = judged.uncertainty[a:b].reshape(shape)
-    verdict = gradient_band(relative)
+    component = judged.component[a:b].reshape(shape)
+    verdict = check_word(relative, [component[w] for w in wrong])
     cause = suggest_cause(g, n, wrong, uncertainty)
     if not cause and verdict in ("look again", "bug"):
         cause = ("small disagreement spread over the entries: f may be non-smooth near θ "
                  "(relu/abs/max kinks), computed partly in float32, or noisy")
     return GradientCheckResult(judged.theta[a:b].reshape(shape), g, n, relative_difference=relative,
-                               verdict=verdict, component_errors=judged.component[a:b].reshape(shape),
+                               verdict=verdict, component_errors=component,
                                uncertainty=uncertainty, wrong=wrong, cause=cause, **common)
 
 
@@ -189,12 +201,13 @@ def build_result(judged: Judged, packing, *, method: str, eps: float, notes, swe
         wrong = tuple(sorted(wrong, key=lambda w: -float(parts[w[0]].component_errors[w[1]])))
         cause = "; ".join(f"{name}: {part.cause}" for name, part in parts.items() if part.cause)
         labels = tuple(packing.label(k) for k in range(packing.size))
+        word = check_word(judged.relative, [parts[name].component_errors[index] for name, index in wrong])
         result = GradientCheckResult(judged.theta, judged.analytic, judged.numeric,
-                                     relative_difference=judged.relative, verdict=gradient_band(judged.relative),
+                                     relative_difference=judged.relative, verdict=word,
                                      component_errors=judged.component, uncertainty=judged.uncertainty,
                                      wrong=wrong, cause=cause, parts=parts, labels=labels, **common)
     if circumstances:
-        failing = not result.passed
+        failing = not result.ok
         lead = "; ".join(circumstances)
         cause = f"{lead}; {result.cause}" if failing and result.cause else (lead if failing else result.cause)
         result = _replace(result, cause=cause, notes=tuple(notes) + tuple(circumstances))

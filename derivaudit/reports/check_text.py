@@ -15,7 +15,7 @@ from derivaudit.checks.results import CheckResult, ComponentResult
 from derivaudit.reports.text import formula_text, table_as_text
 from derivaudit.verdicts import Verdict
 
-__all__ = ["format_result", "format_component", "EVIDENCE_COLUMNS"]
+__all__ = ["format_result", "format_component", "hessian_summary", "EVIDENCE_COLUMNS"]
 
 EVIDENCE_COLUMNS = ("scheme", "eps", "approx", "exact", "abs_error", "claim", "distance_to_claim",
                     "observed_order")
@@ -101,8 +101,8 @@ def format_component(component: ComponentResult, digits: int = 20) -> str:
         lines.append(f"  evidence at {_point_text(component.evidence_point)} ({comparison.dps} "
                      "digits): finite differences converge to the exact value, "
                      + ("and so to the claim" if component.correct else "not to the claim"))
-        columns = [c for c in EVIDENCE_COLUMNS if c in component.evidence.columns]
-        table = _evidence_text(component.evidence, columns, digits)
+        columns = [c for c in EVIDENCE_COLUMNS if c in component.evidence.table.columns]
+        table = _evidence_text(component.evidence.table, columns, digits)
         lines += ["    " + row for row in table.splitlines()]
     return "\n".join(lines)
 
@@ -128,4 +128,21 @@ def format_result(result: CheckResult, digits: int = 20) -> str:
         parts += [f"{undecided} of {total} undecided"] if undecided else []
         summary = "gradient: " + ("; ".join(parts) if parts else f"all {total} components correct")
         text += "\n\n" + summary
+    if result.hessian:
+        text += "\n\n" + hessian_summary(result)
     return text
+
+
+def hessian_summary(result: CheckResult) -> str:
+    """One line on a claimed Hessian (which entries are wrong, undecided), then its remarks."""
+    total = len(result.components)
+    wrong = result.wrong_entries
+    undecided = [c.entry for c in result.components if c.comparison.status == "undecided"]
+    kinked = [c.entry for c in result.components if c.verdict is Verdict.NOT_DIFFERENTIABLE]
+    parts = [f"{len(wrong)} of {total} entries wrong: {', '.join(map(str, wrong))}"] if wrong else []
+    parts += [f"{len(undecided)} of {total} undecided: {', '.join(map(str, undecided))}"] if undecided else []
+    parts += [f"not twice differentiable at the point: {', '.join(map(str, kinked))}"] if kinked else []
+    correct = "all entries correct elsewhere" if kinked and not wrong and not undecided else ""
+    lines = [f"Hessian in ({', '.join(result.hessian)}): " + ("; ".join(parts + ([correct] if correct else []))
+                                                            if parts else f"all {total} entries correct")]
+    return "\n".join(lines + [f"note: {n}" for n in result.notes])

@@ -8,29 +8,31 @@ from __future__ import annotations
 import mpmath
 import pandas as pd
 
-from derivaudit.reports.tables import audit_entries, audit_steps, check_summary, result_kind, study_summary
+from derivaudit.reports.tables import (audit_entries, audit_steps, check_summary, gradient_entries, result_kind,
+                                       study_summary)
 from derivaudit.reports.text import file_stem, format_number
 
 __all__ = ["csv_frame", "csv_tables", "csv_texts"]
 
 
-def csv_frame(table: pd.DataFrame, f64: bool = True) -> pd.DataFrame:
+def csv_frame(table: pd.DataFrame, f64: bool = True, dps: int | None = None) -> pd.DataFrame:
     """The table with every number as decimal text carrying all its digits.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        Any result table; ``table.attrs["dps"]`` (if set) bounds the digits.
+        Any result table.
     f64 : bool
         Follow each column holding mpmath numbers by ``<column>_f64``, the
         same numbers rounded to float64 (0.0 where they underflow), for tools
         that only want floats.
+    dps : int, optional
+        The digits the result certified (its ``dps``): mpmath numbers print no more.
 
     Returns
     -------
     pandas.DataFrame
     """
-    dps = table.attrs.get("dps")
     out = pd.DataFrame(index=table.index)
     for column in table.columns:
         values = table[column]
@@ -52,7 +54,7 @@ def _check_long(result) -> pd.DataFrame:
         if c.evidence is None:
             parts.append(pd.DataFrame([head]))
             continue
-        frame = csv_frame(c.evidence.rename(columns={"claim": "claim_value"}))
+        frame = csv_frame(c.evidence.table.rename(columns={"claim": "claim_value"}), dps=result.dps)
         for i, (key, value) in enumerate(head.items()):
             frame.insert(i, key, value)
         parts.append(frame)
@@ -63,19 +65,17 @@ def _audit_tables(result) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     long = audit_steps(result)
     tables = {"steps": long}
     for c in result.claims:
-        entries = audit_entries(c)
-        entries.attrs["dps"] = result.settings.dps
-        tables[f"{file_stem(c.parameter)}_entries"] = csv_frame(entries)
+        tables[f"{file_stem(c.parameter)}_entries"] = csv_frame(audit_entries(c), dps=result.settings.dps)
     tables["summary"] = result.table()
     return long, tables
 
 
-def _study_tables(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+def _study_tables(result) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     from derivaudit.studies.stencil_verdicts import stencil_table
 
-    long = csv_frame(table)
-    tables = {"study": long, "summary": csv_frame(study_summary(table))}
-    stencils = stencil_table(table)
+    long = csv_frame(result.table, dps=result.dps)
+    tables = {"study": long, "summary": csv_frame(study_summary(result), dps=result.dps)}
+    stencils = stencil_table(result)
     if len(stencils):  # a user's stencils: offsets, weights as given, moments and verdict
         tables["stencils"] = stencils
         columns = stencils[["scheme", "offsets", "weights", "moments", "verdict"]]
@@ -84,12 +84,33 @@ def _study_tables(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.DataF
     return long, tables
 
 
+def _sweep_tables(result) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    from derivaudit.studies.parallel import combine, sweep_summary
+
+    digits = {s.dps for s in result.studies}
+    dps = digits.pop() if len(digits) == 1 else None
+    long = csv_frame(combine(result.studies), dps=dps)
+    return long, {"sweep": long, "summary": csv_frame(sweep_summary(result.studies), dps=dps)}
+
+
+def _gradient_tables(result) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    entries = gradient_entries(result)
+    tables = {"entries": entries}
+    if result.sweep is not None:
+        tables["sweep"] = result.sweep
+    tables["summary"] = pd.DataFrame([{
+        "verdict": result.verdict, "ok": result.ok, "relative_difference": result.relative_difference,
+        "wrong_entries": len(result.wrong), "entries": len(entries), "method": result.method, "eps": result.eps,
+        "precision": result.precision, "dps": result.dps, "cause": result.cause, "notes": "; ".join(result.notes)}])
+    return entries, tables
+
+
 def csv_tables(result) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """The tables of a result for CSV.
 
     Parameters
     ----------
-    result : study table, CheckResult or AuditResult
+    result : StudyResult, CheckResult, AuditResult, GradientCheckResult or SweepResult
 
     Returns
     -------
@@ -99,16 +120,17 @@ def csv_tables(result) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
         The tables by file stem, ``summary`` last, for a folder target.
     """
     kind = result_kind(result)
-    if kind == "study":
-        return _study_tables(result)
     if kind == "check":
         tables = {}
         for c in result.components:
             if c.evidence is not None:
-                tables[file_stem(c.label)] = csv_frame(c.evidence.rename(columns={"claim": "claim_value"}))
-        tables["summary"] = csv_frame(check_summary(result))
+                tables[file_stem(c.label)] = csv_frame(c.evidence.table.rename(columns={"claim": "claim_value"}),
+                                                       dps=result.dps)
+        tables["summary"] = csv_frame(check_summary(result), dps=result.dps)
         return _check_long(result), tables
-    return _audit_tables(result)
+    builders = {"study": _study_tables, "audit": _audit_tables, "gradient": _gradient_tables,
+                "sweep": _sweep_tables}
+    return builders[kind](result)
 
 
 def csv_texts(result) -> tuple[str, dict[str, str]]:

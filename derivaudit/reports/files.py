@@ -214,7 +214,7 @@ def write_csv(result, path: str | os.PathLike) -> Path:
 
     Parameters
     ----------
-    result : study table, CheckResult or AuditResult
+    result : StudyResult, CheckResult, AuditResult, GradientCheckResult or SweepResult
     path : str or os.PathLike
         A file target gets one long table — one row per (claim, scheme, ε) —
         with every computed digit kept as text and ``*_f64`` float columns
@@ -240,7 +240,7 @@ def write_html(result, path: str | os.PathLike) -> Path:
 
     Parameters
     ----------
-    result : study table, CheckResult or AuditResult
+    result : StudyResult, CheckResult, AuditResult, GradientCheckResult or SweepResult
     path : str or os.PathLike
         A file name such as ``reports/cubic.html``.
 

@@ -1,7 +1,8 @@
-"""HTML pages of study, check and audit results: jinja2 templates, MathML formulas, inline SVG plots.
+"""HTML pages of every result: jinja2 templates, MathML formulas, inline SVG plots.
 
 Each result type has a page builder (:mod:`~derivaudit.reports.html_study`,
-:mod:`~derivaudit.reports.html_check`, :mod:`~derivaudit.reports.html_audit`)
+:mod:`~derivaudit.reports.html_check`, :mod:`~derivaudit.reports.html_audit`,
+:mod:`~derivaudit.reports.html_gradient` for gradient checks and sweeps)
 that turns the result into plain values, and a template under
 ``derivaudit/reports/templates/`` that lays them out.  Templates autoescape
 everything; only the SVG of :mod:`~derivaudit.reports.plots` and the
@@ -17,6 +18,7 @@ import jinja2
 
 from derivaudit.reports.html_audit import audit_page
 from derivaudit.reports.html_check import check_page
+from derivaudit.reports.html_gradient import gradient_page, sweep_page
 from derivaudit.reports.html_study import study_page
 from derivaudit.reports.tables import result_kind
 
@@ -30,7 +32,8 @@ def _environment() -> jinja2.Environment:
 
 
 def _page(result) -> tuple[str, dict]:
-    builders = {"study": study_page, "check": check_page, "audit": audit_page}
+    builders = {"study": study_page, "check": check_page, "audit": audit_page, "gradient": gradient_page,
+                "sweep": sweep_page}
     return builders[result_kind(result)](result)
 
 
@@ -39,7 +42,7 @@ def render(result) -> str:
 
     Parameters
     ----------
-    result : study table, CheckResult or AuditResult
+    result : StudyResult, CheckResult, AuditResult, GradientCheckResult or SweepResult
 
     Returns
     -------
@@ -57,7 +60,7 @@ def render_fragment(result) -> str:
 
     Parameters
     ----------
-    result : study table, CheckResult or AuditResult
+    result : StudyResult, CheckResult, AuditResult, GradientCheckResult or SweepResult
 
     Returns
     -------

@@ -149,11 +149,20 @@ def audit_page(result) -> tuple[str, dict]:
                    "detail": f"{len(wrong)} of {len(claims)} claimed gradients wrong: {', '.join(wrong)}."}
     else:
         verdict = {"text": "correct", "css": "ok", "detail": f"All {len(claims)} claimed gradients correct."}
+    hessians_wrong = [h.parameter for h in result.hessians if not h.correct]
+    if hessians_wrong:
+        verdict = {"text": "wrong", "css": "wrong", "detail": (verdict["detail"] if wrong else "") +
+                   f" {len(hessians_wrong)} of {len(result.hessians)} claimed Hessians wrong: "
+                   f"{', '.join(hessians_wrong)}."}
     source = str(result.source)
     meta = [("spec", source), ("precision", f"{settings.dps} significant digits"),
             ("random points", f"{settings.points} (seed {settings.seed}, values in "
                               f"[{settings.low}, {settings.high}])"),
             ("steps h", ", ".join(map(str, settings.steps)) + f"; float64 check at h = {settings.float64_step}")]
+    meta += [(f"Hessian of {h.parameter}", f"{h.verdict}" + (f": wrong entries {h.wrong_description}; "
+                                                              + "; ".join(h.diagnosis) if h.wrong_description
+                                                              else f", rel. difference {h.rel_difference:.1e}"))
+             for h in result.hessians]
     bad = [b for b in result.backward if not b.correct]
     contents = [("summary", "Summary")] + ([("backward", "Backward intermediates")] if result.backward else [])
     contents += [(c["anchor"], f"∂loss/∂{c['parameter']}: {c['verdict']}") for c in claims]

@@ -102,7 +102,12 @@ def check_page(result) -> tuple[str, dict]:
     """
     components = [_component_context(c, i, result.dps) for i, c in enumerate(result.components)]
     wrong = [c["label"] for c in components if not c["correct"]]
-    if result.gradient:
+    if result.hessian:
+        detail = (f"All {len(components)} entries correct." if not wrong else
+                  f"{len(wrong)} of {len(components)} entries wrong: "
+                  f"{', '.join(map(str, result.wrong_entries))}.") + "".join(f" {n[0].upper()}{n[1:]}."
+                                                                       for n in result.notes)
+    elif result.gradient:
         detail = (f"All {len(components)} components correct." if not wrong else
                   f"{len(wrong)} of {len(components)} components wrong: {', '.join(wrong)}.")
         if result.verdict is Verdict.NOT_DIFFERENTIABLE:
@@ -115,7 +120,7 @@ def check_page(result) -> tuple[str, dict]:
         meta.append(("point", ", ".join(f"{k} = {v}" for k, v in result.at.items())))
     meta.append(("precision", f"{result.dps} significant digits"))
     meta.append(("claims as typed", "; ".join(f"{c['label']} = {c['claim_typed']}" for c in components)))
-    what = "gradient" if result.gradient else components[0]["label"]
+    what = "Hessian" if result.hessian else "gradient" if result.gradient else components[0]["label"]
     context = {"title": f"Check of the claimed {what} of f = {typed}",
                "verdict": {"text": str(result.verdict), "css": verdict_css(result.verdict), "detail": detail},
                "header": {"formulas": [formula_view("f =", typed, result.formula)], "meta": meta},

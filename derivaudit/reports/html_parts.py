@@ -19,6 +19,7 @@ from derivaudit.reports.plots import convergence_svg
 from derivaudit.reports.tables import study_summary
 from derivaudit.reports.text import format_number, formula_text, scientific, short_step
 from derivaudit.verdicts import ORDER_TOLERANCE
+from derivaudit.studies.result import study_parts
 
 __all__ = ["formula_view", "order_text", "departs", "convergence_context", "ORDER_TOLERANCE"]
 
@@ -139,11 +140,11 @@ def _step_rows(table: pd.DataFrame, best: dict, float64: bool, digits: int) -> l
     return rows
 
 
-def _summary_rows(table: pd.DataFrame, summary: pd.DataFrame, predicted_best: dict) -> list[dict]:
+def _summary_rows(study, summary: pd.DataFrame, predicted_best: dict) -> list[dict]:
     from derivaudit.studies.orders import fitted_orders
 
-    notes = dict(zip(*[fitted_orders(table)[c] for c in ("scheme", "note")]))
-    return [{"scheme": r.scheme, "stencil": _stencil_text(r.scheme, table.attrs),
+    notes = dict(zip(*[fitted_orders(study)[c] for c in ("scheme", "note")]))
+    return [{"scheme": r.scheme, "stencil": _stencil_text(r.scheme, study_parts(study)[1]),
              "theoretical": r.theoretical_order, "fitted": order_text(r.fitted_order),
              "off": departs(r.fitted_order, r.theoretical_order), "steps_used": r.steps_used,
              "best_eps": short_step(r.best_eps), "min_error": scientific(r.min_abs_error),
@@ -152,13 +153,13 @@ def _summary_rows(table: pd.DataFrame, summary: pd.DataFrame, predicted_best: di
             for r in summary.itertuples()]
 
 
-def convergence_context(table: pd.DataFrame, salt: str = "study", title: str = "") -> dict:
-    """Plot, per-scheme summary and per-step rows of a study table, formatted for a template.
+def convergence_context(study, salt: str = "study", title: str = "") -> dict:
+    """Plot, per-scheme summary and per-step rows of a study, formatted for a template.
 
     Parameters
     ----------
-    table : pandas.DataFrame
-        A study table (or a check's evidence table) with its attrs.
+    study : StudyResult
+        A study (or a check's evidence).
     salt : str
         Makes the plot's SVG ids unique within a page.
     title : str
@@ -172,11 +173,11 @@ def convergence_context(table: pd.DataFrame, salt: str = "study", title: str = "
         every digit the study's ``dps`` certifies (trailing zeros dropped),
         enough to tell an approximation from the exact value.
     """
-    attrs = table.attrs
+    table, attrs = study_parts(study)
     float64 = attrs.get("precision") == "float64"
     digits = int(attrs.get("dps") or 20)
-    summary = study_summary(table)
-    # the float64 error model records each scheme's predicted best step in the table's attrs
+    summary = study_summary(study)
+    # the float64 error model records each scheme's predicted best step
     predicted_best = {name: model["predicted_best_eps"] for name, model in (attrs.get("error_model") or {}).items()
                       if math.isfinite(model.get("predicted_best_eps", math.nan))}
     best = {r.scheme: r.best_eps for r in summary.itertuples()}
@@ -192,7 +193,7 @@ def convergence_context(table: pd.DataFrame, salt: str = "study", title: str = "
     claim = _claim_series(table)
     if claim is not None:
         series.append(claim)
-    summary_rows = _summary_rows(table, summary, predicted_best)
+    summary_rows = _summary_rows(study, summary, predicted_best)
     return {"svg": Markup(convergence_svg(series, title=title, floor=floor, salt=salt)), "float64": float64,
             "dps": attrs.get("dps"), "derivative": attrs.get("derivative", 1), "summary": summary_rows,
             "rows": _step_rows(table, best, float64, digits), "has_predicted": predicted,

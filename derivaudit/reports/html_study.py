@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
 
-from derivaudit.errors import DerivauditError
 from derivaudit.reports.html_parts import convergence_context, formula_view
 from derivaudit.reports.text import short_step
 from derivaudit.verdicts import ORDER_TOLERANCE
@@ -29,7 +27,7 @@ def _superscript(n: int) -> str:
     return str(n).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
 
 
-def _study_verdict(table: pd.DataFrame) -> dict:
+def _study_verdict(table) -> dict:
     """Whether every scheme reaches its theoretical order, judged on the fitted orders.
 
     The fit uses the asymptotic steps only (in float64 those well right of
@@ -75,22 +73,19 @@ def _explanations(attrs) -> list[str]:
     return notes + [str(text) for text in explained]
 
 
-def study_page(table: pd.DataFrame) -> tuple[str, dict]:
+def study_page(study) -> tuple[str, dict]:
     """The study template and its context.
 
     Parameters
     ----------
-    table : pandas.DataFrame
-        A table :func:`derivaudit.study` returned (its attrs are needed).
+    study : StudyResult
+        What :func:`derivaudit.study` returned.
 
     Returns
     -------
     tuple of (str, dict)
     """
-    attrs = table.attrs
-    if "formula" not in attrs:
-        raise DerivauditError("the table has no study metadata (table.attrs); pass the table "
-                              "derivaudit.study returned, not a copy without attrs")
+    table, attrs = study.table, study.meta()
     wrt, order = attrs["wrt"], attrs.get("derivative", 1)
     typed_point = attrs.get("point_typed") or attrs["point"]
     point = ", ".join(f"{k} = {v}" for k, v in typed_point.items())
@@ -108,7 +103,7 @@ def study_page(table: pd.DataFrame) -> tuple[str, dict]:
     }
     stencils = list((attrs.get("stencils") or {}).values())
     context = {"title": f"Convergence study of {label} for f = {typed} at {point}",
-               "verdict": _stencil_banner(stencils) or _study_verdict(table), "header": header,
-               "explanations": _explanations(attrs), "convergence": convergence_context(table, salt="study"),
+               "verdict": _stencil_banner(stencils) or _study_verdict(study), "header": header,
+               "explanations": _explanations(attrs), "convergence": convergence_context(study, salt="study"),
                "stencils": stencils}
     return "study.html.j2", context

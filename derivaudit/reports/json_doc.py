@@ -15,7 +15,7 @@ from fractions import Fraction
 
 import mpmath
 
-from derivaudit.reports.tables import audit_steps, result_kind, study_summary
+from derivaudit.reports.tables import audit_steps, gradient_entries, result_kind, study_summary
 from derivaudit.reports.text import format_number, formula_text
 
 __all__ = ["SCHEMA", "number", "result_document", "json_text"]
@@ -58,30 +58,50 @@ def _rows(table, columns, digits: int | None) -> list[dict]:
     return out
 
 
-def _study(table) -> dict:
-    attrs = table.attrs
-    summary = study_summary(table)
+def _study(result) -> dict:
     from derivaudit.studies.orders import fitted_orders
 
-    notes = dict(zip(fitted_orders(table)["scheme"], fitted_orders(table)["note"]))
+    table, dps = result.table, result.dps
+    fitted = fitted_orders(result)
+    notes = dict(zip(fitted["scheme"], fitted["note"]))
     return {
-        "formula": {"typed": attrs.get("formula_typed", attrs.get("formula")), "canonical": attrs.get("formula")},
-        "wrt": attrs.get("wrt"), "derivative": attrs.get("derivative"),
-        "exact_derivative": attrs.get("exact_derivative"),
-        "point": dict(attrs.get("point", {})), "point_typed": dict(attrs.get("point_typed", {})),
-        "precision": attrs.get("precision"), "dps": attrs.get("dps"),
+        "formula": {"typed": result.formula_typed or result.formula, "canonical": result.formula},
+        "wrt": result.wrt, "derivative": result.derivative, "exact_derivative": result.exact_derivative,
+        "point": dict(result.point), "point_typed": dict(result.point_typed),
+        "precision": result.precision, "dps": dps, "verdict": str(result.verdict),
         "rows": _rows(table, ["scheme", "eps", "approx", "exact", "error", "abs_error", "rel_error",
-                              "observed_order", "theoretical_order", "predicted_error"], attrs.get("dps")),
+                              "observed_order", "theoretical_order", "predicted_error"], dps),
         "summary": [dict(row, note=notes.get(row["scheme"], "")) for row in
-                    _rows(summary, ["scheme", "theoretical_order", "fitted_order", "steps_used", "best_eps",
-                                    "min_abs_error"], attrs.get("dps"))],
+                    _rows(study_summary(result), ["scheme", "theoretical_order", "fitted_order", "steps_used",
+                                                  "best_eps", "min_abs_error"], dps)],
     }
+
+
+def _sweep(result) -> dict:
+    return {"source": result.source, "verdict": str(result.verdict), "correct": result.ok,
+            "studies": [_study(s) for s in result.studies]}
+
+
+def _gradient(result) -> dict:
+    entries = gradient_entries(result)
+    return {"verdict": str(result.verdict), "correct": result.ok,
+            "relative_difference": number(result.relative_difference), "method": result.method,
+            "eps": number(result.eps), "precision": result.precision, "dps": result.dps,
+            "cause": result.cause, "notes": list(result.notes),
+            "wrong_entries": [str(w) for w in result.wrong],
+            "parts": {str(name): {"verdict": str(p.verdict), "correct": p.ok,
+                                  "relative_difference": number(p.relative_difference),
+                                  "wrong_entries": [str(w) for w in p.wrong]} for name, p in result.parts.items()},
+            "entries": [{"entry": r.entry, "wrong": bool(r.wrong), "analytic": number(r.analytic),
+                         "numeric": number(r.numeric), "rel_error": number(r.rel_error), "band": r.band}
+                        for r in entries.itertuples()]}
 
 
 def _component(c, dps: int) -> dict:
     comparison = c.comparison
     return {
         "label": c.label, "variable": c.variable, "order": c.order, "verdict": str(c.verdict),
+        **({"entry": list(c.entry)} if c.entry is not None else {}),
         "correct": c.correct,
         "claim": {"typed": c.claim_text or formula_text(c.claim), "canonical": formula_text(c.claim)},
         "exact": formula_text(c.exact), "difference": formula_text(c.difference),
@@ -94,7 +114,7 @@ def _component(c, dps: int) -> dict:
         "notes": list(c.notes),
         "evidence": None if c.evidence is None else {
             "point": {k: str(v) for k, v in (c.evidence_point or {}).items()},
-            "rows": _rows(c.evidence, ["scheme", "eps", "approx", "exact", "abs_error", "claim",
+            "rows": _rows(c.evidence.table, ["scheme", "eps", "approx", "exact", "abs_error", "claim",
                                        "distance_to_claim", "observed_order"], dps)},
     }
 
@@ -104,7 +124,9 @@ def _check(result) -> dict:
                         "canonical": formula_text(result.formula)},
             "at": None if result.at is None else {k: str(v) for k, v in result.at.items()},
             "dps": result.dps, "gradient": result.gradient, "verdict": str(result.verdict),
-            "correct": result.correct, "components": [_component(c, result.dps) for c in result.components]}
+            "correct": result.correct, "components": [_component(c, result.dps) for c in result.components],
+            **({"hessian": {"variables": list(result.hessian), "notes": list(result.notes),
+                            "wrong_entries": [list(e) for e in result.wrong_entries]}} if result.hessian else {})}
 
 
 def _claim(c, steps) -> dict:
@@ -126,10 +148,17 @@ def _audit(result) -> dict:
     steps = audit_steps(result)
     settings = result.settings
     return {"spec": str(result.source), "dps": settings.dps, "seed": settings.seed, "points": settings.points,
-            "correct": result.ok, "claims": [_claim(c, steps) for c in result.claims],
+            "correct": result.ok, "verdict": str(result.verdict), "claims": [_claim(c, steps) for c in result.claims],
             "backward": [{"name": b.name, "of": b.of, "correct": b.correct,
                           "factor": None if b.factor is None else str(b.factor),
-                          "wrong_entries": None if b.correct else b.wrong_entries} for b in result.backward]}
+                          "wrong_entries": None if b.correct else b.wrong_entries} for b in result.backward],
+            **({"hessians": [_hessian(h) for h in result.hessians]} if result.hessians else {})}
+
+
+def _hessian(h) -> dict:
+    return {"parameter": h.parameter, "shape": list(h.shape), "claim": h.claim, "verdict": str(h.verdict),
+            "correct": h.correct, "wrong_entries": [list(map(int, w)) for w in h.wrong_entries],
+            "witness": h.counterexample or None, "diagnosis": list(h.diagnosis), "rel_difference": number(h.rel_difference)}
 
 
 def result_document(result) -> dict:
@@ -137,19 +166,21 @@ def result_document(result) -> dict:
 
     Parameters
     ----------
-    result : study table, CheckResult or AuditResult
+    result : StudyResult, CheckResult, AuditResult, GradientCheckResult or SweepResult
 
     Returns
     -------
     dict
-        ``schema``, ``kind`` (``study``, ``check`` or ``audit``), ``version``
-        and the kind's fields (docs/reports.md).
+        ``schema``, ``kind`` (``study``, ``check``, ``audit``, ``gradient`` or
+        ``sweep``), ``version``, ``verdict``, ``exit_code`` and the kind's
+        fields (docs/reports.md).
     """
     from derivaudit import __version__
 
     kind = result_kind(result)
-    body = {"study": _study, "check": _check, "audit": _audit}[kind](result)
-    return {"schema": SCHEMA, "kind": kind, "version": __version__, **body}
+    body = {"study": _study, "check": _check, "audit": _audit, "gradient": _gradient, "sweep": _sweep}[kind](result)
+    return {"schema": SCHEMA, "kind": kind, "version": __version__, "verdict": str(result.verdict),
+            "exit_code": int(result.exit_code), **body}
 
 
 def json_text(result) -> str:

@@ -1,8 +1,8 @@
 """Results as tables: the rows every report format (CSV, HTML, JSON) draws from.
 
-A study result already is a table (a DataFrame with its metadata in
-``attrs``); check and audit results are typed objects, flattened here into
-one row per claim, per step or per entry.
+A study result holds its table (``StudyResult.table``); check, audit and
+gradient-check results are typed objects, flattened here into one row per
+claim, per step or per entry.
 """
 
 from __future__ import annotations
@@ -13,18 +13,26 @@ import mpmath
 import numpy as np
 import pandas as pd
 
+from derivaudit.audits.results import AuditResult
+from derivaudit.checks.results import CheckResult
+from derivaudit.gradcheck.results import GradientCheckResult
 from derivaudit.reports.text import formula_text, shape_text
+from derivaudit.studies.result import StudyResult, SweepResult, study_parts
 
-__all__ = ["result_kind", "study_summary", "check_summary", "audit_steps", "audit_entries",
-           "relative_error"]
+__all__ = ["KINDS", "result_kind", "study_summary", "check_summary", "audit_steps", "audit_entries",
+           "gradient_entries", "relative_error"]
+
+#: each result class and its ``kind`` in the JSON document (docs/reports.md), keyed by the class itself
+KINDS: dict[type, str] = {StudyResult: "study", CheckResult: "check", AuditResult: "audit",
+                          GradientCheckResult: "gradient", SweepResult: "sweep"}
 
 
 def result_kind(result) -> str:
-    """What a result is: ``"study"``, ``"check"`` or ``"audit"``.
+    """What a result is: ``"study"``, ``"check"``, ``"audit"``, ``"gradient"`` or ``"sweep"``.
 
     Parameters
     ----------
-    result : pandas.DataFrame, CheckResult or AuditResult
+    result : StudyResult, CheckResult, AuditResult, GradientCheckResult or SweepResult
 
     Returns
     -------
@@ -33,17 +41,14 @@ def result_kind(result) -> str:
     Raises
     ------
     TypeError
-        For any other object.
+        For any other object (a bare DataFrame included: pass the StudyResult).
     """
-    if isinstance(result, pd.DataFrame):
-        return "study"
-    # by the class's name, not an import: results import reports' display seam, never the reverse
-    kinds = {"CheckResult": "check", "AuditResult": "audit"}
-    kind = kinds.get(type(result).__name__)
-    if kind is None:
-        raise TypeError(f"no report for a {type(result).__name__}; expected a study table, "
-                        "a CheckResult or an AuditResult")
-    return kind
+    for cls in type(result).__mro__:
+        if cls in KINDS:
+            return KINDS[cls]
+    hint = "; pass the StudyResult derivaudit.study returned" if isinstance(result, pd.DataFrame) else ""
+    raise TypeError(f"no report for a {type(result).__name__}; expected a StudyResult, CheckResult, "
+                    f"AuditResult, GradientCheckResult or SweepResult{hint}")
 
 
 def relative_error(claim, exact) -> float:
@@ -64,25 +69,24 @@ def relative_error(claim, exact) -> float:
         return float(difference / abs(exact)) if exact != 0 else float(difference)
 
 
-def study_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Per scheme of a study table, its fitted order and best step.
+def study_summary(study) -> pd.DataFrame:
+    """Per scheme of a study, its fitted order and best step.
 
     Parameters
     ----------
-    table : pandas.DataFrame
-        A table :func:`derivaudit.study` returned.
+    study : StudyResult
+        What :func:`derivaudit.study` returned.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``scheme, theoretical_order, fitted_order, steps_used,
-        best_eps, min_abs_error``; the table's attrs are kept.
+        best_eps, min_abs_error``.
     """
     from derivaudit.studies.orders import best_steps, fitted_orders
 
-    fitted = fitted_orders(table)
-    summary = fitted.merge(best_steps(table), on="scheme", how="left", sort=False)
-    summary.attrs = dict(table.attrs)
+    fitted = fitted_orders(study)
+    summary = fitted.merge(best_steps(study_parts(study)[0]), on="scheme", how="left", sort=False)
     return summary[["scheme", "theoretical_order", "fitted_order", "steps_used", "best_eps",
                     "min_abs_error"]]
 
@@ -123,9 +127,7 @@ def check_summary(result) -> pd.DataFrame:
             "rel_difference": relative_error(claim_value, exact_value),
             "method": comparison.method,
         })
-    table = pd.DataFrame(rows)
-    table.attrs["dps"] = result.dps
-    return table
+    return pd.DataFrame(rows)
 
 
 def audit_steps(result) -> pd.DataFrame:
@@ -193,3 +195,35 @@ def audit_entries(claim) -> pd.DataFrame:
         rows.append({"entry": label, "index": ",".join(map(str, index)), "wrong": is_wrong,
                      "abs_difference": value})
     return pd.DataFrame(rows, columns=["entry", "index", "wrong", "abs_difference"])
+
+
+def gradient_entries(result) -> pd.DataFrame:
+    """One row per entry of a gradient check, the wrong entries first (worst first), then the rest.
+
+    Parameters
+    ----------
+    result : GradientCheckResult
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``entry, wrong, analytic, numeric, difference, rel_error,
+        band, uncertainty``: ``rel_error`` is ``|gᵢ − nᵢ|/(|gᵢ| + |nᵢ|)`` and
+        ``band`` its word (:data:`derivaudit.verdicts.GRADIENT_BANDS`).
+    """
+    from derivaudit.verdicts import gradient_band
+
+    size = int(np.asarray(result.analytic).size)
+    table = result.worst(size)
+    wrong = {str(w) for w in result.wrong}
+    flags = [str(i) in wrong for i in table["index"]]
+    uncertainty = np.asarray(result.uncertainty, float).ravel()
+    labels = [result.labels[k] if result.labels is not None else
+              tuple(int(i) for i in np.unravel_index(k, np.asarray(result.theta).shape)) for k in range(size)]
+    by_label = {str(label): float(uncertainty[k]) for k, label in enumerate(labels)} if size else {}
+    table.insert(1, "wrong", flags)
+    table["band"] = [gradient_band(e) for e in table["rel_error"]]
+    table["uncertainty"] = [by_label.get(str(i), math.nan) for i in table["index"]]
+    table = table.rename(columns={"index": "entry"})
+    table["entry"] = [str(i) for i in table["entry"]]
+    return table.sort_values("wrong", ascending=False, kind="stable").reset_index(drop=True)

@@ -18,6 +18,7 @@ import pandas as pd
 import sympy as sp
 
 from derivaudit.errors import DerivauditError
+from derivaudit.studies.result import study_parts
 
 __all__ = ["observed_order", "log10_abs", "best_steps", "predicted_best_steps", "fitted_orders", "AGREEMENT",
            "order_notes", "distinguishing_digits"]
@@ -84,8 +85,12 @@ def log10_abs(value) -> float:
     return float(mpmath.log10(abs(value)))
 
 
-def best_steps(table: pd.DataFrame) -> pd.DataFrame:
-    """Per scheme, the step with the smallest error: ``scheme, best_eps, min_abs_error``."""
+def best_steps(study) -> pd.DataFrame:
+    """Per scheme, the step with the smallest error: ``scheme, best_eps, min_abs_error``.
+
+    ``study`` is a :class:`~derivaudit.studies.result.StudyResult` (or its table).
+    """
+    table, _ = study_parts(study)
     rows = []
     for name, group in table.groupby("scheme", sort=False):
         errors = [mpmath.mpf(e) for e in group["abs_error"]]
@@ -95,7 +100,7 @@ def best_steps(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["scheme", "best_eps", "min_abs_error"])
 
 
-def predicted_best_steps(table: pd.DataFrame) -> pd.DataFrame:
+def predicted_best_steps(study) -> pd.DataFrame:
     """Measured best step and least error beside the float64 error model's prediction.
 
     Columns ``scheme, best_eps, min_abs_error, fitted_best_eps,
@@ -107,7 +112,8 @@ def predicted_best_steps(table: pd.DataFrame) -> pd.DataFrame:
     complex step the predicted best step is the largest step that reaches
     the rounding floor: every smaller step is as good.
     """
-    models = table.attrs.get("error_model")
+    table, meta = study_parts(study)
+    models = meta.get("error_model")
     if models is None:
         raise DerivauditError("the error model belongs to float64 studies; "
                               "run the study with precision='float64' (--float64)")
@@ -147,7 +153,7 @@ def _fitted_bottom(group: pd.DataFrame) -> float:
 AGREEMENT = 0.05
 
 
-def fitted_orders(table: pd.DataFrame) -> pd.DataFrame:
+def fitted_orders(study) -> pd.DataFrame:
     """Least-squares slope of ``log|error|`` against ``log ε`` over the asymptotic steps, per scheme.
 
     The rule, applied per scheme:
@@ -173,10 +179,11 @@ def fitted_orders(table: pd.DataFrame) -> pd.DataFrame:
     >>> round(float(row.fitted_order), 3), int(row.steps_used), row.fit_steps
     (2.0, 6, '0.1 … 1.0e-6')
     """
-    float64 = table.attrs.get("precision") == "float64"
-    models = table.attrs.get("error_model") or {}
-    notes = table.attrs.get("order_notes") or {}
-    kink = table.attrs.get("not_differentiable")
+    table, meta = study_parts(study)
+    float64 = meta.get("precision") == "float64"
+    models = meta.get("error_model") or {}
+    notes = meta.get("order_notes") or {}
+    kink = meta.get("not_differentiable")
     rows = []
     for name, group in table.groupby("scheme", sort=False):
         p = int(group["theoretical_order"].iloc[0])
@@ -280,11 +287,12 @@ def _superscript(n: int) -> str:
     return str(n).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
 
 
-def distinguishing_digits(table: pd.DataFrame, requested: int) -> int:
+def distinguishing_digits(study, requested: int) -> int:
     """Significant digits to print a study's numbers: ``requested``, raised until every
     approximation prints differently from the exact value it differs from, and
     never more than the study's ``dps`` (digits beyond it are not certified)."""
-    dps = int(table.attrs.get("dps") or requested)
+    table, meta = study_parts(study)
+    dps = int(meta.get("dps") or requested)
     needed = requested
     for exact, rel in zip(table["exact"], table["rel_error"]):
         rel = mpmath.mpf(rel)

@@ -56,6 +56,7 @@ from derivaudit.errors import DerivauditError, SpecError
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.progress import Progress, ProgressArg
 from derivaudit.studies.inputs import DEFAULT_STEPS
+from derivaudit.studies.result import StudyResult, combine, labelled
 from derivaudit.studies.stencil_verdicts import SWEEP_KEYS, sweep_stencils
 from derivaudit.studies.sweep import study
 
@@ -80,7 +81,7 @@ class StudyTask:
     limits: Limits = DEFAULT_LIMITS
     options: Mapping[str, object] = field(default_factory=dict)
 
-    def run(self) -> pd.DataFrame:
+    def run(self) -> StudyResult:
         """The study's table (see :func:`~derivaudit.study.study`)."""
         return study(self.formula, wrt=self.wrt, at=self.at, eps=self.eps, schemes=self.schemes,
                      order=self.order, dps=self.dps, precision=self.precision, limits=self.limits,
@@ -99,7 +100,7 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
-def _run(index: int, task: StudyTask) -> pd.DataFrame:
+def _run(index: int, task: StudyTask) -> StudyResult:
     """Run one task; a failure names the study it came from (1-based)."""
     try:
         return task.run()
@@ -114,14 +115,16 @@ def _run(index: int, task: StudyTask) -> pd.DataFrame:
 _ONE_AT_A_TIME = threading.Lock()
 
 
-def _run_alone(index: int, task: StudyTask) -> pd.DataFrame:
+def _run_alone(index: int, task: StudyTask) -> StudyResult:
     with _ONE_AT_A_TIME:
         return _run(index, task)
 
 
 def study_many(tasks: Iterable[StudyTask], workers: int | None = None, client=None,
-               progress: ProgressArg = None) -> list[pd.DataFrame]:
-    """Run many studies in parallel; the tables in the order of ``tasks``.
+               progress: ProgressArg = None) -> list[StudyResult]:
+    """Run many studies in parallel; their :class:`~derivaudit.studies.result.StudyResult` in the order of ``tasks``.
+
+    ``SweepResult(tuple(results))`` gives them the result protocol as one (verdict, reports).
 
     Parameters
     ----------
@@ -172,7 +175,7 @@ def study_many(tasks: Iterable[StudyTask], workers: int | None = None, client=No
         advance.close()
 
 
-def _on_dask(tasks: list[StudyTask], client, progress: ProgressArg) -> list[pd.DataFrame]:
+def _on_dask(tasks: list[StudyTask], client, progress: ProgressArg) -> list[StudyResult]:
     try:
         from dask.distributed import Client, as_completed as dask_completed
     except ImportError:
@@ -251,32 +254,10 @@ def load_sweep(path: str | os.PathLike) -> list[StudyTask]:
     return tasks
 
 
-def combine(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """One long table: ``study, formula, wrt, point`` followed by each study's columns."""
-    frames = []
-    for i, table in enumerate(tables):
-        meta = table.attrs
-        point = ", ".join(f"{k}={v}" for k, v in (meta.get("point_typed") or meta["point"]).items())
-        frame = table.copy()
-        frame.insert(0, "point", point)
-        frame.insert(0, "wrt", meta["wrt"])
-        frame.insert(0, "formula", meta.get("formula_typed", meta["formula"]))  # as the user typed it
-        frame.insert(0, "study", i + 1)
-        frames.append(frame)
-    combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    digits = {t.attrs.get("dps") for t in tables}
-    combined.attrs = {"dps": digits.pop()} if len(digits) == 1 else {}
-    return combined
-
-
-def sweep_summary(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
+def sweep_summary(studies: Sequence) -> pd.DataFrame:
     """Fitted orders of every study: ``study, formula, wrt, point`` then
     :func:`~derivaudit.study.fitted_orders`' columns, one row per study × scheme."""
     from derivaudit.studies.orders import fitted_orders
 
-    fitted = []
-    for table in tables:
-        frame = fitted_orders(table)
-        frame.attrs = dict(table.attrs)
-        fitted.append(frame)
-    return combine(fitted)
+    frames = [labelled(fitted_orders(result), result, i) for i, result in enumerate(studies)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

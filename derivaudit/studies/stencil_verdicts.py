@@ -2,7 +2,7 @@
 
 A study of user stencils (:func:`~derivaudit.core.custom_stencils.custom_stencil`)
 or with a claimed order records one :class:`StencilVerdict` per scheme in
-``table.attrs["stencils"]`` (scheme name → verdict), for the command line and
+``StudyResult.stencils`` (scheme name → verdict), for the command line and
 the reports to show.  Two judgements:
 
 - **the weights** (exact): consistent, with the order its moments give and the
@@ -30,9 +30,9 @@ from derivaudit.core.custom_stencils import CustomStencil, custom_stencil
 from derivaudit.core.stencils import ComplexStep, Stencil
 from derivaudit.errors import DerivauditError, SpecError
 from derivaudit.studies.orders import fitted_orders
-from derivaudit.verdicts import ORDER_TOLERANCE, ExitCode, Verdict
+from derivaudit.verdicts import ORDER_TOLERANCE, Verdict
 
-__all__ = ["StencilVerdict", "check_claimed_order", "stencil_attrs", "stencil_table", "study_exit_code",
+__all__ = ["StencilVerdict", "check_claimed_order", "stencil_verdicts", "stencil_table",
            "sweep_stencils", "SWEEP_KEYS"]
 
 #: keys a sweep file's ``[[study]]`` may add for user stencils
@@ -131,36 +131,24 @@ def _verdict(st, fitted: float, claimed_order: int | None) -> StencilVerdict:
                           **measured)
 
 
-def stencil_attrs(table: pd.DataFrame, stencils: Sequence, claimed_order: int | None) -> None:
-    """Record a :class:`StencilVerdict` per judged scheme in ``table.attrs["stencils"]``.
+def stencil_verdicts(study, stencils: Sequence, claimed_order: int | None) -> dict[str, StencilVerdict]:
+    """A :class:`StencilVerdict` per judged scheme of ``study`` (a StudyResult), by scheme name.
 
     Judged are the user stencils, and with a claim every scheme it applies to
-    (the user stencils, or all schemes when there are none).
+    (the user stencils, or all schemes when there are none); empty when none is.
     """
     custom = [st for st in stencils if isinstance(st, CustomStencil)]
     judged = custom or (list(stencils) if claimed_order is not None else [])
     if not judged:
-        return
-    frame = fitted_orders(table)
+        return {}
+    frame = fitted_orders(study)
     fitted = dict(zip(frame["scheme"], frame["fitted_order"]))
-    table.attrs["stencils"] = {st.name: _verdict(st, float(fitted.get(st.name, math.nan)), claimed_order)
-                               for st in judged}
+    return {st.name: _verdict(st, float(fitted.get(st.name, math.nan)), claimed_order) for st in judged}
 
 
-def _verdicts(tables) -> list[StencilVerdict]:
-    tables = [tables] if isinstance(tables, pd.DataFrame) else list(tables)
-    return [v for t in tables for v in (t.attrs.get("stencils") or {}).values()]
-
-
-def study_exit_code(tables) -> ExitCode:
-    """``WRONG`` when a study (or any of a list) has inconsistent weights or a wrong claimed order,
-    ``UNDECIDED`` when a claim could not be measured, else ``OK``."""
-    verdicts = _verdicts(tables)
-    if any(v.wrong for v in verdicts):
-        return ExitCode.WRONG
-    if any(v.claim is Verdict.UNDECIDED for v in verdicts):
-        return ExitCode.UNDECIDED
-    return ExitCode.OK
+def _verdicts(studies) -> list[StencilVerdict]:
+    studies = [studies] if not isinstance(studies, (list, tuple)) else studies
+    return [v for s in studies for v in s.stencils.values()]
 
 
 _TABLE_COLUMNS = ["scheme", "derivative", "offsets", "weights", "moments", "consistent", "order",
@@ -168,14 +156,14 @@ _TABLE_COLUMNS = ["scheme", "derivative", "offsets", "weights", "moments", "cons
                   "notes"]
 
 
-def stencil_table(table: pd.DataFrame) -> pd.DataFrame:
+def stencil_table(study) -> pd.DataFrame:
     """The study's stencil verdicts as a table, one row per judged scheme (empty when none).
 
     Lists are joined with ``", "`` (``moments`` are ``Σ wᵢ oᵢᵏ`` for ``k = 0, 1, …``),
     ``notes`` with ``"; "``; ``verdict`` is the first note.
     """
     rows = []
-    for v in _verdicts(table):
+    for v in _verdicts(study):
         rows.append({"scheme": v.scheme, "derivative": v.derivative, "offsets": ", ".join(v.offsets),
                      "weights": ", ".join(v.weights), "moments": ", ".join(v.moments),
                      "consistent": v.consistent, "order": v.order, "best_order": v.best_order,

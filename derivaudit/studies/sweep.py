@@ -16,6 +16,7 @@ steps are read from the table in :mod:`derivaudit.studies.orders`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,7 +46,8 @@ from derivaudit.studies.error_model import float64_error_model
 from derivaudit.studies.inputs import DEFAULT_STEPS, PRECISIONS, as_expr, check_dps, parse_eps, resolve_point
 from derivaudit.studies.kinks import one_sided_derivatives
 from derivaudit.studies.orders import observed_order, order_notes
-from derivaudit.studies.stencil_verdicts import check_claimed_order, stencil_attrs
+from derivaudit.studies.result import StudyResult
+from derivaudit.studies.stencil_verdicts import check_claimed_order, stencil_verdicts
 
 __all__ = ["TABLE_COLUMNS", "study"]
 
@@ -314,7 +316,7 @@ def _float64_sweep(request: _Request, exact, advance, models: dict, limits: Limi
 def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT_STEPS,
           schemes: Sequence = ("forward", "centered"), order: int = 1, dps: int = 50,
           precision: str = "mp", limits: Limits = DEFAULT_LIMITS,
-          progress: ProgressArg = None, claimed_order: int | None = None) -> pd.DataFrame:
+          progress: ProgressArg = None, claimed_order: int | None = None) -> StudyResult:
     """Sweep finite-difference schemes over step sizes against the exact derivative.
 
     Parameters
@@ -348,17 +350,20 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
 
     Returns
     -------
-    DataFrame with columns ``scheme, derivative, eps, approx, exact, error,
-    abs_error, rel_error, observed_order, theoretical_order``: one row per
-    scheme × step, in the order given.  ``eps``, ``exact`` and (in mp mode)
-    ``approx`` and the errors are mpmath numbers carrying ``dps`` digits.
-    ``table.attrs`` records the formula, variable, point, derivative,
-    precision and ``dps``; with user stencils or a claimed order,
-    ``table.attrs["stencils"]`` maps scheme names to their
-    :class:`~derivaudit.studies.stencil_verdicts.StencilVerdict`.  In float64 mode the table also has the column
-    ``predicted_error`` of the error model (:mod:`derivaudit.studies.error_model`),
-    and ``table.attrs["error_model"]`` holds each scheme's predicted best
-    step and least error (see :func:`~derivaudit.studies.orders.predicted_best_steps`).
+    StudyResult
+        ``.table`` is a DataFrame with columns ``scheme, derivative, eps,
+        approx, exact, error, abs_error, rel_error, observed_order,
+        theoretical_order``: one row per scheme × step, in the order given.
+        ``eps``, ``exact`` and (in mp mode) ``approx`` and the errors are
+        mpmath numbers carrying ``dps`` digits.  The result's attributes
+        record the formula, variable, point, derivative, precision and
+        ``dps``; with user stencils or a claimed order, ``.stencils`` maps
+        scheme names to their
+        :class:`~derivaudit.studies.stencil_verdicts.StencilVerdict`.  In
+        float64 mode the table also has the column ``predicted_error`` of the
+        error model (:mod:`derivaudit.studies.error_model`), and
+        ``.error_model`` holds each scheme's predicted best step and least
+        error (see :func:`~derivaudit.studies.orders.predicted_best_steps`).
     """
     check_claimed_order(claimed_order)
     request = _request(formula, wrt, at, eps, schemes, order, dps, precision, limits)
@@ -377,22 +382,20 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
         else:
             parts = _float64_sweep(request, exact, advance, models, limits)
     table = _frame(parts, TABLE_COLUMNS + ([] if mp else ["predicted_error"]), mp)
-    table.attrs.update(_attrs(request))
-    # reports show what the user typed beside the canonical form
-    table.attrs["formula_typed"] = formula.strip() if isinstance(formula, str) else table.attrs["formula"]
-    table.attrs["point_typed"] = {str(k): str(v).strip() for k, v in (at or {}).items()}
-    if not mp:
-        table.attrs["error_model"] = models
+    meta = _attrs(request)
+    notes = {}
     if kink is not None:
         table["observed_order"] = math.nan  # no derivative: no order to observe
-        table.attrs["not_differentiable"] = kink
     else:
         observed = {part["scheme"][0]: part["observed_order"] for part in parts if part["scheme"]}
         notes = order_notes(observed, request.expr, request.var, request.point, request.stencils)
-        if notes:
-            table.attrs["order_notes"] = notes
-    stencil_attrs(table, request.stencils, claimed_order)
-    return table
+    # reports show what the user typed beside the canonical form
+    result = StudyResult(table, **meta,
+                         formula_typed=formula.strip() if isinstance(formula, str) else meta["formula"],
+                         point_typed={str(k): str(v).strip() for k, v in (at or {}).items()},
+                         error_model=None if mp else models, not_differentiable=kink, order_notes=notes)
+    verdicts = stencil_verdicts(result, request.stencils, claimed_order)
+    return dataclasses.replace(result, stencils=verdicts) if verdicts else result
 
 
 #: the dtype of each column of an mp table whose values have one known type: mpmath numbers
