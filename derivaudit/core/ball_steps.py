@@ -135,6 +135,8 @@ def int_power(base, n: int):
     >>> int_power(arb("0 +/- 1e-5"), 2).is_finite(), int_power(arb(3), 5)
     (True, 243.000000000000)
     """
+    if base == 0 or not base.contains(0):
+        return base ** n  # python-flint's own power where it is defined: the same balls as before
     result = None
     square = base
     while n:
