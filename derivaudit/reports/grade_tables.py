@@ -54,7 +54,7 @@ def witness_text(judgement, digits: int = WITNESS_DIGITS) -> str:
 
     >>> from derivaudit.grading.judge import Judgement
     >>> witness_text(Judgement("wrong", point=(("x", "1/2"),), claim_value="1.0", exact_value="0.75"))
-    'x=1/2: claim = 1.0, exact = 0.75'
+    'x=1/2: claim = 1, exact = 0.75'
     """
     if not judgement.point:
         return ""
