@@ -44,8 +44,19 @@ class Limits:
     #: seconds one numeric evaluation (an exact value, a difference quotient) may take
     evaluate_seconds: float = 10.0
     #: seconds each diagnosis of a wrong claim may take (rebuilding the model "what if"); past it the
-    #: diagnosis is reported as skipped and the verdict stands
-    diagnosis_seconds: float = 5.0
+    #: diagnosis is reported as skipped and the verdict stands (generous: a busy machine must not
+    #: change what is reported; set it low for untrusted input)
+    diagnosis_seconds: float = 30.0
+    #: wall-clock guard of each stage of an audit (loading, evaluating, certifying, proving): generous,
+    #: so a slow or busy machine never turns a verdict into a refusal; the audit's work is bounded by
+    #: ``max_graph_nodes`` and ``max_proof_nodes``.  Set it low (10) for untrusted batch input
+    audit_seconds: float = 600.0
+    #: distinct scalar nodes (sympy DAG, shared subtrees once) of an audit's model, forward pass
+    #: and claims together: the work of one evidence pass is proportional to it
+    max_graph_nodes: int = 2_000_000
+    #: largest forward graph (distinct nodes) given to the symbolic proof; a larger model's claims get
+    #: the certified numerical verdict, which states its points and digits
+    max_proof_nodes: int = 5_000
     #: seconds a whole check (every component of a gradient claim) may take; components
     #: not decided by then are "undecided"
     check_seconds: float = 60.0

@@ -21,6 +21,7 @@ gradient check would give.  Each job has its module:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -28,19 +29,20 @@ from pathlib import Path
 
 from derivaudit.budgets import time_budget
 from derivaudit.core.guards import evaluation_limits
-from derivaudit.errors import DerivauditError
+from derivaudit.errors import DerivauditError, LimitExceeded
 from derivaudit.lang.arrays import entries
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.progress import Progress, ProgressArg
-from derivaudit.audits.backward import add_backward_outputs, backward_pairs, check_backward
-from derivaudit.audits.evidence import claims_float64, finite_differences
-from derivaudit.audits.graph import compile_outputs, exact_gradient, model_graph
+from derivaudit.audits.backward import add_backward_outputs, backward_pairs, blame_factors, check_backward
+from derivaudit.core.reverse import ReverseGraph, graph_nodes
+from derivaudit.audits.evidence import finite_differences
+from derivaudit.audits.graph import ModelGraph, exact_gradient, forward_chain
 from derivaudit.audits.hessians import judge_hessians
 from derivaudit.audits.context import Evidence
 from derivaudit.audits.judge import judge_claim
 from derivaudit.audits.points import Outputs, defined_points
 from derivaudit.audits.results import AuditResult, BackwardCheck, ClaimResult
-from derivaudit.audits.spec import AuditSettings, AuditSpec, build, draw_data, load_spec
+from derivaudit.audits.spec import AuditSettings, AuditSpec, build, claim_layout, draw_data, load_spec
 from derivaudit.audits.switching import SwitchingGuard
 from derivaudit.audits.witness import BallValues
 
@@ -60,11 +62,14 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
         Override the spec's ``[audit]`` settings (digits of the comparisons,
         seed of the random points and drawn data, number of points).
     limits : Limits
-        Size, precision and time limits (``symbolic_seconds`` for building,
-        differentiating and proving, ``evaluate_seconds`` for evaluation and
-        certification, ``diagnosis_seconds`` for each diagnosis).
+        Size, precision and time limits.  The work is bounded in work units
+        (``max_graph_nodes`` scalar nodes of the model, ``max_proof_nodes``
+        for a symbolic proof); each stage (loading, evaluating, certifying,
+        proving) runs under the wall-clock guard ``audit_seconds``, generous
+        by default (strict for untrusted input, see docs/security.md), and
+        each diagnosis under ``diagnosis_seconds``.
     progress : callable or bool, optional
-        Called as ``progress(done, total)`` after each claim.
+        Called as ``progress(done, total)`` after each evidence point and each claim.
 
     Returns
     -------
@@ -91,6 +96,22 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
     >>> str(audit({**spec, "claims": {"W": "2*W**2"}})["W"].verdict)
     'wrong'
     """
+    # one wall-clock guard for every stage: the work itself is bounded in work units
+    staged = dataclasses.replace(limits, symbolic_seconds=limits.audit_seconds,
+                                 evaluate_seconds=limits.audit_seconds)
+    try:
+        return _audit(spec, dps, seed, points, staged, progress)
+    except LimitExceeded as exc:  # a stage's guard is audit_seconds: say so
+        text = str(exc)
+        for name in ("symbolic_seconds", "evaluate_seconds"):
+            text = text.replace(f"Limits.{name}", "Limits.audit_seconds")
+        if text == str(exc):
+            raise
+        raise LimitExceeded(text) from None
+
+
+def _audit(spec, dps, seed, points, limits: Limits, progress: ProgressArg) -> AuditResult:
+    """:func:`audit` with every stage's guard in ``limits``."""
     seconds: dict[str, float] = {}
     timed = _stopwatch(seconds)
     start = time.perf_counter()
@@ -99,45 +120,64 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
             spec = load_spec(spec, limits=limits)
         settings = audit_settings(spec.settings, limits, dps=dps, seed=seed, points=points)
         # a spec comes from someone derivaudit does not trust: every stage runs under a budget
-        with time_budget(limits.symbolic_seconds, "instantiating the spec", "symbolic_seconds"):
-            model = build(spec, limits=limits, symbolic_draws=True)
-    with timed("gradient"), time_budget(limits.symbolic_seconds, "differentiating the loss", "symbolic_seconds"):
-        graph = model_graph(model)
-    with timed("compile"):
+        model = spec.models.get("symbolic draws")
+        if model is None:
+            with time_budget(limits.symbolic_seconds, "instantiating the spec", "symbolic_seconds"):
+                model = build(spec, limits=limits, symbolic_draws=True)
+    with timed("gradient"):
+        # no symbolic differentiation here: the exact gradient comes from the reverse pass on balls
+        chain = forward_chain(model)
         inputs = model.symbols()
+        engine = ReverseGraph(chain, inputs, model.values["loss"])
         outputs = Outputs()
         for p in spec.claims:
-            outputs.add(f"exact:{p}", entries(graph.gradient[p]))
+            outputs.add(f"exact:{p}", entries(model.param_symbols[p]))
             outputs.add(f"claim:{p}", entries(model.claims[p]))
-        claim_outputs = Outputs(list(outputs.exprs), dict(outputs.slots))  # what the balls certify
         pairs = backward_pairs(model)
-        add_backward_outputs(outputs, model, graph, pairs)
-        function = compile_outputs(inputs, outputs.exprs, graph.chain, "mpmath")
-        guard = SwitchingGuard(model, graph, inputs, settings)
+        add_backward_outputs(outputs, model, pairs)
+        adjoints = [key for key in outputs.slots if key.startswith(("exact:", "bexact:"))]
+        nodes = check_graph_size(chain, outputs, limits)
+        bar = Progress(progress, settings.points + len(spec.claims), "audit")
+        balls = BallValues(engine, outputs, adjoint_keys=adjoints,
+                           on_point=lambda: bar() if bar.done < settings.points else None)
+        guard = SwitchingGuard(model, ModelGraph(chain, chain, {}, {}), inputs, settings)
     with timed("evaluate"), evaluation_limits(limits, "evaluating the claims and the exact gradient"):
         # drawn data (one-hot labels, random data) take new values at every evidence point
         draws = draw_data(spec, settings.points, seed=settings.seed)
-        values = defined_points(function, inputs, outputs, settings,
+        values = defined_points(balls, inputs, outputs, settings,
                                 [key for key in outputs.slots if "exact:" in key], draws,
                                 guard.straddled if guard.active else None,
                                 guard.band_point if guard.active else None)
-        balls = BallValues(inputs, graph.chain, claim_outputs, values.points)
+        balls.points = values.points
     backward = check_backward(model, pairs, values)
     with timed("finite differences"):
-        differences = finite_differences(model, graph, inputs, values.points[0], settings, limits)
-        floats = claims_float64(model, graph, inputs, values.points[0])
-    evidence = Evidence(model, graph, inputs, values, balls, draws, differences, floats, settings, limits)
+        differences = finite_differences(model, engine, values.points[0], settings, limits)
+    evidence = Evidence(model, inputs, values, balls, draws, differences, settings, limits, nodes)
     with timed("verdicts"):
         claims = []
-        bar = Progress(progress, len(spec.claims), "audit")
+        while bar.done < settings.points:  # points taken from a cache still count
+            bar()
         for p in spec.claims:
             claims.append(judge_claim(p, evidence))
             bar()
         bar.close()
+    layouts = {p: claim_layout(c.claim_shape, c.shape) for p, c in zip(spec.claims, claims)}
+    backward = blame_factors(backward, model, values,
+                             {p: lay for p, lay in layouts.items() if lay in ("same", "transposed")})
     with timed("hessians"), time_budget(limits.symbolic_seconds, "judging the claimed Hessians", "symbolic_seconds"):
         hessians = judge_hessians(evidence)
     seconds["total"] = time.perf_counter() - start
     return AuditResult(spec.source, claims, backward, settings, seconds, hessians)
+
+
+def check_graph_size(chain, outputs: Outputs, limits: Limits) -> int:
+    """Distinct scalar nodes of the model and its outputs; above ``Limits.max_graph_nodes`` a refusal."""
+    nodes = graph_nodes([e for _, e in chain] + outputs.exprs)
+    if nodes > limits.max_graph_nodes:
+        raise LimitExceeded(f"the model has {nodes} scalar nodes (forward pass and claims), above the "
+                            f"limit of {limits.max_graph_nodes} (Limits.max_graph_nodes); smaller [shapes] "
+                            "audit the same formulas")
+    return nodes
 
 
 def audit_settings(settings: AuditSettings, limits: Limits, **overrides) -> AuditSettings:

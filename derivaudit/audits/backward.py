@@ -11,15 +11,13 @@ from __future__ import annotations
 from fractions import Fraction
 
 import mpmath
-import sympy as sp
 
 from derivaudit.lang.arrays import entries, shape_of
-from derivaudit.audits.graph import ModelGraph, exact_gradient
-from derivaudit.audits.points import Outputs, PointValues
+from derivaudit.audits.points import Outputs, PointValues, in_parameter_layout
 from derivaudit.audits.results import BackwardCheck, describe_entries
 from derivaudit.audits.spec import Model
 
-__all__ = ["backward_pairs", "add_backward_outputs", "check_backward", "constant_factor"]
+__all__ = ["backward_pairs", "add_backward_outputs", "check_backward", "constant_factor", "blame_factors"]
 
 
 def backward_pairs(model: Model) -> list[tuple[str, str]]:
@@ -29,17 +27,15 @@ def backward_pairs(model: Model) -> list[tuple[str, str]]:
             if d.name.startswith("d") and (d.name[1:] in model.local or d.name[1:] in spec.params)]
 
 
-def add_backward_outputs(outputs: Outputs, model: Model, graph: ModelGraph, pairs) -> None:
-    """Add ``bexact:dF`` (the exact ``∂loss/∂F``) and ``bclaim:dF`` for each pair of matching shape."""
-    params = model.spec.params
+def add_backward_outputs(outputs: Outputs, model: Model, pairs) -> None:
+    """Add ``bexact:dF`` (the symbols of ``F``, whose adjoints are ``∂loss/∂F``) and ``bclaim:dF``.
+
+    Pairs whose shapes differ get no outputs (:func:`check_backward` says so).
+    """
     for name, of in pairs:
         if shape_of(model.values[name]) != shape_of(model.values[of]):
             continue
-        if of in params:
-            exact = entries(graph.gradient.get(of) or exact_gradient(model, [of])[of])
-        else:
-            exact = [graph.adjoint.get(s, sp.Integer(0)) for s in entries(model.values[of])]
-        outputs.add(f"bexact:{name}", exact)
+        outputs.add(f"bexact:{name}", entries(model.values[of]))
         outputs.add(f"bclaim:{name}", entries(model.values[name]))
 
 
@@ -83,3 +79,45 @@ def constant_factor(claim_vals, exact_vals) -> Fraction | None:
     if abs(mpmath.mpf(frac.numerator) / frac.denominator - k) > abs(k) * mpmath.mpf(10) ** -20:
         return None
     return frac
+
+
+def blame_factors(checks: list[BackwardCheck], model: Model, values: PointValues,
+                  layouts: dict[str, str]) -> list[BackwardCheck]:
+    """Checks whose factor ``k`` reappears in every claim built on them, marked the first wrong step.
+
+    ``dZ1 = 2·∂loss/∂Z1`` is a convention only if the ``1/2`` is applied
+    later; when every claim using ``dZ1`` (directly or through later backward
+    definitions) is exactly ``2×`` its gradient, it never was.  One claim
+    built on it that is right (the ``1/2`` applied there) keeps it a
+    convention: the claims off by ``k`` forgot the factor themselves.
+    ``layouts`` gives each comparable claim's layout (same or transposed).
+    """
+    spec = model.spec
+    uses = {d.name: set(d.uses) for d in spec.backward}
+    out = []
+    for check in checks:
+        k = check.factor
+        if check.correct and k is not None and k > 0 and k != 1:
+            built = [p for p in spec.claims if _depends(spec.claims[p].uses, check.name, uses)]
+            if built and all(p in layouts and _claim_factor(p, model, values, layouts[p]) == k for p in built):
+                check = BackwardCheck(check.name, check.of, False, check.wrong_entries, k, tuple(built))
+        out.append(check)
+    return out
+
+
+def _claim_factor(p: str, model: Model, values: PointValues, layout: str) -> Fraction | None:
+    claim = in_parameter_layout(values.at(0, f"claim:{p}"), shape_of(model.claims[p]), layout)
+    return constant_factor(claim, values.at(0, f"exact:{p}"))
+
+
+def _depends(names, target: str, uses: dict) -> bool:
+    """Does a formula using ``names`` use ``target``, directly or through backward definitions?"""
+    seen, stack = set(), list(names)
+    while stack:
+        name = stack.pop()
+        if name == target:
+            return True
+        if name not in seen:
+            seen.add(name)
+            stack.extend(uses.get(name, ()))
+    return False

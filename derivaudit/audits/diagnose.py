@@ -8,6 +8,7 @@ another activation, and the simplified difference of one wrong entry.
 
 from __future__ import annotations
 
+import ast
 import functools
 from collections.abc import Callable
 from fractions import Fraction
@@ -16,18 +17,21 @@ import mpmath
 import numpy as np
 
 from derivaudit.budgets import time_budget
+from derivaudit.core.ball_steps import to_mpf
+from derivaudit.core.balls import ball_precision, digits_to_bits, exact_ball
+from derivaudit.core.reverse import ReverseGraph
 from derivaudit.errors import DerivauditError, LimitExceeded
 from derivaudit.lang.arrays import entries, entry_label, shape_of
 from derivaudit.limits import Limits
 from derivaudit.audits.backward import constant_factor
 from derivaudit.audits.context import Evidence
-from derivaudit.audits.graph import compile_outputs, expand_adjoints, forward_chain, model_graph
-from derivaudit.audits.points import PointValues, in_parameter_layout, mp_values
+from derivaudit.audits.graph import expand_adjoints, forward_chain
+from derivaudit.audits.points import PointValues, in_parameter_layout
 from derivaudit.audits.proof import shown_difference
 from derivaudit.audits.spec import AuditSpec, build, claim_layout
 
 __all__ = ["ACTIVATIONS", "WHAT_IF_DIAGNOSES", "layout_notes", "shape_note", "run_diagnosis",
-           "diagnose_wrong", "factor_note", "keepdims_notes", "activation_notes"]
+           "diagnose_wrong", "factor_note", "keepdims_notes", "activation_notes", "activation_call"]
 
 #: activations a forward definition ``A = f(Z)`` may have had confused with another
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "softplus", "exp")
@@ -81,8 +85,7 @@ def diagnose_wrong(p: str, wrong: list, witness_point: int, layout: str,
     a note saying why.  The difference is shown with the drawn data of the
     witness point.
     """
-    model, graph, values, inputs, limits = (evidence.model, evidence.graph, evidence.values,
-                                            evidence.inputs, evidence.limits)
+    model, values, inputs, limits = evidence.model, evidence.values, evidence.inputs, evidence.limits
     spec = model.spec
     shape = spec.shapes[p]
     claim_shape = shape_of(model.claims[p])
@@ -103,7 +106,16 @@ def diagnose_wrong(p: str, wrong: list, witness_point: int, layout: str,
         found, skipped = run_diagnosis(name, diagnosis, limits)
         notes += found + ([skipped] if skipped else [])
 
+    graph = None  # the symbolic gradient, for this display only: built under the audit's guard, not
+    if evidence.nodes <= limits.max_proof_nodes:  # the diagnosis's, and only where a proof would be tried
+        try:
+            graph = evidence.graph
+        except LimitExceeded:
+            pass
+
     def difference():
+        if graph is None:
+            return []
         claim_entry = in_parameter_layout(entries(model.claims[p]), claim_shape, layout)[flat]
         exact_entry = expand_adjoints(entries(graph.gradient[p])[flat], graph)
         difference = (claim_entry - exact_entry).xreplace(evidence.draw(witness_point))
@@ -172,8 +184,8 @@ def keepdims_notes(spec: AuditSpec, p: str, limits: Limits, point, inputs, exact
     claim = mutated.claims[p]
     if claim_layout(shape_of(claim), spec.shapes[p]) != "same":
         return []
-    values = mp_values(compile_outputs(inputs, entries(claim), forward_chain(mutated), "mpmath"),
-                       point, _WHAT_IF_DPS)
+    engine = ReverseGraph(forward_chain(mutated), inputs, mutated.values["loss"])
+    values = _what_if_values(engine, entries(claim), point, adjoints=False)
     if _agree(values, exact0):
         return ["with keepdims=True in its reductions the claim is right: a reduction over an axis "
                 "lost it and broadcast as a row (missing keepdims=True)"]
@@ -190,16 +202,38 @@ def activation_notes(spec: AuditSpec, p: str, limits: Limits, point, inputs, exa
     point (``relu`` for ``sigmoid`` under a log) is simply not the answer.
     """
     for d in spec.forward:
-        text = d.formula.strip()
-        for f in ACTIVATIONS:
-            if not (text.startswith(f + "(") and text.endswith(")")):
-                continue
-            argument = text[len(f) + 1:-1]
-            for g in ACTIVATIONS:
-                if g != f and _explains(spec, p, limits, point, inputs, {d.name: f"{g}({argument})"}):
-                    return [f"the claim is the exact gradient if {d.name} = {g}({argument}) instead "
-                            f"of {f}({argument}): it uses {g}'s derivative where {f}'s belongs"]
+        f, argument = activation_call(d.formula)
+        if f is None:
+            continue
+        for g in ACTIVATIONS:
+            if g != f and _explains(spec, p, limits, point, inputs, {d.name: f"{g}({argument})"}):
+                return [f"the claim is the exact gradient if {d.name} = {g}({argument}) instead "
+                        f"of {f}({argument}): it uses {g}'s derivative where {f}'s belongs"]
     return []
+
+
+def activation_call(formula: str) -> tuple[str | None, str]:
+    """``("tanh", "Z1")`` for ``tanh(Z1)``, ``np.tanh(Z1)`` or ``numpy.tanh(Z1)``; ``(None, "")`` otherwise.
+
+    Read from the formula's syntax tree, so spacing and the NumPy spelling do not matter.
+
+    >>> activation_call("np.tanh(Z1)"), activation_call(" sigmoid( W @ X ) "), activation_call("tanh(Z)*2")
+    (('tanh', 'Z1'), ('sigmoid', 'W @ X'), (None, ''))
+    """
+    try:
+        tree = ast.parse(formula.strip(), mode="eval").body
+    except SyntaxError:
+        return None, ""
+    if not (isinstance(tree, ast.Call) and len(tree.args) == 1 and not tree.keywords):
+        return None, ""
+    head = tree.func
+    if isinstance(head, ast.Attribute) and isinstance(head.value, ast.Name) and head.value.id in ("np", "numpy"):
+        name = head.attr
+    elif isinstance(head, ast.Name):
+        name = head.id
+    else:
+        return None, ""
+    return (name, ast.unparse(tree.args[0])) if name in ACTIVATIONS else (None, "")
 
 
 def _explains(spec: AuditSpec, p: str, limits: Limits, point, inputs, replace: dict[str, str]) -> bool:
@@ -210,14 +244,22 @@ def _explains(spec: AuditSpec, p: str, limits: Limits, point, inputs, replace: d
         return False
     if shape_of(mutated.claims[p]) != spec.shapes[p]:
         return False
-    graph = model_graph(mutated, [p])
-    fn = compile_outputs(inputs, entries(graph.gradient[p]) + entries(mutated.claims[p]), graph.chain, "mpmath")
+    engine = ReverseGraph(forward_chain(mutated), inputs, mutated.values["loss"])
     try:
-        vals = mp_values(fn, point, _WHAT_IF_DPS)
-    except (ArithmeticError, ValueError):
+        exact = _what_if_values(engine, entries(mutated.param_symbols[p]), point, adjoints=True)
+        claim = _what_if_values(engine, entries(mutated.claims[p]), point, adjoints=False)
+    except (ArithmeticError, ValueError):  # DomainError too; a spent budget (LimitExceeded) goes on up
         return False
-    n = len(vals) // 2
-    return _agree(vals[n:], vals[:n]) and all(mpmath.isfinite(v) for v in vals[:n])
+    return _agree(claim, exact) and all(mpmath.isfinite(v) for v in exact)
+
+
+def _what_if_values(engine: ReverseGraph, outputs, point, adjoints: bool) -> list:
+    """Adjoints of the symbols ``outputs`` (or values of the expressions) at ``point``, as mpmath numbers."""
+    with ball_precision(digits_to_bits(_WHAT_IF_DPS)):
+        state = engine.evaluate({s: exact_ball(v) for s, v in zip(engine.inputs, point)})
+        balls = [state.adjoint(o) if adjoints else state.value(o) for o in outputs]
+        with mpmath.workdps(_WHAT_IF_DPS):
+            return [to_mpf(b) if b.is_finite() else mpmath.nan for b in balls]
 
 
 #: diagnoses that rebuild the model "what if" (each under its own budget), by name

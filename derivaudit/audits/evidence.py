@@ -1,44 +1,65 @@
-"""Finite-difference evidence of a claim, as a gradient check would give it.
+"""Finite-difference evidence of a claim, certified, as a gradient check would give it.
 
-At the first random point: centered differences ``(L(P+h) − L(P−h)) / 2h``
-of the loss at each step ``h`` of the settings, at ``dps`` digits; the
-relative difference ``‖g_claim − g_num‖ / (‖g_claim‖ + ‖g_num‖)``; its
-observed order ``log(r₁/r₂)/log(h₁/h₂)`` (2 for a right claim: the centered
-error is O(h²); about 0 for a wrong one); and the same check done in float64
-with the bands of :data:`derivaudit.verdicts.GRADIENT_BANDS`.
+At the first evidence point, for each claimed parameter ``P``: a random
+direction ``v`` over ``P``'s entries (dyadic, so exact), and the centered
+difference of the loss along it, ``D_h = (L(P + h·v) − L(P − h·v)) / 2h``,
+at each step ``h`` of the settings, computed on balls
+(:class:`~derivaudit.core.reverse.ReverseGraph`'s forward pass): each ``D_h``
+is certified, so its digits are the difference quotient's, not rounding's.
+Its error against the exact directional derivative ``g·v`` is O(h²).  The
+relative difference ``|c·v − D_h| / (|c·v| + |D_h|)`` of the claim ``c``,
+its observed order ``log(r₁/r₂)/log(h₁/h₂)`` (2 for a right claim; about 0
+for a wrong one), and the same check in float64 arithmetic (53-bit balls'
+midpoints, step ``float64_step``) graded with the bands of
+:data:`derivaudit.verdicts.GRADIENT_BANDS` are displayed cross-checks: the
+verdict rests on the certified comparison of claim and exact gradient
+(:mod:`~derivaudit.audits.witness`).  Two forward passes per step and
+claim, whatever the number of entries.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 
 import mpmath
-import numpy as np
 import sympy as sp
+from flint import arb
 
+from derivaudit.core.ball_steps import to_mpf
+from derivaudit.core.balls import ball_precision, digits_to_bits, exact_ball
 from derivaudit.core.guards import evaluation_limits
+from derivaudit.errors import DerivauditError
 from derivaudit.lang.arrays import entries
 from derivaudit.lang.parse import parse_constant
 from derivaudit.limits import Limits
 from derivaudit.studies.orders import observed_order
 from derivaudit.verdicts import gradient_band
-from derivaudit.audits.graph import ModelGraph, compile_outputs, is_adjoint
 from derivaudit.audits.points import EVIDENCE_GUARD_DIGITS
 from derivaudit.audits.spec import AuditSettings, Model
 
-__all__ = ["FiniteDifferences", "finite_differences", "claims_float64", "Convergence", "convergence",
-           "last_steps_order", "grade", "centered_gradient", "exact_step"]
+__all__ = ["FiniteDifferences", "finite_differences", "Convergence", "convergence", "directional",
+           "last_steps_order", "grade", "exact_step", "FLOAT64_BITS"]
+
+#: binary digits of float64 arithmetic (the "float64" column: what a float64 gradient check sees)
+FLOAT64_BITS = 53
+#: the largest float64 number: a value beyond it overflows the float64 check
+FLOAT64_MAX = 1.7976931348623157e308
+#: the direction's entries are k/_DIRECTION_DENOMINATOR, k in ±1..±_DIRECTION_DENOMINATOR (exact binary)
+_DIRECTION_DENOMINATOR = 64
 
 
 @dataclass
 class FiniteDifferences:
-    """Centered differences of the loss for one parameter's entries at the first point."""
+    """Centered differences of the loss along one direction of a parameter, at the first point."""
 
-    #: one list of gradient entries per step of the settings, at ``dps + 20`` digits
-    by_step: list[list]
-    #: the float64 centered-difference gradient at ``float64_step``
-    float64: np.ndarray
+    #: the direction ``v`` (parameter layout, exact dyadic rationals)
+    direction: list
+    #: ``D_h`` per step of the settings, certified (mpmath numbers at ``dps + 20`` digits; NaN: none)
+    by_step: list
+    #: ``D_h`` in float64 arithmetic at ``float64_step`` (NaN where float64 fails)
+    float64: float
 
 
 @dataclass
@@ -60,81 +81,50 @@ def exact_step(text: str) -> sp.Rational:
     return sp.Rational(parse_constant(text, what="step"))
 
 
-def finite_differences(model: Model, graph: ModelGraph, inputs, point, settings: AuditSettings,
+def finite_differences(model: Model, engine, point, settings: AuditSettings,
                        limits: Limits) -> dict[str, FiniteDifferences]:
-    """Centered differences of the loss for every claimed parameter at ``point`` (mpmath and float64)."""
-    loss_chain = [(s, e) for s, e in graph.chain if not is_adjoint(s)]
-    loss_mp = compile_outputs(inputs, [model.loss], loss_chain, "mpmath")
-    loss_np = compile_outputs(inputs, [model.loss], loss_chain, "numpy")
+    """Certified centered differences of the loss along a random direction of each claimed parameter."""
+    inputs = list(engine.inputs)
     index_of = {s: i for i, s in enumerate(inputs)}
     steps = [exact_step(s) for s in settings.steps]
     wp = settings.dps + EVIDENCE_GUARD_DIGITS
-    with mpmath.workdps(wp):
-        base = [mpmath.mpf(v.p) / v.q for v in point]
-    base64 = np.array([float(v) for v in point])
     out = {}
     for p in model.spec.claims:
         idx = [index_of[s] for s in entries(model.param_symbols[p])]
+        rng = random.Random(f"{settings.seed}:{p}:direction")
+        v = [sp.Rational(rng.choice([-1, 1]) * rng.randint(1, _DIRECTION_DENOMINATOR), _DIRECTION_DENOMINATOR)
+             for _ in idx]
         with evaluation_limits(limits, f"the finite differences of the loss for {p}"):
-            by_step = [centered_gradient(loss_mp, base, idx, h, wp) for h in steps]
-        out[p] = FiniteDifferences(by_step, _centered_float64(loss_np, base64, idx, settings.float64_step))
+            by_step = [_quotient(engine, point, idx, v, h, digits_to_bits(wp), wp) for h in steps]
+            d64 = _quotient(engine, point, idx, v, sp.Rational(settings.float64_step), FLOAT64_BITS, 17,
+                            bound=FLOAT64_MAX)
+        out[p] = FiniteDifferences(v, by_step, float(d64) if mpmath.isfinite(d64) else math.nan)
     return out
 
 
-def _centered_float64(loss_np, base64: np.ndarray, idx: list[int], h: float) -> np.ndarray:
-    """The float64 centered differences: every perturbed input vector in one vectorised call."""
-    n = len(idx)
-    grid = np.repeat(base64[:, None], 2 * n, axis=1)
-    for k, i in enumerate(idx):
-        grid[i, 2 * k] += h
-        grid[i, 2 * k + 1] -= h
-    with np.errstate(all="ignore"):  # overflow gives inf/nan, which the verdict reports as no evidence
-        try:
-            losses = np.asarray(loss_np(*grid)[0], dtype=float) * np.ones(2 * n)
-        except OverflowError:  # an exact constant beyond the doubles (1e400): no float64 number either
-            return np.full(n, np.nan)
-        return (losses[0::2] - losses[1::2]) / (2 * h)
-
-
-def claims_float64(model: Model, graph: ModelGraph, inputs, point) -> dict[str, list[float]]:
-    """Every claim's entries (in the claim's own layout) evaluated in float64 at ``point``."""
-    params = list(model.spec.claims)
-    claim_np = compile_outputs(inputs, [v for p in params for v in entries(model.claims[p])],
-                               graph.chain, "numpy")
-    with np.errstate(all="ignore"):
-        try:
-            flat = [float(v) for v in claim_np(*np.array([float(v) for v in point]))]
-        except OverflowError:  # an exact constant beyond the doubles (1e400): no float64 number
-            flat = [math.nan] * sum(len(entries(model.claims[p])) for p in params)
-    out, offset = {}, 0
-    for p in params:
-        n = len(entries(model.claims[p]))
-        out[p] = flat[offset:offset + n]
-        offset += n
-    return out
-
-
-def centered_gradient(loss, base: list, indices: list[int], h: sp.Rational, wp: int) -> list:
-    """``(L(x + h·eᵢ) − L(x − h·eᵢ)) / 2h`` for each input ``i`` of ``indices``, at ``wp`` digits.
-
-    The error is O(h²); the subtraction cancels about log10(1/h) digits, which
-    the guard digits of ``wp`` cover.
-    """
-    with mpmath.workdps(wp):
-        hh = mpmath.mpf(h.p) / h.q
-        out = []
-        for i in indices:
-            plus, minus = list(base), list(base)
-            plus[i] += hh
-            minus[i] -= hh
-            # a step that leaves the loss's domain gives no evidence: an error, or a complex
-            # value (mpmath's log or sqrt of a negative number)
+def _quotient(engine, point, idx, v, h, bits: int, digits: int, bound=None):
+    """``(L(x + h·v) − L(x − h·v)) / 2h`` on balls at ``bits`` bits, as an mpmath number (NaN: no ball)."""
+    with ball_precision(bits):
+        losses = []
+        for sign in (1, -1):
+            moved = list(point)
+            for i, vi in zip(idx, v):
+                moved[i] = point[i] + sign * h * vi
             try:
-                value = (loss(*plus)[0] - loss(*minus)[0]) / (2 * hh)
-            except (ZeroDivisionError, ValueError, OverflowError):
-                value = mpmath.nan
-            out.append(value if isinstance(value, mpmath.mpf) else mpmath.nan)
-    return out
+                losses.append(engine.loss_value({s: exact_ball(x) for s, x in zip(engine.inputs, moved)},
+                                                None if bound is None else arb(bound)))
+            except (DerivauditError, ArithmeticError, ValueError):
+                return mpmath.nan  # a step that leaves the loss's domain gives no evidence
+        quotient = (losses[0] - losses[1]) / (2 * exact_ball(h))
+        if not quotient.is_finite():
+            return mpmath.nan
+        with mpmath.workdps(digits):
+            return to_mpf(quotient)
+
+
+def directional(values, direction) -> mpmath.mpf:
+    """``Σ valuesᵢ · directionᵢ`` in mpmath (NaN if a value is NaN)."""
+    return mpmath.fsum(mpmath.mpf(x) * (mpmath.mpf(d.p) / d.q) for x, d in zip(values, direction))
 
 
 def convergence(claim_mp: list, exact_mp: list, differences: FiniteDifferences,
@@ -142,14 +132,20 @@ def convergence(claim_mp: list, exact_mp: list, differences: FiniteDifferences,
     """Relative differences per step, their observed orders and ``|claim − exact|`` per entry."""
     with mpmath.workdps(settings.dps + EVIDENCE_GUARD_DIGITS):
         entry_diff = [abs(c - e) for c, e in zip(claim_mp, exact_mp)]  # for the reports' heat-map
-        rels = [_mp_relative_difference(claim_mp, g) for g in differences.by_step]
-        errs = [_mp_relative_difference(exact_mp, g) for g in differences.by_step]
+        claim_v = directional(claim_mp, differences.direction)
+        exact_v = directional(exact_mp, differences.direction)
+        rels = [_mp_relative_difference([claim_v], [g]) for g in differences.by_step]
+        errs = [_mp_relative_difference([exact_v], [g]) for g in differences.by_step]
         hs = [mpmath.mpf(h.p) / h.q for h in map(exact_step, settings.steps)]
         # below the resolution the differences are exact (a loss at most quadratic in P): no order
         floor = mpmath.mpf(10) ** -(settings.dps - 10)
-        order = last_steps_order(rels, hs) if min(rels[-2:]) > floor else math.nan
-        fd_order = last_steps_order(errs, hs) if min(errs[-2:]) > floor else math.nan
+        order = last_steps_order(rels, hs) if _finite(rels) and min(rels[-2:]) > floor else math.nan
+        fd_order = last_steps_order(errs, hs) if _finite(errs) and min(errs[-2:]) > floor else math.nan
     return Convergence(rels, order, fd_order, entry_diff)
+
+
+def _finite(values) -> bool:
+    return all(mpmath.isfinite(v) for v in values)
 
 
 def _mp_relative_difference(a, b) -> mpmath.mpf:

@@ -19,6 +19,7 @@ import sympy as sp
 
 from derivaudit.core.guards import lambdify_mpmath
 from derivaudit.core.numpy_special import NUMPY_SPECIAL
+from derivaudit.core.reverse import local_partials
 from derivaudit.lang.arrays import Array, Value, entries, shape_of
 from derivaudit.audits.spec import Model
 
@@ -82,6 +83,7 @@ def model_graph(model: Model, parameters=None) -> ModelGraph:
     layer_symbols = {s for s, _ in chain}
     adjoint: dict[sp.Symbol, sp.Symbol] = {}
     adjoint_chain = []
+    templates: dict = {}  # entries built alike share one sympy.diff per partial
     for symbol, expr in reversed(chain):
         terms = contributions.pop(symbol, None)
         if not terms:
@@ -89,9 +91,9 @@ def model_graph(model: Model, parameters=None) -> ModelGraph:
         bar = sp.Symbol(f"{_ADJOINT_PREFIX}{symbol.name}]", real=True)
         adjoint[symbol] = bar
         adjoint_chain.append((bar, sp.Add(*terms)))
-        for u in expr.free_symbols:
+        for u, partial in local_partials(expr, templates).items():
             if u in layer_symbols or u in wanted:
-                contributions[u].append(bar * sp.diff(expr, u))
+                contributions[u].append(bar * partial)
     gradient = {}
     for p in parameters:
         value = model.param_symbols[p]

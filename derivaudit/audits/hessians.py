@@ -38,7 +38,7 @@ from derivaudit.audits.points import Outputs
 from derivaudit.audits.proof import proved_entries
 from derivaudit.audits.results import describe_entries, verdict_of
 from derivaudit.audits.spec import Model
-from derivaudit.audits.witness import BallValues, certify_claim, search_witnesses
+from derivaudit.audits.witness import LayeredBallValues, certify_claim, search_witnesses
 from derivaudit.core.balls import digits_to_bits
 from derivaudit.core.guards import time_budget
 from derivaudit.errors import DerivauditError
@@ -112,7 +112,7 @@ def _claimed(model: Model, p: str, n: int):
     return flat, shape
 
 
-def _relative_difference(balls: BallValues, key: str, dps: int) -> float:
+def _relative_difference(balls: LayeredBallValues, key: str, dps: int) -> float:
     """``‖claim − exact‖/(‖claim‖ + ‖exact‖)`` at the first evidence point, the difference taken in balls."""
     try:
         bits = digits_to_bits(dps) + 32
@@ -153,7 +153,7 @@ def _judge_one(p: str, evidence: Evidence, deadline_note: list) -> HessianClaimR
     outputs = Outputs()
     outputs.add(f"exact:{key}", exact)
     outputs.add(f"claim:{key}", claim)
-    balls = BallValues(evidence.inputs, graph.chain, outputs, evidence.values.points)
+    balls = LayeredBallValues(evidence.inputs, graph.chain, outputs, evidence.values.points)
     with time_budget(limits.evaluate_seconds, f"certifying the Hessian claim for {p}", "evaluate_seconds"):
         certificate = certify_claim(balls, key, (n * n,), "same", settings.dps, limits)
     proved = 0

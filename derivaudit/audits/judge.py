@@ -16,9 +16,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from flint import arb
 
 from derivaudit.budgets import time_budget
-from derivaudit.errors import LimitExceeded
+from derivaudit.core.balls import digits_to_bits
+from derivaudit.errors import DerivauditError, LimitExceeded
 from derivaudit.lang.arrays import entries, shape_of
 from derivaudit.limits import Limits
 from derivaudit.verdicts import relative_difference
@@ -65,7 +67,8 @@ def judge_claim(p: str, evidence: Evidence) -> ClaimResult:
     if certificate.unresolved:
         return _result(p, evidence, "undecided", [], diagnosis, layout, proved=proved,
                        reason=_undecided_reason(p, certificate, shape, settings, evidence.limits))
-    return _result(p, evidence, "numerical", [], diagnosis, layout, proved=proved)
+    return _result(p, evidence, "numerical", [], diagnosis + ([certificate.proof_note] if certificate.proof_note else []),
+                   layout, proved=proved)
 
 
 def _certificate_and_proof(p: str, evidence: Evidence, claim_shape, layout: str) -> tuple[Certificate, int]:
@@ -81,17 +84,29 @@ def _certificate_and_proof(p: str, evidence: Evidence, claim_shape, layout: str)
             certificate = certify_claim(evidence.balls, p, claim_shape, layout, settings.dps, limits)
     except LimitExceeded as exc:
         return Certificate(unresolved=set(range(len(claim_entries))), digits=settings.dps,
-                           note=f"{exc}; a larger Limits.evaluate_seconds would decide it"), 0
+                           note=f"{str(exc).replace('evaluate_seconds', 'audit_seconds')}; a larger "
+                                "Limits.audit_seconds would decide it"), 0
     proved = 0
-    if layout == "same" and not certificate.witnesses:  # a witness already decides: no proof needed
-        proved = proved_entries(claim_entries, entries(evidence.graph.gradient[p]), model, evidence.graph,
-                                evidence.draw(0), limits)
-        if proved < len(claim_entries):
-            try:
-                with time_budget(limits.evaluate_seconds, f"searching a witness for {p}", "evaluate_seconds"):
-                    search_witnesses(evidence.balls, p, claim_shape, layout, settings.dps, limits, certificate)
-            except LimitExceeded:
-                pass  # the values were certified; only the search at higher precision was cut short
+    if layout != "same" or certificate.witnesses:  # a witness already decides: no proof needed
+        return certificate, proved
+    # the symbolic proof while the model fits its work budget; past it the certified numerical verdict
+    if evidence.nodes > limits.max_proof_nodes:
+        certificate.proof_note = (f"no symbolic proof tried: the model has {evidence.nodes} scalar nodes, "
+                                  f"above Limits.max_proof_nodes = {limits.max_proof_nodes}")
+    else:
+        try:
+            graph = evidence.graph
+        except LimitExceeded as exc:
+            certificate.proof_note = f"no symbolic proof: {exc}"
+        else:
+            proved = proved_entries(claim_entries, entries(graph.gradient[p]), model, graph, evidence.draw(0),
+                                    limits)
+    if proved < len(claim_entries):
+        try:
+            with time_budget(limits.evaluate_seconds, f"searching a witness for {p}", "evaluate_seconds"):
+                search_witnesses(evidence.balls, p, claim_shape, layout, settings.dps, limits, certificate)
+        except LimitExceeded:
+            pass  # the values were certified; only the search at higher precision was cut short
     return certificate, proved
 
 
@@ -132,7 +147,28 @@ def _result(p: str, evidence: Evidence, status: str, wrong: list, diagnosis: lis
         grade=word, order=converging.order, fd_order=converging.fd_order, steps=list(settings.steps),
         rel_by_step=[float(r) for r in converging.rel_by_step], proved_entries=proved,
         entries=math.prod(shape) if shape else 1, entry_abs_difference=converging.entry_abs_difference,
-        reason=reason, evidence_notes=notes)
+        reason=reason, evidence_notes=notes,
+        rel_difference_certified=_certified_relative(p, evidence, claim_shape, layout))
+
+
+def _certified_relative(p: str, evidence: Evidence, claim_shape, layout: str | None) -> tuple[float, float]:
+    """``‖claim − exact‖ / (‖claim‖ + ‖exact‖)`` at the first point as an enclosing interval, from balls."""
+    if layout is None:
+        return math.nan, math.nan
+    bits = digits_to_bits(evidence.settings.dps) + 32
+    try:
+        exact = evidence.balls.group(0, bits, f"exact:{p}")
+        claim = in_parameter_layout(evidence.balls.group(0, bits, f"claim:{p}"), claim_shape, layout)
+    except (DerivauditError, ArithmeticError, ValueError):
+        return math.nan, math.nan
+    squares = sum(((c - e) * (c - e) for c, e in zip(claim, exact)), arb(0))
+    den = sum((c * c for c in claim), arb(0)).sqrt() + sum((e * e for e in exact), arb(0)).sqrt()
+    if not (squares.is_finite() and den.is_finite()) or den.contains(0):
+        return math.nan, math.nan
+    # a ball of squares touching 0 has no square root as a ball: bound it from its endpoints
+    high = arb(squares.upper()).sqrt() / den
+    low = arb(max(squares.lower(), arb(0))).sqrt() / den
+    return max(float(low.lower()), 0.0), float(high.upper())
 
 
 def _numeric_evidence(p: str, evidence: Evidence, claim_shape, layout: str | None):
@@ -143,12 +179,16 @@ def _numeric_evidence(p: str, evidence: Evidence, claim_shape, layout: str | Non
         return Convergence(nan, math.nan, math.nan, []), math.nan, []
     notes = [NEAR_SWITCH_NOTE] if 0 in values.near_switch else []
     claim0 = in_parameter_layout(values.at(0, f"claim:{p}"), claim_shape, layout)
-    converging = convergence(claim0, values.at(0, f"exact:{p}"), evidence.differences[p], settings)
-    claim64 = np.array(in_parameter_layout(evidence.claims_float64[p], claim_shape, layout), dtype=float)
-    numeric64 = evidence.differences[p].float64
+    differences = evidence.differences[p]
+    converging = convergence(claim0, values.at(0, f"exact:{p}"), differences, settings)
+    # the float64 check: the claim rounded to float64 against the float64 centered difference
     with np.errstate(all="ignore"):
-        rel64 = relative_difference(claim64, numeric64)
-    if not (np.all(np.isfinite(numeric64)) and np.all(np.isfinite(claim64)) and math.isfinite(rel64)):
+        claim64 = np.array([float(c) for c in claim0], dtype=float)
+        direction = np.array([float(d) for d in differences.direction], dtype=float)
+        claim_v = float(claim64 @ direction)
+        numeric64 = differences.float64
+        rel64 = relative_difference(np.array([claim_v]), np.array([numeric64]))
+    if not (math.isfinite(numeric64) and np.all(np.isfinite(claim64)) and math.isfinite(rel64)):
         return converging, math.nan, notes + ["the float64 check gives no number at the first random point "
                                               "(float64 overflows or is undefined there): no float64 evidence"]
     return converging, max(rel64, 1.0) if layout == "transposed" else rel64, notes

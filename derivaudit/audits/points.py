@@ -19,7 +19,7 @@ import sympy as sp
 from derivaudit.errors import DomainError
 from derivaudit.audits.spec import AuditSettings, random_rational
 
-__all__ = ["Outputs", "PointValues", "random_points", "defined_points", "mp_values", "in_parameter_layout",
+__all__ = ["ExactPointFunction", "Outputs", "PointValues", "random_points", "defined_points", "mp_values", "in_parameter_layout",
            "EVIDENCE_GUARD_DIGITS"]
 
 #: digits above ``dps`` of the audit's mpmath evidence (the values shown, the centered differences,
@@ -196,8 +196,18 @@ def _fill_near_switch(candidates, taken, pts, values, with_draw, defined, stradd
     return near
 
 
+class ExactPointFunction:
+    """Outputs computed from the exact point itself (certified balls), not from its rounded coordinates."""
+
+    def values(self, point, wp: int) -> list:  # pragma: no cover - the interface
+        """The outputs at the exact ``point`` as mpmath numbers at ``wp`` digits (NaN where undefined)."""
+        raise NotImplementedError
+
+
 def mp_values(function, point, wp: int) -> list:
     """``function`` at the exact ``point`` with ``wp`` digits: real mpf values (NaN where complex)."""
+    if isinstance(function, ExactPointFunction):
+        return function.values(point, wp)
     with mpmath.workdps(wp):
         args = [mpmath.mpf(v.p) / v.q for v in point]
         out = []

@@ -14,11 +14,12 @@ from collections.abc import Mapping
 import sympy as sp
 
 from derivaudit.budgets import time_budget
+from derivaudit.core.reverse import renamed as rename_symbols
 from derivaudit.errors import LimitExceeded
 from derivaudit.lang.arrays import entries, entry_label
 from derivaudit.lang.functions import make_symbol
 from derivaudit.limits import DEFAULT_LIMITS, Limits
-from derivaudit.audits.graph import ModelGraph, expand_adjoints
+from derivaudit.audits.graph import ModelGraph, needed_definitions
 from derivaudit.audits.spec import Model
 
 __all__ = ["proved_entries", "proved_zero", "shown_difference", "expression_size", "onehot_groups",
@@ -26,8 +27,6 @@ __all__ = ["proved_entries", "proved_zero", "shown_difference", "expression_size
 
 #: largest difference (in sympy operations) given to simplify() for display
 _SIMPLIFY_OPS = 400
-#: seconds spent at most simplifying the difference shown for a wrong claim
-_SIMPLIFY_SECONDS = 2.0
 #: largest difference (sympy operations) reduced as a polynomial in one-hot labels
 _LABEL_REDUCTION_OPS = 400
 #: largest difference expanded in a proof attempt
@@ -46,16 +45,25 @@ def proved_entries(claim_entries, exact_entries, model: Model, graph: ModelGraph
     proof.  The attempt runs under ``Limits.symbolic_seconds``; past it, the
     entries not yet proved stay unproved (a proof not found is no verdict).
     """
-    definitions = graph.definitions
     keep = _polynomial_layers(model)
     groups = onehot_groups(model)
+    labels = {s for g in groups for s in g}
+    written = _WrittenOut(graph, keep)
     proved = 0
+    shown: set = set()  # proved differences up to a renaming of their symbols
     try:
         with time_budget(limits.symbolic_seconds, "proving the claim", "symbolic_seconds"):
             for c, e in zip(claim_entries, exact_entries):
-                difference = _substitute(c - expand_adjoints(e, graph), definitions, keep)
-                if not proved_for_every_label(difference, groups):
-                    break
+                difference = written(c - e)
+                # an identity stays one under a renaming of its variables: entries built alike
+                # (W1[0,0] and W1[3,2]) are proved once; not across labels, whose proof rests on
+                # which symbols are one-hot (a renaming could map a label onto a random datum)
+                key = None if labels & difference.free_symbols else rename_symbols(difference)[0]
+                if key is None or key not in shown:
+                    if not proved_for_every_label(difference, groups):
+                        break
+                    if key is not None:
+                        shown.add(key)
                 proved += 1
     except (LimitExceeded, RecursionError):  # sympy recursing through a deep expression: no proof found
         pass
@@ -119,6 +127,26 @@ def proved_for_every_label(difference: sp.Expr, groups: list[list[sp.Symbol]]) -
         key = tuple(sorted(used, key=str))
         reduced[key] = reduced.get(key, sp.S.Zero) + coefficient
     return all(proved_zero(c) for c in reduced.values())
+
+
+class _WrittenOut:
+    """Expressions with every adjoint and every layer not in ``keep`` written out, each symbol once.
+
+    The written-out form of each symbol is kept, so entries sharing layers
+    (every entry of a claim) do not write them out again.
+    """
+
+    def __init__(self, graph: ModelGraph, keep: set):
+        self.graph = graph
+        self.definitions = {s: e for s, e in graph.chain if s not in keep}
+        self.full: dict = {}
+
+    def __call__(self, expr: sp.Expr) -> sp.Expr:
+        for symbol, definition in needed_definitions(self.graph.chain, [expr]):
+            if symbol in self.definitions and symbol not in self.full:
+                self.full[symbol] = definition.xreplace(
+                    {u: self.full[u] for u in definition.free_symbols if u in self.full})
+        return expr.xreplace({u: self.full[u] for u in expr.free_symbols if u in self.full})
 
 
 def _polynomial_layers(model: Model) -> set[sp.Symbol]:
@@ -254,7 +282,9 @@ def _fold_layers(expr: sp.Expr, model: Model, graph: ModelGraph) -> sp.Expr:
 def shown_difference(difference: sp.Expr, model: Model, graph: ModelGraph, limits: Limits) -> str:
     """The difference of one wrong entry in the layers' names, simplified within a time budget."""
     try:
-        with time_budget(min(limits.simplify_seconds, _SIMPLIFY_SECONDS), "simplifying a difference"):
+        # the work is bounded by _SIMPLIFY_OPS; the clock is only a guard (a busy machine must not
+        # change what is shown)
+        with time_budget(limits.simplify_seconds, "simplifying a difference"):
             expr = _fold_layers(difference, model, graph)
             if expression_size(expr) <= _SIMPLIFY_OPS:
                 simplified = sp.factor_terms(sp.simplify(expr))

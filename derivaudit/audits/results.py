@@ -47,6 +47,9 @@ class BackwardCheck:
     wrong_entries: str
     #: the constant k when the intermediate is k·∂loss/∂F (dZ = A − Y for a loss divided by m)
     factor: Fraction | None = None
+    #: the claims built on it that are off by the same factor k (then the 1/k is never applied:
+    #: this intermediate is the first wrong step)
+    carried_into: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """``dZ = ∂loss/∂Z``, ``dZ2 = 8·∂loss/∂Z2: the 1/8 is applied later``, ``dZ WRONG (...)``.
@@ -57,6 +60,10 @@ class BackwardCheck:
         k = self.factor
         if k is not None and k < 0:
             return f"{self.name} = {_signed(k)}·∂loss/∂{self.of}: opposite sign"
+        if self.carried_into:
+            return (f"{self.name} = {k}·∂loss/∂{self.of}, and {', '.join(self.carried_into)} built on it "
+                    f"{'is' if len(self.carried_into) == 1 else 'are'} off by the same factor: the {1 / k} "
+                    "is never applied")
         if not self.correct:
             return f"{self.name} WRONG ({self.wrong_entries})"
         if k is not None and k != 1:
@@ -106,6 +113,16 @@ class ClaimResult:
     reason: str = ""
     #: what the numeric evidence could not give (a float64 check that overflows, ...)
     evidence_notes: list[str] = field(default_factory=list)
+    #: certified ``‖claim − exact‖ / (‖claim‖ + ‖exact‖)`` at the first point (parameter layout), from
+    #: balls: ``(low, high)`` encloses it (``low`` is 0 when the ball touches 0; NaN: not comparable)
+    rel_difference_certified: tuple[float, float] = (math.nan, math.nan)
+
+    def certified_rel_text(self) -> str:
+        """The certified relative difference as shown: its value, or ``≤ bound`` when it may be 0."""
+        low, high = self.rel_difference_certified
+        if not math.isfinite(high):
+            return "-"
+        return f"{(low + high) / 2:.1e}" if low > 0 else f"≤{high:.0e}"
 
     @property
     def correct(self) -> bool:
@@ -148,6 +165,7 @@ class AuditResult(Result):
         return pd.DataFrame([{
             "parameter": c.parameter, "shape": "x".join(map(str, c.shape)) or "scalar",
             "verdict": c.verdict, "rel_difference": c.rel_difference,
+            "rel_difference_certified": c.rel_difference_certified[1],
             "rel_difference_float64": c.rel_difference_float64, "grade": c.grade,
             "order": c.order, "wrong_entries": c.wrong_description,
         } for c in self.claims])
@@ -157,10 +175,12 @@ class AuditResult(Result):
         (for a correct claim, what its numeric evidence cannot show)."""
         rows = []
         for c in self.claims:
-            rel = f"{c.rel_difference_float64:.1e}" if math.isfinite(c.rel_difference_float64) else "-"
-            rows.append([c.parameter, "x".join(map(str, c.shape)) or "1", str(c.verdict), rel, c.grade,
-                         order_text(c), c.wrong_description or "-"])
-        head = ["param", "shape", "verdict", "rel.diff", "check", "order", "wrong entries"]
+            rel64 = f"{c.rel_difference_float64:.1e}" if math.isfinite(c.rel_difference_float64) else "-"
+            rows.append([c.parameter, "x".join(map(str, c.shape)) or "1", str(c.verdict), c.certified_rel_text(),
+                         f"{rel64} {c.grade}", order_text(c), c.wrong_description or "-"])
+        # rel.diff: certified, claim against the exact gradient; float64 check: what a float64
+        # centered-difference check would say (its relative difference and band)
+        head = ["param", "shape", "verdict", "rel.diff", "float64 check", "order", "wrong entries"]
         widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
         lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()
                  for r in [head] + rows]

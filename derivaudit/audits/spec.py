@@ -110,6 +110,8 @@ class AuditSpec:
     settings: AuditSettings = field(default_factory=AuditSettings)
     #: ``[hessians]``: the claimed Hessian of the loss per parameter (entries flattened in C order)
     hessians: dict[str, Definition] = field(default_factory=dict)
+    #: the model :func:`load_spec` built to check the shapes (drawn data symbolic), reused by the audit
+    models: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def loss(self) -> Definition:
@@ -410,7 +412,7 @@ def load_spec(spec: str | Path | Mapping, *, limits: Limits = DEFAULT_LIMITS) ->
                        _settings(_table(raw, "audit", source, False), source, limits), hessians)
     # shape checks (loss scalar, claims of the right shape), under the budget of symbolic work
     with time_budget(limits.symbolic_seconds, "building the model of the spec", "symbolic_seconds"):
-        build(result, limits=limits)
+        result.models["symbolic draws"] = build(result, limits=limits, symbolic_draws=True)
     return result
 
 

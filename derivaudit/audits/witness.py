@@ -23,18 +23,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import mpmath
 import sympy as sp
 from flint import arb
 
-from derivaudit.core.ball_steps import SUPPORTED_FUNCTIONS
+from derivaudit.core.ball_steps import SUPPORTED_FUNCTIONS, to_mpf
 from derivaudit.core.balls import UnsupportedFunction, ball_precision, compile_balls, digits_to_bits, exact_ball
 from derivaudit.core.certify import is_resolved
 from derivaudit.errors import DerivauditError
 from derivaudit.limits import Limits
 from derivaudit.audits.graph import needed_definitions
-from derivaudit.audits.points import Outputs, in_parameter_layout
+from derivaudit.audits.points import ExactPointFunction, Outputs, in_parameter_layout
 
-__all__ = ["LayeredBalls", "BallValues", "Certificate", "certify_claim", "search_witnesses", "precision_cap",
+__all__ = ["LayeredBalls", "BallValues", "LayeredBallValues", "Certificate", "certify_claim", "search_witnesses",
+           "precision_cap",
            "WITNESS_SEARCH_FACTOR"]
 
 #: a claim not proved is searched for a witness at this multiple of dps before it is called correct
@@ -69,8 +71,74 @@ class LayeredBalls:
         return [f(*[env[v] for v in f.variables]) for f in self.results]
 
 
-class BallValues:
-    """Every output of ``outputs`` as a ball at an evidence point, the layers evaluated one by one."""
+class BallValues(ExactPointFunction):
+    """Every output of ``outputs`` as a ball at an evidence point, by one reverse pass of ``engine``.
+
+    ``engine`` is the model's :class:`~derivaudit.core.reverse.ReverseGraph`;
+    the groups named in ``adjoint_keys`` list symbols whose adjoints
+    ``∂loss/∂s`` are the outputs (the exact gradient, the exact backward
+    intermediates), the other groups list expressions over the model's
+    symbols (claims), evaluated on the same pass.  A ball computed at more
+    bits encloses the value as well as one at fewer, so a request is served
+    from the most precise evaluation of that point already made.
+    """
+
+    def __init__(self, engine, outputs: Outputs, points=(), adjoint_keys=(), on_point=None):
+        self.engine = engine
+        self.inputs = tuple(engine.inputs)
+        self.outputs = outputs
+        self.points = list(points)
+        self.adjoint_keys = frozenset(adjoint_keys)
+        self._cache: dict[tuple, list] = {}
+        self.unsupported: UnsupportedFunction | None = None
+        self._on_point = on_point  # progress: called after each new evaluation
+
+    def at(self, k: int, bits: int) -> list:
+        """All outputs at point ``k`` with at least ``bits`` bits of working precision."""
+        return self.at_point(self.points[k], bits)
+
+    def at_point(self, point, bits: int) -> list:
+        """All outputs at the exact ``point`` (one value per input) with at least ``bits`` bits."""
+        if self.unsupported is not None:
+            raise self.unsupported
+        key = tuple(point)
+        done = [b for (p, b) in self._cache if p == key and b >= bits]
+        if done:
+            return self._cache[(key, min(done))]
+        try:
+            with ball_precision(bits):
+                state = self.engine.evaluate({s: exact_ball(v) for s, v in zip(self.inputs, point)})
+                values = []
+                for name, (first, n) in self.outputs.slots.items():
+                    exprs = self.outputs.exprs[first:first + n]
+                    values += [state.adjoint(e) for e in exprs] if name in self.adjoint_keys else \
+                        [state.value(e) for e in exprs]
+        except UnsupportedFunction as exc:  # no certificate for any claim: each is undecided, and says why
+            self.unsupported = exc
+            raise
+        self._cache[(key, bits)] = values
+        if self._on_point is not None:
+            self._on_point()
+        return values
+
+    def values(self, point, wp: int) -> list:
+        """The outputs at ``point`` as mpmath numbers at ``wp`` digits (NaN where no finite ball)."""
+        balls = self.at_point(point, digits_to_bits(wp))
+        with mpmath.workdps(wp):
+            return [to_mpf(b) if b.is_finite() else mpmath.nan for b in balls]
+
+    def group(self, k: int, bits: int, key: str) -> list:
+        first, n = self.outputs.slots[key]
+        return self.at(k, bits)[first:first + n]
+
+
+class LayeredBallValues:
+    """Every output of ``outputs`` (expressions over a chain of definitions) as a ball at an evidence point.
+
+    The layers are compiled one small definition at a time (:class:`LayeredBalls`);
+    for outputs that are not first derivatives of the loss (claimed Hessians against the
+    symbolic second derivatives), where :class:`BallValues`'s reverse pass does not apply.
+    """
 
     def __init__(self, inputs, chain, outputs: Outputs, points):
         self.inputs = tuple(inputs)
@@ -128,6 +196,8 @@ class Certificate:
     digits: int = 0
     #: why certification stopped early ("" when it ran to the end)
     note: str = ""
+    #: why no symbolic proof was tried ("" when it was)
+    proof_note: str = ""
 
 
 def certify_claim(balls: BallValues, p: str, claim_shape, layout: str, dps: int, limits: Limits) -> Certificate:

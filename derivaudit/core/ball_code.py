@@ -45,7 +45,7 @@ from typing import Callable
 import sympy as sp
 from flint import ctx
 
-from derivaudit.core.ball_steps import (GROWS, KINKS, METHODS, guard_name, magnitude_bounds,
+from derivaudit.core.ball_steps import (GROWS, KINKS, METHODS, guard_name, int_power, magnitude_bounds,
                                         magnitude_exceeded, special_exponent)
 from derivaudit.core.guards import active_limits
 
@@ -179,6 +179,7 @@ def _power(w: _Writer, node, args: list[str]) -> str:
     n = int(exponent)
     if n == -1:
         return f"1 / {base}"
+    power = w.constant("P", int_power)
     if n < 0:
-        return f"1 / {base} ** {w.constant('k', -n)}"
-    return f"{base} ** {w.constant('k', n)}"
+        return f"1 / {power}({base}, {w.constant('k', -n)})"
+    return f"{power}({base}, {w.constant('k', n)})"

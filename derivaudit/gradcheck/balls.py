@@ -22,7 +22,7 @@ from derivaudit.gradcheck.numeric import ball_centered
 from derivaudit.gradcheck.precision import lifted, one_lifted_check_at_a_time, probe_lifted
 from derivaudit.gradcheck.results import GradientCheckResult, Judged, build_result, component_errors
 
-__all__ = ["mp_check", "ball_scalar", "all_balls", "judge_balls"]
+__all__ = ["mp_check", "ball_scalar", "all_balls", "judge_balls", "lifted_problem", "ball_step_of"]
 
 
 def ball_scalar(value) -> arb | None:
@@ -60,12 +60,16 @@ def judge_balls(theta, analytic, reference, uncertainty, packing, dps) -> Judged
                   ball_relative_difference(analytic, reference), parts)
 
 
-@one_lifted_check_at_a_time
-def mp_check(problem, dps: int, notes: list[str]) -> tuple[GradientCheckResult | None, str]:
-    """The check at ``dps`` digits, or ``(None, why)`` when the code cannot run on balls."""
+def lifted_problem(problem, dps: int):
+    """``(value_at, f0, analytic, "")`` for ``problem`` run on balls, or ``(None, None, None, why)``.
+
+    ``value_at(flat)`` is ``f`` at a flat ball array (call it inside
+    :func:`~derivaudit.gradcheck.precision.lifted`), ``f0`` its ball at θ
+    and ``analytic`` the claimed gradient as a flat array of balls.
+    """
     packing, theta = problem.packing, problem.theta
     if any(fw != "numpy" for fw in packing.frameworks):
-        return None, "torch and jax arrays cannot hold balls"
+        return None, None, None, "torch and jax arrays cannot hold balls"
     constants: dict[int, BallArray] = {}
 
     def const(value):                       # the check's own constants, lifted once
@@ -84,14 +88,23 @@ def mp_check(problem, dps: int, notes: list[str]) -> tuple[GradientCheckResult |
     probe, why = probe_lifted(run, dps, lambda r: ball_scalar(r[0]) is not None and all_balls(r[1]),
                               problem.functions)
     if probe is None:
-        return None, why
+        return None, None, None, why
     f0, gradient = probe
     if not ball_scalar(f0).is_finite():
         # a NaN or infinite f(θ) is the float64 check's clear error, not a verdict on balls:
         # falling back gives the same answer in both precisions (and a finite float64 f, if
         # only the balls blew up, is checked there and says so)
-        return None, "f(θ) on balls is not finite"
-    analytic = packing.flatten_gradient(gradient, problem.who, balls=True)
+        return None, None, None, "f(θ) on balls is not finite"
+    return value_at, f0, packing.flatten_gradient(gradient, problem.who, balls=True), ""
+
+
+@one_lifted_check_at_a_time
+def mp_check(problem, dps: int, notes: list[str]) -> tuple[GradientCheckResult | None, str]:
+    """The check at ``dps`` digits, or ``(None, why)`` when the code cannot run on balls."""
+    packing, theta = problem.packing, problem.theta
+    value_at, f0, analytic, why = lifted_problem(problem, dps)
+    if value_at is None:
+        return None, why
     calls = [2]
 
     def counted(flat):
@@ -112,3 +125,8 @@ def mp_check(problem, dps: int, notes: list[str]) -> tuple[GradientCheckResult |
 
 def _step(dps: int) -> float:
     return math.ldexp(1.0, -(working_bits(dps) // 3))
+
+
+def ball_step_of(dps: int) -> float:
+    """The base step of centered differences on balls at ``dps`` digits: ``2^-(bits/3)``."""
+    return _step(dps)

@@ -77,7 +77,9 @@ def check_gradient(f: Callable, grad_f: Callable, theta, *, precision: str = "fl
     mode : ``"entries"`` or ``"directions"``
         ``"directions"``: ``directions`` random directional derivatives first,
         then bisection over blocks of entries to name the wrong ones
-        (``O(k log n)`` calls; float64, for large θ).
+        (``O(k log n)`` calls, for large θ); with ``precision="mp"`` on balls,
+        an entry wrong by the certified rule (code that cannot run on balls
+        falls back to float64).
     seed : int
         Seed of the samples and directions.
 
@@ -92,6 +94,14 @@ def check_gradient(f: Callable, grad_f: Callable, theta, *, precision: str = "fl
                       gradient=lambda inputs, const: grad(inputs), functions=(f, grad_f))
     if mode == "directions":
         from derivaudit.gradcheck.locate import check_by_directions
+        if precision == "mp":
+            from derivaudit.gradcheck.mp_locate import mp_check_by_directions
+            if not isinstance(dps, int) or isinstance(dps, bool) or not 10 <= dps <= 1000:
+                from derivaudit.errors import DerivauditError
+                raise DerivauditError(f"dps must be an integer from 10 to 1000, not {dps!r}")
+            result, _ = mp_check_by_directions(problem, dps=dps, directions=directions, seed=seed)
+            if result is not None:
+                return result
         return check_by_directions(problem, directions=directions, eps=eps, seed=seed)
     if mode != "entries":
         from derivaudit.errors import DerivauditError
