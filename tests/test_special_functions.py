@@ -272,3 +272,14 @@ def test_printed_formulas_read_back_the_same(text):
     # back with the minus distributed; cbrt of a number of unknown sign printed sympy's sign()
     expr = parse_formula(text)
     assert parse_formula(format_formula(expr)) == expr
+
+
+def test_an_audit_with_a_function_of_a_whole_order():
+    """The reverse pass keeps polygamma's order a number (a ball order has no ball value): the
+    claim psi(W + 2) of the gradient of gammaln(W + 2) is judged, not refused as undefined."""
+    spec = {"shapes": {"W": [3]}, "params": {"names": ["W"]},
+            "forward": {"loss": "np.sum(scipy.special.gammaln(W + 2))"},
+            "claims": {"W": "scipy.special.psi(W + 2)"}}
+    assert da.audit(spec).verdict.correct
+    spec["claims"]["W"] = "scipy.special.psi(W + 1)"
+    assert str(da.audit(spec).verdict) == "wrong"

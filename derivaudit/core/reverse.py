@@ -193,10 +193,14 @@ class ReverseGraph:
     def template(self, node) -> tuple[_Template, list]:
         """The compiled template of ``node`` and the argument expressions it is applied to."""
         if isinstance(node, sp.Function) and all(isinstance(a, sp.Expr) for a in node.args) and node.args:
-            variables = self._fresh(len(node.args))
-            key = (node.func, len(node.args))
-            arguments = list(node.args)
-            expr = node.func(*variables)
+            # numeric arguments belong to the head (polygamma's order 0 in polygamma(0, u), a
+            # constant of Max): a placeholder there would ask for the function at a ball order
+            fixed = tuple(a if a.is_Number else None for a in node.args)
+            arguments = [a for a in node.args if not a.is_Number]
+            variables = self._fresh(len(arguments))
+            places = iter(variables)
+            key = (node.func, fixed)
+            expr = node.func(*[next(places) if a is None else a for a in fixed])
         elif isinstance(node, sp.Pow) and node.exp.is_Number:
             variables = self._fresh(1)
             key = (sp.Pow, node.exp)
