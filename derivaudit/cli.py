@@ -274,6 +274,11 @@ def _add_parallel(parser: argparse.ArgumentParser) -> None:
                              "(needs pip install 'derivaudit[dask]')")
 
 
+def _check_parallel(args) -> None:
+    if args.workers is not None and args.scheduler:
+        raise DerivauditError("give --workers or --scheduler, not both")
+
+
 def _add_sweep(sub) -> None:
     p = sub.add_parser("sweep", help="run the convergence studies listed in a TOML file, in parallel",
                        description="Run many convergence studies (formulas × points) from a TOML "
@@ -289,8 +294,7 @@ def _run_sweep(args) -> int:
     from derivaudit.studies.parallel import load_sweep, study_many
     from derivaudit.studies.result import SweepResult
 
-    if args.workers is not None and args.scheduler:
-        raise DerivauditError("give --workers or --scheduler, not both")
+    _check_parallel(args)
     tasks = load_sweep(args.file)
     studies = study_many(tasks, workers=args.workers, client=args.scheduler,
                          progress=terminal_progress(args.quiet))
@@ -353,8 +357,7 @@ def _run_grade(args) -> int:
     from derivaudit.grading.grade import grade
     from derivaudit.grading.journal import discard, journal_path
 
-    if args.workers is not None and args.scheduler:
-        raise DerivauditError("give --workers or --scheduler, not both")
+    _check_parallel(args)
     journal = args.journal or (journal_path(args.csv) if args.csv else None)
     if args.resume and journal is None:
         raise DerivauditError("--resume reads the journal of an earlier run: give its --csv or --journal")
