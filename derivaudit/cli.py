@@ -219,11 +219,7 @@ def _run_study(args) -> int:
                    schemes=schemes, order=args.order, dps=args.dps,
                    precision="float64" if args.float64 else "mp",
                    progress=terminal_progress(args.quiet), claimed_order=args.claim_order)
-    _write_reports(result, args)
-    if not args.quiet:
-        print(result.summary(digits=args.digits))
-        _print_written(args)
-    return int(result.exit_code)
+    return _finish(result, args, digits=args.digits)
 
 
 def _add_check(sub) -> None:
@@ -259,11 +255,7 @@ def _run_check(args) -> int:
 
     result = check(args.formula, wrt=args.wrt, claim=args.claim, order=args.order, grad=args.grad,
                    hessian=args.hessian, at=parse_assignments(args.at) or None, dps=args.dps)
-    _write_reports(result, args)
-    if not args.quiet:
-        print(result.summary(digits=args.digits))
-        _print_written(args)
-    return int(result.exit_code)
+    return _finish(result, args, digits=args.digits)
 
 
 def _add_parallel(parser: argparse.ArgumentParser) -> None:
@@ -299,11 +291,7 @@ def _run_sweep(args) -> int:
     studies = study_many(tasks, workers=args.workers, client=args.scheduler,
                          progress=terminal_progress(args.quiet))
     result = SweepResult(tuple(studies), source=str(args.file))
-    _write_reports(result, args)
-    if not args.quiet:
-        print(result.summary())
-        _print_written(args)
-    return int(result.exit_code)
+    return _finish(result, args)
 
 
 def _add_audit(sub) -> None:
@@ -327,11 +315,7 @@ def _run_audit(args) -> int:
 
     result = audit(args.spec, dps=args.dps, seed=args.seed, points=args.points,
                    progress=terminal_progress(args.quiet))
-    _write_reports(result, args)
-    if not args.quiet:
-        print(result.summary())
-        _print_written(args)
-    return int(result.exit_code)  # 0 all correct, 1 a claim wrong, 4 none wrong but one undecided
+    return _finish(result, args)  # 0 all correct, 1 a claim wrong, 4 none wrong but one undecided
 
 
 def _add_grade(sub) -> None:
@@ -378,6 +362,15 @@ def _add_reports(parser: argparse.ArgumentParser, csv_content: str) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print one JSON document instead of the text (numbers as strings with all "
                              "their digits; schema in docs/reports.md)")
+
+
+def _finish(result, args, **summary_options) -> int:
+    """Write the reports asked for, print the summary (unless --quiet) and give the exit code."""
+    _write_reports(result, args)
+    if not args.quiet:
+        print(result.summary(**summary_options))
+        _print_written(args)
+    return int(result.exit_code)
 
 
 def _write_reports(result, args) -> None:
