@@ -14,8 +14,8 @@ journal line — whatever the answer is:
   the answer's.  A limit met while judging makes it ``undecided`` with the
   reason.
 
-Within a process, the task's formula is checked by the parser once (its
-exact derivative is cached by :mod:`derivaudit.core.symbolic`), and answers
+Within a process, the task's formula (validated when the task file was
+read) has its exact derivative cached by :mod:`derivaudit.core.symbolic`, and answers
 whose parsed formulas and typed domains are identical (``2*x``, ``x*2``,
 ``x + x``; not ``2*exp(log(x))``, which parses to ``2*x`` but is undefined
 for x ≤ 0) share one judgement: ``check`` reads the same expression on the
@@ -87,23 +87,12 @@ class Judgement:
         return cls(**values)
 
 
-_FORMULAS: dict[str, object] = {}
 _MEMO: dict[tuple, Judgement] = {}
 
 
 def clear_caches() -> None:
-    """Forget parsed formulas and judgements (tests; a process judging another task keeps both)."""
-    _FORMULAS.clear()
+    """Forget the judgements (tests; a process judging another task keeps them, keyed by task)."""
     _MEMO.clear()
-
-
-def _formula(task: GradeTask):
-    expr = _FORMULAS.get(task.digest)
-    if expr is None:
-        from derivaudit.lang.parse import parse_formula
-
-        expr = _FORMULAS[task.digest] = parse_formula(task.formula, limits=task.limits)
-    return expr
 
 
 def _invalid(exc: Exception) -> Judgement:
@@ -195,7 +184,6 @@ def _judge_formula(task: GradeTask, texts: tuple[str, ...]) -> Judgement:
     memo_key = (task.digest, claims, domains)
     if memo_key in _MEMO:
         return _MEMO[memo_key]
-    _formula(task)  # a formula the parser refuses fails here, once per task
     options = {"gradient": dict(grad=list(task.variables), claim=list(parts)),
                "hessian": dict(hessian=list(task.variables), claim=texts[0])}.get(
         task.kind, dict(wrt=task.variables[0], order=task.order, claim=parts[0]))
