@@ -136,6 +136,12 @@ class _Template:
 class ReverseGraph:
     """A chain of scalar definitions with a reverse pass on balls.
 
+    The chain, and every further expression asked of a state, is compiled
+    once into a *tape*: one instruction per distinct node of their DAG, in an
+    order where each node comes after its arguments (a node shared by many
+    definitions is one instruction).  A forward pass runs the tape first to
+    last, a reverse pass last to first; neither walks a sympy tree again.
+
     Parameters
     ----------
     chain : sequence of (Symbol, Expr)
@@ -163,12 +169,18 @@ class ReverseGraph:
         self.inputs = tuple(inputs)
         self.loss = loss
         self._templates: dict = {}
+        self._tape: _Tape | None = None
+
+    @property
+    def tape(self) -> "_Tape":
+        """The compiled chain and loss (built at the first evaluation, so a bad chain fails there)."""
+        if self._tape is None:
+            self._tape = _Tape(self)
+        return self._tape
 
     def evaluate(self, env: dict) -> "_State":
         """Forward and reverse pass from ``env`` (input symbol → ball) at the current precision."""
-        state = _State(self, dict(env))
-        for symbol, expr in self.chain:
-            state.values[symbol] = state.value(expr)
+        state = _State(self, env)
         state.backward()
         return state
 
@@ -179,12 +191,10 @@ class ReverseGraph:
         gives an infinite ball: how float64 arithmetic, whose largest number
         is about 1.8e308, would end.
         """
-        state = _State(self, dict(env))
-        for symbol, expr in self.chain:
-            state.values[symbol] = state.value(expr)
-        loss = state.value(self.loss)
-        if bound is not None and any(abs(v.mid()) > bound for v in (*state.values.values(), *state.nodes.values())
-                                     if v.is_finite()):
+        state = _State(self, env)
+        loss = state.values[self.tape.loss_slot]
+        if bound is not None and any(v is not None and v.is_finite() and abs(v.mid()) > bound
+                                     for v in state.values):
             return arb("inf")
         return loss
 
@@ -220,85 +230,151 @@ class ReverseGraph:
         return tuple(_placeholder(i, None) for i in range(n))
 
 
-class _State:
-    """The balls of one evaluation: node values and symbol adjoints."""
+# instruction kinds of the tape
+_CONST, _COPY, _ADD, _MUL, _CALL = range(5)
 
-    def __init__(self, graph: ReverseGraph, values: dict):
+
+class _Tape:
+    """The chain and any expression asked of it, as instructions over numbered slots.
+
+    Slots ``0 … len(inputs) − 1`` hold the inputs; each chain symbol has a
+    slot of its own (a copy of its expression's), so its adjoint collects the
+    uses of the symbol only.  An instruction is ``(kind, slot, arguments,
+    payload)``; ``variable[k]`` says whether slot ``k`` depends on an input
+    (constants get no adjoint; a chain symbol always has one).  Instructions past :attr:`chain_end` are the
+    extra expressions (claims, backward intermediates), run on request.
+    """
+
+    def __init__(self, graph: ReverseGraph):
         self.graph = graph
-        self.values = values
-        self.nodes: dict = {}
-        self.adjoints: dict = {}
+        self.slots: dict = {s: k for k, s in enumerate(graph.inputs)}
+        self.variable: list[bool] = [True] * len(graph.inputs)
+        self.code: list[tuple] = []
+        self.first = len(graph.inputs)  # the slot of the first instruction
+        for symbol, expr in graph.chain:
+            self._emit(_COPY, (self.compile(expr),), None, symbol)
+        self.loss_slot = self.compile(graph.loss)
+        self.chain_end = len(self.code)
 
-    def adjoint(self, symbol) -> arb:
-        """``∂loss/∂symbol`` as a ball (0 when the loss does not depend on it)."""
-        return self.adjoints.get(symbol, arb(0))
-
-    def value(self, node):
-        """The ball of ``node`` (any expression over the inputs and the chain's symbols)."""
-        found = self.values.get(node)
-        if found is not None:
-            return found
-        found = self.nodes.get(node)
+    def compile(self, node) -> int:
+        """The slot of ``node``, emitting the instructions of whatever of its DAG is new."""
+        found = self.slots.get(node)
         if found is not None:
             return found
         if node.is_Symbol:
             raise KeyError(f"no value for {node}")
-        if node.is_Number or not node.free_symbols:
-            result = exact_ball(node)
-        elif node.is_Add:
-            result = arb(0)
-            for a in node.args:
-                result += self.value(a)
-        elif node.is_Mul:
-            result = arb(1)
-            for a in node.args:
-                result *= self.value(a)
-        else:
-            template, arguments = self.graph.template(node)
-            result = template.value(*[self.value(a) for a in arguments])
-        self.nodes[node] = result
-        return result
+        if node.is_Number:
+            return self._emit(_CONST, (), node, node)
+        if node.is_Add or node.is_Mul:
+            args = tuple(self.compile(a) for a in node.args)
+            if all(self._is_constant(a) for a in args):  # a number: no symbol under it
+                return self._emit(_CONST, (), node, node)
+            return self._emit(_ADD if node.is_Add else _MUL, args, None, node)
+        if not node.free_symbols:
+            return self._emit(_CONST, (), node, node)
+        template, arguments = self.graph.template(node)
+        return self._emit(_CALL, tuple(self.compile(a) for a in arguments), template, node)
+
+    def _is_constant(self, slot: int) -> bool:
+        return slot >= self.first and self.code[slot - self.first][0] == _CONST
+
+    def _emit(self, kind: int, args: tuple, payload, node) -> int:
+        slot = len(self.variable)
+        # a chain symbol has an adjoint even where its definition is a constant (∂loss/∂s is
+        # the loss's sensitivity to the entry s, a backward intermediate's value)
+        self.variable.append(kind == _COPY or (kind != _CONST and any(self.variable[a] for a in args)))
+        self.code.append((kind, slot, args, payload))
+        self.slots[node] = slot
+        return slot
+
+    def run(self, values: list, start: int, stop: int, constants: dict) -> None:
+        """Fill ``values`` for instructions ``start … stop − 1`` (the forward pass)."""
+        for kind, slot, args, payload in self.code[start:stop]:
+            if kind == _ADD:
+                result = arb(0)
+                for a in args:
+                    result += values[a]
+            elif kind == _MUL:
+                result = arb(1)
+                for a in args:
+                    result *= values[a]
+            elif kind == _CALL:
+                result = payload.value(*[values[a] for a in args])
+            elif kind == _COPY:
+                result = values[args[0]]
+            else:
+                result = constants.get(payload)
+                if result is None:
+                    result = constants[payload] = exact_ball(payload)
+            values.append(result)
+
+    def backward(self, values: list, adjoints: list) -> None:
+        """Add each chain instruction's adjoint into its arguments', last instruction first."""
+        variable = self.variable
+        for kind, slot, args, payload in reversed(self.code[:self.chain_end]):
+            bar = adjoints[slot]
+            if bar is None or kind == _CONST:
+                continue
+            if kind == _ADD or kind == _COPY:
+                pushed = [bar] * len(args)
+            elif kind == _MUL:
+                pushed = _product_partials([values[a] for a in args], bar)
+            else:
+                balls = [values[a] for a in args]
+                pushed = [bar * partial(*balls) if variable[a] else None
+                          for a, partial in zip(args, payload.partials)]
+            for a, contribution in zip(args, pushed):
+                if variable[a]:
+                    previous = adjoints[a]
+                    adjoints[a] = contribution if previous is None else previous + contribution
+
+
+def _product_partials(factors: list, bar) -> list:
+    """``bar · Πⱼ≠ᵢ aⱼ`` for each factor ``i``, by prefix and suffix products (no division)."""
+    prefix = [arb(1)]
+    for v in factors[:-1]:
+        prefix.append(prefix[-1] * v)
+    out = [None] * len(factors)
+    suffix = arb(1)
+    for i in range(len(factors) - 1, -1, -1):
+        out[i] = bar * prefix[i] * suffix
+        suffix = suffix * factors[i]
+    return out
+
+
+class _State:
+    """The balls of one evaluation: a value per tape slot, and the adjoints of the reverse pass."""
+
+    def __init__(self, graph: ReverseGraph, env: dict):
+        tape = graph.tape
+        self.tape = tape
+        self.values: list = [env[s] for s in graph.inputs]
+        self._constants: dict = {}
+        tape.run(self.values, 0, tape.chain_end, self._constants)
+        self.adjoints: list | None = None
+
+    def adjoint(self, symbol) -> arb:
+        """``∂loss/∂symbol`` as a ball (0 when the loss does not depend on it)."""
+        slot = self.tape.slots.get(symbol)
+        adjoints = self.adjoints or ()
+        found = adjoints[slot] if slot is not None and slot < len(adjoints) else None
+        return arb(0) if found is None else found
+
+    def value(self, node):
+        """The ball of ``node`` (any expression over the inputs and the chain's symbols).
+
+        An expression not yet on the tape is compiled onto it (so the next
+        evaluation runs it with the chain), then the instructions this state
+        has not run are run.
+        """
+        slot = self.tape.compile(node)
+        if slot >= len(self.values):
+            self.tape.run(self.values, len(self.values) - len(self.tape.graph.inputs), len(self.tape.code),
+                          self._constants)
+        return self.values[slot]
 
     def backward(self) -> None:
-        """Adjoints of every symbol, from ``loss̄ = 1``, last definition first."""
-        adjoints = self.adjoints
-        loss = self.graph.loss
-        if loss.is_Symbol:
-            adjoints[loss] = arb(1)
-            chain = self.graph.chain
-        else:
-            chain = self.graph.chain + [(None, loss)]
-        for symbol, expr in reversed(chain):
-            bar = arb(1) if symbol is None else adjoints.get(symbol)
-            if bar is not None:
-                self._propagate(expr, bar)
-
-    def _propagate(self, node, bar) -> None:
-        """Push ``bar`` (the adjoint of ``node``) down the tree of one definition to its symbols."""
-        if node.is_Symbol:
-            previous = self.adjoints.get(node)
-            self.adjoints[node] = bar if previous is None else previous + bar
-            return
-        if node.is_Number or not node.free_symbols:
-            return
-        if node.is_Add:
-            for a in node.args:
-                self._propagate(a, bar)
-            return
-        if node.is_Mul:
-            values = [self.value(a) for a in node.args]
-            prefix = [arb(1)]
-            for v in values[:-1]:
-                prefix.append(prefix[-1] * v)
-            suffix = arb(1)
-            for i in range(len(values) - 1, -1, -1):
-                if node.args[i].free_symbols:
-                    self._propagate(node.args[i], bar * prefix[i] * suffix)
-                suffix = suffix * values[i]
-            return
-        template, arguments = self.graph.template(node)
-        balls = [self.value(a) for a in arguments]
-        for a, partial in zip(arguments, template.partials):
-            if a.free_symbols:
-                self._propagate(a, bar * partial(*balls))
-
+        """Adjoints of every slot, from ``loss̄ = 1``."""
+        self.adjoints = [None] * len(self.values)
+        self.adjoints[self.tape.loss_slot] = arb(1)
+        self.tape.backward(self.values, self.adjoints)
