@@ -86,21 +86,25 @@ def switching_functions(exprs) -> list[sp.Expr]:
     [x - 1, x - y]
     """
     seen: dict[sp.Expr, None] = {}
-    for expr in exprs:
-        if not isinstance(expr, sp.Basic):
+    visited: set = set()  # the DAG is walked once: layers share their subtrees
+    stack = [e for e in exprs if isinstance(e, sp.Basic)][::-1]
+    while stack:
+        node = stack.pop()
+        if node in visited:
             continue
-        for node in sp.preorder_traversal(expr):
-            if isinstance(node, (Step, sp.Abs, sp.sign, sp.Heaviside)):
-                found = [node.args[0]]
-            elif isinstance(node, (sp.Max, sp.Min)):
-                args = node.args
-                found = [a - b for i, a in enumerate(args) for b in args[i + 1:]]
-            else:
-                continue
-            for g in found:
-                g = -g if g.could_extract_minus_sign() else g
-                if g.free_symbols and g not in seen:
-                    seen[g] = None
+        visited.add(node)
+        stack.extend(reversed(node.args))
+        if isinstance(node, (Step, sp.Abs, sp.sign, sp.Heaviside)):
+            found = [node.args[0]]
+        elif isinstance(node, (sp.Max, sp.Min)):
+            args = node.args
+            found = [a - b for i, a in enumerate(args) for b in args[i + 1:]]
+        else:
+            continue
+        for g in found:
+            g = -g if g.could_extract_minus_sign() else g
+            if g.free_symbols and g not in seen:
+                seen[g] = None
     return list(seen)
 
 
