@@ -28,7 +28,7 @@ from derivaudit.audits.context import Evidence
 from derivaudit.audits.graph import expand_adjoints, forward_chain
 from derivaudit.audits.points import PointValues, in_parameter_layout
 from derivaudit.audits.proof import shown_difference
-from derivaudit.audits.spec import AuditSpec, build, claim_layout
+from derivaudit.audits.spec import AuditSpec, build, build_what_if, claim_layout
 
 __all__ = ["ACTIVATIONS", "WHAT_IF_DIAGNOSES", "layout_notes", "shape_note", "run_diagnosis",
            "diagnose_wrong", "factor_note", "keepdims_notes", "activation_notes", "activation_call"]
@@ -239,7 +239,8 @@ def activation_call(formula: str) -> tuple[str | None, str]:
 def _explains(spec: AuditSpec, p: str, limits: Limits, point, inputs, replace: dict[str, str]) -> bool:
     """Is the claim the exact gradient of the model with the forward definitions ``replace``d?"""
     try:
-        mutated = build(spec, limits=limits, replace=replace, symbolic_draws=True)
+        base = spec.models.get("symbolic draws") or build(spec, limits=limits, symbolic_draws=True)
+        mutated = build_what_if(base, replace, limits=limits)
     except DerivauditError:
         return False
     if shape_of(mutated.claims[p]) != spec.shapes[p]:

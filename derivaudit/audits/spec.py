@@ -38,6 +38,7 @@ import difflib
 import math
 import tomllib
 from collections.abc import Mapping
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -525,3 +526,30 @@ def build(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS,
         claims[param] = _evaluate(d, env, spec.source, limits, keepdims)
     hessians = {param: _evaluate(d, env, spec.source, limits) for param, d in spec.hessians.items()}
     return Model(spec, env, local, claims, loss, param_symbols, data_symbols, hessians)
+
+
+def build_what_if(model: Model, replace: Mapping[str, str], *, limits: Limits = DEFAULT_LIMITS) -> Model:
+    """``model`` with the forward definitions ``replace``d, re-evaluating those alone.
+
+    Every later definition reads a forward definition through its own
+    symbols ``F[i,j]`` (see :func:`build`), so swapping ``A1 = tanh(Z1)`` for
+    ``A1 = sigmoid(Z1)`` changes what ``A1``'s symbols stand for and nothing
+    else: the other layers, the backward definitions and the claims are
+    ``model``'s.  A replacement that changes the definition's shape, or makes
+    it a constant, changes what later formulas see; then the whole spec is
+    rebuilt (:func:`build`).  ``model`` is one built with ``symbolic_draws=True``
+    (the audit's).
+    """
+    spec = model.spec
+    definitions = {d.name: d for d in spec.forward}
+    local = dict(model.local)
+    for name, formula in replace.items():
+        d = definitions[name]
+        value = _evaluate(Definition(name, formula, d.section, d.uses), model.values, spec.source, limits)
+        symbols = model.values[name]
+        if name == "loss" or shape_of(value) != shape_of(symbols) or \
+                not any(isinstance(s, sp.Symbol) for s in entries(symbols)) or \
+                not any(isinstance(e, sp.Basic) and e.free_symbols for e in entries(value)):
+            return build(spec, limits=limits, replace=replace, symbolic_draws=True)
+        local[name] = value
+    return dataclasses.replace(model, local=local)
