@@ -19,6 +19,7 @@ import numpy as np
 import sympy as sp
 
 from derivaudit.errors import ShapeError
+from derivaudit.lang.terms import product_ufunc, total
 from derivaudit.lang.arrays import (MAX_ENTRIES, Array, Value, as_data, broadcast_shape, check_entries, is_boolean,
                                     shape_of, wrap)
 
@@ -94,12 +95,12 @@ def einsum(subscripts: str, *operands: Value) -> Value:
         # per letter (length 1 for letters the operand lacks); a dimension of 1 broadcasts
         picked = data[tuple(grid[ch] if n != 1 else 0 * grid[ch] for ch, n in zip(term, data.shape))] \
             if term else data
-        product = picked if product is None else product * picked
+        product = picked if product is None else product_ufunc(product, picked)
     product = np.broadcast_to(np.asarray(product, dtype=object), [sizes[ch] for ch in space])
     summed = product.reshape([sizes[ch] for ch in output] + [-1])
     out = np.empty(summed.shape[:-1], dtype=object)
     for idx in np.ndindex(*out.shape):
-        out[idx] = sp.Add(*summed[idx])
+        out[idx] = total(summed[idx])
     return wrap(out)
 
 
