@@ -155,3 +155,54 @@ def test_what_if_model_equals_the_model_rebuilt_from_scratch(replace):
     for p in spec.claims:
         assert entries(fast.claims[p]) == entries(slow.claims[p])
     assert forward_chain(fast) != forward_chain(spec.models["symbolic draws"])
+
+
+def _operands():
+    """Entries a model's products meet: symbols, sums, products, numbers, powers, functions."""
+    a, b, c = sp.symbols("a b c", real=True)
+    W = sp.symbols("W[0,0] W[0,1] W[1,0]", real=True)
+    n = sp.Symbol("n", commutative=False)
+    return [a, b, c, *W, a + b, b + c, a + b + c, 1 - a ** 2, a - b, 2 * a + 3, a * b, 2 * a, a ** 2, sp.exp(a),
+            sp.exp(b), sp.tanh(c), sp.Integer(3), sp.Rational(1, 8), sp.Integer(0), sp.Integer(1), sp.pi,
+            sp.Float(0.5), -a, sp.oo, n, a / b, sp.sqrt(a)]
+
+
+def test_product_builds_what_sympy_builds():
+    """``terms.product(a, b)`` against ``a * b`` on every pair: equal, with the same arguments in the same order."""
+    from derivaudit.lang.terms import product
+
+    ops = _operands()
+    for x in ops:
+        for y in ops:
+            fast, slow = product(x, y), x * y
+            assert fast == slow and fast.args == slow.args and type(fast) is type(slow), (x, y)
+
+
+def test_total_builds_what_sympy_builds():
+    """``terms.total(ts)`` against ``sp.Add(*ts)`` on sums of products, repeated terms and numbers included."""
+    import itertools
+    import random
+
+    from derivaudit.lang.terms import product, total
+
+    ops = _operands()
+    rng = random.Random(0)
+    pairs = [product(x, y) for x, y in itertools.product(ops[:12], repeat=2)]
+    for size in (1, 2, 3, 5, 8, 32):
+        for _ in range(60):
+            ts = rng.sample(pairs + ops, size)
+            fast, slow = total(ts), sp.Add(*ts)
+            assert fast == slow and fast.args == slow.args and type(fast) is type(slow), ts
+
+
+def test_matmul_of_symbols_equals_sympy_matrix_product():
+    """``W @ X`` of symbol arrays (the fast path) against sympy's own Matrix product, entry by entry."""
+    from derivaudit.lang.array_ops import matmul
+    from derivaudit.lang.arrays import as_data, symbol_array
+
+    W, X = symbol_array("W", (3, 4)), symbol_array("X", (4, 2))
+    ours = as_data(matmul(W, X))
+    theirs = sp.Matrix(as_data(W).tolist()) * sp.Matrix(as_data(X).tolist())
+    for i in range(3):
+        for j in range(2):
+            assert ours[i, j] == theirs[i, j] and ours[i, j].args == theirs[i, j].args
