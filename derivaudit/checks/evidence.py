@@ -17,7 +17,7 @@ from derivaudit.checks.proof import kink_arguments
 from derivaudit.checks.results import OneSided
 from derivaudit.core.balls import ball_precision, compile_balls, digits_to_bits
 from derivaudit.core.ball_steps import to_mpf
-from derivaudit.core.certify import certified_value
+from derivaudit.core.certify import rounded_value
 from derivaudit.core.quotients import BallSamples, quotient_ball
 from derivaudit.core.stencils import backward, forward
 from derivaudit.core.symbolic import as_symbol, derivative
@@ -100,14 +100,14 @@ def _quotients(samples: BallSamples, st, bits: int) -> list | None:
 
 
 def resolved_value(expr: sp.Expr, point, dps: int, limits: Limits) -> mpmath.mpf:
-    """``expr`` at the exact point, certified to ``dps`` digits (DomainError where undefined).
+    """``expr`` at the exact point, correctly rounded to ``dps`` digits (DomainError where
+    undefined): the number a report prints (:func:`~derivaudit.core.certify.rounded_value`).
 
     A value proved below ``10⁻²ᵈᵖˢ`` in magnitude (a zero no precision can
     certify relatively, such as ``log(6) − log(2) − log(3)``) counts as 0.
     """
     formula = compile_balls(off_switches(expr), tuple(point))
-    ball = certified_value(formula, point, dps, limits=limits, resolution=sp.Rational(1, 10 ** (2 * dps)))
-    return mpmath.mpf(0) if ball.below_resolution else ball.mid
+    return rounded_value(formula, point, dps, limits=limits, resolution=sp.Rational(1, 10 ** (2 * dps)))
 
 
 def value_at(expr: sp.Expr, point, dps: int, limits: Limits) -> mpmath.mpf | None:
