@@ -105,10 +105,11 @@ def _float64_kinks(f, grad, theta, shape, judged, n, base):
     return kinks_in(objective_of(f, shape), None if grad is None else vector_of(grad, shape), theta, bad, base)
 
 
-def mp_hessian(f, hess, grad, theta: np.ndarray, shape: tuple, dps: int, seed: int, notes: list):
-    """The Hessian check on balls, or ``(None, why)`` when the code cannot run on balls."""
+def mp_hessian(f, hess, grad, theta: np.ndarray, shape: tuple, dps: int, seed: int, notes: list,
+               functions: tuple):
+    """The Hessian check on balls, or ``(None, why)`` when the code cannot run on balls; ``functions``
+    are the user's own callables (``f``, ``hess``, ``grad`` may wrap them), whose modules are lifted."""
     n = theta.size
-    functions = tuple(fn for fn in (f, hess, grad) if fn is not None)
     value_at = lambda flat: f(flat.view(BallArray).reshape(shape))    # noqa: E731
 
     def run(with_grad):
@@ -158,9 +159,9 @@ def mp_hessian(f, hess, grad, theta: np.ndarray, shape: tuple, dps: int, seed: i
     return hessian_cause(result, mid_floats(analytic), kinks), ""
 
 
-def mp_hvp(grad, hvp, theta: np.ndarray, shape: tuple, vectors: list, packing: Packing, dps: int):
-    """The HVP check on balls, or ``(None, why)``."""
-    functions = (grad, hvp)
+def mp_hvp(grad, hvp, theta: np.ndarray, shape: tuple, vectors: list, packing: Packing, dps: int,
+           functions: tuple):
+    """The HVP check on balls, or ``(None, why)``; ``functions`` as for :func:`mp_hessian`."""
 
     def run():
         point = lift_point(theta).reshape(shape)

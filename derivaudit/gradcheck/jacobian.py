@@ -18,7 +18,8 @@ import numpy as np
 
 from derivaudit.errors import DerivauditError, ShapeError
 from derivaudit.gradcheck import diagnosis
-from derivaudit.gradcheck.engine import PRECISIONS, Problem, run_check
+from derivaudit.gradcheck.engine import (PRECISIONS, Problem, changed_parts, copied, in_place_error, own_copies,
+                                        run_check)
 from derivaudit.gradcheck.numeric import DEFAULT_EPS
 from derivaudit.gradcheck.packing import Packing, to_numpy
 from derivaudit.gradcheck.results import GradientCheckResult, build_result, float64_judged
@@ -80,7 +81,15 @@ def _claimed(jac, inputs, packing: Packing, jpacking: Packing, m: int, balls: bo
 
 
 def _full_check(f, jac, packing, theta, precision, dps, eps) -> GradientCheckResult:
-    call = (lambda s: f(*s)) if packing.kind == "tuple" else f
+    def call(inputs):
+        # every call on its own copies (the columns reuse one working x), and f must not change them
+        mine = copied(inputs)
+        out = f(*mine) if packing.kind == "tuple" else f(mine)
+        changed = changed_parts(packing, mine, inputs)
+        if changed:
+            raise in_place_error("f", changed)
+        return out
+
     fvec = lambda flat, native=True: call(packing.unflatten(flat, native))   # noqa: E731
     m = _vector(fvec(theta.copy()), "f(x)").size
     jpacking = _jacobian_packing(packing, m)
@@ -92,7 +101,7 @@ def _full_check(f, jac, packing, theta, precision, dps, eps) -> GradientCheckRes
         notes.append(f"precision='mp' fell back to float64: {why}")
     base = DEFAULT_EPS if eps is None else float(eps)
     J, U = _columns(fvec, theta, base)
-    analytic = _claimed(jac, packing.unflatten(theta.copy()), packing, jpacking, m, False)
+    analytic = _claimed(own_copies(jac), packing.unflatten(theta.copy()), packing, jpacking, m, False)
     numeric = np.concatenate([J[:, a:b].ravel() for _, _, a, b in packing.bounds()])
     uncertainty = np.concatenate([U[:, a:b].ravel() for _, _, a, b in packing.bounds()])
     judged = float64_judged(np.zeros(analytic.size), analytic, numeric, uncertainty, jpacking)
