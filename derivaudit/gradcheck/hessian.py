@@ -188,7 +188,7 @@ def _float64_hessian(f, hess, grad, theta, shape, eps, seed, notes) -> GradientC
     kinks = kinks_in(objective, gvec, theta, bad, base) if bad else []
     notes.append(method)
     result = build_result(judged, hessian_packing(n), method=method.split(" (")[0].split(",")[0], eps=base,
-                          notes=notes)
+                          notes=notes, compared="Hessian")
     return hessian_cause(result, analytic, kinks)
 
 
@@ -263,7 +263,8 @@ def _float64_hvp(gvec, hvp, theta, shape, directions, base, packing) -> Gradient
                             np.concatenate(uncertainty), packing)
     notes = [f"directional derivatives of grad along {len(directions)} direction(s) at h and 2h "
              f"({4 * len(directions) + 1} calls of grad; the Hessian is never formed)"]
-    return build_result(judged, packing, method="centered differences of grad along v", eps=base, notes=notes)
+    return build_result(judged, packing, method="centered differences of grad along v", eps=base, notes=notes,
+                        compared="Hessian–vector product")
 
 
 def hvp_directions(v, theta: np.ndarray, shape: tuple, count: int, seed: int) -> tuple[list, Packing]:

@@ -154,7 +154,8 @@ def mp_hessian(f, hess, grad, theta: np.ndarray, shape: tuple, dps: int, seed: i
     analytic = claimed_matrix(as_balls(probe[2]), n, shape, balls=True)
     judged = judge_balls(np.zeros(n * n), analytic.ravel(), reference.ravel(), uncertainty.ravel(),
                          hessian_packing(n), dps)
-    result = build_result(judged, hessian_packing(n), method=method, eps=0.0, notes=notes, precision="mp", dps=dps)
+    result = build_result(judged, hessian_packing(n), method=method, eps=0.0, notes=notes, precision="mp", dps=dps,
+                          compared="Hessian")
     kinks = _float64_kinks(f, grad if use_grad else None, theta, shape, judged, n, DEFAULT_EPS)
     return hessian_cause(result, mid_floats(analytic), kinks), ""
 
@@ -192,4 +193,4 @@ def mp_hvp(grad, hvp, theta: np.ndarray, shape: tuple, vectors: list, packing: P
     notes = [f"directional derivatives of grad on balls along {len(vectors)} direction(s), exact step "
              f"2^-{working_bits(dps) // 3}·max(1,|x|)/|v|∞ (error ≈ 10^-{4 * dps // 3}; the Hessian is never formed)"]
     return build_result(judged, packing, method="centered differences of grad along v on balls", eps=0.0,
-                        notes=notes, precision="mp", dps=dps), ""
+                        notes=notes, precision="mp", dps=dps, compared="Hessian–vector product"), ""

@@ -107,7 +107,7 @@ def _full_check(f, jac, packing, theta, precision, dps, eps) -> GradientCheckRes
     judged = float64_judged(np.zeros(analytic.size), analytic, numeric, uncertainty, jpacking)
     notes.append(f"{4 * theta.size + 1} evaluations of f (columns at h and 2h)")
     return build_result(judged, jpacking, method="centered differences (columns)", eps=base, notes=notes,
-                        circumstances=diagnosis.circumstances(float32=packing.float32))
+                        circumstances=diagnosis.circumstances(float32=packing.float32), compared="Jacobian")
 
 
 def _mp_full(fvec, jac, packing, jpacking, theta, m, dps, notes):
@@ -137,7 +137,7 @@ def _mp_columns(fvec, jac, packing, jpacking, theta, m, dps, notes):
     judged = judge_balls(np.zeros(analytic.size), analytic, reference, uncertainty, jpacking, dps)
     notes.append(f"{2 * theta.size * m + 1} evaluations of f on balls")
     return build_result(judged, jpacking, method="centered differences on balls (columns)", eps=0.0,
-                        notes=notes, precision="mp", dps=dps), ""
+                        notes=notes, precision="mp", dps=dps, compared="Jacobian"), ""
 
 
 def check_jacobian(f: Callable, jac: Callable, x, *, vjp: bool = False, precision: str = "float64", dps: int = 50,

@@ -90,6 +90,7 @@ def _sweep(result) -> dict:
 def _gradient(result) -> dict:
     entries = gradient_entries(result)
     return {"verdict": str(result.verdict), "correct": result.ok,
+            "compared": result.compared,
             "relative_difference": number(result.relative_difference), "method": result.method,
             "eps": number(result.eps), "precision": result.precision, "dps": result.dps,
             "cause": result.cause, "notes": list(result.notes),
