@@ -73,3 +73,31 @@ def test_the_difference_at_the_witness_prints_three_proved_digits(capsys):
     # log(1/2)/7 = -0.0990210…: certified to two digits only, its third digit was not proved
     out = _run(capsys, "check", "x**2", "--wrt", "x", "--claim", "2*x + log(x)/7")
     assert "claim − exact there: -0.099 (certified: its ball excludes 0)" in out
+
+
+@pytest.mark.parametrize("formula, claim, at", [
+    ("x**3", "3*x", 1),                  # |D_ε f − claim| = ε² exactly: 0.0001 printed 0.0000999…9703
+    ("sin(x)", "cos(x)*1001/1000", "1/3"),
+    ("exp(x)", "exp(x) + x/7", "1/2"),
+    ("log(x)", "1/x + 1/97", 3),
+])
+def test_the_distance_to_the_claim_is_correctly_rounded(formula, claim, at):
+    """The evidence column is |D_ε f − claim|, not the difference of two rounded numbers (which
+    loses the digits the subtraction cancels)."""
+    import sympy as sp
+
+    dps = 30
+    component = da.check(formula, wrt="x", claim=claim, at={"x": at}, dps=dps).components[0]
+    table = component.evidence.table
+    x = sp.Symbol("x")
+    f = sp.lambdify(x, sp.sympify(formula), "mpmath")
+    g = sp.lambdify(x, sp.sympify(claim), "mpmath")
+    steps = [sp.Rational(1, 10 ** k) for k in range(1, 7)]
+    for row in table.itertuples():
+        step = min(steps, key=lambda r: abs(mpmath.mpf(r.p) / r.q - row.eps))
+        with mpmath.workdps(5 * dps):
+            a, h = mpmath.mpf(sp.Rational(at).p) / sp.Rational(at).q, mpmath.mpf(step.p) / step.q
+            quotient = sum(mpmath.mpf(w.p) / w.q * f(a + o * h) for o, w in da.stencil(row.scheme, 1).terms()) / h
+            distance = abs(quotient - g(a))
+        assert Decimal(mpmath.nstr(row.distance_to_claim, dps)) == Decimal(_correctly_rounded(distance, dps)), \
+            (row.scheme, step)
