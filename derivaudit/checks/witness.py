@@ -60,8 +60,8 @@ from derivaudit.checks.regions import (NICE_POINTS, constant_scales, draw_points
                                        switch_arguments)
 from derivaudit.limits import Limits
 
-__all__ = ["is_total", "SEARCH_DIGITS", "DIFFERENCE_DIGITS", "PointResult", "SearchResult", "WitnessSearch", "draw_points",
-           "plan_points", "switch_arguments", "constant_scales"]
+__all__ = ["is_total", "SEARCH_DIGITS", "DIFFERENCE_DIGITS", "PointResult", "SearchResult", "WitnessSearch",
+           "draw_points", "plan_points", "switch_arguments", "constant_scales"]
 
 #: highest precision (decimal digits) a value is pursued to before a point is unresolved
 #: (``8·dps`` when that is more; a difference a simplified form shows non-zero is

@@ -5,9 +5,9 @@ at an exact point, at rising precision, until the ball certifies the digits aske
 for (:func:`certifying_bits`: a radius of at most a quarter of a unit of the last
 requested significant digit), or until it proves the value is
 below a stated absolute resolution.  :func:`excludes_zero` proves a value is
-not zero.  :func:`rounded_value` gives the correctly rounded decimal of a value
-(:mod:`derivaudit.core.rounding`), the number a report prints.  No guard digits, no comparison of two precisions: the radius is the
-proof.
+not zero.  No guard digits, no comparison of two precisions: the radius is the
+proof.  :func:`rounded_value` gives the correctly rounded decimal of a value
+(:mod:`derivaudit.core.rounding`), the number a report prints.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def rounded_value(formula, point, digits: int, *, limits: Limits = DEFAULT_LIMIT
     from 0).
 
     >>> x = sp.Symbol("x", real=True)
-    >>> mpmath.nstr(rounded_value(-sp.log(x), {x: 2}, 50), 50)  # -0.69314718055994530941723212145817656807550013436025|52…
+    >>> mpmath.nstr(rounded_value(-sp.log(x), {x: 2}, 50), 50)  # -log 2 = -0.69314…36025|52…
     '-0.69314718055994530941723212145817656807550013436026'
     """
     if not isinstance(formula, BallFormula):

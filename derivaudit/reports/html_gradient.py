@@ -50,8 +50,8 @@ def gradient_page(result) -> tuple[str, dict]:
     detail = "no entry disagrees beyond the reference's uncertainty" if result.ok else \
         f"{len(result.wrong)} entries disagree" if result.wrong else "the relative difference is too large"
     return "gradient.html.j2", {
-        "title": f"{result.compared[0].upper()}{result.compared[1:]} check", "verdict": {"text": str(result.verdict), "css": band_css(result.verdict),
-                                               "detail": detail},
+        "title": f"{result.compared[0].upper()}{result.compared[1:]} check",
+        "verdict": {"text": str(result.verdict), "css": band_css(result.verdict), "detail": detail},
         "meta": meta, "parts": parts, "rows": rows, "shown": len(rows), "total": len(entries),
         "bands": _bands_text(), "notes": list(result.notes)}
 
