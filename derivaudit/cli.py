@@ -434,7 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _unmark_values(build_parser().parse_args(_mark_values(argv)))
         if vars(args).get("json"):
-            args.quiet = True  # stdout carries the JSON document alone (json escapes controls)
+            args.quiet = True  # stdout carries the JSON document alone (its strings are escaped already)
             return int(args.run(args))
         stdout, sys.stdout = sys.stdout, _EscapedStream(sys.stdout)
         try:

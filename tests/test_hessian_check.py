@@ -1,5 +1,7 @@
 """Second-order checks of NumPy code: check_hessian, check_hvp, check_layer(order=2), assert_hessian."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -257,3 +259,21 @@ def test_assert_hessian():
         assert_hessian(f, MISSING, X, precision="mp")
     with pytest.raises(AssertionError, match="Hessian check failed: hess returned"):
         assert_hessian(f, lambda x: np.ones(2), X)
+
+
+# -- what the report says was compared -------------------------------------------------------
+
+@pytest.mark.parametrize("precision", ["float64", "mp"])
+def test_reports_of_second_order_checks_name_what_was_compared(precision, tmp_path):
+    hessian_check = da.check_hessian(f, RIGHT, X, grad=grad, precision=precision)
+    hvp_check = da.check_hvp(grad, lambda x, v: RIGHT(x) @ v, X, np.array([1.0, 2.0]), precision=precision)
+    jacobian_check = da.check_jacobian(grad, RIGHT, X, precision=precision)
+    gradient_check = da.check_gradient(f, grad, X, precision=precision)
+    for result, compared in [(hessian_check, "Hessian"), (hvp_check, "Hessian–vector product"),
+                             (jacobian_check, "Jacobian"), (gradient_check, "gradient")]:
+        assert result.precision == precision and result.compared == compared
+        second = result.summary().splitlines()[1]
+        assert second.startswith(f"numeric {compared}: {result.method}"), second
+        page = result.write_html(tmp_path / "r.html").read_text("utf-8")
+        assert f"{compared[0].upper()}{compared[1:]} check" in page and f"reference {compared}" in page
+        assert json.loads(result.to_json())["compared"] == compared

@@ -4,6 +4,8 @@ Each case asserts the exact error class, and every payload that would create
 a sentinel file if it ever ran names that file: it must not exist afterwards.
 """
 
+import csv
+import json
 import time
 
 import pytest
@@ -366,3 +368,103 @@ def test_an_error_message_quoting_user_text_is_escaped(capsys):
     out, err = capsys.readouterr()
     assert "foo" in err
     _no_raw_controls(out + err)
+
+
+# -- every output of every command, --json on stdout included --------------------------------
+
+#: ANSI erase, a direction override, an 8-bit CSI (C1), BEL, a Unicode tag, a line separator, DEL:
+#: none is escaped by JSON itself (ensure_ascii=False), except the C0 ones
+_EVERY_KIND = _ERASE + "OK\u202e\x9b31m\x07\U000e0041\u2028\x7f"
+
+
+def _raw_controls(text: str) -> list[str]:
+    """Characters that would act on a terminal: not printable, and not a report's own layout."""
+    return sorted({c for c in text if not c.isprintable() and c not in "\n\t"})
+
+
+def _toml_string(text: str) -> str:
+    return '"' + "".join(c if c.isprintable() and c not in '"\\' else f"\\U{ord(c):08x}" for c in text) + '"'
+
+
+def _strings(value):
+    """Every key and string value of a JSON document."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, str):
+        yield value
+
+
+def _hostile_inputs(tmp_path) -> dict[str, list[str]]:
+    h = _EVERY_KIND
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'[shapes]\nW = [2, 2]\n[params]\nnames = ["W"]\n'
+                    f'[forward]\nloss = {_toml_string("np.sum(W**2)  # " + h)}\n'
+                    f'[backward]\nD = {_toml_string("2*W  # " + h)}\n'
+                    f'[claims]\nW = {_toml_string("3*W  # " + h)}\n', encoding="utf-8")
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(f'[[study]]\nformula = {_toml_string("x**2  # " + h)}\nat = {{x = 1}}\neps = [0.1]\n'
+                     'schemes = ["centered"]\n', encoding="utf-8")
+    task = tmp_path / "task.toml"
+    task.write_text(f'[task]\ntitle = {_toml_string("HW " + h)}\nformula = {_toml_string("x**2  # " + h)}\n'
+                    'wrt = "x"\n[columns]\nid = "student"\nclaim = "answer"\n', encoding="utf-8")
+    answers = tmp_path / "answers.csv"
+    with answers.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["student", "answer"], ["a" + h, "2*x  # " + h], ["b" + h, "3*x  # " + h],
+                                      ["c" + h, "foo(x)  # " + h]])
+    return {
+        "check": ["check", "x**2  # " + h, "--wrt", "x", "--claim", "3*x  # " + h],
+        "check-hessian": ["check", "x**2*y  # " + h, "--hessian", "x,y", "--claim", "2*y, 2*x; 2*x, 1  # " + h],
+        "study": ["study", "x**2  # " + h, "--at", "x=1", "--eps", "0.1", "--schemes", "centered"],
+        "sweep": ["sweep", str(sweep)],
+        "audit": ["audit", str(spec)],
+        "grade": ["grade", str(task), str(answers), "--workers", "1"],
+    }
+
+
+_COMMANDS = ["check", "check-hessian", "study", "sweep", "audit", "grade"]
+
+
+@pytest.mark.parametrize("command", _COMMANDS)
+def test_json_on_stdout_is_valid_json_and_inert(command, tmp_path, capsys):
+    code = main([*_hostile_inputs(tmp_path)[command], "--json"])
+    out, err = capsys.readouterr()
+    assert code in (0, 1), err
+    assert _raw_controls(out) == [] and _raw_controls(err) == []
+    document = json.loads(out)
+    # the values too: a grader's script that prints a field prints the escape, not the control
+    assert [s for s in _strings(document) if _raw_controls(s)] == []
+    assert any("\\x1b[2K" in s for s in _strings(document))
+
+
+@pytest.mark.parametrize("command", _COMMANDS)
+def test_text_csv_and_html_of_every_command_are_inert(command, tmp_path, capsys):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    code = main([*_hostile_inputs(tmp_path)[command], "--csv", str(reports / "r.csv"),
+                 "--html", str(reports / "r.html")])
+    out, err = capsys.readouterr()
+    assert code in (0, 1), err
+    files = [p.read_text("utf-8") for p in sorted(reports.rglob("*")) if p.is_file()]
+    assert files and "\\x1b[2K" in out + err + "".join(files)
+    for text in [out, err, *files]:
+        assert _raw_controls(text) == []
+
+
+def test_results_of_the_python_api_are_inert(tmp_path):
+    import derivaudit as da
+    from derivaudit.grading import grade
+
+    h = _EVERY_KIND
+    argv = _hostile_inputs(tmp_path)
+    results = [da.check("x**2  # " + h, wrt="x", claim="3*x  # " + h),
+               da.study("x**2  # " + h, at={"x": 1}, eps=[0.1], schemes=["centered"]),
+               da.audit(argv["audit"][1]), grade(argv["grade"][1], argv["grade"][2], workers=1)]
+    for result in results:
+        for text in (result.summary(), result.to_json(), result._repr_html_(), repr(result)):
+            assert _raw_controls(text) == [], type(result).__name__
+        assert [s for s in _strings(json.loads(result.to_json())) if _raw_controls(s)] == []

@@ -43,7 +43,7 @@ def test_kinks_far_from_the_origin_are_found(capsys, formula, claim, witness_sid
 def test_a_point_past_the_kink_never_prints_different_values_and_exits_0(capsys):
     code, out = _run(capsys, "max(x, 100)", "--wrt", "x", "--claim", "0", "--at", "x=200")
     assert code == ExitCode.WRONG
-    assert "at the point: claim = 0.0, exact = 1.0" in out and "df/dx: WRONG" in out
+    assert "at the point: claim = 0, exact = 1" in out and "df/dx: WRONG" in out
 
 
 # -- 2. values with no correct digit ---------------------------------------------------------
@@ -119,10 +119,10 @@ def test_variables_named_like_generated_code_do_not_collide(capsys):
     assert code == ExitCode.OK and "df/dmpf: CORRECT" in out
     code, out = _run(capsys, "_derivaudit_power**3", "--wrt", "_derivaudit_power",
                      "--claim", "3*_derivaudit_power**2", "--at", "_derivaudit_power=2")
-    assert code == ExitCode.OK and "at the point: claim = 12.0, exact = 12.0" in out
+    assert code == ExitCode.OK and "at the point: claim = 12, exact = 12" in out
     code, out = _run(capsys, "abs(mpf - 1)", "--wrt", "mpf", "--claim", "1",
                      "--at", "mpf=1")
-    assert "NOT DIFFERENTIABLE AT THE POINT" in out and "left derivative -1.0" in out
+    assert "NOT DIFFERENTIABLE AT THE POINT" in out and "left derivative -1," in out
 
 
 # -- 12. many components under one budget ----------------------------------------------------

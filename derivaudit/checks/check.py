@@ -95,7 +95,7 @@ def audit_component(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Expr, clai
     if point is not None and one_sided is None:
         evidence_point = point
         try:
-            evidence = at_point.evidence(f, var, order, point, claim_at, dps, limits)
+            evidence = at_point.evidence(f, var, order, point, claim_at, dps, limits, claim)
         except NoEvidence as exc:
             notes.append(str(exc))
     elif comparison.different:

@@ -161,13 +161,11 @@ def _different(search: WitnessSearch, difference, limits: Limits, dps: int, meth
              if difference != 0 else difference)
     if shown == 0:  # simplification "proved" what a point refutes: show the raw difference
         shown = difference
-    with mpmath.workdps(dps):
-        claim_value = None if witness.claim is None else +witness.claim
-        exact_value = None if witness.exact is None else +witness.exact
+    claim_value, exact_value, difference_value = search.witness_values()
     return Comparison("different", shown, {v.name: value for v, value in point.items()},
                       claim_value, exact_value, search.result.tried, dps,
                       f"counterexample: {method} point {search.result.tried}: {witness.reason}",
-                      difference_value=witness.difference)
+                      difference_value=difference_value)
 
 
 def compare_expressions(claim, exact, *, domain: Sequence[sp.Expr] = (),

@@ -17,13 +17,14 @@ from derivaudit.checks.proof import kink_arguments
 from derivaudit.checks.results import OneSided
 from derivaudit.core.balls import ball_precision, compile_balls, digits_to_bits
 from derivaudit.core.ball_steps import to_mpf
-from derivaudit.core.certify import certified_value
+from derivaudit.core.certify import rounded_value
 from derivaudit.core.quotients import BallSamples, quotient_ball
-from derivaudit.core.stencils import backward, forward
+from derivaudit.core.stencils import backward, forward, stencil
 from derivaudit.core.symbolic import as_symbol, derivative
 from derivaudit.errors import DomainError, LimitExceeded
 from derivaudit.limits import Limits
 from derivaudit.core.numeric import resolved_difference
+from derivaudit.studies.inputs import parse_eps
 from derivaudit.studies.sweep import study
 from derivaudit.studies.result import StudyResult
 
@@ -100,14 +101,14 @@ def _quotients(samples: BallSamples, st, bits: int) -> list | None:
 
 
 def resolved_value(expr: sp.Expr, point, dps: int, limits: Limits) -> mpmath.mpf:
-    """``expr`` at the exact point, certified to ``dps`` digits (DomainError where undefined).
+    """``expr`` at the exact point, correctly rounded to ``dps`` digits (DomainError where
+    undefined): the number a report prints (:func:`~derivaudit.core.certify.rounded_value`).
 
     A value proved below ``10⁻²ᵈᵖˢ`` in magnitude (a zero no precision can
     certify relatively, such as ``log(6) − log(2) − log(3)``) counts as 0.
     """
     formula = compile_balls(off_switches(expr), tuple(point))
-    ball = certified_value(formula, point, dps, limits=limits, resolution=sp.Rational(1, 10 ** (2 * dps)))
-    return mpmath.mpf(0) if ball.below_resolution else ball.mid
+    return rounded_value(formula, point, dps, limits=limits, resolution=sp.Rational(1, 10 ** (2 * dps)))
 
 
 def value_at(expr: sp.Expr, point, dps: int, limits: Limits) -> mpmath.mpf | None:
@@ -123,11 +124,14 @@ class NoEvidence(Exception):
 
 
 def evidence(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.Expr],
-              claim_value: mpmath.mpf | None, dps: int, limits: Limits) -> StudyResult:
+              claim_value: mpmath.mpf | None, dps: int, limits: Limits, claim: sp.Expr | None = None) -> StudyResult:
     """Centered and forward sweeps at ``point`` with the claim's value and distance.
 
     Steps shrink (:data:`EVIDENCE_EPS`) until the stencils stay in the domain.
     Raises :class:`NoEvidence` when there can be no table at the point.
+    With the ``claim`` itself, ``distance_to_claim`` is ``|D_ε f − claim|``
+    correctly rounded (:func:`_distances`); without it, the difference of the
+    two rounded columns.
     """
     if derivative(f, var, order, limits).has(sp.DiracDelta):
         # study evaluates the exact derivative, and mpmath has no DiracDelta
@@ -152,9 +156,40 @@ def evidence(f: sp.Expr, var: sp.Symbol, order: int, point: dict[sp.Symbol, sp.E
             table["distance_to_claim"] = mpmath.mpf("nan")
         else:
             table["claim"] = [+claim_value] * len(table)
-            table["distance_to_claim"] = [abs(resolved_difference(a, claim_value, dps))
-                                          for a in table["approx"]]
+            rounded = [abs(resolved_difference(a, claim_value, dps)) for a in table["approx"]]
+            if claim is not None:
+                rounded = _distances(f, var, order, point, claim, claim_value, parse_eps(eps), table, rounded,
+                                     dps, limits)
+            table["distance_to_claim"] = rounded
     return result
+
+
+def _distances(f, var, order, point, claim, claim_value, steps, table, rounded, dps: int, limits: Limits) -> list:
+    """``|D_ε f − claim|`` at each row of ``table``, the correctly rounded ``dps``-digit decimal
+    of its ball (:func:`~derivaudit.core.certify.rounded_value`), as every printed number.
+
+    ``D_ε f = Σ wᵢ f(x + oᵢε) / εᵈ`` and the claim are one formula in ``x`` and ``ε``,
+    evaluated at the exact point and step (``steps``, the study's exact rationals): the
+    subtraction cancels no digit, unlike the difference of the two rounded columns
+    (``rounded``, kept for a row the balls cannot resolve).  A distance proved below
+    ``10⁻ᵈᵖˢ·|claim|`` reads 0, as the study's errors do.
+    """
+    h = sp.Dummy("h", positive=True)
+    variables = (*point, h)
+    resolution = abs(claim_value) * mpmath.mpf(10) ** -dps if claim_value else mpmath.mpf(10) ** (-2 * dps)
+    compiled, out = {}, []
+    for scheme, eps, fallback in zip(table["scheme"], table["eps"], rounded):
+        if scheme not in compiled:
+            terms = stencil(scheme, order).terms()
+            quotient = sp.Add(*[w * f.xreplace({var: var + o * h}) for o, w in terms]) / h ** order
+            compiled[scheme] = compile_balls(quotient - off_switches(claim), variables)
+        step = min(steps, key=lambda r: abs(mpmath.mpf(r.p) / r.q - eps))   # the row's exact step
+        try:
+            out.append(abs(rounded_value(compiled[scheme], {**point, h: step}, dps, limits=limits,
+                                         resolution=resolution)))
+        except (DomainError, LimitExceeded):
+            out.append(fallback)
+    return out
 
 
 def _symbol_point(f: sp.Expr, point: Mapping[str, sp.Expr]) -> dict[sp.Symbol, sp.Expr]:
@@ -173,7 +208,7 @@ def evidence_off_the_point(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Exp
     """
     point = _symbol_point(f, comparison.counterexample)
     try:
-        return point, evidence(f, var, order, point, comparison.claim_value, dps, limits), None
+        return point, evidence(f, var, order, point, comparison.claim_value, dps, limits, claim), None
     except NoEvidence as exc:
         note = str(exc)
     other = compare_expressions(claim, exact, domain=[f], dps=dps, points=points, seed=seed,
@@ -182,7 +217,7 @@ def evidence_off_the_point(f: sp.Expr, var: sp.Symbol, order: int, claim: sp.Exp
     if other.counterexample is not None:
         moved = _symbol_point(f, other.counterexample)
         try:
-            return moved, evidence(f, var, order, moved, other.claim_value, dps, limits), None
+            return moved, evidence(f, var, order, moved, other.claim_value, dps, limits, claim), None
         except NoEvidence:
             pass
     return point, None, note

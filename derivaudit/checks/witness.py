@@ -51,7 +51,7 @@ import mpmath
 import sympy as sp
 
 from derivaudit.core.balls import compile_balls
-from derivaudit.core.certify import certified_value, excludes_zero
+from derivaudit.core.certify import certified_value, excludes_zero, rounded_value
 from derivaudit.core.piecewise import Branch
 from derivaudit.lang.functions import Step
 from derivaudit.errors import DomainError, LimitExceeded
@@ -60,8 +60,8 @@ from derivaudit.checks.regions import (NICE_POINTS, constant_scales, draw_points
                                        switch_arguments)
 from derivaudit.limits import Limits
 
-__all__ = ["is_total", "SEARCH_DIGITS", "PointResult", "SearchResult", "WitnessSearch", "draw_points",
-           "plan_points", "switch_arguments", "constant_scales"]
+__all__ = ["is_total", "SEARCH_DIGITS", "DIFFERENCE_DIGITS", "PointResult", "SearchResult", "WitnessSearch",
+           "draw_points", "plan_points", "switch_arguments", "constant_scales"]
 
 #: highest precision (decimal digits) a value is pursued to before a point is unresolved
 #: (``8·dps`` when that is more; a difference a simplified form shows non-zero is
@@ -69,6 +69,9 @@ __all__ = ["is_total", "SEARCH_DIGITS", "PointResult", "SearchResult", "WitnessS
 SEARCH_DIGITS = 2_000
 #: a phase of the search stops after this many unresolved points (each costs the full precision)
 MAX_UNRESOLVED = 12
+#: significant digits of ``claim − exact`` at a witness (its order of magnitude, shown beside
+#: the two sides)
+DIFFERENCE_DIGITS = 3
 # --------------------------------------------------------------------------
 # judging one point
 
@@ -175,6 +178,26 @@ class WitnessSearch:
                 self.hints.append(_compiled(form))
             except DomainError:
                 pass
+
+    def witness_values(self) -> tuple:
+        """``(claim, exact, claim − exact)`` at the witness, each its ball's correctly rounded
+        decimal (:func:`~derivaudit.core.certify.rounded_value`): the two sides to ``dps``
+        digits, the difference to :data:`DIFFERENCE_DIGITS`.  The search judged points by
+        certified midpoints, which can end in the other neighbour of the true last digit;
+        these are the numbers a report prints.  None where the witness has none."""
+        witness = self.result.witness
+        values = []
+        for formula, known, digits, limits in (
+                (self.claim, witness.claim, self.dps, self.search_limits),
+                (self.exact, witness.exact, self.dps, self.search_limits),
+                (self.difference, witness.difference, DIFFERENCE_DIGITS, self.limits)):
+            try:
+                values.append(None if known is None else rounded_value(
+                    formula, _on(formula, witness.point), digits, limits=limits,
+                    resolution=sp.Rational(1, 10 ** (3 * self.dps)) if digits == self.dps else None))
+            except (LimitExceeded, DomainError):  # at the witness, judged already: not expected
+                values.append(known)
+        return tuple(values)
 
     def expired(self) -> bool:
         """True (and recorded in the result) once the deadline has passed."""

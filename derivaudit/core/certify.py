@@ -6,7 +6,8 @@ for (:func:`certifying_bits`: a radius of at most a quarter of a unit of the las
 requested significant digit), or until it proves the value is
 below a stated absolute resolution.  :func:`excludes_zero` proves a value is
 not zero.  No guard digits, no comparison of two precisions: the radius is the
-proof.
+proof.  :func:`rounded_value` gives the correctly rounded decimal of a value
+(:mod:`derivaudit.core.rounding`), the number a report prints.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from derivaudit.budgets import checkpoint
 from derivaudit.core.ball_steps import GROWS, radius_mpf, to_mpf
 from derivaudit.core.balls import BallFormula, ball_precision, compile_balls, digits_to_bits, exact_ball
 from derivaudit.core.guards import under_limits
+from derivaudit.core.rounding import decimal_mpf, rounded_decimal
 from derivaudit.errors import DomainError, LimitExceeded
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["Ball", "certified_value", "excludes_zero", "ball_digits", "as_ball", "is_resolved", "explain_failure",
-           "CERTIFY_MARGIN_BITS", "certifying_bits"]
+__all__ = ["Ball", "certified_value", "rounded_value", "excludes_zero", "ball_digits", "as_ball", "is_resolved",
+           "explain_failure", "CERTIFY_MARGIN_BITS", "certifying_bits"]
 
 _LOG2_10 = math.log2(10)
 
@@ -161,6 +163,47 @@ def certified_value(formula, point, digits: int, *, limits: Limits = DEFAULT_LIM
             raise LimitExceeded(f"{what} cannot be certified to {digits} digits within the "
                                 f"precision limit of {limits.max_dps} digits (Limits.max_dps)")
         bits = min(cap, max(2 * bits, bits + needed))
+
+
+#: extra digits a value is certified to before its rounding is decided, then after each
+#: undecided try: a ball straddles a rounding tie only within 10^-(digits + extra) of it
+_ROUNDING_EXTRA = (5, 20, 60)
+
+
+def rounded_value(formula, point, digits: int, *, limits: Limits = DEFAULT_LIMITS,
+                  resolution=None) -> mpmath.mpf:
+    """The value of ``formula`` at the exact ``point``, correctly rounded to ``digits`` digits.
+
+    The value is certified (:func:`certified_value`) to a few more digits than
+    asked, then its ball decides the rounding to ``digits`` significant digits
+    (:func:`~derivaudit.core.rounding.rounded_decimal`, half to even): every
+    point of the ball rounds to the same decimal ``N·10^E``.  A ball that
+    straddles a tie is certified to more digits (:data:`_ROUNDING_EXTRA`); a
+    value still that close to a tie (an exact tie reached through irrational
+    steps, which no precision decides) keeps its midpoint's rounding, within
+    a unit.  The result is the ``mpf`` nearest ``N·10^E`` at the precision of
+    ``digits`` digits, so it prints back as exactly those digits.  A value
+    proved below ``resolution`` in magnitude is 0 (it is not known to differ
+    from 0).
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> mpmath.nstr(rounded_value(-sp.log(x), {x: 2}, 50), 50)  # -log 2 = -0.69314…36025|52…
+    '-0.69314718055994530941723212145817656807550013436026'
+    """
+    if not isinstance(formula, BallFormula):
+        formula = compile_balls(formula, tuple(point) if isinstance(point, Mapping) else ())
+    for extra in _ROUNDING_EXTRA:
+        more = min(extra, limits.max_dps - digits)
+        ball = certified_value(formula, point, digits + max(more, 0), limits=limits, resolution=resolution)
+        if ball.below_resolution:
+            return mpmath.mpf(0)
+        decided = rounded_decimal(arb(exact_ball(ball.mid), exact_ball(ball.rad)), digits)
+        if decided is not None:
+            return decimal_mpf(decided[0], decided[1], digits)
+        if more < extra:
+            break
+    with mpmath.workdps(digits):
+        return +ball.mid
 
 
 def _bits_missing(value, digits: int) -> int:

@@ -36,7 +36,8 @@ from derivaudit.gradcheck.packing import Packing, framework_of, to_numpy
 from derivaudit.gradcheck.results import THRESHOLDS, GradientCheckResult, build_result, float64_judged
 from derivaudit.constants import UNIT_ROUNDOFF
 
-__all__ = ["Problem", "isolated", "run_check", "validate_settings", "THOROUGH_N", "FULL_SWEEP_N", "PRECISIONS"]
+__all__ = ["Problem", "isolated", "copied", "own_copies", "refusing_changes", "in_place_error",
+           "changed_parts", "run_check", "validate_settings", "THOROUGH_N", "FULL_SWEEP_N", "PRECISIONS"]
 
 #: up to this many entries the float64 check uses the complex step and centered differences at h and 2h everywhere
 THOROUGH_N = 1000
@@ -68,14 +69,14 @@ class Problem:
     name: str = "f"
 
 
-def _copied(value):
+def copied(value):
     """A fresh copy of an array (of each array of a tuple, list or dict) for one call of user code."""
     if isinstance(value, np.ndarray):
         return value.copy()                 # a BallArray stays one (its balls are immutable)
     if isinstance(value, (tuple, list)):
-        return type(value)(_copied(v) for v in value)
+        return type(value)(copied(v) for v in value)
     if isinstance(value, dict):
-        return {k: _copied(v) for k, v in value.items()}
+        return {k: copied(v) for k, v in value.items()}
     if framework_of(value) == "torch":
         return value.clone()
     return value                            # jax arrays and numbers cannot be changed in place
@@ -94,6 +95,42 @@ def _parts(packing: Packing, inputs) -> list:
     return list(inputs.values()) if packing.kind == "dict" else list(inputs)
 
 
+def changed_parts(packing: Packing, given, original) -> list[str]:
+    """The names of the parts of ``given`` (a copy of the inputs ``original``, after a call of
+    user code) whose entries differ from ``original``'s."""
+    return [name for name, mine, theirs in zip(packing.names, _parts(packing, given), _parts(packing, original))
+            if not _same_entries(mine, theirs)]
+
+
+def in_place_error(who: str, changed) -> DerivauditError:
+    """The one message for a function being differentiated that changed its input (every precision)."""
+    return DerivauditError(f"{who} changed its input {', '.join(changed)} in place; copy the array inside "
+                           f"{who} before modifying it")
+
+
+def own_copies(fn: Callable) -> Callable:
+    """``fn`` called on its own copies of the arrays it is given: its in-place work on them
+    (``dout *= 3`` in a backward, ``v *= 2`` in a Hessian–vector product) is legal and cannot
+    change the checker's arrays."""
+    def call(*args):
+        return fn(*[copied(a) for a in args])
+    return call
+
+
+def refusing_changes(fn: Callable, who: str, names: tuple) -> Callable:
+    """:func:`own_copies`, and :func:`in_place_error` when ``fn`` changed one of its arguments
+    (named ``names``): a function being differentiated that changes its input changes its
+    caller's array, a bug in the user's code, said the same way in every precision."""
+    def call(*args):
+        mine = [copied(a) for a in args]
+        result = fn(*mine)
+        changed = [name for name, given, original in zip(names, mine, args) if not _same_entries(given, original)]
+        if changed:
+            raise in_place_error(who, changed)
+        return result
+    return call
+
+
 def isolated(problem: Problem) -> Problem:
     """``problem`` with every call of user code on its own copies of the arrays.
 
@@ -101,21 +138,18 @@ def isolated(problem: Problem) -> Problem:
     under it by code that works in place (``dout *= 3`` in a backward is
     legal); a function ``value`` calls that changes its own input is a bug
     in the user's code and is refused, with the same message in every
-    precision.
+    precision (:func:`in_place_error`).
     """
     def value(inputs, const):
-        mine = _copied(inputs)
-        result = problem.value(mine, lambda v: _copied(const(v)))
-        changed = [name for name, given, original in zip(problem.packing.names, _parts(problem.packing, mine),
-                                                          _parts(problem.packing, inputs))
-                   if not _same_entries(given, original)]
+        mine = copied(inputs)
+        result = problem.value(mine, lambda v: copied(const(v)))
+        changed = changed_parts(problem.packing, mine, inputs)
         if changed:
-            raise DerivauditError(f"{problem.name} changed its input {', '.join(changed)} in place; copy the "
-                                  f"array inside {problem.name} before modifying it")
+            raise in_place_error(problem.name, changed)
         return result
 
     def gradient(inputs, const):
-        return problem.gradient(_copied(inputs), lambda v: _copied(const(v)))
+        return problem.gradient(copied(inputs), lambda v: copied(const(v)))
 
     return replace(problem, value=value, gradient=gradient)
 

@@ -48,7 +48,7 @@ from collections.abc import Callable
 import numpy as np
 
 from derivaudit.errors import DerivauditError, ShapeError
-from derivaudit.gradcheck.engine import validate_settings
+from derivaudit.gradcheck.engine import own_copies, refusing_changes, validate_settings
 from derivaudit.gradcheck.hessian_parts import (claimed_matrix, gradient_disagrees, hessian_cause, hessian_packing,
                                                 kinks_in, objective_of, vector_of)
 from derivaudit.gradcheck.numeric import DEFAULT_EPS, FORWARD_EPS
@@ -188,7 +188,7 @@ def _float64_hessian(f, hess, grad, theta, shape, eps, seed, notes) -> GradientC
     kinks = kinks_in(objective, gvec, theta, bad, base) if bad else []
     notes.append(method)
     result = build_result(judged, hessian_packing(n), method=method.split(" (")[0].split(",")[0], eps=base,
-                          notes=notes)
+                          notes=notes, compared="Hessian")
     return hessian_cause(result, analytic, kinks)
 
 
@@ -230,9 +230,13 @@ def check_hessian(f: Callable, hess: Callable, x, *, grad: Callable | None = Non
     theta = _plain_point(x)
     shape, flat = theta.shape, theta.ravel().copy()
     notes: list[str] = []
+    users = tuple(fn for fn in (f, hess, grad) if fn is not None)
+    # every call on its own copies: grad and hess may work in place on theirs; f, differentiated, may not
+    f, hess = refusing_changes(f, "f", ("x",)), own_copies(hess)
+    grad = None if grad is None else own_copies(grad)
     if precision == "mp":
         from derivaudit.gradcheck.hessian_balls import mp_hessian
-        result, why = mp_hessian(f, hess, grad, flat, shape, dps, seed, notes)
+        result, why = mp_hessian(f, hess, grad, flat, shape, dps, seed, notes, users)
         if result is not None:
             return result
         notes.append(f"precision='mp' fell back to float64: {why}")
@@ -259,7 +263,8 @@ def _float64_hvp(gvec, hvp, theta, shape, directions, base, packing) -> Gradient
                             np.concatenate(uncertainty), packing)
     notes = [f"directional derivatives of grad along {len(directions)} direction(s) at h and 2h "
              f"({4 * len(directions) + 1} calls of grad; the Hessian is never formed)"]
-    return build_result(judged, packing, method="centered differences of grad along v", eps=base, notes=notes)
+    return build_result(judged, packing, method="centered differences of grad along v", eps=base, notes=notes,
+                        compared="Hessian–vector product")
 
 
 def hvp_directions(v, theta: np.ndarray, shape: tuple, count: int, seed: int) -> tuple[list, Packing]:
@@ -311,9 +316,11 @@ def check_hvp(grad: Callable, hvp: Callable, x, v=None, *, directions: int = 3, 
     theta = _plain_point(x)
     shape, flat = theta.shape, theta.ravel().copy()
     vectors, packing = hvp_directions(v, flat, shape, directions, seed)
+    users = (grad, hvp)
+    grad, hvp = own_copies(grad), own_copies(hvp)   # each may work in place on its own copies
     if precision == "mp":
         from derivaudit.gradcheck.hessian_balls import mp_hvp
-        result, why = mp_hvp(grad, hvp, flat, shape, vectors, packing, dps)
+        result, why = mp_hvp(grad, hvp, flat, shape, vectors, packing, dps, users)
         if result is not None:
             return result
         fallback = f"precision='mp' fell back to float64: {why}"

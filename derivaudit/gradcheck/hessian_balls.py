@@ -105,10 +105,11 @@ def _float64_kinks(f, grad, theta, shape, judged, n, base):
     return kinks_in(objective_of(f, shape), None if grad is None else vector_of(grad, shape), theta, bad, base)
 
 
-def mp_hessian(f, hess, grad, theta: np.ndarray, shape: tuple, dps: int, seed: int, notes: list):
-    """The Hessian check on balls, or ``(None, why)`` when the code cannot run on balls."""
+def mp_hessian(f, hess, grad, theta: np.ndarray, shape: tuple, dps: int, seed: int, notes: list,
+               functions: tuple):
+    """The Hessian check on balls, or ``(None, why)`` when the code cannot run on balls; ``functions``
+    are the user's own callables (``f``, ``hess``, ``grad`` may wrap them), whose modules are lifted."""
     n = theta.size
-    functions = tuple(fn for fn in (f, hess, grad) if fn is not None)
     value_at = lambda flat: f(flat.view(BallArray).reshape(shape))    # noqa: E731
 
     def run(with_grad):
@@ -153,14 +154,15 @@ def mp_hessian(f, hess, grad, theta: np.ndarray, shape: tuple, dps: int, seed: i
     analytic = claimed_matrix(as_balls(probe[2]), n, shape, balls=True)
     judged = judge_balls(np.zeros(n * n), analytic.ravel(), reference.ravel(), uncertainty.ravel(),
                          hessian_packing(n), dps)
-    result = build_result(judged, hessian_packing(n), method=method, eps=0.0, notes=notes, precision="mp", dps=dps)
+    result = build_result(judged, hessian_packing(n), method=method, eps=0.0, notes=notes, precision="mp", dps=dps,
+                          compared="Hessian")
     kinks = _float64_kinks(f, grad if use_grad else None, theta, shape, judged, n, DEFAULT_EPS)
     return hessian_cause(result, mid_floats(analytic), kinks), ""
 
 
-def mp_hvp(grad, hvp, theta: np.ndarray, shape: tuple, vectors: list, packing: Packing, dps: int):
-    """The HVP check on balls, or ``(None, why)``."""
-    functions = (grad, hvp)
+def mp_hvp(grad, hvp, theta: np.ndarray, shape: tuple, vectors: list, packing: Packing, dps: int,
+           functions: tuple):
+    """The HVP check on balls, or ``(None, why)``; ``functions`` as for :func:`mp_hessian`."""
 
     def run():
         point = lift_point(theta).reshape(shape)
@@ -191,4 +193,4 @@ def mp_hvp(grad, hvp, theta: np.ndarray, shape: tuple, vectors: list, packing: P
     notes = [f"directional derivatives of grad on balls along {len(vectors)} direction(s), exact step "
              f"2^-{working_bits(dps) // 3}·max(1,|x|)/|v|∞ (error ≈ 10^-{4 * dps // 3}; the Hessian is never formed)"]
     return build_result(judged, packing, method="centered differences of grad along v on balls", eps=0.0,
-                        notes=notes, precision="mp", dps=dps), ""
+                        notes=notes, precision="mp", dps=dps, compared="Hessian–vector product"), ""

@@ -18,7 +18,8 @@ import numpy as np
 
 from derivaudit.errors import DerivauditError, ShapeError
 from derivaudit.gradcheck import diagnosis
-from derivaudit.gradcheck.engine import PRECISIONS, Problem, run_check
+from derivaudit.gradcheck.engine import (PRECISIONS, Problem, changed_parts, copied, in_place_error, own_copies,
+                                        run_check)
 from derivaudit.gradcheck.numeric import DEFAULT_EPS
 from derivaudit.gradcheck.packing import Packing, to_numpy
 from derivaudit.gradcheck.results import GradientCheckResult, build_result, float64_judged
@@ -80,7 +81,15 @@ def _claimed(jac, inputs, packing: Packing, jpacking: Packing, m: int, balls: bo
 
 
 def _full_check(f, jac, packing, theta, precision, dps, eps) -> GradientCheckResult:
-    call = (lambda s: f(*s)) if packing.kind == "tuple" else f
+    def call(inputs):
+        # every call on its own copies (the columns reuse one working x), and f must not change them
+        mine = copied(inputs)
+        out = f(*mine) if packing.kind == "tuple" else f(mine)
+        changed = changed_parts(packing, mine, inputs)
+        if changed:
+            raise in_place_error("f", changed)
+        return out
+
     fvec = lambda flat, native=True: call(packing.unflatten(flat, native))   # noqa: E731
     m = _vector(fvec(theta.copy()), "f(x)").size
     jpacking = _jacobian_packing(packing, m)
@@ -92,13 +101,13 @@ def _full_check(f, jac, packing, theta, precision, dps, eps) -> GradientCheckRes
         notes.append(f"precision='mp' fell back to float64: {why}")
     base = DEFAULT_EPS if eps is None else float(eps)
     J, U = _columns(fvec, theta, base)
-    analytic = _claimed(jac, packing.unflatten(theta.copy()), packing, jpacking, m, False)
+    analytic = _claimed(own_copies(jac), packing.unflatten(theta.copy()), packing, jpacking, m, False)
     numeric = np.concatenate([J[:, a:b].ravel() for _, _, a, b in packing.bounds()])
     uncertainty = np.concatenate([U[:, a:b].ravel() for _, _, a, b in packing.bounds()])
     judged = float64_judged(np.zeros(analytic.size), analytic, numeric, uncertainty, jpacking)
     notes.append(f"{4 * theta.size + 1} evaluations of f (columns at h and 2h)")
     return build_result(judged, jpacking, method="centered differences (columns)", eps=base, notes=notes,
-                        circumstances=diagnosis.circumstances(float32=packing.float32))
+                        circumstances=diagnosis.circumstances(float32=packing.float32), compared="Jacobian")
 
 
 def _mp_full(fvec, jac, packing, jpacking, theta, m, dps, notes):
@@ -128,7 +137,7 @@ def _mp_columns(fvec, jac, packing, jpacking, theta, m, dps, notes):
     judged = judge_balls(np.zeros(analytic.size), analytic, reference, uncertainty, jpacking, dps)
     notes.append(f"{2 * theta.size * m + 1} evaluations of f on balls")
     return build_result(judged, jpacking, method="centered differences on balls (columns)", eps=0.0,
-                        notes=notes, precision="mp", dps=dps), ""
+                        notes=notes, precision="mp", dps=dps, compared="Jacobian"), ""
 
 
 def check_jacobian(f: Callable, jac: Callable, x, *, vjp: bool = False, precision: str = "float64", dps: int = 50,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from derivaudit.errors import DerivauditError
-from derivaudit.gradcheck.engine import Problem, run_check
+from derivaudit.gradcheck.engine import Problem, copied, run_check
 from derivaudit.gradcheck.packing import Packing, argument_names, framework_of, is_floating, to_numpy
 from derivaudit.gradcheck.results import GradientCheckResult
 
@@ -164,7 +164,7 @@ def check_double_backward(forward: Callable, backward: Callable, double_backward
     out0, cache0 = _split(forward(*[copy.deepcopy(v) for v in inputs]))
     rng = np.random.default_rng(seed)
     dout = rng.standard_normal(np.shape(to_numpy(out0)))
-    first = backward(_native_like(dout, out0), cache0 if cache0 is not None else tuple(inputs))
+    first = backward(copied(_native_like(dout, out0)), copied(cache0 if cache0 is not None else tuple(inputs)))
     grads0, single = _as_tuple(first), not isinstance(first, (tuple, list))
     ddin = tuple(np.random.default_rng(seed + 1).standard_normal(np.shape(to_numpy(g))) for g in grads0)
     values0 = tuple(inputs[k] for k in floating) + (dout,)
@@ -179,7 +179,9 @@ def check_double_backward(forward: Callable, backward: Callable, double_backward
 
     def value(values, const):
         out, cache, upstream = state(values)
-        grads = _as_tuple(backward(upstream, cache))
+        # backward's own copies: its in-place work on dout or the cache is legal (only forward's
+        # changes to its inputs are refused, as in order=1)
+        grads = _as_tuple(backward(copied(upstream), copied(cache)))
         if len(grads) != len(ddin):
             raise DerivauditError(f"backward returned {len(grads)} gradients here but {len(ddin)} at the point")
         return sum(np.sum((to_numpy(g) if framework_of(g) != "numpy" else g) * const(d)) for g, d in zip(grads, ddin))
@@ -190,5 +192,5 @@ def check_double_backward(forward: Callable, backward: Callable, double_backward
         return double_backward(cotangents[0] if single else cotangents, upstream, cache)
 
     problem = Problem(packing, theta, value, gradient, functions=(forward, backward, double_backward),
-                      who="double_backward")
+                      who="double_backward", name="forward")
     return run_check(problem, precision=precision, dps=dps, eps=eps, sweep=False, seed=seed)

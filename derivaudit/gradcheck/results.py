@@ -19,10 +19,12 @@ from derivaudit.gradcheck.diagnosis import NEGLIGIBLE, suggest_cause
 from derivaudit.results import Result
 from derivaudit.verdicts import GRADIENT_BANDS, GRADIENT_WORDS, gradient_band, relative_difference
 
-__all__ = ["THRESHOLDS", "GradientCheckResult", "Judged", "build_result", "check_word"]
+__all__ = ["THRESHOLDS", "COMPARED", "GradientCheckResult", "Judged", "build_result", "check_word"]
 
 #: relative-difference thresholds: below the first fine, the second ok, the third look again
 THRESHOLDS = tuple(bound for bound, _ in GRADIENT_BANDS)
+#: what a check of code compares with its reference (``GradientCheckResult.compared``)
+COMPARED = ("gradient", "Hessian", "Hessian–vector product", "Jacobian")
 
 
 def check_word(relative: float, wrong_errors=()) -> str:
@@ -53,6 +55,8 @@ class GradientCheckResult(Result):
     ``nᵢ``; ``wrong`` the entries that disagree beyond it, worst first (index
     tuples, or ``(name, index)`` pairs when there are ``parts``).
     ``precision`` is ``"float64"`` or ``"mp"`` (then ``dps`` digits).
+    ``compared`` names what was checked (:data:`COMPARED`): ``"gradient"``,
+    ``"Hessian"``, ``"Hessian–vector product"`` or ``"Jacobian"``.
 
     ``verdict`` is a word of :data:`~derivaudit.verdicts.GRADIENT_WORDS`
     (:func:`check_word`); ``ok`` is True exactly for ``fine`` and ``ok``
@@ -77,6 +81,7 @@ class GradientCheckResult(Result):
     dps: int | None = None
     parts: dict = field(repr=False, default_factory=dict)
     labels: tuple | None = field(repr=False, default=None)
+    compared: str = "gradient"
 
     @property
     def gradients(self) -> tuple[GradientCheckResult, ...]:
@@ -103,7 +108,7 @@ class GradientCheckResult(Result):
             f", as {len(self.wrong)} wrong entries are"  # a wrong entry outranks a small whole
         lines = [f"relative difference {self.relative_difference:.3e}: {self.verdict}{raised} "
                  f"(fine < {THRESHOLDS[0]:g}, look again ≥ {THRESHOLDS[1]:g}, bug ≥ {THRESHOLDS[2]:g})",
-                 f"numeric gradient: {self.method}, ε = {self.eps:g}"
+                 f"numeric {self.compared}: {self.method}, ε = {self.eps:g}"
                  + (f" ({self.dps} digits)" if self.precision == "mp" else "")]
         for name, part in self.parts.items():
             state = "ok" if part.ok else f"{len(part.wrong)} of {part.theta.size} entries wrong"
@@ -183,13 +188,16 @@ def _part(judged: Judged, name, shape, a, b, relative, common: dict) -> Gradient
 
 
 def build_result(judged: Judged, packing, *, method: str, eps: float, notes, sweep=None, precision="float64",
-                 dps=None, circumstances=()) -> GradientCheckResult:
+                 dps=None, circumstances=(), compared: str = COMPARED[0]) -> GradientCheckResult:
     """The result of a check: one part per input when there are several, causes and notes attached.
 
     ``circumstances`` (from :func:`~derivaudit.gradcheck.diagnosis.circumstances`)
-    are notes, and lead the cause when the check did not pass.
+    are notes, and lead the cause when the check did not pass; ``compared`` is one of
+    :data:`COMPARED`.
     """
-    common = dict(method=method, eps=eps, notes=tuple(notes), precision=precision, dps=dps)
+    if compared not in COMPARED:
+        raise ValueError(f"compared must be one of {COMPARED}, not {compared!r}")
+    common = dict(method=method, eps=eps, notes=tuple(notes), precision=precision, dps=dps, compared=compared)
     bounds = list(packing.bounds())
     parts = {name: _part(judged, name, shape, a, b, judged.part_relative[k], common)
              for k, (name, shape, a, b) in enumerate(bounds)}

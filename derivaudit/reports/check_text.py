@@ -12,19 +12,20 @@ import pandas as pd
 import sympy as sp
 
 from derivaudit.checks.results import CheckResult, ComponentResult
-from derivaudit.reports.text import formula_text, table_as_text
+from derivaudit.checks.witness import DIFFERENCE_DIGITS
+from derivaudit.reports.text import format_number, formula_text, table_as_text
 from derivaudit.verdicts import Verdict
 
-__all__ = ["format_result", "format_component", "hessian_summary", "EVIDENCE_COLUMNS"]
+__all__ = ["format_result", "format_component", "value_text", "hessian_summary", "EVIDENCE_COLUMNS"]
 
 EVIDENCE_COLUMNS = ("scheme", "eps", "approx", "exact", "abs_error", "claim", "distance_to_claim",
                     "observed_order")
 
 
-def _number(value, digits: int) -> str:
-    if value is None:
-        return "undefined (not real)"
-    return mpmath.nstr(value, digits)
+def value_text(value, digits: int) -> str:
+    """A claim's or derivative's value to ``digits`` digits (an integral value as the integer,
+    :func:`~derivaudit.reports.text.format_number`); None reads "undefined (not real)"."""
+    return "undefined (not real)" if value is None else format_number(value, digits)
 
 
 def _exact_text(value: sp.Expr) -> str:
@@ -77,10 +78,10 @@ def format_component(component: ComponentResult, digits: int = 20) -> str:
     comparison = component.comparison
     if comparison.counterexample is not None:
         lines.append(f"  counterexample: {_point_text(comparison.counterexample)}: claim = "
-                     f"{_number(comparison.claim_value, digits)}, exact = "
-                     f"{_number(comparison.exact_value, digits)}")
+                     f"{value_text(comparison.claim_value, digits)}, exact = "
+                     f"{value_text(comparison.exact_value, digits)}")
         if comparison.difference_value is not None:
-            lines.append(f"  claim − exact there: {mpmath.nstr(comparison.difference_value, 3)} "
+            lines.append(f"  claim − exact there: {format_number(comparison.difference_value, DIFFERENCE_DIGITS)} "
                          "(certified: its ball excludes 0)")
     for diagnosis in component.diagnosis:
         lines.append(f"  likely mistake: {diagnosis}")
@@ -90,11 +91,11 @@ def format_component(component: ComponentResult, digits: int = 20) -> str:
     if component.one_sided is not None:
         sided = component.one_sided
         lines.append(f"  at the point: {sided.reason}: left derivative "
-                     f"{_number(sided.left, 12) if sided.left is not None else 'none'}, right "
-                     f"derivative {_number(sided.right, 12) if sided.right is not None else 'none'}")
+                     f"{value_text(sided.left, 12) if sided.left is not None else 'none'}, right "
+                     f"derivative {value_text(sided.right, 12) if sided.right is not None else 'none'}")
     elif component.exact_at_point is not None:
-        lines.append(f"  at the point: claim = {_number(component.claim_at_point, digits)}, "
-                     f"exact = {_number(component.exact_at_point, digits)}")
+        lines.append(f"  at the point: claim = {value_text(component.claim_at_point, digits)}, "
+                     f"exact = {value_text(component.exact_at_point, digits)}")
     for note in component.notes:
         lines.append(f"  note: {note}")
     if component.evidence is not None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
+from derivaudit.reports.check_text import value_text
 from derivaudit.reports.html_parts import convergence_context, formula_view
 from derivaudit.reports.tables import relative_error
-from derivaudit.reports.text import format_number, formula_text, scientific
+from derivaudit.reports.text import formula_text, scientific
 from derivaudit.verdicts import Verdict
 
 __all__ = ["check_page", "verdict_css"]
@@ -28,8 +29,6 @@ def verdict_css(verdict) -> str:
         return {"correct": "ok", "wrong": "wrong"}.get(str(verdict).split(" ")[0], "warn")
 
 
-def _number(value, digits: int) -> str:
-    return "undefined (not real)" if value is None else format_number(value, digits)
 
 
 def _how(c) -> str:
@@ -53,18 +52,18 @@ def _facts(c, digits: int) -> tuple[list, float]:
     facts = []
     if comparison.counterexample is not None:
         point = ", ".join(f"{k} = {v}" for k, v in comparison.counterexample.items())
-        facts += [("counterexample", point), ("claim there", _number(comparison.claim_value, digits)),
-                  ("exact there", _number(comparison.exact_value, digits))]
+        facts += [("counterexample", point), ("claim there", value_text(comparison.claim_value, digits)),
+                  ("exact there", value_text(comparison.exact_value, digits))]
         rel = relative_error(comparison.claim_value, comparison.exact_value)
     else:
         rel = relative_error(c.claim_at_point, c.exact_at_point)
     if c.one_sided is not None:
         side = c.one_sided
-        facts += [("left derivative", _number(side.left, 12) if side.left is not None else "none (diverges)"),
-                  ("right derivative", _number(side.right, 12) if side.right is not None else "none (diverges)")]
+        facts += [("left derivative", value_text(side.left, 12) if side.left is not None else "none (diverges)"),
+                  ("right derivative", value_text(side.right, 12) if side.right is not None else "none (diverges)")]
     elif c.exact_at_point is not None:
-        facts += [("claim at the point", _number(c.claim_at_point, digits)),
-                  ("exact at the point", _number(c.exact_at_point, digits))]
+        facts += [("claim at the point", value_text(c.claim_at_point, digits)),
+                  ("exact at the point", value_text(c.exact_at_point, digits))]
     return facts, rel
 
 

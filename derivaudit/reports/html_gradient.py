@@ -31,7 +31,8 @@ def _bands_text() -> str:
 
 
 def gradient_page(result) -> tuple[str, dict]:
-    """The gradient-check template and its context: verdict, parts, entries (wrong first), notes."""
+    """The template of a check of code (gradient, Hessian, HVP, Jacobian: the result's ``compared``) and its
+    context: verdict, parts, entries (wrong first), notes."""
     entries = gradient_entries(result)
     rows = [{"entry": r.entry, "wrong": bool(r.wrong), "analytic": f"{r.analytic:.10g}",
              "numeric": f"{r.numeric:.10g}", "difference": scientific(r.difference),
@@ -39,7 +40,7 @@ def gradient_page(result) -> tuple[str, dict]:
              "uncertainty": scientific(r.uncertainty)} for r in entries.head(MAX_ROWS).itertuples()]
     precision = f"{result.dps} digits (balls)" if result.precision == "mp" else "float64"
     meta = [("relative difference ‖g − n‖/(‖g‖ + ‖n‖)", f"{result.relative_difference:.3e}"),
-            ("reference gradient", f"{result.method}, ε = {result.eps:g}, {precision}"),
+            (f"reference {result.compared}", f"{result.method}, ε = {result.eps:g}, {precision}"),
             ("entries", f"{len(entries)}, {len(result.wrong)} wrong")]
     if result.cause:
         meta.append(("suggested cause", result.cause))
@@ -49,8 +50,8 @@ def gradient_page(result) -> tuple[str, dict]:
     detail = "no entry disagrees beyond the reference's uncertainty" if result.ok else \
         f"{len(result.wrong)} entries disagree" if result.wrong else "the relative difference is too large"
     return "gradient.html.j2", {
-        "title": "Gradient check", "verdict": {"text": str(result.verdict), "css": band_css(result.verdict),
-                                               "detail": detail},
+        "title": f"{result.compared[0].upper()}{result.compared[1:]} check",
+        "verdict": {"text": str(result.verdict), "css": band_css(result.verdict), "detail": detail},
         "meta": meta, "parts": parts, "rows": rows, "shown": len(rows), "total": len(entries),
         "bands": _bands_text(), "notes": list(result.notes)}
 

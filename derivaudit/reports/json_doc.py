@@ -3,7 +3,11 @@
 Numbers are strings carrying every digit the result holds (an mpmath
 number prints all its digits, a float its shortest round-trip form), so
 nothing is lost to JSON's doubles; NaN is ``null``.  Small whole numbers
-(orders, counts, shapes) stay JSON integers.  The schema is in
+(orders, counts, shapes) stay JSON integers.  Every string of the document
+(user text echoed in it included) has its control characters escaped by
+:func:`~derivaudit.echo.escape_controls`, as on the terminal: JSON escapes
+only the C0 ones itself, and a reader that prints a field must see the
+escape, not act on it.  The schema is in
 ``docs/reports.md``; ``schema`` names its version.
 """
 
@@ -15,6 +19,7 @@ from fractions import Fraction
 
 import mpmath
 
+from derivaudit.echo import escape_controls
 from derivaudit.reports.tables import audit_steps, gradient_entries, result_kind, study_summary
 from derivaudit.reports.text import format_number, formula_text
 
@@ -85,6 +90,7 @@ def _sweep(result) -> dict:
 def _gradient(result) -> dict:
     entries = gradient_entries(result)
     return {"verdict": str(result.verdict), "correct": result.ok,
+            "compared": result.compared,
             "relative_difference": number(result.relative_difference), "method": result.method,
             "eps": number(result.eps), "precision": result.precision, "dps": result.dps,
             "cause": result.cause, "notes": list(result.notes),
@@ -190,8 +196,23 @@ def result_document(result) -> dict:
 
     kind = result_kind(result)
     body = {"study": _study, "check": _check, "audit": _audit, "gradient": _gradient, "sweep": _sweep, "grade": _grade}[kind](result)
-    return {"schema": SCHEMA, "kind": kind, "version": __version__, "verdict": str(result.verdict),
-            "exit_code": int(result.exit_code), **body}
+    return _inert({"schema": SCHEMA, "kind": kind, "version": __version__, "verdict": str(result.verdict),
+                   "exit_code": int(result.exit_code), **body})
+
+
+def _inert(value):
+    """``value`` with every string in it (dict keys too) through :func:`escape_controls`.
+
+    Newlines are escaped too: every string of the document is one line (none
+    of derivaudit's own has a line break), so a field cannot forge a line.
+    """
+    if isinstance(value, str):
+        return escape_controls(value)
+    if isinstance(value, dict):
+        return {_inert(k): _inert(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_inert(v) for v in value]
+    return value
 
 
 def json_text(result) -> str:
