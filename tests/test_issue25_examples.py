@@ -99,9 +99,13 @@ def test_item11_a_conv1d_weight_gradient_written_with_np_array(tmp_path, capsys,
 
 # -- item 13: the piecewise-constant functions ------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="floor/ceil are not in lang.functions.FUNCTIONS yet (core handles "
-                                       "sp.floor/sp.ceiling: piecewise, balls); see the note of issue 25")
 @pytest.mark.parametrize("formula", ["floor(x)", "ceil(x)"])
 def test_item13_floor_and_ceil_have_derivative_zero_off_their_jumps(capsys, formula):
     code, out = _run(capsys, "check", f"x*{formula}", "--wrt", "x", "--claim", formula)
     assert code == 0 and "CORRECT" in out
+
+
+@pytest.mark.parametrize("formula, at", [("floor(x)", "x=2"), ("ceil(x)", "x=-1")])
+def test_item13_floor_and_ceil_are_not_differentiable_at_their_jumps(capsys, formula, at):
+    code, out = _run(capsys, "check", formula, "--wrt", "x", "--claim", "0", "--at", at)
+    assert "not differentiable" in out.lower(), out

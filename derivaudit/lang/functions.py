@@ -191,6 +191,10 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "min": FunctionSpec(lambda a, b: _canonical(sp.Min(a, b)), 2, 2, analytic=False),
     # non-smooth primitives as the tool prints them (derivatives: core/piecewise.py)
     "sign": _unary(sp.sign, analytic=False),
+    # piecewise constant: derivative 0 between their jumps, none at an integer (core/piecewise.py)
+    "floor": _unary(sp.floor, analytic=False),
+    "ceil": _unary(sp.ceiling, analytic=False),
+    "ceiling": _unary(sp.ceiling, analytic=False),
     "Heaviside": FunctionSpec(lambda z, h0=None: sp.Heaviside(z) if h0 is None else sp.Heaviside(z, h0),
                               1, 2, analytic=False),
     "heaviside": FunctionSpec(lambda z, h0=None: sp.Heaviside(z) if h0 is None else sp.Heaviside(z, h0),
