@@ -152,3 +152,16 @@ def test_directions_on_balls_name_a_planted_wrong_entry():
     f, grad, theta = _small_network(plant=False)
     right = da.check_gradient(f, grad, theta, mode="directions", precision="mp")
     assert right.ok and right.relative_difference < 1e-40
+
+
+def test_entries_built_alike_are_proved_once_with_labels(monkeypatch):
+    """The shipped MLP's 43 entries (labels one-hot) need far fewer proofs than entries: a proof
+    serves every entry whose difference is its image under a group-preserving renaming."""
+    from derivaudit.audits import proof
+
+    calls = []
+    real = proof.proved_for_every_label
+    monkeypatch.setattr(proof, "proved_for_every_label", lambda d, g: calls.append(d) or real(d, g))
+    result = da.audit(EXAMPLES / "mlp_2layer.toml")
+    assert [str(c.verdict) for c in result.claims] == ["correct (proved)"] * 4
+    assert 4 <= len(calls) <= 12, len(calls)

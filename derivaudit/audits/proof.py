@@ -14,7 +14,6 @@ from collections.abc import Mapping
 import sympy as sp
 
 from derivaudit.budgets import time_budget
-from derivaudit.core.reverse import renamed as rename_symbols
 from derivaudit.errors import LimitExceeded
 from derivaudit.lang.arrays import entries, entry_label
 from derivaudit.lang.functions import make_symbol
@@ -23,7 +22,7 @@ from derivaudit.audits.graph import ModelGraph, needed_definitions
 from derivaudit.audits.spec import Model
 
 __all__ = ["proved_entries", "proved_zero", "shown_difference", "expression_size", "onehot_groups",
-           "proved_for_every_label"]
+           "proved_for_every_label", "label_preserving_template"]
 
 #: largest difference (in sympy operations) given to simplify() for display
 _SIMPLIFY_OPS = 400
@@ -47,7 +46,7 @@ def proved_entries(claim_entries, exact_entries, model: Model, graph: ModelGraph
     """
     keep = _polynomial_layers(model)
     groups = onehot_groups(model)
-    labels = {s for g in groups for s in g}
+    group_of = {s: tuple(g) for g in groups for s in g}
     written = _WrittenOut(graph, keep)
     proved = 0
     shown: set = set()  # proved differences up to a renaming of their symbols
@@ -56,14 +55,12 @@ def proved_entries(claim_entries, exact_entries, model: Model, graph: ModelGraph
             for c, e in zip(claim_entries, exact_entries):
                 difference = written(c - e)
                 # an identity stays one under a renaming of its variables: entries built alike
-                # (W1[0,0] and W1[3,2]) are proved once; not across labels, whose proof rests on
-                # which symbols are one-hot (a renaming could map a label onto a random datum)
-                key = None if labels & difference.free_symbols else rename_symbols(difference)[0]
-                if key is None or key not in shown:
+                # (W1[0,0] and W1[3,2]) are proved once (labels renamed group for group)
+                key = label_preserving_template(difference, group_of)
+                if key not in shown:
                     if not proved_for_every_label(difference, groups):
                         break
-                    if key is not None:
-                        shown.add(key)
+                    shown.add(key)
                 proved += 1
     except (LimitExceeded, RecursionError):  # sympy recursing through a deep expression: no proof found
         pass
@@ -127,6 +124,40 @@ def proved_for_every_label(difference: sp.Expr, groups: list[list[sp.Symbol]]) -
         key = tuple(sorted(used, key=str))
         reduced[key] = reduced.get(key, sp.S.Zero) + coefficient
     return all(proved_zero(c) for c in reduced.values())
+
+
+def label_preserving_template(difference: sp.Expr, group_of: Mapping) -> tuple:
+    """``difference`` with its symbols renamed to placeholders, and the shape of its label groups.
+
+    Other symbols become ``_v0, _v1, …`` in the order of their names; the
+    one-hot groups touched (``group_of`` maps each label to its group) are
+    numbered in the order of their first label by name, and the ``i``-th label
+    of the ``k``-th group becomes ``_l{k}_{i}``.  Two differences with the same
+    template are images of each other under a bijection of symbols that maps
+    whole groups onto whole groups of the same size, position for position;
+    "0 for every one-hot pattern and every value of the other symbols"
+    (:func:`proved_for_every_label`) is invariant under such a bijection, so
+    one proof serves both.  A renaming that mapped a label onto a datum, or
+    split a group, would not be such a bijection: it cannot give an equal template.
+
+    >>> a, b, y0, y1, y2, y3 = sp.symbols("a b y0 y1 y2 y3")
+    >>> groups = {y: g for g in [(y0, y1), (y2, y3)] for y in g}
+    >>> label_preserving_template(a * y0, groups) == label_preserving_template(b * y2, groups)
+    True
+    >>> label_preserving_template(a * y0, groups) == label_preserving_template(b * y3, groups)
+    False
+    >>> label_preserving_template(a * y0, groups) == label_preserving_template(y0 * y2, {})
+    False
+    """
+    symbols = sorted(difference.free_symbols, key=lambda s: s.name)
+    groups: list = []
+    for s in symbols:
+        if s in group_of and group_of[s] not in groups:
+            groups.append(group_of[s])
+    mapping = {s: sp.Symbol(f"_l{k}_{i}", **s.assumptions0) for k, g in enumerate(groups) for i, s in enumerate(g)}
+    others = [s for s in symbols if s not in group_of]
+    mapping.update({s: sp.Symbol(f"_v{k}", **s.assumptions0) for k, s in enumerate(others)})
+    return difference.xreplace(mapping), tuple(len(g) for g in groups)
 
 
 class _WrittenOut:
