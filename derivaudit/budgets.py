@@ -305,6 +305,13 @@ def expired(exc: BaseException) -> bool:
 
     >>> expired(LimitExceeded("formula is too long")), expired(_expired_class("adding took too long")())
     (False, True)
+    >>> try:
+    ...     with time_budget(0.01, "waiting"):
+    ...         time.sleep(0.05)
+    ...         checkpoint()
+    ... except LimitExceeded as exc:
+    ...     print(expired(exc), exc)
+    True waiting took longer than 0.01 s
     """
     return isinstance(exc, (_Expired, _Stubborn, _Spent))
 
