@@ -175,8 +175,9 @@ def _judge_formula(task: GradeTask, texts: tuple[str, ...]) -> Judgement:
     else:
         parts = split_claim(texts[0]) if len(texts) == 1 and task.kind == "gradient" else list(texts)
         if len(parts) != len(task.variables):
-            return Judgement(INVALID.value, message=f"the answer has {len(parts)} components but the gradient has "
-                                              f"{len(task.variables)}; give one per variable, separated by commas")
+            return Judgement(INVALID.value, message=f"the answer has {len(parts)} components but the gradient "
+                                                    f"has {len(task.variables)}; give one per variable, separated "
+                                                    "by commas")
     try:
         claims = tuple(parse_formula(p, limits=task.limits) for p in parts)
         # the domain as typed is not in the sympy tree (2*exp(log(x)) parses to 2*x): answers share a
