@@ -55,7 +55,7 @@ import mpmath
 
 from derivaudit.errors import LimitExceeded
 
-__all__ = ["time_budget", "checkpoint", "MAX_REFIRE_SECONDS"]
+__all__ = ["time_budget", "checkpoint", "expired", "MAX_REFIRE_SECONDS"]
 
 
 class _Expired(LimitExceeded):
@@ -69,6 +69,11 @@ class _Expired(LimitExceeded):
 
     def __str__(self) -> str:
         return self.message
+
+
+class _Spent(LimitExceeded):
+    """What a budget's ``with`` statement raises once the budget has run out (with its message):
+    kept apart from the other LimitExceeded (sizes, digits) so that :func:`expired` knows it."""
 
 
 class _Stubborn(BaseException):
@@ -289,6 +294,28 @@ def checkpoint() -> None:
         token = token.parent
 
 
+def expired(exc: BaseException) -> bool:
+    """True when ``exc`` says a time budget ran out (inside its block, or raised by its ``with``).
+
+    Time is no property of the input: code that turns the errors of one item
+    into that item's result (one claim of an audit is *invalid*) lets these go
+    on up, so that a verdict never depends on how busy the machine is.  Other
+    :class:`~derivaudit.errors.LimitExceeded` (a size, a number of digits) are
+    the input's own.
+
+    >>> expired(LimitExceeded("formula is too long")), expired(_expired_class("adding took too long")())
+    (False, True)
+    >>> try:
+    ...     with time_budget(0.01, "waiting"):
+    ...         time.sleep(0.05)
+    ...         checkpoint()
+    ... except LimitExceeded as exc:
+    ...     print(expired(exc), exc)
+    True waiting took longer than 0.01 s
+    """
+    return isinstance(exc, (_Expired, _Stubborn, _Spent))
+
+
 @functools.lru_cache(maxsize=256)
 def _expired_class(message: str) -> type:
     """The exception a budget raises, one class per message: creating a class costs
@@ -395,5 +422,5 @@ class time_budget:
         if fired:
             mpmath.mp.prec = self._prec
         if exc_type is not None and issubclass(exc_type, (token.exc_class, token.stubborn_class)):
-            raise LimitExceeded(self.message) from None
+            raise _Spent(self.message) from None
         return False

@@ -2,7 +2,8 @@
 
 Exit codes (:class:`derivaudit.verdicts.ExitCode`): 0 every claim correct,
 1 a claim is wrong, 2 bad input (one line on stderr, no traceback;
-``--debug`` shows it), 3 an internal error, 4 undecided.  A closed output
+``--debug`` shows it; an audit's invalid claim gets its line after every
+verdict is printed), 3 an internal error, 4 undecided.  A closed output
 pipe (``derivaudit study ... | head``) ends quietly with 141, as other Unix
 tools do; Ctrl-C ends with 130 and SIGTERM with 143, after removing any
 half-written report.
@@ -299,7 +300,8 @@ def _add_audit(sub) -> None:
                        description="Check every claimed gradient of a model spec (TOML: shapes, "
                                    "params, forward, backward, claims) against the exact gradient "
                                    "of its loss, with finite-difference evidence. Exit 0 when every "
-                                   "claim is correct, 1 when one is wrong, 2 on a bad spec.")
+                                   "claim is correct, 1 when one is wrong, 2 on a bad spec or when "
+                                   "a claim cannot be read (invalid; the others are still judged).")
     p.add_argument("spec", help="the spec, e.g. examples/mlp_2layer.toml")
     p.add_argument("--dps", type=int, help="digits of the comparisons and the study (default: the "
                                            "spec's [audit] dps, else 50)")
@@ -315,7 +317,11 @@ def _run_audit(args) -> int:
 
     result = audit(args.spec, dps=args.dps, seed=args.seed, points=args.points,
                    progress=terminal_progress(args.quiet))
-    return _finish(result, args)  # 0 all correct, 1 a claim wrong, 4 none wrong but one undecided
+    # 0 all correct, 1 a claim wrong, 4 none wrong but one undecided, 2 a claim invalid
+    code = _finish(result, args)
+    for message in result.errors:  # a malformed formula: its line, as a bad spec gets, after every verdict
+        _fail(f"derivaudit: error: {message}", code)
+    return code
 
 
 def _add_grade(sub) -> None:

@@ -34,6 +34,8 @@ reports → results.
 >>> from derivaudit.verdicts import Verdict
 >>> exit_code_of(Verdict.WRONG), exit_code_of("fine"), exit_code_of("look again")
 (<ExitCode.WRONG: 1>, <ExitCode.OK: 0>, <ExitCode.WRONG: 1>)
+>>> exit_code_of(Verdict.INVALID)
+<ExitCode.BAD_INPUT: 2>
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ REPORTS_MODULE = "derivaudit.reports.registry"
 def exit_code_of(verdict) -> ExitCode:
     """The exit code of a verdict word.
 
-    ``WRONG`` → 1 and ``UNDECIDED`` → 4; the gradient bands ``look again`` and
+    ``WRONG`` → 1, ``UNDECIDED`` → 4 and ``INVALID`` → 2 (a claim that cannot be
+    read: the input needs fixing); the gradient bands ``look again`` and
     ``bug`` → 1; everything else (proved, numerically, not differentiable at
     the point, measured, ``fine``, ``ok``) → 0.
     """
@@ -65,6 +68,8 @@ def exit_code_of(verdict) -> ExitCode:
         return ExitCode.WRONG
     if verdict is Verdict.UNDECIDED:
         return ExitCode.UNDECIDED
+    if verdict is Verdict.INVALID:
+        return ExitCode.BAD_INPUT
     if verdict not in VOCABULARY:
         raise ValueError(f"{verdict!r} is not a verdict of derivaudit.verdicts")
     return ExitCode.OK

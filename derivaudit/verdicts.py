@@ -14,8 +14,8 @@ nothing else.
 ('fine', 'ok', 'look again', 'bug')
 >>> relative_difference([1.0, 2.0], [1.0, 2.0])
 0.0
->>> str(Verdict.WRONG), int(ExitCode.UNDECIDED)
-('wrong', 4)
+>>> str(Verdict.WRONG), int(ExitCode.UNDECIDED), INVALID == "invalid"
+('wrong', 4, True)
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ class Verdict(str, enum.Enum):
     WRONG = "wrong"
     #: the evidence decided neither way (values unresolved, budget spent): the result says why
     UNDECIDED = "undecided"
+    #: the claim is not a formula the tool can judge (unreadable, an unknown name, a shape error,
+    #: past a limit): its message says what, where and how to fix it (exit code 2)
+    INVALID = "invalid"
     #: the point given as ``at`` is a kink: left and right derivatives differ (or diverge)
     NOT_DIFFERENTIABLE = "not differentiable at the point"
     #: a study that claims nothing (no claimed order, no stencil of the user's): its table is
@@ -57,9 +60,10 @@ class Verdict(str, enum.Enum):
         return self in (Verdict.PROVED, Verdict.NUMERICAL)
 
 
-#: the grade of a submitted answer that is not a formula the tool accepts (``derivaudit grade``):
-#: unreadable, unsafe, past a limit, or in variables the task does not have
-INVALID = "invalid"
+#: the verdict on a claim that is not a formula the tool accepts: a submitted answer (``derivaudit
+#: grade``) unreadable, unsafe, past a limit, or in variables the task does not have; an audit's
+#: claim that cannot be read or evaluated.  One word: it is :attr:`Verdict.INVALID`
+INVALID = Verdict.INVALID
 
 
 class ExitCode(enum.IntEnum):
@@ -67,7 +71,7 @@ class ExitCode(enum.IntEnum):
 
     OK = 0            #: every claim correct (or no claim)
     WRONG = 1         #: at least one claim wrong
-    BAD_INPUT = 2     #: the input could not be used; one line says what, where and how to fix it
+    BAD_INPUT = 2     #: the input could not be used (or a claim of it: invalid); one line says what, where and how to fix it
     INTERNAL = 3      #: a bug of ours
     UNDECIDED = 4     #: no claim wrong, at least one undecided
 

@@ -321,6 +321,21 @@ def test_spec_task_claims_from_columns():
     assert "missing factor 1/4" in by_id["cy"].likely_mistake and by_id["cy"].component == "w"
     assert "sign is flipped" in by_id["eve"].likely_mistake
     assert "not allowed" in by_id["fin"].message
+    # an answer with a claim that cannot be evaluated is invalid with that claim's line (issue 23)
+    assert by_id["dee"].component == "w" and "[claims] w = 'dz@X/4': '@' of shapes (1, 4) and (2, 4)" in \
+        by_id["dee"].message
+
+
+def test_a_spec_task_whose_backward_pass_cannot_be_evaluated_is_one_line(tmp_path, capsys):
+    spec = (EXAMPLE / "backprop" / "logistic.toml").read_text().replace('dz = "A - y"', 'dz = "A @ y"')
+    (tmp_path / "logistic.toml").write_text(spec)
+    task = tmp_path / "task.toml"
+    task.write_text((EXAMPLE / "backprop" / "task.toml").read_text())
+    answers = tmp_path / "answers.csv"
+    answers.write_text("student,dw,db\nada,dz @ X.T / 4,mean(dz)\n")
+    assert main(["grade", str(task), str(answers), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "[task] spec:" in err and "[backward] dz = 'A @ y': '@' of shapes" in err
 
 
 # -- reports --------------------------------------------------------------------------------------

@@ -63,7 +63,6 @@ def test_data_kinds():
     ({"forward__loss": "(A - Y)**2"}, "the loss must be a scalar, but it has shape (1, 3)"),
     ({"forward__loss": None}, "no 'loss' definition"),
     ({"claims__V": "W"}, "[claims] V: claims a gradient for 'V', which is not a parameter"),
-    ({"claims__W": "dZ @ X.T / 3 + dW2"}, "[claims] W: uses 'dW2', which is neither declared nor defined"),
     ({"params__names": ["W", "Q"]}, "[params] names: 'Q' is not declared in [shapes]"),
     ({"params__names": []}, "[params] names: must be a non-empty list"),
     ({"shapes__X": [2, 0]}, "[shapes] X: a shape is a list of positive whole numbers"),
@@ -85,6 +84,28 @@ def test_spec_errors_say_what_and_where(changes, message):
     with pytest.raises(SpecError) as info:
         load_spec(spec_with(**changes))
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("changes, section, name, message", [
+    ({"claims__W": "dZ @ X.T / 3 + dW2"}, "claims", "W",
+     "[claims] W: uses 'dW2', which is neither declared nor defined"),
+    ({"claims__b": "sum(dZ, axis=1"}, "claims", "b", "[claims] b = 'sum(dZ, axis=1': syntax error"),
+    ({"claims__W": "dZ @ X"}, "claims", "W", "[claims] W = 'dZ @ X': '@' of shapes (1, 3) and (2, 3)"),
+    ({"backward__dZ": "A @ Y"}, "backward", "dZ", "[backward] dZ = 'A @ Y': '@' of shapes (1, 3) and (1, 3)"),
+    ({"backward__dZ": "2 * (A - Q)"}, "backward", "dZ", "[backward] dZ: uses 'Q', which is neither declared in "
+                                                        "[shapes] nor defined"),
+])
+def test_a_malformed_claim_or_intermediate_loads_set_aside_with_its_line(changes, section, name, message):
+    """Issue 23: what the audit can judge around it is judged; the formula's line is its verdict's message."""
+    spec = load_spec(spec_with(**changes))
+    malformed = spec.malformed_in(section)
+    assert list(malformed) == [name] and malformed[name].message.startswith(f"<spec>: {message}")
+    assert spec.claimed() == ("W", "b") and name not in (spec.claims if section == "claims" else
+                                                         {d.name for d in spec.backward})
+    if section == "backward":  # both claims use dZ: both are malformed too, naming it
+        assert set(spec.malformed_in("claims")) == {"W", "b"} and spec.claims == {}
+        claim = spec.malformed_in("claims")["W"]
+        assert claim.cause == "dZ" and "[claims] W: uses 'dZ', which cannot be evaluated: [backward] dZ" in claim.message
 
 
 def test_files(tmp_path):

@@ -81,11 +81,14 @@ def test_a_kink_in_the_loss():
     assert any(float(eval(witness[f"w[{i}]"])) < 0 for i in (0, 1))    # wrong where a w is negative
 
 
-def test_hessians_of_unknown_parameters_or_names_are_one_clear_error():
+def test_hessians_of_unknown_parameters_or_names_are_one_clear_line():
     with pytest.raises(SpecError, match=r"\[hessians\] v.*not a parameter"):
         da.load_spec({**BASE, "hessians": {"v": "np.eye(3)"}})
-    with pytest.raises(SpecError, match=r"\[hessians\] w.*uses 'q'"):
-        da.load_spec(with_hessian("q * np.eye(3)"))
+    # an unknown name is that Hessian claim's own problem (issue 23): it loads, set aside with its line
+    spec = da.load_spec(with_hessian("q * np.eye(3)"))
+    assert spec.hessians == {} and spec.claimed("hessians") == ("w",)
+    assert spec.malformed_in("hessians")["w"].message == "<spec>: [hessians] w: uses 'q', which is neither declared " \
+                                                          "nor defined"
 
 
 def test_a_matrix_parameter_takes_its_entries_in_c_order():

@@ -33,7 +33,8 @@ from derivaudit.errors import DerivauditError, LimitExceeded
 from derivaudit.lang.arrays import entries
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.progress import Progress, ProgressArg
-from derivaudit.audits.backward import add_backward_outputs, backward_pairs, blame_factors, check_backward
+from derivaudit.audits.backward import (add_backward_outputs, backward_pairs, blame_factors, check_backward,
+                                       malformed_checks)
 from derivaudit.core.reverse import ReverseGraph, graph_nodes
 from derivaudit.audits.evidence import finite_differences
 from derivaudit.audits.graph import ModelGraph, exact_gradient, forward_chain
@@ -41,8 +42,8 @@ from derivaudit.audits.hessians import judge_hessians
 from derivaudit.audits.context import Evidence
 from derivaudit.audits.judge import judge_claim
 from derivaudit.audits.points import Outputs, defined_points
-from derivaudit.audits.results import AuditResult, BackwardCheck, ClaimResult
-from derivaudit.audits.spec import AuditSettings, AuditSpec, build, claim_layout, draw_data, load_spec
+from derivaudit.audits.results import AuditResult, BackwardCheck, ClaimResult, invalid_claim
+from derivaudit.audits.spec import AuditSettings, AuditSpec, claim_layout, draw_data, instantiate, load_spec
 from derivaudit.audits.switching import SwitchingGuard
 from derivaudit.audits.witness import BallValues
 
@@ -78,13 +79,16 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
         undecided or malformed claim never hides another's verdict): *wrong*
         with a certified witness (a ball of ``claim − exact`` excluding 0),
         *correct (proved)*, *correct (numerically)* with values certified to
-        ``dps`` digits, or *undecided* with the reason.  The centered
-        differences of the evidence have error O(h²).
+        ``dps`` digits, *undecided* with the reason, or *invalid* with the
+        message when the claim (or a backward intermediate it uses) cannot be
+        read or evaluated.  The centered differences of the evidence have
+        error O(h²).
 
     Raises
     ------
     SpecError
-        For a bad spec (one line naming the section and key).
+        For a bad model: ``[shapes]``, ``[params]``, ``[data]``, ``[forward]``,
+        ``[audit]`` (one line naming the section and key).
 
     Examples
     --------
@@ -95,6 +99,9 @@ def audit(spec: str | Path | Mapping | AuditSpec, *, dps: int | None = None, see
     ('correct (proved)', 0)
     >>> str(audit({**spec, "claims": {"W": "2*W**2"}})["W"].verdict)
     'wrong'
+    >>> invalid = audit({**spec, "claims": {"W": "3*V**2"}})
+    >>> str(invalid["W"].verdict), int(invalid.exit_code), invalid["W"].message
+    ('invalid', 2, "<spec>: [claims] W: uses 'V', which is neither declared nor defined")
     """
     # one wall-clock guard for every stage: the work itself is bounded in work units
     staged = dataclasses.replace(limits, symbolic_seconds=limits.audit_seconds,
@@ -120,10 +127,10 @@ def _audit(spec, dps, seed, points, limits: Limits, progress: ProgressArg) -> Au
             spec = load_spec(spec, limits=limits)
         settings = audit_settings(spec.settings, limits, dps=dps, seed=seed, points=points)
         # a spec comes from someone derivaudit does not trust: every stage runs under a budget
-        model = spec.models.get("symbolic draws")
-        if model is None:
+        if "symbolic draws" not in spec.models:
             with time_budget(limits.symbolic_seconds, "instantiating the spec", "symbolic_seconds"):
-                model = build(spec, limits=limits, symbolic_draws=True)
+                spec = instantiate(spec, limits=limits)
+        model = spec.models["symbolic draws"]
     with timed("gradient"):
         # no symbolic differentiation here: the exact gradient comes from the reverse pass on balls
         chain = forward_chain(model)
@@ -154,20 +161,24 @@ def _audit(spec, dps, seed, points, limits: Limits, progress: ProgressArg) -> Au
         differences = finite_differences(model, engine, values.points[0], settings, limits)
     evidence = Evidence(model, inputs, values, balls, draws, differences, settings, limits, nodes)
     with timed("verdicts"):
-        claims = []
+        judged = {}
         while bar.done < settings.points:  # points taken from a cache still count
             bar()
         for p in spec.claims:
-            claims.append(judge_claim(p, evidence))
+            judged[p] = judge_claim(p, evidence)
             bar()
         bar.close()
-    layouts = {p: claim_layout(c.claim_shape, c.shape) for p, c in zip(spec.claims, claims)}
+    layouts = {p: claim_layout(c.claim_shape, c.shape) for p, c in judged.items()}
     backward = blame_factors(backward, model, values,
                              {p: lay for p, lay in layouts.items() if lay in ("same", "transposed")})
     with timed("hessians"), time_budget(limits.symbolic_seconds, "judging the claimed Hessians", "symbolic_seconds"):
         hessians = judge_hessians(evidence)
     seconds["total"] = time.perf_counter() - start
-    return AuditResult(spec.source, claims, backward, settings, seconds, hessians)
+    malformed = spec.malformed_in("claims")
+    claims = [judged[p] if p in judged else invalid_claim(malformed[p], spec.shapes[p]) for p in spec.claimed()]
+    # errors: the malformed formulas themselves, not the claims invalid only through an intermediate
+    return AuditResult(spec.source, claims, backward + malformed_checks(model), settings, seconds, hessians,
+                       [m.message for m in spec.malformed if not m.cause])
 
 
 def check_graph_size(chain, outputs: Outputs, limits: Limits) -> int:

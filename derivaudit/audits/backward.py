@@ -17,14 +17,27 @@ from derivaudit.audits.points import Outputs, PointValues, in_parameter_layout
 from derivaudit.audits.results import BackwardCheck, describe_entries
 from derivaudit.audits.spec import Model
 
-__all__ = ["backward_pairs", "add_backward_outputs", "check_backward", "constant_factor", "blame_factors"]
+__all__ = ["backward_pairs", "add_backward_outputs", "check_backward", "constant_factor", "blame_factors",
+           "malformed_checks"]
+
+
+def _adjoint_of(name: str, model: Model) -> str:
+    """``F`` when ``name`` is ``d`` + a layer or parameter name ``F`` (``dZ1`` stands for ∂loss/∂Z1), else ""."""
+    return name[1:] if name.startswith("d") and (name[1:] in model.local or name[1:] in model.spec.params) else ""
 
 
 def backward_pairs(model: Model) -> list[tuple[str, str]]:
     """``(dF, F)`` for every backward definition named ``d`` + a layer or parameter name."""
-    spec = model.spec
-    return [(d.name, d.name[1:]) for d in spec.backward
-            if d.name.startswith("d") and (d.name[1:] in model.local or d.name[1:] in spec.params)]
+    return [(d.name, _adjoint_of(d.name, model)) for d in model.spec.backward if _adjoint_of(d.name, model)]
+
+
+def malformed_checks(model: Model) -> list[BackwardCheck]:
+    """A :class:`BackwardCheck` marked invalid for each ``[backward]`` intermediate that cannot be evaluated.
+
+    It is not checked (it has no value); its message is the one line of its error.
+    """
+    return [BackwardCheck(m.name, _adjoint_of(m.name, model), False, "", invalid=m.message)
+            for m in model.spec.malformed_in("backward").values()]
 
 
 def add_backward_outputs(outputs: Outputs, model: Model, pairs) -> None:

@@ -37,6 +37,7 @@ from derivaudit.audits.graph import ModelGraph, expand_adjoints
 from derivaudit.audits.points import Outputs
 from derivaudit.audits.proof import proved_entries
 from derivaudit.audits.results import describe_entries, verdict_of
+from derivaudit.audits.definitions import Malformed
 from derivaudit.audits.spec import Model
 from derivaudit.audits.witness import LayeredBallValues, certify_claim, search_witnesses
 from derivaudit.core.balls import digits_to_bits
@@ -54,7 +55,9 @@ class HessianClaimResult:
 
     ``wrong_entries`` are ``(i, j)`` pairs of flat parameter indices (C
     order); ``counterexample`` is the witness point of the first wrong entry;
-    ``diagnosis`` says what the pattern of wrong entries suggests.
+    ``diagnosis`` says what the pattern of wrong entries suggests.  An
+    *invalid* claim (it cannot be read or evaluated) has its one line in
+    ``message`` and no evidence.
     """
 
     parameter: str
@@ -70,6 +73,8 @@ class HessianClaimResult:
     proved_entries: int
     entries: int
     notes: list[str] = field(default_factory=list)
+    #: why an invalid claim cannot be judged ("" for a judged one)
+    message: str = ""
 
     @property
     def correct(self) -> bool:
@@ -183,5 +188,15 @@ def _judge_one(p: str, evidence: Evidence, deadline_note: list) -> HessianClaimR
 
 
 def judge_hessians(evidence: Evidence) -> list[HessianClaimResult]:
-    """One :class:`HessianClaimResult` per ``[hessians]`` entry of the spec, in its order."""
-    return [_judge_one(p, evidence, []) for p in evidence.model.spec.hessians]
+    """One :class:`HessianClaimResult` per ``[hessians]`` entry of the spec, in its order (malformed: invalid)."""
+    spec = evidence.model.spec
+    judged = {p: _judge_one(p, evidence, []) for p in spec.hessians}
+    malformed = spec.malformed_in("hessians")
+    return [judged[p] if p in judged else _invalid(malformed[p], tuple(spec.shapes[p]))
+            for p in spec.claimed("hessians")]
+
+
+def _invalid(malformed: Malformed, shape: tuple[int, ...]) -> HessianClaimResult:
+    n = math.prod(shape) if shape else 1
+    return HessianClaimResult(malformed.name, (n, n), malformed.formula, (), Verdict.INVALID, [], "", [], {},
+                              math.nan, 0, n * n, message=malformed.message)

@@ -15,10 +15,12 @@ import pandas as pd
 from derivaudit.echo import escape_controls
 from derivaudit.results import Result
 from derivaudit.verdicts import Verdict
+from derivaudit.audits.definitions import Malformed
 from derivaudit.audits.spec import AuditSettings
 from derivaudit.audits.witness import WITNESS_SEARCH_FACTOR
 
-__all__ = ["BackwardCheck", "ClaimResult", "AuditResult", "describe_entries", "order_text", "verdict_of"]
+__all__ = ["BackwardCheck", "ClaimResult", "AuditResult", "describe_entries", "order_text", "verdict_of",
+           "invalid_claim"]
 
 
 def verdict_of(status: str) -> Verdict:
@@ -50,6 +52,9 @@ class BackwardCheck:
     #: the claims built on it that are off by the same factor k (then the 1/k is never applied:
     #: this intermediate is the first wrong step)
     carried_into: tuple[str, ...] = ()
+    #: why the intermediate cannot be evaluated (one line): then it is not checked, and the
+    #: claims built on it are invalid
+    invalid: str = ""
 
     def describe(self) -> str:
         """``dZ = ∂loss/∂Z``, ``dZ2 = 8·∂loss/∂Z2: the 1/8 is applied later``, ``dZ WRONG (...)``.
@@ -57,6 +62,8 @@ class BackwardCheck:
         >>> BackwardCheck("dZ", "Z", False, "all 6", Fraction(-5)).describe()
         'dZ = −5·∂loss/∂Z: opposite sign'
         """
+        if self.invalid:
+            return f"{self.name} invalid: {self.invalid}"
         k = self.factor
         if k is not None and k < 0:
             return f"{self.name} = {_signed(k)}·∂loss/∂{self.of}: opposite sign"
@@ -83,15 +90,17 @@ class ClaimResult:
     symbolically), ``Verdict.NUMERICAL`` (every entry's values are certified to
     ``dps`` digits and agree at every random point, and no ball of their
     difference excludes 0, no proof), ``Verdict.WRONG`` (a certified witness:
-    ``wrong_entries`` lists the entries, ``counterexample`` gives a point) or
+    ``wrong_entries`` lists the entries, ``counterexample`` gives a point),
     ``Verdict.UNDECIDED`` (no witness, but some values could not be resolved:
-    ``reason`` says which and what would decide it).
+    ``reason`` says which and what would decide it) or ``Verdict.INVALID``
+    (the claim cannot be read or evaluated: ``message`` says what, where and
+    how to fix it; there is no evidence, and ``claim_shape`` is None).
     """
 
     parameter: str
     shape: tuple[int, ...]
     claim: str
-    claim_shape: tuple[int, ...]
+    claim_shape: tuple[int, ...] | None
     verdict: Verdict
     wrong_entries: list[tuple[int, ...]]
     wrong_description: str
@@ -116,6 +125,8 @@ class ClaimResult:
     #: certified ``‖claim − exact‖ / (‖claim‖ + ‖exact‖)`` at the first point (parameter layout), from
     #: balls: ``(low, high)`` encloses it (``low`` is 0 when the ball touches 0; NaN: not comparable)
     rel_difference_certified: tuple[float, float] = (math.nan, math.nan)
+    #: why an invalid claim cannot be judged: the one line its error gives ("" for a judged claim)
+    message: str = ""
 
     def certified_rel_text(self) -> str:
         """The certified relative difference as shown: its value, or ``≤ bound`` when it may be 0."""
@@ -133,8 +144,11 @@ class ClaimResult:
 class AuditResult(Result):
     """All verdicts of one audit, in the order of the spec's claims.
 
-    ``verdict`` is the worst claim's, ``[hessians]`` claims included (wrong >
-    undecided > numerical > proved); ``exit_code`` and ``ok`` follow from it.
+    ``verdict`` is the worst claim's, ``[hessians]`` claims included (invalid
+    > wrong > undecided > numerical > proved; a malformed backward
+    intermediate counts as an invalid claim); ``exit_code`` and ``ok`` follow
+    from it.  ``errors`` has one line per formula of the spec that cannot be
+    read or evaluated: every invalid verdict comes from one of them.
     """
 
     source: str
@@ -144,12 +158,20 @@ class AuditResult(Result):
     seconds: dict[str, float] = field(default_factory=dict)
     #: one verdict per ``[hessians]`` claim (:class:`~derivaudit.audits.hessians.HessianClaimResult`)
     hessians: list = field(default_factory=list)
+    #: one line per malformed formula of ``[backward]``, ``[claims]``, ``[hessians]`` (what, where, how to fix)
+    errors: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict:
-        """The worst verdict of the gradient claims and the ``[hessians]`` claims."""
+        """The worst verdict of the gradient claims and the ``[hessians]`` claims.
+
+        *invalid* comes first: the spec needs fixing before its audit is whole,
+        whatever the other claims' verdicts (exit code 2).
+        """
         verdicts = {c.verdict for c in self.claims + self.hessians}
-        for verdict in (Verdict.WRONG, Verdict.UNDECIDED, Verdict.NUMERICAL):
+        if any(b.invalid for b in self.backward):
+            verdicts.add(Verdict.INVALID)
+        for verdict in (Verdict.INVALID, Verdict.WRONG, Verdict.UNDECIDED, Verdict.NUMERICAL):
             if verdict in verdicts:
                 return verdict
         return Verdict.PROVED
@@ -161,13 +183,13 @@ class AuditResult(Result):
         raise KeyError(parameter)
 
     def table(self) -> pd.DataFrame:
-        """One row per claim: parameter, shape, verdict, rel. differences, order, wrong entries."""
+        """One row per claim: parameter, shape, verdict, rel. differences, order, wrong entries, message."""
         return pd.DataFrame([{
             "parameter": c.parameter, "shape": "x".join(map(str, c.shape)) or "scalar",
             "verdict": c.verdict, "rel_difference": c.rel_difference,
             "rel_difference_certified": c.rel_difference_certified[1],
             "rel_difference_float64": c.rel_difference_float64, "grade": c.grade,
-            "order": c.order, "wrong_entries": c.wrong_description,
+            "order": c.order, "wrong_entries": c.wrong_description, "message": c.message,
         } for c in self.claims])
 
     def summary(self) -> str:
@@ -176,29 +198,30 @@ class AuditResult(Result):
         rows = []
         for c in self.claims:
             rel64 = f"{c.rel_difference_float64:.1e}" if math.isfinite(c.rel_difference_float64) else "-"
+            check = "-" if rel64 == c.grade == "-" else f"{rel64} {c.grade}"  # no number and no band: one dash
             rows.append([c.parameter, "x".join(map(str, c.shape)) or "1", str(c.verdict), c.certified_rel_text(),
-                         f"{rel64} {c.grade}", order_text(c), c.wrong_description or "-"])
+                         check, order_text(c), c.wrong_description or "-"])
         # rel.diff: certified, claim against the exact gradient; float64 check: what a float64
         # centered-difference check would say (its relative difference and band)
         head = ["param", "shape", "verdict", "rel.diff", "float64 check", "order", "wrong entries"]
         widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
         lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()
                  for r in [head] + rows]
-        wrong = [c for c in self.claims if c.verdict == Verdict.WRONG]
-        undecided = [c for c in self.claims if c.verdict == Verdict.UNDECIDED]
+        wrong, undecided, invalid = ([c for c in self.claims if c.verdict == v]
+                                     for v in (Verdict.WRONG, Verdict.UNDECIDED, Verdict.INVALID))
         lines.append("")
         lines.append(f"{sum(c.correct for c in self.claims)} of {len(self.claims)} claims correct"
-                     + (f"; wrong: {', '.join(c.parameter for c in wrong)}" if wrong else "")
-                     + (f"; undecided: {', '.join(c.parameter for c in undecided)}" if undecided else ""))
+                     + "".join(f"; {word}: {', '.join(c.parameter for c in which)}" for word, which in
+                               (("wrong", wrong), ("undecided", undecided), ("invalid", invalid)) if which))
         if any(c.verdict == Verdict.NUMERICAL for c in self.claims):
             s = self.settings
             lines.append(f"not proved: values certified to {s.dps} digits agree at {s.points} random points "
                          f"in [{s.low:g}, {s.high:g}]; no difference found at "
                          f"{WITNESS_SEARCH_FACTOR * s.dps} digits")
         noted = [c for c in self.claims if c.correct and c.evidence_notes]  # evidence that may mislead
-        lines += self._claim_notes(wrong + undecided + noted)
+        lines += self._claim_notes(wrong + undecided + invalid + noted)
         lines += self._hessian_lines()
-        bad_backward = [b for b in self.backward if not b.correct]
+        bad_backward = [b for b in self.backward if not b.correct and not b.invalid]
         if self.backward:
             lines.append("")
             lines.append("backward intermediates: " + "; ".join(b.describe() for b in self.backward))
@@ -209,9 +232,10 @@ class AuditResult(Result):
     def _hessian_lines(self) -> list[str]:
         if not self.hessians:
             return []
-        wrong = [h.parameter for h in self.hessians if h.verdict == Verdict.WRONG]
         lines = ["", f"{sum(h.correct for h in self.hessians)} of {len(self.hessians)} Hessian claims correct"
-                 + (f"; wrong: {', '.join(wrong)}" if wrong else "")]
+                 + "".join(f"; {word}: {', '.join(which)}" for word, which in
+                           ((str(v), [h.parameter for h in self.hessians if h.verdict is v])
+                            for v in (Verdict.WRONG, Verdict.INVALID)) if which)]
         for h in self.hessians:
             rel = f"{h.rel_difference:.1e}" if math.isfinite(h.rel_difference) else "-"
             lines += ["", f"Hessian {h.parameter} ({h.shape[0]}x{h.shape[1]}): {h.verdict}, rel.diff {rel}"
@@ -219,7 +243,8 @@ class AuditResult(Result):
             if h.counterexample:
                 lines.append("  witness: " + ", ".join(f"{k}={v}" for k, v in list(h.counterexample.items())[:6])
                              + (" …" if len(h.counterexample) > 6 else ""))
-            lines += [f"  - {note}" for note in h.diagnosis + h.notes]
+            invalid = [f"invalid: {h.message}"] if h.message else []
+            lines += [f"  - {note}" for note in invalid + h.diagnosis + h.notes]
         return lines
 
     def _claim_notes(self, claims: list[ClaimResult]) -> list[str]:
@@ -227,7 +252,8 @@ class AuditResult(Result):
         for c in claims:
             lines.append("")
             lines.append(f"{c.parameter}: claim {escape_controls(c.claim)}")
-            for note in ([c.reason] if c.reason else []) + c.diagnosis + c.evidence_notes:
+            for note in ([c.reason] if c.reason else []) + ([f"invalid: {c.message}"] if c.message else []) + \
+                    c.diagnosis + c.evidence_notes:
                 lines.append(f"  - {note}")
             if c.difference:
                 lines.append(f"  - {c.difference}")
@@ -238,8 +264,26 @@ def order_text(c: ClaimResult) -> str:
     """The observed order of a claim's finite-difference evidence as shown in the summary."""
     if not math.isnan(c.order):
         return f"{c.order:.2f}" if abs(c.order) >= 0.005 else "0.00"
+    if not c.rel_by_step:  # no evidence (an invalid claim)
+        return "-"
     # no order: the centered differences are exact (a loss at most quadratic in P), or undefined
     return "exact" if all(math.isfinite(r) and r < 1e-30 for r in c.rel_by_step[-2:]) else "-"
+
+
+def invalid_claim(malformed: Malformed, shape: tuple[int, ...]) -> ClaimResult:
+    """The result of a claim that cannot be judged: verdict *invalid*, its message, no evidence.
+
+    >>> from derivaudit.audits.definitions import Malformed
+    >>> c = invalid_claim(Malformed("W", "claims", "dZ @ Q", "s.toml: [claims] W: uses 'Q', ..."), (2, 3))
+    >>> str(c.verdict), c.message, c.claim_shape, c.entries
+    ('invalid', "s.toml: [claims] W: uses 'Q', ...", None, 6)
+    """
+    return ClaimResult(
+        parameter=malformed.name, shape=shape, claim=malformed.formula, claim_shape=None, verdict=Verdict.INVALID,
+        wrong_entries=[], wrong_description="", diagnosis=[], difference="", counterexample={},
+        rel_difference=math.nan, rel_difference_float64=math.nan, grade="-", order=math.nan, fd_order=math.nan,
+        steps=[], rel_by_step=[], proved_entries=0, entries=math.prod(shape) if shape else 1,
+        message=malformed.message)
 
 
 def describe_entries(wrong: list[tuple[int, ...]], shape: tuple[int, ...]) -> str:

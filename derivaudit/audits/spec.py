@@ -27,34 +27,40 @@ docs/audit.md "The spec language")::
 ``[audit]`` values, dependency cycles) and builds the model once under
 ``Limits.symbolic_seconds``; :func:`build` instantiates every input with
 scalar symbols (``W[0,1]``, ...) and evaluates every definition, checking
-shapes.  Every problem is a :class:`~derivaudit.errors.SpecError` naming the
-section and key at fault.  ``[data]`` and the draws of data at every
-evidence point are :mod:`derivaudit.audits.data`'s.
+shapes.  A problem of the model (``[shapes]``, ``[params]``, ``[data]``,
+``[forward]``, ``[audit]``) is a :class:`~derivaudit.errors.SpecError` naming
+the section and key at fault; a ``[backward]``, ``[claims]`` or
+``[hessians]`` formula that cannot be read or evaluated is set aside as
+:attr:`AuditSpec.malformed` with that same line, and the audit judges the
+rest (:mod:`derivaudit.audits.definitions`).  ``[data]`` and the draws of
+data at every evidence point are :mod:`derivaudit.audits.data`'s.
 """
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
 import math
 import tomllib
 from collections.abc import Mapping
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sympy as sp
 
-from derivaudit.lang.array_walker import RESERVED_NAMES, formula_names, parse_array_formula
+from derivaudit.lang.array_walker import parse_array_formula
 from derivaudit.lang.arrays import Array, Value, elementwise, entries, shape_of, symbol_array
 from derivaudit.audits.data import MAX_DATA_ENTRIES, data_section, draw_data, is_drawn, random_rational
-from derivaudit.budgets import time_budget
+from derivaudit.audits.definitions import (Definition, Malformed, blocked, check_name, dependency_order,
+                                           read_claims, read_definitions, spec_error, suggest)
+from derivaudit.budgets import expired, time_budget
+from derivaudit.echo import escape_controls
 from derivaudit.errors import DerivauditError, LimitExceeded, SpecError
 from derivaudit.limits import DEFAULT_LIMITS, Limits
-from derivaudit.lang.functions import ALSO_VARIABLES, CONSTANTS, FUNCTIONS, switching_functions
+from derivaudit.lang.functions import switching_functions
 from derivaudit.lang.parse import parse_constant
 
-__all__ = ["AuditSettings", "Definition", "AuditSpec", "Model", "load_spec", "build",
+__all__ = ["AuditSettings", "Definition", "Malformed", "AuditSpec", "Model", "load_spec", "build", "instantiate",
            "claim_layout", "draw_data", "random_rational"]
 
 SECTIONS = ("shapes", "params", "data", "forward", "backward", "claims", "hessians", "audit")
@@ -88,16 +94,6 @@ class AuditSettings:
 
 
 @dataclass(frozen=True)
-class Definition:
-    """``name = formula`` from a section, with the names it uses."""
-
-    name: str
-    formula: str
-    section: str
-    uses: frozenset[str]
-
-
-@dataclass(frozen=True)
 class AuditSpec:
     """A validated audit specification (before instantiation)."""
 
@@ -111,12 +107,25 @@ class AuditSpec:
     settings: AuditSettings = field(default_factory=AuditSettings)
     #: ``[hessians]``: the claimed Hessian of the loss per parameter (entries flattened in C order)
     hessians: dict[str, Definition] = field(default_factory=dict)
+    #: what of ``[backward]``, ``[claims]`` and ``[hessians]`` cannot be read or evaluated, in the spec's
+    #: order: left out of ``backward``, ``claims`` and ``hessians`` (those hold what the audit can judge)
+    malformed: tuple[Malformed, ...] = ()
+    #: the parameters of ``[claims]`` and of ``[hessians]`` in the spec's order, malformed ones included
+    order: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: the model :func:`load_spec` built to check the shapes (drawn data symbolic), reused by the audit
     models: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def loss(self) -> Definition:
         return next(d for d in self.forward if d.name == "loss")
+
+    def malformed_in(self, section: str) -> dict[str, Malformed]:
+        """The malformed formulas of ``section`` (``"claims"``, ...) by name (a claim's: its parameter)."""
+        return {m.name: m for m in self.malformed if m.section == section}
+
+    def claimed(self, section: str = "claims") -> tuple[str, ...]:
+        """The parameters of ``[claims]`` (or ``[hessians]``) in the spec's order, malformed ones included."""
+        return self.order.get(section) or tuple({"claims": self.claims, "hessians": self.hessians}[section])
 
     def definition(self, name: str) -> Definition | None:
         for d in self.forward + self.backward:
@@ -145,6 +154,8 @@ class Model:
     data_symbols: dict[str, Value]
     #: each ``[hessians]`` claim evaluated (a matrix of entries in the layer symbols)
     hessians: dict[str, Value] = field(default_factory=dict)
+    #: what could not be evaluated (``build(strict=False)``): absent from ``values``, ``claims``, ``hessians``
+    malformed: list[Malformed] = field(default_factory=list)
 
     def switching_functions(self) -> list[sp.Expr]:
         """Expressions in the model's symbols whose zeros are its kinks and jumps.
@@ -163,15 +174,6 @@ class Model:
         for value in list(self.param_symbols.values()) + list(self.data_symbols.values()):
             out += entries(value)
         return tuple(out)
-
-
-def _fail(source: str, where: str, message: str) -> SpecError:
-    return SpecError(f"{source}: {where}: {message}" if where else f"{source}: {message}")
-
-
-def _suggest(name: str, known) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _read(spec: str | Path | Mapping) -> tuple[dict, str]:
@@ -198,28 +200,18 @@ def _table(raw: dict, name: str, source: str, required: bool) -> dict:
     value = raw.get(name)
     if value is None:
         if required:
-            raise _fail(source, "", f"missing section [{name}]")
+            raise spec_error(source, "", f"missing section [{name}]")
         return {}
     if not isinstance(value, dict):
-        raise _fail(source, "", f"[{name}] must be a table (a section), not {type(value).__name__}")
+        raise spec_error(source, "", f"[{name}] must be a table (a section), not {type(value).__name__}")
     return value
-
-
-def _check_name(name: str, source: str, where: str) -> None:
-    if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
-        raise _fail(source, where, f"'{name}' is not a valid name (letters, digits, _)")
-    # NumPy's function names (var, sum, ...) may name values: calls are told apart by their syntax
-    if (name in FUNCTIONS and name not in ALSO_VARIABLES) or name in CONSTANTS or name in RESERVED_NAMES:
-        raise _fail(source, where, f"'{name}' is the name of a function or constant; rename it")
-    if name.startswith("__"):
-        raise _fail(source, where, f"'{name}' is not allowed (dunder names are reserved)")
 
 
 def _shape(value, source: str, where: str) -> tuple[int, ...]:
     if not isinstance(value, list) or len(value) > _MAX_DIMENSIONS or not all(
             isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in value):
-        raise _fail(source, where, f"a shape is a list of positive whole numbers ([rows, cols], [n], "
-                                   f"[] for a scalar, [heads, tokens, dims], ...), not {value!r}")
+        raise spec_error(source, where, f"a shape is a list of positive whole numbers ([rows, cols], [n], "
+                                        f"[] for a scalar, [heads, tokens, dims], ...), not {value!r}")
     shape = tuple(value)
     if math.prod(shape) > MAX_DATA_ENTRIES:
         raise LimitExceeded(f"{source}: {where}: shape {shape} has more than {MAX_DATA_ENTRIES} entries; "
@@ -234,105 +226,44 @@ def _settings(table: dict, source: str, limits: Limits) -> AuditSettings:
         where = f"[audit] {key}"
         if key in ("dps", "seed", "points"):
             if not isinstance(value, int) or isinstance(value, bool):
-                raise _fail(source, where, f"must be a whole number, not {value!r}")
+                raise spec_error(source, where, f"must be a whole number, not {value!r}")
             low = {"dps": 15, "seed": 0, "points": 1}[key]
             if value < low:
-                raise _fail(source, where, f"must be at least {low}, not {value}")
+                raise spec_error(source, where, f"must be at least {low}, not {value}")
             if key == "dps" and value > limits.max_dps:
-                raise _fail(source, where, f"{value} digits is above the limit of {limits.max_dps} "
-                                           "(Limits.max_dps)")
+                raise spec_error(source, where, f"{value} digits is above the limit of {limits.max_dps} "
+                                                "(Limits.max_dps)")
             kwargs[key] = value
         elif key == "range":
             if (not isinstance(value, list) or len(value) != 2 or
                     not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
                     or not all(math.isfinite(v) for v in value) or not value[0] < value[1]):
-                raise _fail(source, where, f"must be [low, high] with finite low < high, not {value!r}")
+                raise spec_error(source, where, f"must be [low, high] with finite low < high, not {value!r}")
             kwargs["low"], kwargs["high"] = float(value[0]), float(value[1])
         elif key == "steps":
             if not isinstance(value, list) or len(value) < 2:
-                raise _fail(source, where, "must be a list of at least two steps, e.g. "
-                                           "[\"1e-2\", \"1e-3\", \"1e-4\"]")
+                raise spec_error(source, where, "must be a list of at least two steps, e.g. "
+                                                "[\"1e-2\", \"1e-3\", \"1e-4\"]")
             steps = []
             for v in value:
                 number = parse_constant(str(v), what="step")
                 if not (number.is_Rational and 0 < number < 1):
-                    raise _fail(source, where, f"steps must be exact numbers between 0 and 1, not {v!r}")
+                    raise spec_error(source, where, f"steps must be exact numbers between 0 and 1, not {v!r}")
                 steps.append(str(v))
             kwargs["steps"] = tuple(steps)
         elif key in ("float64_step", "fine", "look_again", "bug"):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
-                raise _fail(source, where, f"must be a number between 0 and 1, not {value!r}")
+                raise spec_error(source, where, f"must be a number between 0 and 1, not {value!r}")
             kwargs[key] = float(value)
         else:
             known = [f.name for f in AuditSettings.__dataclass_fields__.values()
                      if f.name not in ("low", "high")] + ["range"]
-            raise _fail(source, where, f"unknown key{_suggest(key, known)}; known keys: "
-                                       f"{', '.join(sorted(known))}")
+            raise spec_error(source, where, f"unknown key{suggest(key, known)}; known keys: "
+                                            f"{', '.join(sorted(known))}")
     settings = AuditSettings(**{**defaults.__dict__, **kwargs})
     if not settings.fine < settings.look_again < settings.bug:
-        raise _fail(source, "[audit]", "thresholds must satisfy fine < look_again < bug")
+        raise spec_error(source, "[audit]", "thresholds must satisfy fine < look_again < bug")
     return settings
-
-
-def _definitions(table: dict, section: str, source: str, limits: Limits) -> list[Definition]:
-    out = []
-    for name, text in table.items():
-        where = f"[{section}] {name}"
-        _check_name(name, source, where)
-        if not isinstance(text, str):
-            raise _fail(source, where, f"must be a formula in quotes, not {type(text).__name__}")
-        try:
-            uses = formula_names(text, limits=limits)
-        except DerivauditError as exc:
-            raise _fail(source, f"{where} = {text!r}", str(exc)) from None
-        out.append(Definition(name, text, section, frozenset(uses)))
-    return out
-
-
-def _order(defs: list[Definition], known: set[str], source: str) -> tuple[Definition, ...]:
-    """``defs`` in dependency order; unknown names and cycles are errors."""
-    by_name = {d.name: d for d in defs}
-    for d in defs:
-        for used in sorted(d.uses):
-            if used not in known and used not in by_name:
-                raise _fail(source, f"[{d.section}] {d.name}",
-                            f"uses '{used}', which is neither declared in [shapes] nor defined"
-                            f"{_suggest(used, known | set(by_name))}")
-    ordered: list[Definition] = []
-    done: set[str] = set()
-    # depth-first, with an explicit stack: a chain of thousands of definitions must not recurse
-    for root in defs:
-        if root.name in done:
-            continue
-        path = [root.name]
-        stack = [(root, iter(sorted(u for u in root.uses if u in by_name and u not in known)))]
-        while stack:
-            d, uses = stack[-1]
-            used = next(uses, None)
-            if used is None:
-                stack.pop()
-                path.pop()
-                done.add(d.name)
-                ordered.append(d)
-            elif used in path:
-                cycle = path[path.index(used):] + [used]
-                raise _fail(source, f"[{by_name[used].section}] {used}",
-                            f"definitions form a cycle: {' -> '.join(cycle)}")
-            elif used not in done:
-                nxt = by_name[used]
-                path.append(used)
-                stack.append((nxt, iter(sorted(u for u in nxt.uses if u in by_name and u not in known))))
-    return tuple(ordered)
-
-
-def _claim_parameter(key: str, params: tuple, source: str) -> str:
-    if key in params:
-        return key
-    if key.startswith("d") and key[1:] in params:
-        return key[1:]
-    raise _fail(source, f"[claims] {key}",
-                f"claims a gradient for '{key}', which is not a parameter "
-                f"(parameters: {', '.join(params)}){_suggest(key, params)}")
 
 
 def load_spec(spec: str | Path | Mapping, *, limits: Limits = DEFAULT_LIMITS) -> AuditSpec:
@@ -340,105 +271,113 @@ def load_spec(spec: str | Path | Mapping, *, limits: Limits = DEFAULT_LIMITS) ->
 
     Checks sections and keys, names, shapes, parameter and data declarations,
     the formulas' syntax, unknown names and dependency cycles, and then
-    instantiates the model once (:func:`build`) so that shape mismatches
+    instantiates the model once (:func:`instantiate`) so that shape mismatches
     and a non-scalar loss are reported here.  A claim that evaluates to
     another shape than its parameter's loads: the audit judges it wrong.
+
+    The model itself (``[shapes]``, ``[params]``, ``[data]``, ``[forward]``,
+    ``[audit]``, the keys of ``[claims]`` and ``[hessians]``) must be right:
+    each problem raises.  A ``[backward]``, ``[claims]`` or ``[hessians]``
+    formula that cannot be read or evaluated (syntax, an unknown name, a
+    shape error, a size limit), or that uses such an intermediate, is set
+    aside in :attr:`AuditSpec.malformed` with its message, and the rest loads.
     """
     raw, source = _read(spec)
     for section in raw:
         if section not in SECTIONS:
-            raise _fail(source, "", f"unknown section [{section}]{_suggest(section, SECTIONS)}; "
-                                    f"sections are {', '.join(f'[{s}]' for s in SECTIONS)}")
+            raise spec_error(source, "", f"unknown section [{section}]{suggest(section, SECTIONS)}; "
+                                         f"sections are {', '.join(f'[{s}]' for s in SECTIONS)}")
+    shapes, params, data = _inputs(raw, source)
+    inputs = set(shapes) | set(data)
+    forward = read_definitions(_table(raw, "forward", source, True), "forward", source, limits)
+    malformed: dict[str, Malformed] = {}
+    backward = read_definitions(_table(raw, "backward", source, False), "backward", source, limits, malformed)
+    for d in forward + backward:
+        if d.name in inputs:
+            raise spec_error(source, f"[{d.section}] {d.name}", f"'{d.name}' is already an input "
+                                                                "(declared in [shapes] or [data])")
+    clash = {d.name for d in forward} & ({d.name for d in backward} | set(malformed))
+    if clash:
+        name = sorted(clash)[0]
+        raise spec_error(source, f"[backward] {name}", f"'{name}' is already defined in [forward]")
+    if not any(d.name == "loss" for d in forward):
+        raise spec_error(source, "[forward]", "no 'loss' definition; the last step must be "
+                                              "loss = \"...\" (a scalar)")
+    ordered_forward = dependency_order(forward, inputs, source)
+    forward_names = {d.name for d in forward}
+    ordered_backward = dependency_order(backward, inputs | forward_names | set(malformed), source, malformed)
+    known = inputs | forward_names | {b.name for b in backward} | set(malformed)
+    claims_table = _table(raw, "claims", source, True)
+    if not claims_table:
+        raise spec_error(source, "[claims]", "no claims; give at least one, e.g. W = \"...\"")
+    claims, bad_claims, claim_order = read_claims(claims_table, "claims", params, known, malformed, source, limits)
+    hessians, bad_hessians, hessian_order = read_claims(_table(raw, "hessians", source, False), "hessians", params,
+                                                     known, malformed, source, limits)
+    result = AuditSpec(source, shapes, params, data, ordered_forward, ordered_backward, claims,
+                       _settings(_table(raw, "audit", source, False), source, limits), hessians,
+                       tuple(malformed.values()) + tuple(bad_claims.values()) + tuple(bad_hessians.values()),
+                       {"claims": claim_order, "hessians": hessian_order})
+    # shape checks (loss scalar, claims of the right shape), under the budget of symbolic work
+    with time_budget(limits.symbolic_seconds, "building the model of the spec", "symbolic_seconds"):
+        return instantiate(result, limits=limits)
+
+
+def _inputs(raw: dict, source: str) -> tuple[dict[str, tuple[int, ...]], tuple[str, ...], dict[str, Any]]:
+    """``[shapes]``, ``[params]`` and ``[data]``: the inputs' shapes, the parameters, the data."""
     shapes_table = _table(raw, "shapes", source, True)
     shapes = {}
     for name, value in shapes_table.items():
-        _check_name(name, source, f"[shapes] {name}")
+        check_name(name, source, f"[shapes] {name}")
         shapes[name] = _shape(value, source, f"[shapes] {name}")
 
     params_table = _table(raw, "params", source, True)
     for key in params_table:
         if key != "names":
-            raise _fail(source, f"[params] {key}", "unknown key; [params] has only names = [...]")
+            raise spec_error(source, f"[params] {key}", "unknown key; [params] has only names = [...]")
     names = params_table.get("names")
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise _fail(source, "[params] names", "must be a non-empty list of names, e.g. [\"W\", \"b\"]")
+        raise spec_error(source, "[params] names", "must be a non-empty list of names, e.g. [\"W\", \"b\"]")
     for name in names:
         if name not in shapes:
-            raise _fail(source, "[params] names", f"'{name}' is not declared in [shapes]"
-                                                  f"{_suggest(name, shapes)}")
+            raise spec_error(source, "[params] names", f"'{name}' is not declared in [shapes]"
+                                                       f"{suggest(name, shapes)}")
     if len(set(names)) != len(names):
-        raise _fail(source, "[params] names", "lists a parameter twice")
+        raise spec_error(source, "[params] names", "lists a parameter twice")
     params = tuple(names)
-
     data = data_section(_table(raw, "data", source, False), shapes, params, source,
-                        lambda name, where: _check_name(name, source, where))
-    inputs = set(shapes) | set(data)
-
-    forward = _definitions(_table(raw, "forward", source, True), "forward", source, limits)
-    backward = _definitions(_table(raw, "backward", source, False), "backward", source, limits)
-    for d in forward + backward:
-        if d.name in inputs:
-            raise _fail(source, f"[{d.section}] {d.name}", f"'{d.name}' is already an input "
-                                                           "(declared in [shapes] or [data])")
-    clash = {d.name for d in forward} & {d.name for d in backward}
-    if clash:
-        name = sorted(clash)[0]
-        raise _fail(source, f"[backward] {name}", f"'{name}' is already defined in [forward]")
-    if not any(d.name == "loss" for d in forward):
-        raise _fail(source, "[forward]", "no 'loss' definition; the last step must be "
-                                         "loss = \"...\" (a scalar)")
-    ordered_forward = _order(forward, inputs, source)
-    forward_names = {d.name for d in forward}
-    ordered_backward = _order(backward, inputs | forward_names, source)
-
-    claims_table = _table(raw, "claims", source, True)
-    if not claims_table:
-        raise _fail(source, "[claims]", "no claims; give at least one, e.g. W = \"...\"")
-    claims: dict[str, Definition] = {}
-    for d in _definitions(claims_table, "claims", source, limits):
-        param = _claim_parameter(d.name, params, source)
-        if param in claims:
-            raise _fail(source, f"[claims] {d.name}", f"a second claim for '{param}'")
-        known = inputs | forward_names | {b.name for b in backward}
-        for used in sorted(d.uses):
-            if used not in known:
-                raise _fail(source, f"[claims] {d.name}",
-                            f"uses '{used}', which is neither declared nor defined"
-                            f"{_suggest(used, known)}")
-        claims[param] = Definition(param, d.formula, "claims", d.uses)
-
-    known = inputs | forward_names | {b.name for b in backward}
-    hessians = _hessian_claims(_table(raw, "hessians", source, False), params, known, source, limits)
-    result = AuditSpec(source, shapes, params, data, ordered_forward, ordered_backward, claims,
-                       _settings(_table(raw, "audit", source, False), source, limits), hessians)
-    # shape checks (loss scalar, claims of the right shape), under the budget of symbolic work
-    with time_budget(limits.symbolic_seconds, "building the model of the spec", "symbolic_seconds"):
-        result.models["symbolic draws"] = build(result, limits=limits, symbolic_draws=True)
-    return result
-
-
-def _hessian_claims(table: dict, params: tuple, known: set, source: str, limits: Limits) -> dict[str, Definition]:
-    """``[hessians]``: one claimed Hessian per parameter, in the names the claims may use."""
-    hessians: dict[str, Definition] = {}
-    for d in _definitions(table, "hessians", source, limits):
-        if d.name not in params:
-            raise _fail(source, f"[hessians] {d.name}", f"claims a Hessian for '{d.name}', which is not a parameter "
-                                                        f"(parameters: {', '.join(params)}){_suggest(d.name, params)}")
-        for used in sorted(d.uses):
-            if used not in known:
-                raise _fail(source, f"[hessians] {d.name}", f"uses '{used}', which is neither declared nor "
-                                                            f"defined{_suggest(used, known)}")
-        hessians[d.name] = d
-    return hessians
+                        lambda name, where: check_name(name, source, where))
+    return shapes, params, data
 
 
 def _evaluate(d: Definition, env: dict, source: str, limits: Limits, keepdims: bool = False) -> Value:
     try:
         return parse_array_formula(d.formula, env, limits=limits, keepdims=keepdims)
     except LimitExceeded as exc:
+        if expired(exc):  # the time of the whole block: no fault of this formula
+            raise
         raise LimitExceeded(f"{source}: [{d.section}] {d.name} = {d.formula!r}: {exc}") from None
     except DerivauditError as exc:
-        raise _fail(source, f"[{d.section}] {d.name} = {d.formula!r}", str(exc)) from None
+        raise spec_error(source, f"[{d.section}] {d.name} = {d.formula!r}", str(exc)) from None
+
+
+def _evaluated(d: Definition, env: dict, source: str, limits: Limits, keepdims: bool,
+               malformed: dict[str, Malformed] | None) -> Value | Malformed:
+    """``d``'s value; with ``malformed`` given, a :class:`Malformed` when it cannot be evaluated.
+
+    Without ``malformed`` every error raises.  A time budget running out
+    raises either way: the clock is no property of the formula.
+    """
+    if malformed is None:
+        return _evaluate(d, env, source, limits, keepdims)
+    stopped = blocked(d, malformed, source, f"[{d.section}] {d.name}")
+    if stopped is not None:
+        return stopped
+    try:
+        return _evaluate(d, env, source, limits, keepdims)
+    except DerivauditError as exc:
+        if expired(exc):
+            raise
+        return Malformed(d.name, d.section, d.formula, escape_controls(exc))
 
 
 def claim_layout(claim_shape: tuple, param_shape: tuple) -> str | None:
@@ -462,7 +401,7 @@ def claim_layout(claim_shape: tuple, param_shape: tuple) -> str | None:
 
 def build(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS,
           replace: Mapping[str, str] | None = None, keepdims: bool = False,
-          symbolic_draws: bool = False) -> Model:
+          symbolic_draws: bool = False, strict: bool = True) -> Model:
     """Instantiate ``spec`` layer by layer: symbols for inputs, values for every definition.
 
     Each forward definition ``F`` gets its own symbols ``F[i,j]`` standing for
@@ -481,6 +420,11 @@ def build(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS,
     symbols with ``symbolic_draws=True``: the audit gives them the values of
     :func:`draw_data` at each evidence point.  Without it they take the
     values of the first draw (``[audit] seed``).
+
+    A ``[backward]``, ``[claims]`` or ``[hessians]`` formula that cannot be
+    evaluated raises; with ``strict=False`` it is listed in
+    ``model.malformed`` instead (so is everything built on such an
+    intermediate) and left out of the model.  ``[forward]`` always raises.
     """
     replace = dict(replace or {})
     env: dict[str, Value] = {}
@@ -507,25 +451,57 @@ def build(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS,
         if d.name == "loss":
             if isinstance(value, Array):
                 if value.size != 1:
-                    raise _fail(spec.source, f"[forward] loss = {spec.loss.formula!r}",
-                                f"the loss must be a scalar, but it has shape {value.shape}; "
-                                "reduce it with sum(...) or mean(...)")
+                    raise spec_error(spec.source, f"[forward] loss = {spec.loss.formula!r}",
+                                          f"the loss must be a scalar, but it has shape {value.shape}; "
+                                          "reduce it with sum(...) or mean(...)")
                 value = value.flat[0]
         local[d.name] = value
         # a definition without variables (N = X.shape[0], I = np.eye(C)) is a constant: later
         # formulas see its value, so it can size and index (np.arange(N)) as a literal can
         constant = d.name != "loss" and not any(isinstance(e, sp.Basic) and e.free_symbols for e in entries(value))
         env[d.name] = value if constant else symbol_array(d.name, shape_of(value))
+    broken: dict[str, Malformed] | None = None if strict else {}
     for d in spec.backward:
-        env[d.name] = _evaluate(d, env, spec.source, limits, keepdims)
+        value = _evaluated(d, env, spec.source, limits, keepdims, broken)
+        if isinstance(value, Malformed):
+            broken[d.name] = value
+        else:
+            env[d.name] = value
     loss = env["loss"]
-    claims = {}
-    for param, d in spec.claims.items():
-        # a claim of another shape than its parameter's is that claim's wrong verdict (the audit
-        # judges it, see claim_layout), not an error that would cost every other claim its verdict
-        claims[param] = _evaluate(d, env, spec.source, limits, keepdims)
-    hessians = {param: _evaluate(d, env, spec.source, limits) for param, d in spec.hessians.items()}
-    return Model(spec, env, local, claims, loss, param_symbols, data_symbols, hessians)
+    # a claim of another shape than its parameter's is that claim's wrong verdict (the audit
+    # judges it, see claim_layout); one that cannot be evaluated is malformed (strict=False):
+    # neither costs another claim its verdict
+    claims, hessians, failed = {}, {}, list((broken or {}).values())
+    for given, out, keep in ((spec.claims, claims, keepdims), (spec.hessians, hessians, False)):
+        for param, d in given.items():
+            value = _evaluated(d, env, spec.source, limits, keep, broken)
+            if isinstance(value, Malformed):
+                failed.append(value)
+            else:
+                out[param] = value
+    return Model(spec, env, local, claims, loss, param_symbols, data_symbols, hessians, failed)
+
+
+def instantiate(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS) -> AuditSpec:
+    """``spec`` with its model built (drawn data symbolic) in ``spec.models``, and what cannot be evaluated set aside.
+
+    A ``[backward]``, ``[claims]`` or ``[hessians]`` formula whose evaluation
+    fails (a shape error, a size limit; or that uses such an intermediate)
+    moves to :attr:`AuditSpec.malformed`; a ``[forward]`` one raises.
+    """
+    model = build(spec, limits=limits, symbolic_draws=True, strict=False)
+    if model.malformed:
+        gone = {(m.section, m.name) for m in model.malformed}
+        spec = dataclasses.replace(
+            spec, backward=tuple(d for d in spec.backward if ("backward", d.name) not in gone),
+            claims={p: d for p, d in spec.claims.items() if ("claims", p) not in gone},
+            hessians={p: d for p, d in spec.hessians.items() if ("hessians", p) not in gone},
+            # in the sections' order (found when read, or when evaluated: both are the spec's problems)
+            malformed=tuple(sorted(spec.malformed + tuple(model.malformed), key=lambda m: SECTIONS.index(m.section))),
+            order=dict(spec.order), models={})
+        model.spec = spec
+    spec.models["symbolic draws"] = model
+    return spec
 
 
 def build_what_if(model: Model, replace: Mapping[str, str], *, limits: Limits = DEFAULT_LIMITS) -> Model:

@@ -46,8 +46,8 @@ _MEMO_SIZE = 20_000
 class Judgement:
     """The outcome for one distinct answer.
 
-    ``verdict`` is a :class:`~derivaudit.verdicts.Verdict` word or
-    :data:`~derivaudit.verdicts.INVALID`; ``message`` says why for
+    ``verdict`` is the word of a :class:`~derivaudit.verdicts.Verdict` (as text, ``invalid``
+    included: :data:`~derivaudit.verdicts.INVALID`); ``message`` says why for
     ``invalid`` and ``undecided``.  A wrong answer carries its witness: the
     exact point (``point``, name → exact value text), the claim's and the
     exact derivative's values there (all their certified digits) and, for a
@@ -96,7 +96,7 @@ def clear_caches() -> None:
 
 
 def _invalid(exc: Exception) -> Judgement:
-    return Judgement(INVALID, message=escape_controls(exc))
+    return Judgement(INVALID.value, message=escape_controls(exc))
 
 
 def _text(value, dps: int) -> str:
@@ -130,11 +130,14 @@ def _from_check(result) -> Judgement:
 
 def _from_audit(result) -> Judgement:
     """The judgement of an :class:`~derivaudit.audits.results.AuditResult` (a spec task)."""
-    order = (Verdict.WRONG, Verdict.UNDECIDED, Verdict.NUMERICAL, Verdict.PROVED)
+    # an answer with a claim that cannot be read is invalid, whatever its other claims are
+    order = (Verdict.INVALID, Verdict.WRONG, Verdict.UNDECIDED, Verdict.NUMERICAL, Verdict.PROVED)
     verdicts = [c.verdict for c in result.claims]
     verdict = next(v for v in order if v in verdicts)
     worst = next(c for c in result.claims if c.verdict is verdict)
     fields = dict(verdict=str(verdict), claim="; ".join(f"{c.parameter}: {c.claim}" for c in result.claims))
+    if verdict is Verdict.INVALID:
+        fields.update(message=escape_controls(worst.message), component=worst.parameter)
     if verdict is Verdict.UNDECIDED:
         fields.update(message=escape_controls(worst.reason), component=worst.parameter)
     if verdict is Verdict.WRONG:
@@ -154,9 +157,9 @@ def _judge_spec(task: GradeTask, texts: tuple[str, ...]) -> Judgement:
         result = audit({**task.spec, "claims": claims}, dps=task.dps, seed=task.seed, limits=task.limits)
     except LimitExceeded as exc:
         return Judgement(Verdict.UNDECIDED.value, message=escape_controls(f"stopped: {exc}"))
-    except DerivauditError as exc:  # SpecError, ParseError, ShapeError: the claims cannot be evaluated
+    except DerivauditError as exc:  # the claims' keys do not fit the task's spec
         return _invalid(exc)
-    return _from_audit(result)
+    return _from_audit(result)  # a claim that cannot be read or evaluated: its verdict is invalid
 
 
 def _judge_formula(task: GradeTask, texts: tuple[str, ...]) -> Judgement:
@@ -172,8 +175,9 @@ def _judge_formula(task: GradeTask, texts: tuple[str, ...]) -> Judgement:
     else:
         parts = split_claim(texts[0]) if len(texts) == 1 and task.kind == "gradient" else list(texts)
         if len(parts) != len(task.variables):
-            return Judgement(INVALID, message=f"the answer has {len(parts)} components but the gradient has "
-                                              f"{len(task.variables)}; give one per variable, separated by commas")
+            return Judgement(INVALID.value, message=f"the answer has {len(parts)} components but the gradient "
+                                                    f"has {len(task.variables)}; give one per variable, separated "
+                                                    "by commas")
     try:
         claims = tuple(parse_formula(p, limits=task.limits) for p in parts)
         # the domain as typed is not in the sympy tree (2*exp(log(x)) parses to 2*x): answers share a
@@ -233,7 +237,7 @@ def judge(task: GradeTask, texts: tuple[str, ...]) -> Judgement:
         else:
             judgement = _judge_formula(task, texts)
     except RecursionError:
-        judgement = Judgement(INVALID, message="the answer is too deeply nested to read")
+        judgement = Judgement(INVALID.value, message="the answer is too deeply nested to read")
     except MemoryError:
         judgement = Judgement(Verdict.UNDECIDED.value, message="stopped: judging it ran out of memory")
     except Exception as exc:  # noqa: BLE001 - a bug of ours must not lose the row; it is reported as such

@@ -24,7 +24,7 @@ __all__ = ["GradedAnswer", "GradeResult", "GRADE_ORDER"]
 
 #: the grades in the order a class summary lists them
 GRADE_ORDER = (Verdict.PROVED.value, Verdict.NUMERICAL.value, Verdict.WRONG.value, Verdict.UNDECIDED.value,
-               Verdict.NOT_DIFFERENTIABLE.value, INVALID)
+               Verdict.NOT_DIFFERENTIABLE.value, INVALID.value)
 
 
 @dataclass(frozen=True)

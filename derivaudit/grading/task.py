@@ -203,7 +203,9 @@ def _spec(path_text: str, base: Path, source: str, limits: Limits) -> tuple[dict
     if not isinstance(params, list) or not all(isinstance(p, str) for p in params) or not params:
         raise _fail(source, "[task] spec", f"{path}: [params] names must list the parameters")
     # the spec must load on its own: a claim of the right shape for each parameter stands in
-    load_spec({**sections, "claims": {p: f"0*{p}" for p in params}}, limits=limits)
+    loaded = load_spec({**sections, "claims": {p: f"0*{p}" for p in params}}, limits=limits)
+    if loaded.malformed:  # a [backward] intermediate that cannot be evaluated would make every answer invalid
+        raise _fail(source, "[task] spec", f"{path}: {loaded.malformed[0].message.removeprefix('<spec>: ')}")
     loss = sections.get("forward", {}).get("loss", "")
     return sections, text, tuple(params), f"loss = {loss}" if loss else str(path)
 

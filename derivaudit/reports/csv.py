@@ -66,7 +66,8 @@ def _audit_tables(result) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     long = audit_steps(result)
     tables = {"steps": long}
     for c in result.claims:
-        tables[f"{file_stem(c.parameter)}_entries"] = csv_frame(audit_entries(c), dps=result.settings.dps)
+        if c.claim_shape is not None:  # an invalid claim has no entries to compare
+            tables[f"{file_stem(c.parameter)}_entries"] = csv_frame(audit_entries(c), dps=result.settings.dps)
     tables["summary"] = result.table()
     return long, tables
 

@@ -14,6 +14,7 @@ from derivaudit.reports.html_parts import departs, order_text
 from derivaudit.reports.plots import convergence_svg, heatmap_svg
 from derivaudit.reports.tables import audit_entries, audit_steps
 from derivaudit.reports.text import file_stem, scientific, shape_text
+from derivaudit.verdicts import Verdict
 
 __all__ = ["audit_page", "counterexample_text"]
 
@@ -82,7 +83,19 @@ def _heatmap(c, index: int) -> tuple[Markup | None, str]:
     return Markup(svg), caption
 
 
+def _invalid_context(c) -> dict:
+    """An invalid claim's section: its shape and the message saying why it cannot be judged."""
+    return {"parameter": c.parameter, "anchor": f"claim-{file_stem(c.parameter)}", "correct": False,
+            "css": verdict_css(c.verdict), "verdict": str(c.verdict), "shape": shape_text(c.shape), "claim": c.claim,
+            "rel": "–", "rel64": "–", "grade": c.grade, "order": "–", "order_off": False,
+            "wrong_description": "–",
+            "facts": [("shape", shape_text(c.shape)), ("verdict", str(c.verdict)), ("cannot be judged", c.message)],
+            "diagnosis": [], "explanations": [], "heatmap": None, "heatmap_caption": "", "plot": None, "steps": []}
+
+
 def _claim_context(c, index: int, steps: pd.DataFrame, dps: int) -> dict:
+    if c.verdict is Verdict.INVALID:
+        return _invalid_context(c)
     rows = steps[steps.parameter == c.parameter]
     # centered differences of the loss: O(h²) against right values (also those of a claim wrong
     # only by its shape), about constant against wrong ones
@@ -123,10 +136,36 @@ def _backward_rows(backward) -> list[dict]:
     rows = []
     for b in backward:
         factor = f"{b.factor}" if b.correct and b.factor else ("1" if b.correct else "–")
-        rows.append({"name": b.name, "of": b.of, "correct": b.correct, "verdict": "correct" if b.correct else "wrong",
-                     "css": "ok" if b.correct else "wrong", "factor": factor, "reads": b.describe(),
-                     "wrong_entries": "none" if b.correct else b.wrong_entries})
+        word = "correct" if b.correct else ("invalid" if b.invalid else "wrong")
+        rows.append({"name": b.name, "of": b.of, "correct": b.correct, "verdict": word,
+                     "css": {"correct": "ok", "wrong": "wrong"}.get(word, "warn"), "factor": factor,
+                     "reads": b.describe(), "wrong_entries": "none" if b.correct else (b.wrong_entries or "–")})
     return rows
+
+
+def _page_verdict(result) -> dict:
+    """The verdict at the top of the page: invalid first (the spec needs fixing), then wrong, then correct."""
+    claims = result.claims
+    invalid = ([c.parameter for c in claims if c.verdict is Verdict.INVALID] +
+               [f"the Hessian of {h.parameter}" for h in result.hessians if h.verdict is Verdict.INVALID] +
+               [b.name for b in result.backward if b.invalid])
+    if invalid:
+        return {"text": "invalid", "css": "warn",
+                "detail": f"{sum(c.correct for c in claims)} of {len(claims)} claimed gradients correct; "
+                          f"cannot be judged: {', '.join(invalid)}. The spec needs fixing: "
+                          + " ".join(result.errors)}
+    wrong = [c.parameter for c in claims if not c.correct]
+    if wrong:
+        verdict = {"text": "wrong", "css": "wrong",
+                   "detail": f"{len(wrong)} of {len(claims)} claimed gradients wrong: {', '.join(wrong)}."}
+    else:
+        verdict = {"text": "correct", "css": "ok", "detail": f"All {len(claims)} claimed gradients correct."}
+    hessians_wrong = [h.parameter for h in result.hessians if not h.correct]
+    if hessians_wrong:
+        verdict = {"text": "wrong", "css": "wrong", "detail": (verdict["detail"] if wrong else "") +
+                   f" {len(hessians_wrong)} of {len(result.hessians)} claimed Hessians wrong: "
+                   f"{', '.join(hessians_wrong)}."}
+    return verdict
 
 
 def audit_page(result) -> tuple[str, dict]:
@@ -143,27 +182,18 @@ def audit_page(result) -> tuple[str, dict]:
     steps = audit_steps(result)
     settings = result.settings
     claims = [_claim_context(c, i, steps, settings.dps) for i, c in enumerate(result.claims)]
-    wrong = [c["parameter"] for c in claims if not c["correct"]]
-    if wrong:
-        verdict = {"text": "wrong", "css": "wrong",
-                   "detail": f"{len(wrong)} of {len(claims)} claimed gradients wrong: {', '.join(wrong)}."}
-    else:
-        verdict = {"text": "correct", "css": "ok", "detail": f"All {len(claims)} claimed gradients correct."}
-    hessians_wrong = [h.parameter for h in result.hessians if not h.correct]
-    if hessians_wrong:
-        verdict = {"text": "wrong", "css": "wrong", "detail": (verdict["detail"] if wrong else "") +
-                   f" {len(hessians_wrong)} of {len(result.hessians)} claimed Hessians wrong: "
-                   f"{', '.join(hessians_wrong)}."}
+    verdict = _page_verdict(result)
     source = str(result.source)
     meta = [("spec", source), ("precision", f"{settings.dps} significant digits"),
             ("random points", f"{settings.points} (seed {settings.seed}, values in "
                               f"[{settings.low}, {settings.high}])"),
             ("steps h", ", ".join(map(str, settings.steps)) + f"; float64 check at h = {settings.float64_step}")]
-    meta += [(f"Hessian of {h.parameter}", f"{h.verdict}" + (f": wrong entries {h.wrong_description}; "
+    meta += [(f"Hessian of {h.parameter}", f"{h.verdict}" + (f": {h.message}" if h.message else
+                                                              f": wrong entries {h.wrong_description}; "
                                                               + "; ".join(h.diagnosis) if h.wrong_description
                                                               else f", rel. difference {h.rel_difference:.1e}"))
              for h in result.hessians]
-    bad = [b for b in result.backward if not b.correct]
+    bad = [b for b in result.backward if not b.correct and not b.invalid]
     contents = [("summary", "Summary")] + ([("backward", "Backward intermediates")] if result.backward else [])
     contents += [(c["anchor"], f"∂loss/∂{c['parameter']}: {c['verdict']}") for c in claims]
     return "audit.html.j2", {

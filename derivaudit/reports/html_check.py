@@ -14,7 +14,7 @@ __all__ = ["check_page", "verdict_css"]
 
 #: the colour of each verdict word
 _CSS = {Verdict.PROVED: "ok", Verdict.NUMERICAL: "ok", Verdict.WRONG: "wrong",
-        Verdict.UNDECIDED: "warn", Verdict.NOT_DIFFERENTIABLE: "warn"}
+        Verdict.UNDECIDED: "warn", Verdict.NOT_DIFFERENTIABLE: "warn", Verdict.INVALID: "warn"}
 
 
 def verdict_css(verdict) -> str:

@@ -17,7 +17,6 @@ from derivaudit.reports.grade_tables import grade_groups, grade_rows, witness_te
 from derivaudit.reports.html_check import verdict_css
 from derivaudit.reports.html_parts import formula_view
 from derivaudit.reports.plots import seconds_svg
-from derivaudit.verdicts import INVALID
 
 __all__ = ["grade_page", "MAX_LISTED"]
 
@@ -70,7 +69,7 @@ def grade_page(result) -> tuple[str, dict]:
     tuple of (str, dict)
     """
     task, groups = result.task, grade_groups(result)
-    counts = [{"grade": g, "css": verdict_css(g) if g != INVALID else "warn", "count": n,
+    counts = [{"grade": g, "css": verdict_css(g), "count": n,
                "distinct": groups["distinct_counts"].get(g, 0),
                "share": 100.0 * n / max(1, len(result.answers))} for g, n in groups["counts"].items()]
     mistakes = [{"mistake": g["mistake"], "count": g["count"], "distinct": len(g["answers"]),
@@ -87,7 +86,7 @@ def grade_page(result) -> tuple[str, dict]:
     contents += [("invalid", "Invalid answers")] * bool(groups["invalid"])
     contents += [("undecided", "Undecided answers")] * bool(groups["undecided"])
     contents += [("correct", "Correct answers"), ("times", "Time per answer"), ("roster", "Every submission")]
-    roster = [{"id": r.id, "verdict": r.verdict, "css": verdict_css(r.verdict) if r.verdict != INVALID else "warn",
+    roster = [{"id": r.id, "verdict": r.verdict, "css": verdict_css(r.verdict),
                "answer": r.answer, "note": r.likely_mistake or r.message} for r in grade_rows(result).itertuples()]
     context = {"title": f"Grades: {task.title or task.question}",
                "verdict": {"text": f"{len(result.answers)} submissions graded", "css": "ok",

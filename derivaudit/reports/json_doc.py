@@ -137,8 +137,9 @@ def _check(result) -> dict:
 
 def _claim(c, steps) -> dict:
     rows = steps[steps.parameter == c.parameter]
-    return {"parameter": c.parameter, "shape": list(c.shape), "claim_shape": list(c.claim_shape),
-            "claim": c.claim, "verdict": str(c.verdict), "correct": c.correct,
+    return {"parameter": c.parameter, "shape": list(c.shape),
+            "claim_shape": None if c.claim_shape is None else list(c.claim_shape),
+            "claim": c.claim, "verdict": str(c.verdict), "correct": c.correct, "message": c.message or None,
             "wrong_entries": [list(map(int, w)) for w in c.wrong_entries],
             "wrong_description": c.wrong_description,
             "witness": {k: str(v) for k, v in c.counterexample.items()} or None,
@@ -155,15 +156,18 @@ def _audit(result) -> dict:
     settings = result.settings
     return {"spec": str(result.source), "dps": settings.dps, "seed": settings.seed, "points": settings.points,
             "correct": result.ok, "verdict": str(result.verdict), "claims": [_claim(c, steps) for c in result.claims],
+            "errors": list(result.errors),
             "backward": [{"name": b.name, "of": b.of, "correct": b.correct,
                           "factor": None if b.factor is None else str(b.factor),
-                          "wrong_entries": None if b.correct else b.wrong_entries} for b in result.backward],
+                          "wrong_entries": None if b.correct or b.invalid else b.wrong_entries,
+                          "message": b.invalid or None} for b in result.backward],
             **({"hessians": [_hessian(h) for h in result.hessians]} if result.hessians else {})}
 
 
 def _hessian(h) -> dict:
     return {"parameter": h.parameter, "shape": list(h.shape), "claim": h.claim, "verdict": str(h.verdict),
-            "correct": h.correct, "wrong_entries": [list(map(int, w)) for w in h.wrong_entries],
+            "correct": h.correct, "message": h.message or None,
+            "wrong_entries": [list(map(int, w)) for w in h.wrong_entries],
             "witness": h.counterexample or None, "diagnosis": list(h.diagnosis), "rel_difference": number(h.rel_difference)}
 
 
