@@ -165,3 +165,19 @@ def test_entries_built_alike_are_proved_once_with_labels(monkeypatch):
     result = da.audit(EXAMPLES / "mlp_2layer.toml")
     assert [str(c.verdict) for c in result.claims] == ["correct (proved)"] * 4
     assert 4 <= len(calls) <= 12, len(calls)
+
+
+def test_a_claim_explained_by_a_factor_rebuilds_no_what_if_model(monkeypatch):
+    """A claim that is k × the gradient is explained: no activation-swapped model is built for it
+    (each is a whole new graph, most of a wrong large audit's time); a claim it does not explain is
+    still given the swap diagnosis."""
+    from derivaudit.audits import diagnose
+
+    built = []
+    monkeypatch.setitem(diagnose.WHAT_IF_DIAGNOSES, "activation swap",
+                        lambda *a, **k: built.append(a[1]) or diagnose.activation_notes(*a, **k))
+    halved = da.audit({**TANH, "claims": {**TANH["claims"], "W": "dZ @ X.T / 6"}})
+    assert str(halved["W"].verdict) == "wrong" and "every entry is 1/2 × the gradient" in " ".join(halved["W"].diagnosis)
+    assert built == []
+    swapped = da.audit({**TANH, "backward": {"dZ": "2 * A * A * (1 - A)"}})
+    assert str(swapped["W"].verdict) == "wrong" and built and built[0] == "W"

@@ -103,6 +103,10 @@ def diagnose_wrong(p: str, wrong: list, witness_point: int, layout: str,
     steps.append(("entry values", lambda: [_entry_note(p, entry, flat, witness_point, layout, claim_shape, values)]))
     notes = []
     for name, diagnosis in steps:
+        if name in WHAT_IF_DIAGNOSES and notes:
+            # the claim is already explained (k × the gradient, or its transpose): a rebuilt model
+            # (each a whole new graph) would not explain it too
+            continue
         found, skipped = run_diagnosis(name, diagnosis, limits)
         notes += found + ([skipped] if skipped else [])
 
