@@ -8,6 +8,7 @@
 
 from datetime import timedelta
 
+import pytest
 import sympy as sp
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -95,3 +96,13 @@ def test_sum_with_a_constant_sympy_cannot_order_round_trips():
     text = "(-((w) * (x))) - (log(2.5E2, erf(1_000)))"
     expr = parse_formula(text)
     assert parse_formula(format_formula(expr)) == expr
+
+
+def test_a_function_of_a_constant_is_held_to_the_constant_limit():
+    """Found by the round-trip property: ``zeta(1_000)`` is exactly pi**1000 times a rational of
+    thousands of digits, accepted while its printed form was refused; now both are refused alike."""
+    from derivaudit.errors import LimitExceeded
+
+    with pytest.raises(LimitExceeded, match=r"constant has about \d+ digits \(limit 1000\)"):
+        parse_formula("-(-(zeta(1_000)))")
+    assert parse_formula(format_formula(parse_formula("zeta(100)"))) == parse_formula("zeta(100)")

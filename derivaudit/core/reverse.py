@@ -252,11 +252,11 @@ class _Tape:
         self.code: list[tuple] = []
         self.first = len(graph.inputs)  # the slot of the first instruction
         for symbol, expr in graph.chain:
-            self._emit(_COPY, (self.compile(expr),), None, symbol)
-        self.loss_slot = self.compile(graph.loss)
+            self._emit(_COPY, (self.slot_of(expr),), None, symbol)
+        self.loss_slot = self.slot_of(graph.loss)
         self.chain_end = len(self.code)
 
-    def compile(self, node) -> int:
+    def slot_of(self, node) -> int:
         """The slot of ``node``, emitting the instructions of whatever of its DAG is new."""
         found = self.slots.get(node)
         if found is not None:
@@ -266,14 +266,14 @@ class _Tape:
         if node.is_Number:
             return self._emit(_CONST, (), node, node)
         if node.is_Add or node.is_Mul:
-            args = tuple(self.compile(a) for a in node.args)
+            args = tuple(self.slot_of(a) for a in node.args)
             if all(self._is_constant(a) for a in args):  # a number: no symbol under it
                 return self._emit(_CONST, (), node, node)
             return self._emit(_ADD if node.is_Add else _MUL, args, None, node)
         if not node.free_symbols:
             return self._emit(_CONST, (), node, node)
         template, arguments = self.graph.template(node)
-        return self._emit(_CALL, tuple(self.compile(a) for a in arguments), template, node)
+        return self._emit(_CALL, tuple(self.slot_of(a) for a in arguments), template, node)
 
     def _is_constant(self, slot: int) -> bool:
         return slot >= self.first and self.code[slot - self.first][0] == _CONST
@@ -367,7 +367,7 @@ class _State:
         evaluation runs it with the chain), then the instructions this state
         has not run are run.
         """
-        slot = self.tape.compile(node)
+        slot = self.tape.slot_of(node)
         if slot >= len(self.values):
             self.tape.run(self.values, len(self.values) - len(self.tape.graph.inputs), len(self.tape.code),
                           self._constants)

@@ -196,7 +196,10 @@ class FormulaBuilder(SafetyRules):
         spec, fname = self.function(node)
         self.check_arity(spec, fname, node)
         args = [self.visit(arg, depth + 1) for arg in node.args]
-        result = spec.build(*args)
+        # a function of a constant may evaluate exactly to a longer one (zeta(1000) is pi**1000
+        # times a rational of over 2,000 digits): the same limit as for a written constant, so
+        # that every accepted formula prints as text that parses back
+        result = self.check_constant(spec.build(*args), node)
         if fname in PARTIAL_FUNCTIONS:
             self.note_guard(result)
         return result
