@@ -181,3 +181,11 @@ def test_a_claim_explained_by_a_factor_rebuilds_no_what_if_model(monkeypatch):
     assert built == []
     swapped = da.audit({**TANH, "backward": {"dZ": "2 * A * A * (1 - A)"}})
     assert str(swapped["W"].verdict) == "wrong" and built and built[0] == "W"
+
+
+def test_applied_later_is_said_only_where_it_is():
+    """dZ = 3·∂loss/∂Z (the 1/3 of the loss left for later); b applies it, W's claim forgets it."""
+    result = da.audit({**TANH, "backward": {"dZ": "2 * A * (1 - A**2)"},
+                       "claims": {"W": "dZ @ X.T", "b": "sum(dZ, axis=1, keepdims=True) / 3"}})
+    assert [str(c.verdict) for c in result.claims][:1] == ["wrong"]
+    assert "dZ = 3·∂loss/∂Z: the 1/3 is applied later in b, not in W" in result.summary()

@@ -8,6 +8,7 @@ step.  An intermediate that is a constant multiple of the adjoint
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 
 import mpmath
@@ -112,10 +113,20 @@ def blame_factors(checks: list[BackwardCheck], model: Model, values: PointValues
         k = check.factor
         if check.correct and k is not None and k > 0 and k != 1:
             built = [p for p in spec.claims if _depends(spec.claims[p].uses, check.name, uses)]
-            if built and all(p in layouts and _claim_factor(p, model, values, layouts[p]) == k for p in built):
+            factors = {p: _claim_factor(p, model, values, layouts[p]) if p in layouts else None for p in built}
+            forgot = tuple(p for p in built if factors[p] == k)
+            if built and len(forgot) == len(built):
                 check = BackwardCheck(check.name, check.of, False, check.wrong_entries, k, tuple(built))
+            elif forgot:  # "applied later" holds only where it is: in the claims that are right
+                right = tuple(p for p in built if p in layouts and _claim_is_exact(p, model, values, layouts[p]))
+                check = dataclasses.replace(check, applied_in=right, forgotten_in=forgot)
         out.append(check)
     return out
+
+
+def _claim_is_exact(p: str, model: Model, values: PointValues, layout: str) -> bool:
+    claim = in_parameter_layout(values.at(0, f"claim:{p}"), shape_of(model.claims[p]), layout)
+    return not any(values.differs(c, e, 0) for c, e in zip(claim, values.at(0, f"exact:{p}")))
 
 
 def _claim_factor(p: str, model: Model, values: PointValues, layout: str) -> Fraction | None:

@@ -52,6 +52,10 @@ class BackwardCheck:
     #: the claims built on it that are off by the same factor k (then the 1/k is never applied:
     #: this intermediate is the first wrong step)
     carried_into: tuple[str, ...] = ()
+    #: of the claims built on it, those right (the 1/k applied later) and those off by k (they
+    #: forgot it themselves); both empty unless some claims built on it are off by k and some not
+    applied_in: tuple[str, ...] = ()
+    forgotten_in: tuple[str, ...] = ()
     #: why the intermediate cannot be evaluated (one line): then it is not checked, and the
     #: claims built on it are invalid
     invalid: str = ""
@@ -61,6 +65,8 @@ class BackwardCheck:
 
         >>> BackwardCheck("dZ", "Z", False, "all 6", Fraction(-5)).describe()
         'dZ = −5·∂loss/∂Z: opposite sign'
+        >>> BackwardCheck("dZ1", "Z1", True, "", Fraction(16), applied_in=("b1",), forgotten_in=("W1",)).describe()
+        'dZ1 = 16·∂loss/∂Z1: the 1/16 is applied later in b1, not in W1'
         """
         if self.invalid:
             return f"{self.name} invalid: {self.invalid}"
@@ -73,6 +79,9 @@ class BackwardCheck:
                     "is never applied")
         if not self.correct:
             return f"{self.name} WRONG ({self.wrong_entries})"
+        if k is not None and k != 1 and self.forgotten_in:
+            applied = f"applied later in {', '.join(self.applied_in)}, not" if self.applied_in else "not applied"
+            return f"{self.name} = {k}·∂loss/∂{self.of}: the {1 / k} is {applied} in {', '.join(self.forgotten_in)}"
         if k is not None and k != 1:
             return f"{self.name} = {k}·∂loss/∂{self.of}: the {1 / k} is applied later"
         return f"{self.name} = ∂loss/∂{self.of}"
