@@ -458,7 +458,7 @@ def build(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS,
         local[d.name] = value
         # a definition without variables (N = X.shape[0], I = np.eye(C)) is a constant: later
         # formulas see its value, so it can size and index (np.arange(N)) as a literal can
-        constant = d.name != "loss" and not any(isinstance(e, sp.Basic) and e.free_symbols for e in entries(value))
+        constant = d.name != "loss" and not _has_variables(value)
         env[d.name] = value if constant else symbol_array(d.name, shape_of(value))
     broken: dict[str, Malformed] | None = None if strict else {}
     for d in spec.backward:
@@ -504,6 +504,11 @@ def instantiate(spec: AuditSpec, *, limits: Limits = DEFAULT_LIMITS) -> AuditSpe
     return spec
 
 
+def _has_variables(value: Value) -> bool:
+    """Does some entry of ``value`` depend on a symbol (else the definition is a constant)?"""
+    return any(isinstance(e, sp.Basic) and e.free_symbols for e in entries(value))
+
+
 def build_what_if(model: Model, replace: Mapping[str, str], *, limits: Limits = DEFAULT_LIMITS) -> Model:
     """``model`` with the forward definitions ``replace``d, re-evaluating those alone.
 
@@ -525,7 +530,7 @@ def build_what_if(model: Model, replace: Mapping[str, str], *, limits: Limits = 
         symbols = model.values[name]
         if name == "loss" or shape_of(value) != shape_of(symbols) or \
                 not any(isinstance(s, sp.Symbol) for s in entries(symbols)) or \
-                not any(isinstance(e, sp.Basic) and e.free_symbols for e in entries(value)):
+                not _has_variables(value):
             return build(spec, limits=limits, replace=replace, symbolic_draws=True)
         local[name] = value
     return dataclasses.replace(model, local=local)

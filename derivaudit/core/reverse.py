@@ -369,7 +369,7 @@ class _State:
         """
         slot = self.tape.slot_of(node)
         if slot >= len(self.values):
-            self.tape.run(self.values, len(self.values) - len(self.tape.graph.inputs), len(self.tape.code),
+            self.tape.run(self.values, len(self.values) - self.tape.first, len(self.tape.code),
                           self._constants)
         return self.values[slot]
 
