@@ -135,3 +135,95 @@ def test_step_tries_equal_try_stencil_by_stencil(text):
                 if a is not None:
                     assert _same(a.approx, b.approx) and _same(a.exact, b.exact) and _same(a.error, b.error)
                     assert (a.below_resolution, a.bits) == (b.below_resolution, b.bits)
+
+
+# -- rounding: the tie test of every number, and the table's rows in one loop -----------------
+
+def _far_from_ties_plain(raw, mid, mid_exp, accuracy, digits):
+    """``rounding._far_from_ties`` as first written (min/max, the powers shifted per call):
+    the rewrite keeps every decision of it, so every stored number stays bit for bit."""
+    _, man, exp, bc = raw
+    if accuracy < 8 or exp > -10 or mid_exp > 0:
+        return False
+    mid = -mid if mid < 0 else mid
+    size = mid.bit_length()
+    e10 = ((exp + bc - 1) * 1233) >> 12
+    shift = digits - 1 - e10
+    if shift < 1 or shift >= 1199:
+        return False
+    spread = size - accuracy
+    for shift in (shift, shift - 1):
+        w = (10 ** shift) << 1
+        z, radius = mid * w, (w << spread if spread >= 0 else (w >> -spread) + 1)
+        zv, margin = man * w, 1 << (-exp - 8)
+        low = min((z - radius) >> -mid_exp, (zv - margin) >> -exp)
+        high = max((z + radius) >> -mid_exp, (zv + margin) >> -exp)
+        if high != low and (high != low + 1 or high & 1):
+            return False
+        rounded = (high + 1) >> 1
+        if rounded < 10 ** digits:
+            return rounded >= 10 ** (digits - 1)
+    return False
+
+
+def _tie_cases(rng, n: int):
+    """(raw, mid, mid_exp, accuracy, digits): random midpoints, and midpoints within a few
+    units of the last bits of a decimal tie ``…5·10^E`` (where the test decides)."""
+    from fractions import Fraction
+
+    from mpmath.libmp import dps_to_prec, from_man_exp, round_nearest
+    for i in range(n):
+        digits = rng.choice([5, 15, 20, 30, 50, 100])
+        prec = dps_to_prec(digits)
+        if i % 2:
+            size = rng.randint(prec - 5, prec + 200)
+            mid, mid_exp = rng.getrandbits(size) * rng.choice([1, -1]) or 1, rng.randint(-size - 400, -size + 60)
+        else:
+            tie = (rng.randint(10 ** (digits - 1), 10 ** digits - 1) * 10 + 5) * Fraction(10) ** rng.randint(
+                -digits - 60, 20 - digits)
+            mid_exp = -400 - rng.randint(0, 100)
+            mid = int(tie * 2 ** -mid_exp) + rng.randint(-2 ** rng.randint(0, 250), 2 ** rng.randint(0, 250))
+        yield from_man_exp(mid, mid_exp, prec, round_nearest), mid, mid_exp, rng.randint(0, 420), digits
+
+
+def test_far_from_ties_keeps_every_decision_of_its_plain_form():
+    import random
+
+    from derivaudit.core.rounding import _far_from_ties
+    decided = {True: 0, False: 0}
+    for case in _tie_cases(random.Random(25), 6000):
+        expected = _far_from_ties_plain(*case)
+        assert _far_from_ties(*case) is expected, case
+        decided[expected] += 1
+    assert min(decided.values()) > 1000  # both answers were exercised
+
+
+@pytest.mark.parametrize("formula, at, order, dps", [
+    ("exp(x)", "0.7", 1, 50), ("sin(x)", "0", 2, 15), ("x**3", "1", 1, 30), ("log(1 + x**2)", "2", 1, 20),
+    ("sin(x)", "1e10", 1, 20), ("exp(x)", "700", 1, 15), ("abs(x - 7/10)", "0.7", 1, 30),
+    ("x*tanh(softplus(x))", "0.8", 1, 100), ("1/x", "3", 1, 15),
+])
+def test_rows_in_one_loop_equal_row_by_row(monkeypatch, formula, at, order, dps):
+    """``columns.mp_columns`` rounds the common row inline; ``fast=False`` sends every row through
+    ``cell_numbers``.  Both give every column, value for value (raw mpf tuples), on the same cells."""
+    import derivaudit as da
+    import derivaudit.studies.sweep as sweep_module
+    from derivaudit.studies.columns import mp_columns
+
+    compared = []
+
+    def both(st, steps, step_floats, cells, dps, refine=None, memo=None):
+        slow = mp_columns(st, steps, step_floats, cells, dps, refine, fast=False, memo=list(memo))
+        fast = mp_columns(st, steps, step_floats, cells, dps, refine, memo=memo)
+        assert fast.keys() == slow.keys()
+        for name in fast:
+            a, b = fast[name], slow[name]
+            assert [getattr(v, "_mpf_", v) for v in a] == [getattr(v, "_mpf_", v) for v in b] or (
+                name == "observed_order" and all(x == y or (x != x and y != y) for x, y in zip(a, b))), name
+        compared.append(len(cells))
+        return fast
+
+    monkeypatch.setattr(sweep_module, "mp_columns", both)
+    da.study(formula, at={"x": at}, order=order, eps="1e-1,1e-3,1e-5,1e-7,1e-9,1e-12,1e-20,1e-30,1e-40", dps=dps,
+             schemes=["forward", "backward", "centered", "centered4"])
+    assert sum(compared) == 4 * 9

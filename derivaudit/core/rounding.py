@@ -38,6 +38,8 @@ _GUARD = 6
 
 #: 10^n for the digit counts tables use (larger powers are computed)
 _POW10 = [10 ** n for n in range(1200)]
+#: 2·10^n (the scale of z in :func:`_far_from_ties`)
+_TWICE_POW10 = [p << 1 for p in _POW10]
 
 
 def _power(n: int) -> int:
@@ -144,24 +146,30 @@ def _far_from_ties(raw: tuple, mid: int, mid_exp: int, accuracy: int, digits: in
     With ``z(x) = 2·|x|·10^-E`` (``10^E`` the unit of the last digit), ties are the odd
     integers ``z``; the hull, in integer parts of ``z``, must hold no odd integer, and its
     rounding must have ``digits`` digits.  False (not known far) sends the caller to the
-    exact path.
+    exact path.  Every study number passes here (three per row): the bounds are kept
+    in integers shifted once, and the smaller and larger end picked by comparisons.
     """
     _, man, exp, bc = raw
     if accuracy < 8 or exp > -10 or mid_exp > 0:
         return False
-    mid = -mid if mid < 0 else mid
-    size = mid.bit_length()
-    e10 = ((exp + bc - 1) * 1233) >> 12  # floor(log10|x|), or one less
-    shift = digits - 1 - e10  # -E
+    shift = digits - 1 - (((exp + bc - 1) * 1233) >> 12)  # -E, from floor(log10|x|) or one less
     if shift < 1 or shift >= 1199:
         return False
-    spread = size - accuracy  # the radius, in units of 2^mid_exp: at most 2^spread
-    for shift in (shift, shift - 1):  # the magnitude may be one more: a unit ten times larger
-        w = _POW10[shift] << 1
-        z, radius = mid * w, (w << spread if spread >= 0 else (w >> -spread) + 1)
-        zv, margin = man * w, 1 << (-exp - 8)
-        low = min((z - radius) >> -mid_exp, (zv - margin) >> -exp)
-        high = max((z + radius) >> -mid_exp, (zv + margin) >> -exp)
+    if mid < 0:
+        mid = -mid
+    spread = mid.bit_length() - accuracy  # the radius, in units of 2^mid_exp: at most 2^spread
+    to_mid, to_raw = -mid_exp, -exp
+    margin = 1 << (to_raw - 8)
+    # the magnitude may be one more: then a unit ten times larger
+    for w in (_TWICE_POW10[shift], _TWICE_POW10[shift - 1]):
+        z, zv = mid * w, man * w
+        radius = w << spread if spread >= 0 else (w >> -spread) + 1
+        low, other = (z - radius) >> to_mid, (zv - margin) >> to_raw
+        if other < low:
+            low = other
+        high, other = (z + radius) >> to_mid, (zv + margin) >> to_raw
+        if other > high:
+            high = other
         # no tie (odd z) in the hull: it holds no integer, or only an even one (a grid value)
         if high != low and (high != low + 1 or high & 1):
             return False
