@@ -252,8 +252,10 @@ def table_frame(parts: list[dict], columns: list[str], mp: bool) -> pd.DataFrame
         # are (a list assigned to an object array makes numpy ask every mpf whether it is
         # an array, three failed attribute lookups each)
         blocks.append((np.fromiter(values, dtype, len(values)).reshape(len(names), n), places.copy()))
-    blocks.append((_strings([v for part in parts for v in part["scheme"]]),
-                   np.array([columns.index("scheme")], dtype=np.intp)))
+    # the scheme names: a copy of the array made once per list of (name, rows) (building one
+    # validates every string; a copy of a validated one does not, and is the table's own)
+    schemes = _scheme_array(tuple((part["scheme"][0], len(part["scheme"])) for part in parts if part["scheme"]))
+    blocks.append((schemes.copy(), np.array([columns.index("scheme")], dtype=np.intp)))
     return create_dataframe_from_blocks(blocks, pd.RangeIndex(n), _index(tuple(columns)))
 
 
@@ -267,6 +269,12 @@ def _strings(values: list):
     if isinstance(_STRINGS, pd.arrays.StringArray):
         return pd.arrays.StringArray(np.array(values, dtype=object), dtype=_STRINGS.dtype)
     return pd.array(values, dtype="str")
+
+
+@lru_cache(maxsize=256)
+def _scheme_array(counts: tuple[tuple[str, int], ...]):
+    """The ``scheme`` column of an mp table: each name repeated for its rows."""
+    return _strings([name for name, rows in counts for _ in range(rows)])
 
 
 @lru_cache(maxsize=16)
