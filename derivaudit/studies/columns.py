@@ -4,10 +4,11 @@ Every number of an mp table is the correctly rounded ``dps``-digit decimal of it
 ball (:mod:`derivaudit.core.rounding`), held as an ``mpf`` that prints back to
 exactly those digits.  A study of 4 schemes × 6 steps rounds some 70 numbers and
 builds one small DataFrame, and many small studies pay that per study: the
-common row (an exact value already rounded, an error to print) takes one loop
-without a call per row (:func:`mp_columns`; ``fast=False`` runs every row
-through :func:`cell_numbers`, what ``tests/test_fast_path_twins.py`` compares it
-with), and the DataFrame is assembled from its blocks (:func:`table_frame`).
+common rows (the study's exact value, an error to print) of every scheme are
+rounded in one pass (:func:`round_rows`) before the columns are built
+(:func:`mp_columns`, which sends every other row through :func:`cell_numbers`;
+``tests/test_fast_path_twins.py`` compares the two ways on the same cells), and
+the DataFrame is assembled from its blocks (:func:`table_frame`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from derivaudit.core.balls import digits_to_bits
 from derivaudit.core.rounding import rounded_raw
 from derivaudit.studies.orders import observed_order
 
-__all__ = ["cell_numbers", "mp_columns", "float64_columns", "table_frame"]
+__all__ = ["cell_numbers", "round_rows", "mp_columns", "float64_columns", "table_frame"]
 
 
 def _rounded(ball, prec: int, rnd) -> tuple:
@@ -38,8 +39,6 @@ def _rounded(ball, prec: int, rnd) -> tuple:
 
 _MPF = mpmath.mp.mpf
 _NEW = object.__new__
-#: no ball (a cell's exact value may be None)
-_NONE = object()
 
 
 #: precision raises (each doubling the bits) a cell gets for a ball that does not decide its
@@ -89,9 +88,48 @@ def cell_numbers(cell, dps: int, refine, j: int, memo: list) -> tuple:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def mp_columns(st, steps, step_floats, cells, dps: int, refine=None, fast: bool = True,
-               memo: list | None = None) -> dict[str, list]:
-    """The table's columns for one scheme from its certified cells (:func:`cell_numbers`).
+def round_rows(columns: list, dps: int, memo: list) -> list:
+    """The numbers of every common row of a study, rounded in one pass before any column
+    is built: per scheme, per row, the raw tuples ``(approx, exact, error, rel_error)``
+    that :func:`cell_numbers` gives the row, or None for a row left to it.
+
+    A common row has the study's exact ball (the first row's, which serves most rows:
+    rounded once, and put in ``memo``), not 0, and an error to print; a row with a ball
+    that does not decide its rounding is left to :func:`cell_numbers`, which raises its
+    precision.  One pass over some 70 numbers (a short study) keeps the rounding's code
+    hot between them, which interleaved with the columns' building it is not.
+    """
+    prec, rel_bits = dps_to_prec(dps), digits_to_bits(dps) + 64
+    first = next((cell for cells in columns for cell in cells if cell[1] is not None), None)
+    exact = None if first is None else first[1]
+    raw = None if exact is None or exact.is_zero() else rounded_raw(exact, dps, prec)
+    if raw is None:
+        return [None] * len(columns)
+    memo[:] = exact, raw
+    saved, ctx.prec = ctx.prec, rel_bits  # abs() and the division round: far below a unit
+    try:
+        size = abs(exact)
+        rels = [[abs(cell[2]) / size if cell[1] is exact and not cell[3] and not cell[4] else None
+                 for cell in cells] for cells in columns]
+    finally:
+        ctx.prec = saved
+    out = []
+    for cells, column_rels in zip(columns, rels):
+        numbers = []
+        for cell, rel in zip(cells, column_rels):
+            row = None
+            if rel is not None:
+                row = rounded_raw(cell[0], dps, prec), raw, rounded_raw(cell[2], dps, prec), rounded_raw(rel, dps, prec)
+                if None in row:
+                    row = None
+            numbers.append(row)
+        out.append(numbers)
+    return out
+
+
+def mp_columns(st, steps, step_floats, cells, dps: int, refine=None, memo: list | None = None,
+               rounded: list | None = None) -> dict[str, list]:
+    """The table's columns for one scheme from its certified cells.
 
     An error proved below the resolution reads 0 (so does a quotient of an
     exact derivative 0 below its own resolution); ``error_radius`` bounds
@@ -99,13 +137,11 @@ def mp_columns(st, steps, step_floats, cells, dps: int, refine=None, fast: bool 
     equal by construction (the exact value, zeros, NaN) are one shared ``mpf``:
     fewer objects for the garbage collector to walk afterwards.
 
-    The common row — the exact ball of the row before (already rounded, not 0)
-    and an error to print — is rounded here, without the call; the same balls,
-    the same roundings as :func:`cell_numbers` (``fast=False`` sends every row there).
-    ``memo`` (see :func:`cell_numbers`) may come from the scheme before: the schemes of a
-    study share one exact ball, rounded once.
+    ``rounded`` holds the numbers of the rows :func:`round_rows` rounded (None: none);
+    every other row goes through :func:`cell_numbers`, with ``memo``, which the schemes of
+    a study share.  The same balls, the same roundings either way: ``rounded=None``
+    (every row through :func:`cell_numbers`) gives the same columns.
     """
-    prec, rel_bits = dps_to_prec(dps), digits_to_bits(dps) + 64
     values, exacts, errs, sizes, rels, radii, size_floats = [], [], [], [], [], [], []
     make, new, mpf, ldexp = mpmath.mp.make_mpf, _NEW, _MPF, math.ldexp
     rnd = round_nearest
@@ -113,25 +149,8 @@ def mp_columns(st, steps, step_floats, cells, dps: int, refine=None, fast: bool 
     last_raw, exact = None, None
     if memo is None:
         memo = [None, None]
-    # memo's exact ball as last seen; the same when it is not 0 (else _NONE), and its absolute value
-    seen, shared, shared_abs = _NONE, _NONE, None
     for j, cell in enumerate(cells):
-        if memo[0] is not seen:
-            seen = memo[0]
-            shared = seen if fast and seen is not None and not seen.is_zero() else _NONE
-            if shared is not _NONE:
-                saved, ctx.prec = ctx.prec, rel_bits  # abs() rounds to the context's precision
-                shared_abs = abs(shared)
-                ctx.prec = saved
-        numbers = None
-        if cell[1] is shared and not cell[3] and not cell[4]:
-            saved, ctx.prec = ctx.prec, rel_bits  # the division's rounding: far below a unit
-            rel = abs(cell[2]) / shared_abs
-            ctx.prec = saved
-            approx_raw, error, rel_raw = (rounded_raw(cell[0], dps, prec), rounded_raw(cell[2], dps, prec),
-                                          rounded_raw(rel, dps, prec))
-            if approx_raw is not None and error is not None and rel_raw is not None:
-                numbers = approx_raw, memo[1], error, rel_raw
+        numbers = None if rounded is None else rounded[j]
         if numbers is None:
             cell, numbers = cell_numbers(cell, dps, refine, j, memo)
         approx_raw = numbers[0]

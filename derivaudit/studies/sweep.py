@@ -45,7 +45,7 @@ from derivaudit.studies.inputs import DEFAULT_STEPS, PRECISIONS, as_expr, check_
 from derivaudit.studies.kinks import one_sided_derivatives
 from derivaudit.core.piecewise import value_on_switch
 from derivaudit.lang.parse import typed_domain
-from derivaudit.studies.columns import float64_columns, mp_columns, table_frame
+from derivaudit.studies.columns import float64_columns, mp_columns, round_rows, table_frame
 from derivaudit.studies.orders import order_notes
 from derivaudit.studies.result import StudyResult
 from derivaudit.studies.stencil_verdicts import check_claimed_order, stencil_verdicts
@@ -112,12 +112,14 @@ def _ball_formulas(request: _Request, kink: dict | None):
     each checked to be defined at the point."""
     variables = tuple(request.point)
     f = compile_balls(request.expr, variables)
-    _require_defined(f, request.point, "the formula")
+    with ball_precision(_CHECK_BITS):
+        args = f.arguments(request.point)  # the point as balls, for both checks (the same variables)
+    _require_defined(f, request.point, "the formula", args)
     if kink is not None:
         return f, None
     exact = compile_balls(request.exact_expr, variables)
     try:
-        _require_defined(exact, request.point, f"the derivative {_formatted(request.exact_expr)}")
+        _require_defined(exact, request.point, f"the derivative {_formatted(request.exact_expr)}", args)
     except DomainError:
         # on a switch whose pieces the ball cannot tell apart: the exact common one-sided value
         common = None if request.wrt_list is not None else value_on_switch(
@@ -136,10 +138,16 @@ def _require_typed_domain(formula, point, limits: Limits) -> None:
             _require_defined(compile_balls(piece, tuple(point)), point, f"the formula (its part {piece})")
 
 
-def _require_defined(formula, point, what: str) -> None:
-    """DomainError when ``formula`` is surely undefined at the exact ``point``."""
-    with ball_precision(128):
-        args = formula.arguments(point)
+#: the precision of the checks that a formula is defined at the point
+_CHECK_BITS = 128
+
+
+def _require_defined(formula, point, what: str, args=None) -> None:
+    """DomainError when ``formula`` is surely undefined at the exact ``point`` (``args``:
+    the point's balls at :data:`_CHECK_BITS`, when the caller has them)."""
+    with ball_precision(_CHECK_BITS):
+        if args is None:
+            args = formula.arguments(point)
         value = formula(*args)
         if value.is_finite():
             return
@@ -188,8 +196,9 @@ def _mp_sweep(request: _Request, f, exact, advance, limits: Limits) -> list[dict
         # a ball that does not decide its rounding: the cell again at twice the bits
         return lambda j, cell: certifier.cell(st, steps[j], limits, bits=2 * cell.bits)
     memo = [None, None]  # the exact ball and its rounding: the same for every scheme
-    return [mp_columns(st, eps_values, step_floats, column, dps, refine(st), memo=memo)
-            for st, column in zip(stencils, cells)]
+    rounded = round_rows(cells, dps, memo)
+    return [mp_columns(st, eps_values, step_floats, column, dps, refine(st), memo, numbers)
+            for st, column, numbers in zip(stencils, cells, rounded)]
 
 
 def _float64_sweep(request: _Request, exact, advance, models: dict, limits: Limits) -> list[dict]:
@@ -306,14 +315,12 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
 
 
 def _attrs(request: _Request) -> dict:
-    exact_expr = request.exact_expr
     return {
         "formula": _formatted(request.expr),
         "wrt": ",".join(v.name for v in request.wrt_list) if request.wrt_list is not None else request.var.name,
         "point": {s.name: _text(v) for s, v in request.point.items()},
         "derivative": request.order,
-        "exact_derivative": _formatted(exact_expr) if not exact_expr.has(sp.Heaviside, sp.sign,
-                                                                          sp.DiracDelta) else str(exact_expr),
+        "exact_derivative": _derivative_text(request.exact_expr),
         "precision": request.precision,
         "dps": request.dps,
     }
@@ -339,6 +346,13 @@ def _predicted_errors(expr, var, point, st, eps_values, models: dict, values: di
 def _text(value: sp.Expr) -> str:
     """``str(value)``, memoised (sympy's printer is slow even for a rational)."""
     return str(value)
+
+
+@lru_cache(maxsize=1024)
+def _derivative_text(expr: sp.Expr) -> str:
+    """The exact derivative as text: its formatted form, or sympy's own where it holds
+    Heaviside, sign or DiracDelta (memoised: ``has`` walks the whole tree)."""
+    return str(expr) if expr.has(sp.Heaviside, sp.sign, sp.DiracDelta) else _formatted(expr)
 
 
 @lru_cache(maxsize=1024)
