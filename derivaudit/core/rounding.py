@@ -29,7 +29,7 @@ from __future__ import annotations
 import mpmath
 from mpmath.libmp import dps_to_prec, from_man_exp, fzero, round_nearest
 
-__all__ = ["rounded_decimal", "rounded_raw", "decimal_mpf", "decimal_raw"]
+__all__ = ["rounded_decimal", "rounded_raw", "rounded_raws", "decimal_mpf", "decimal_raw"]
 
 #: extra decimal digits asked of the midpoint: the decision is lost only within
 #: about 10^-(d + _GUARD) of a boundary, where the ball is then not trusted
@@ -135,6 +135,31 @@ def rounded_raw(ball, digits: int, prec: int):
     if rounded is None:
         return None
     return decimal_raw(rounded[0], rounded[1], digits, prec)
+
+
+def rounded_raws(balls, digits: int, prec: int) -> list:
+    """:func:`rounded_raw` of each ball, in one loop: a study rounds some 70 numbers per
+    table, and the common path (the midpoint's rounding, far from every tie) inlined here
+    spares a call per number; any other ball goes through :func:`rounded_raw` itself.
+
+    >>> from flint import arb
+    >>> balls = [arb(1) / 3, arb("0.125"), arb(2) ** 0.5]
+    >>> rounded_raws(balls, 5, 20) == [rounded_raw(b, 5, 20) for b in balls]
+    True
+    """
+    out = []
+    far = _far_from_ties
+    for ball in balls:
+        man, exp = ball.mid().man_exp()
+        man = int(man)
+        if man:
+            exp = int(exp)
+            raw = from_man_exp(man, exp, prec, round_nearest)
+            if far(raw, man, exp, ball.rel_accuracy_bits(), digits):
+                out.append(raw)
+                continue
+        out.append(rounded_raw(ball, digits, prec))
+    return out
 
 
 def _far_from_ties(raw: tuple, mid: int, mid_exp: int, accuracy: int, digits: int) -> bool:

@@ -25,7 +25,7 @@ from pandas.api.internals import create_dataframe_from_blocks
 
 from derivaudit.core.ball_steps import to_mpf
 from derivaudit.core.balls import digits_to_bits
-from derivaudit.core.rounding import rounded_raw
+from derivaudit.core.rounding import rounded_raw, rounded_raws
 from derivaudit.studies.orders import observed_order
 
 __all__ = ["cell_numbers", "round_rows", "mp_columns", "float64_columns", "table_frame"]
@@ -113,15 +113,21 @@ def round_rows(columns: list, dps: int, memo: list) -> list:
                  for cell in cells] for cells in columns]
     finally:
         ctx.prec = saved
-    out = []
+    balls: list = []
     for cells, column_rels in zip(columns, rels):
-        numbers = []
         for cell, rel in zip(cells, column_rels):
+            if rel is not None:
+                balls += cell[0], cell[2], rel
+    raws = iter(rounded_raws(balls, dps, prec))
+    out = []
+    for column_rels in rels:
+        numbers = []
+        for rel in column_rels:
             row = None
             if rel is not None:
-                row = rounded_raw(cell[0], dps, prec), raw, rounded_raw(cell[2], dps, prec), rounded_raw(rel, dps, prec)
-                if None in row:
-                    row = None
+                approx, error, rel = next(raws), next(raws), next(raws)
+                if approx is not None and error is not None and rel is not None:
+                    row = approx, raw, error, rel
             numbers.append(row)
         out.append(numbers)
     return out
