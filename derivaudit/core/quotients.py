@@ -287,7 +287,8 @@ def _weighted_sum(values, positions, terms, divisor, scaled: bool) -> tuple:
 
 
 #: (ids of the stencils, ε) → (stencils, distinct sample keys and shifts, each stencil's terms,
-#: divisor, the positions of its samples among the distinct ones, and (position, weight) pairs)
+#: divisor, the positions of its samples among the distinct ones, (position, weight) pairs, and
+#: its divisor as a ball by precision)
 _PLANS: dict[tuple, tuple] = {}
 
 

@@ -14,6 +14,8 @@ the caller raises the precision and asks again.  :func:`decimal_mpf` turns
 ``N·10^E`` into the ``mpf`` a table holds, at ``dps_to_prec(d)`` bits:
 ``2^(p−1) > 10^d``, so printing it back to ``d`` digits gives ``N`` (the
 binary rounding is under a tenth of a unit of the ``d``-th digit).
+:func:`rounded_raw` gives the table's raw tuple directly, and :func:`rounded_raws`
+the same for many balls in one loop (a study's common rows).
 
 >>> from flint import arb
 >>> rounded_decimal(arb(1) / 3, 5), rounded_decimal(arb("0.125"), 2), rounded_decimal(arb(-999996), 5)
