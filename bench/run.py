@@ -62,6 +62,11 @@ SCHEMES = ("forward", "backward", "centered", "centered4")
 STEPS = "1e-1:1e-12:30"
 QUICK_STEPS = "1e-1:1e-12:6"
 
+#: goals of sweep / limit (warm), issue 25: tables keep mpf numbers with every printed digit
+#: correctly rounded, so the former goal of 0.5 is withdrawn (it needs ball-valued cells); the
+#: quick run (6 steps) measures what many small studies pay per study, the full run's 1.0 is a guard
+LIMIT_GOALS = {"quick": 1.2, "full": 1.0}
+
 _SOFTMAX = " + ".join(f"exp(z{i})" for i in range(10))
 _LOGITS = {f"z{i}": f"{(-1) ** i * (i + 1) / 10:.1f}" for i in range(10)}
 
@@ -302,9 +307,11 @@ def main(argv=None) -> int:
         print(f"| {name:32} | {seconds:9.4f} | {1000 * seconds / len(cases):10.3f} |")
     print(f"| {'MLP audit (examples/mlp_2layer)':32} | {mlp:9.3f} | {'':10} |")
     print()
+    limit_goal = LIMIT_GOALS["quick" if args.quick else "full"]
     goals = [
         ("naive / sweep", ratios["sweep_vs_naive"], ">= 100", ratios["sweep_vs_naive"] >= 100),
-        ("sweep / limit (warm)", ratios["sweep_vs_limit"], "<= 0.5", ratios["sweep_vs_limit"] <= 0.5),
+        ("sweep / limit (warm)", ratios["sweep_vs_limit"], f"<= {limit_goal}",
+         ratios["sweep_vs_limit"] <= limit_goal),
         ("sweep / limit (cold)", t["sweep mp (cold)"] / t["limit (cold)"], "", None),
         ("sweep float64 / numpy (warm)", ratios["float64_vs_numpy"], "<= 2", ratios["float64_vs_numpy"] <= 2),
         ("sweep float64 / numpy (cold)", t["sweep float64 (cold)"] / t["numpy (cold)"], "", None),

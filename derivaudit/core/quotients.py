@@ -287,7 +287,8 @@ def _weighted_sum(values, positions, terms, divisor, scaled: bool) -> tuple:
 
 
 #: (ids of the stencils, ε) → (stencils, distinct sample keys and shifts, each stencil's terms,
-#: divisor, the positions of its samples among the distinct ones, and (position, weight) pairs)
+#: divisor, the positions of its samples among the distinct ones, (position, weight) pairs, and
+#: its divisor as a ball by precision)
 _PLANS: dict[tuple, tuple] = {}
 
 
@@ -313,8 +314,9 @@ def _step_plan(stencils, eps: sp.Rational) -> tuple:
                 samples.append((sample_key, shift))
         places = tuple(positions[k] for k, _, _ in terms)
         # the weights also as exact balls: ball × ball is what ball × int computes, without
-        # converting the int at every product
-        per_stencil.append((terms, divisor, places, tuple(zip(places, (arb(w) for _, _, w in terms)))))
+        # converting the int at every product; the divisor as a ball, by precision (the same
+        # rounding arb(divisor) makes at that precision), filled by _step_tries
+        per_stencil.append((terms, divisor, places, tuple(zip(places, (arb(w) for _, _, w in terms))), {}))
     if len(_PLANS) >= 4096:
         _PLANS.clear()
     _PLANS[key] = (tuple(stencils), tuple(samples), per_stencil)
@@ -446,7 +448,13 @@ class StepCertifier:
                     break
                 total += value * weight
             else:
-                approx = total / arb(plan[1])
+                divisors = plan[4]
+                divisor = divisors.get(bits)
+                if divisor is None:
+                    if len(divisors) > 16:
+                        divisors.clear()
+                    divisor = divisors[bits] = arb(plan[1])  # rounded at ctx.prec, which is bits
+                approx = total / divisor
                 if approx.rel_accuracy_bits() < need and not approx.is_exact():
                     self._short = _missing_bits(approx, need)
                     cells.append(None)

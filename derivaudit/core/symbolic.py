@@ -24,10 +24,18 @@ __all__ = ["as_symbol", "derivative", "partial", "gradient", "default_variable"]
 def as_symbol(var: str | sp.Symbol) -> sp.Symbol:
     """The derivaudit symbol for a variable given by name or as a symbol."""
     if isinstance(var, sp.Symbol):
-        return make_symbol(var.name)
+        return _symbol(var.name)
     if not isinstance(var, str) or not var.isidentifier():
         raise ParseError(f"{var!r} is not a variable name")
-    return make_symbol(var)
+    return _symbol(var)
+
+
+@lru_cache(maxsize=4096)
+def _symbol(name: str) -> sp.Symbol:
+    """:func:`make_symbol`, memoised: building a symbol with assumptions costs sympy a
+    cache lookup through its assumption machinery, and a study names its variables
+    several times."""
+    return make_symbol(name)
 
 
 def default_variable(expr: sp.Expr) -> sp.Symbol:
@@ -139,9 +147,15 @@ def gradient(expr: sp.Expr, variables: Sequence[str | sp.Symbol],
 
 def require_variables(expr: sp.Expr, variables: Sequence[str | sp.Symbol], what: str = "formula"):
     """Raise a clear error if a variable is not one of ``expr``'s."""
-    present = {s.name for s in expr.free_symbols}
+    present = _variable_names(expr)
     for var in variables:
         name = as_symbol(var).name
         if name not in present:
             listed = ", ".join(sorted(present)) or "none"
             raise DerivauditError(f"'{name}' is not a variable of the {what} (its variables: {listed})")
+
+
+@lru_cache(maxsize=1024)
+def _variable_names(expr: sp.Expr) -> frozenset[str]:
+    """The names of ``expr``'s free symbols (sympy walks the tree for them on every call)."""
+    return frozenset(s.name for s in expr.free_symbols)

@@ -23,16 +23,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import mpmath
-from flint import arb, ctx
-from mpmath.libmp import dps_to_prec, fnan, from_man_exp, fzero, mpf_abs, mpf_div, round_nearest, to_float
+from flint import arb
 import numpy as np
-import pandas as pd
-from pandas.api.internals import create_dataframe_from_blocks
 import sympy as sp
 
-from derivaudit.core.ball_steps import to_mpf
-from derivaudit.core.balls import ball_precision, compile_balls, digits_to_bits
-from derivaudit.core.rounding import rounded_raw
+from derivaudit.core.balls import ball_precision, compile_balls
 from derivaudit.core.certify import explain_failure
 from derivaudit.core.guards import gc_paused, per_call_budgets
 from derivaudit.core.numeric import compile_formula, difference_quotient_float64, require_analytic
@@ -50,7 +45,8 @@ from derivaudit.studies.inputs import DEFAULT_STEPS, PRECISIONS, as_expr, check_
 from derivaudit.studies.kinks import one_sided_derivatives
 from derivaudit.core.piecewise import value_on_switch
 from derivaudit.lang.parse import typed_domain
-from derivaudit.studies.orders import observed_order, order_notes
+from derivaudit.studies.columns import float64_columns, mp_columns, round_rows, table_frame
+from derivaudit.studies.orders import order_notes
 from derivaudit.studies.result import StudyResult
 from derivaudit.studies.stencil_verdicts import check_claimed_order, stencil_verdicts
 
@@ -58,181 +54,6 @@ __all__ = ["TABLE_COLUMNS", "study"]
 
 TABLE_COLUMNS = ["scheme", "derivative", "eps", "approx", "exact", "error", "abs_error",
                  "rel_error", "observed_order", "theoretical_order", "error_radius"]
-
-
-def _rounded(ball, prec: int, rnd) -> tuple:
-    """The ball's midpoint rounded to ``prec`` bits, as a raw mpf tuple (one rounding)."""
-    man, exp = ball.mid().man_exp()
-    return from_man_exp(int(man), int(exp), prec, rnd)
-
-
-_MPF = mpmath.mp.mpf
-_NEW = object.__new__
-
-
-#: precision raises (each doubling the bits) a cell gets for a ball that does not decide its
-#: rounding; past them the midpoint's rounding is kept (the value is then within a
-#: 10^-(dps+4)-th of a unit of a rounding tie, as close to one neighbour as to the other)
-_ROUNDING_RAISES = 3
-
-
-def _cell_numbers(cell, dps: int, refine, j: int, memo: list) -> tuple:
-    """The cell (possibly recomputed at more precision) and the raw mpf tuples of its
-    approximation, exact value, error and relative error (the last from the balls of the
-    error and the exact value), each the correctly rounded ``dps``-digit decimal of its
-    ball; None where the column reads 0 or NaN.  ``memo`` is ``[ball, raw]`` of the last
-    exact value (one exact ball serves most cells)."""
-    prec, rel_bits = dps_to_prec(dps), digits_to_bits(dps) + 64
-    approx, exact, error, below, approx_below, _ = cell
-    if exact is memo[0] and memo[1] is not None and not below and not approx_below and not exact.is_zero():
-        # the common cell, inlined: an exact value already rounded, an error to print
-        saved, ctx.prec = ctx.prec, rel_bits  # the division's rounding: far below a unit
-        rel = abs(error) / abs(exact)
-        ctx.prec = saved
-        numbers = (rounded_raw(approx, dps, prec), memo[1], rounded_raw(error, dps, prec),
-                   rounded_raw(rel, dps, prec))
-        if None not in numbers:
-            return cell, numbers
-    for attempt in range(_ROUNDING_RAISES + 1):
-        approx, exact, error, below, approx_below, _ = cell
-        balls = [None if approx_below else approx]
-        if exact is not None:
-            balls.append(exact)
-            if not below:
-                balls.append(error)
-                if not exact.is_zero():
-                    saved, ctx.prec = ctx.prec, rel_bits  # the division's rounding: far below a unit
-                    balls.append(abs(error) / abs(exact))
-                    ctx.prec = saved
-        numbers = []
-        for ball in balls:
-            if ball is None:
-                numbers.append(None)
-                continue
-            if ball is exact and ball is memo[0]:
-                numbers.append(memo[1])
-                continue
-            raw = rounded_raw(ball, dps, prec)
-            if raw is None:
-                if attempt < _ROUNDING_RAISES:
-                    break
-                raw = _rounded(ball, prec, round_nearest)
-            if ball is exact:
-                memo[:] = exact, raw
-            numbers.append(raw)
-        else:
-            return cell, numbers
-        cell = refine(j, cell)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _cell_columns(st, steps, step_floats, cells, dps: int, refine=None) -> dict[str, list]:
-    """The table's columns for one scheme from its certified cells: each number the
-    correctly rounded ``dps``-digit decimal of its ball (:mod:`derivaudit.core.rounding`),
-    held as an ``mpf`` that prints back to exactly those digits.
-
-    An error proved below the resolution reads 0 (so does a quotient of an
-    exact derivative 0 below its own resolution); ``error_radius`` bounds
-    the distance from each error's ball midpoint to the true error.  A ball
-    that does not decide its rounding is computed again at more precision by
-    ``refine(j, cell)`` (``j`` the step's index).  Numbers equal by
-    construction (the exact value, zeros, NaN) are one shared ``mpf``: fewer
-    objects for the garbage collector to walk afterwards.
-    """
-    values, exacts, errs, sizes, rels, radii, size_floats = [], [], [], [], [], [], []
-    make, new, mpf, ldexp = mpmath.mp.make_mpf, _NEW, _MPF, math.ldexp
-    rnd = round_nearest
-    nan, zero = make(fnan), make(fzero)
-    last_raw, exact, memo = None, None, [None, None]
-    for j, cell in enumerate(cells):
-        cell, numbers = _cell_numbers(cell, dps, refine, j, memo)
-        approx_raw = numbers[0]
-        if approx_raw is None:
-            values.append(zero)
-        else:
-            value = new(mpf)
-            value._mpf_ = approx_raw
-            values.append(value)
-        error_ball, below = cell[2], cell[3]
-        if cell[1] is None:  # no derivative at the point: nothing to compare with
-            for column in (exacts, errs, sizes, rels, radii):
-                column.append(nan)
-            size_floats.append(math.nan)
-            continue
-        raw_exact = numbers[1]
-        if raw_exact != last_raw:  # one exact value serves most cells: one mpf for it
-            last_raw, exact = raw_exact, make(raw_exact)
-        exacts.append(exact)
-        if below:
-            errs.append(zero)
-            sizes.append(zero)
-            rels.append(zero if raw_exact != fzero else nan)
-            radii.append(to_mpf(abs(error_ball).abs_upper()))
-            size_floats.append(0.0)
-            continue
-        error = numbers[2]
-        value = new(mpf)
-        value._mpf_ = error
-        errs.append(value)
-        sign, man, exp, bc = error
-        if sign:  # correctly rounded: |error| is the same tuple with the sign cleared
-            size = (0, man, exp, bc)
-            value = new(mpf)
-            value._mpf_ = size
-        else:
-            size = error
-        sizes.append(value)
-        # float(|error|), as observed_order takes it: to_float rounds the mantissa to 53 bits
-        # (to nearest, as float() of an integer does) and scales it; outside the range where
-        # that cannot overflow, to_float itself
-        size_floats.append(ldexp(float(man), exp) if bc < 1000 and -1000 < exp + bc < 1000
-                           else to_float(size, rnd=rnd))
-        if raw_exact != fzero:
-            value = new(mpf)
-            value._mpf_ = numbers[3]
-            rels.append(value)
-        else:
-            rels.append(nan)
-        man, exp = error_ball.rad().man_exp()  # the radius is exact: no rounding
-        value = new(mpf)
-        value._mpf_ = from_man_exp(int(man), int(exp))
-        radii.append(value)
-    orders = observed_order(sizes, steps, size_floats, step_floats)
-    return _columns(st, steps, values, exacts, errs, sizes, rels, radii, orders)
-
-
-def _columns(st, steps, values, exacts, errs, sizes, rels, radii, orders=None) -> dict[str, list]:
-    n = len(values)
-    if orders is None:
-        orders = observed_order(sizes, steps)
-    return {"scheme": [st.name] * n, "derivative": [st.derivative] * n, "eps": list(steps),
-            "approx": values, "exact": exacts, "error": errs, "abs_error": sizes,
-            "rel_error": rels, "observed_order": orders,
-            "theoretical_order": [st.accuracy] * n, "error_radius": radii}
-
-
-def _float64_columns(st, steps, approx, exact, errors, dps: int) -> dict[str, list]:
-    """The columns of one float64 scheme: the doubles, and their certified errors rounded
-    to ``dps`` digits and then to doubles."""
-    values, errs, sizes, rels, radii = [], [], [], [], []
-    with mpmath.workdps(dps):
-        prec, rnd = mpmath.mp._prec_rounding
-        # the exact value correctly rounded (its midpoint's rounding if the ball does not decide it)
-        raw_exact = (rounded_raw(exact, dps, prec) or _rounded(exact, prec, rnd)) if exact.is_finite() else fnan
-        exact_value_ = mpmath.mp.make_mpf(raw_exact)
-        for value, (error, radius) in zip(approx, errors):
-            if raw_exact == fnan:  # no derivative at the point
-                error = fnan
-            else:
-                error = fzero if error is None else _rounded(error, prec, rnd)
-            size = mpf_abs(error, prec, rnd)
-            rel = mpf_div(size, mpf_abs(raw_exact, prec, rnd), prec, rnd) if raw_exact != fzero else fnan
-            values.append(float(value))
-            errs.append(to_float(error, rnd=rnd))
-            sizes.append(to_float(size, rnd=rnd))
-            rels.append(to_float(rel, rnd=rnd))
-            radii.append(float(to_mpf(radius)))
-    return _columns(st, steps, values, [exact_value_] * len(values), errs, sizes, rels, radii)
 
 
 @dataclass(frozen=True)
@@ -291,12 +112,14 @@ def _ball_formulas(request: _Request, kink: dict | None):
     each checked to be defined at the point."""
     variables = tuple(request.point)
     f = compile_balls(request.expr, variables)
-    _require_defined(f, request.point, "the formula")
+    with ball_precision(_CHECK_BITS):
+        args = f.arguments(request.point)  # the point as balls, for both checks (the same variables)
+    _require_defined(f, request.point, "the formula", args)
     if kink is not None:
         return f, None
     exact = compile_balls(request.exact_expr, variables)
     try:
-        _require_defined(exact, request.point, f"the derivative {_formatted(request.exact_expr)}")
+        _require_defined(exact, request.point, f"the derivative {_formatted(request.exact_expr)}", args)
     except DomainError:
         # on a switch whose pieces the ball cannot tell apart: the exact common one-sided value
         common = None if request.wrt_list is not None else value_on_switch(
@@ -315,10 +138,16 @@ def _require_typed_domain(formula, point, limits: Limits) -> None:
             _require_defined(compile_balls(piece, tuple(point)), point, f"the formula (its part {piece})")
 
 
-def _require_defined(formula, point, what: str) -> None:
-    """DomainError when ``formula`` is surely undefined at the exact ``point``."""
-    with ball_precision(128):
-        args = formula.arguments(point)
+#: the precision of the checks that a formula is defined at the point
+_CHECK_BITS = 128
+
+
+def _require_defined(formula, point, what: str, args=None) -> None:
+    """DomainError when ``formula`` is surely undefined at the exact ``point`` (``args``:
+    the point's balls at :data:`_CHECK_BITS`, when the caller has them)."""
+    with ball_precision(_CHECK_BITS):
+        if args is None:
+            args = formula.arguments(point)
         value = formula(*args)
         if value.is_finite():
             return
@@ -366,8 +195,10 @@ def _mp_sweep(request: _Request, f, exact, advance, limits: Limits) -> list[dict
     def refine(st):
         # a ball that does not decide its rounding: the cell again at twice the bits
         return lambda j, cell: certifier.cell(st, steps[j], limits, bits=2 * cell.bits)
-    return [_cell_columns(st, eps_values, step_floats, column, dps, refine(st))
-            for st, column in zip(stencils, cells)]
+    memo = [None, None]  # the exact ball and its rounding: the same for every scheme
+    rounded = round_rows(cells, dps, memo)
+    return [mp_columns(st, eps_values, step_floats, column, dps, refine(st), memo, numbers)
+            for st, column, numbers in zip(stencils, cells, rounded)]
 
 
 def _float64_sweep(request: _Request, exact, advance, models: dict, limits: Limits) -> list[dict]:
@@ -388,7 +219,7 @@ def _float64_sweep(request: _Request, exact, advance, models: dict, limits: Limi
         else:
             exact_ball, errors = float_errors(exact, point, approx, dps, limits,
                                               exact_is_zero=_is_zero_by_sympy(request.exact_expr, point))
-        columns = _float64_columns(st, list(eps_values), approx, exact_ball, errors, dps)
+        columns = float64_columns(st, list(eps_values), approx, exact_ball, errors, dps)
         columns["predicted_error"] = _predicted_errors(request.expr, var, point, st, eps_values,
                                                        models, model_values)
         out.append(columns)
@@ -464,7 +295,7 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
             parts = _mp_sweep(request, f, exact, advance, limits)
         else:
             parts = _float64_sweep(request, exact, advance, models, limits)
-    table = _frame(parts, TABLE_COLUMNS + ([] if mp else ["predicted_error"]), mp)
+    table = table_frame(parts, TABLE_COLUMNS + ([] if mp else ["predicted_error"]), mp)
     meta = _attrs(request)
     notes = {}
     if kink is not None:
@@ -483,73 +314,13 @@ def study(formula, wrt=None, at: Mapping[str, object] | None = None, eps=DEFAULT
     return dataclasses.replace(result, stencils=verdicts) if verdicts else result
 
 
-#: the dtype of each column of an mp table whose values have one known type: mpmath numbers
-#: (object), the orders of the stencils (integers) and the observed orders (floats)
-_MP_DTYPES = {**dict.fromkeys(["eps", "approx", "exact", "error", "abs_error", "rel_error", "error_radius"],
-                              object),
-              "derivative": np.int64, "theoretical_order": np.int64, "observed_order": np.float64}
-
-
-def _frame(parts: list[dict], columns: list[str], mp: bool) -> pd.DataFrame:
-    """The table of the schemes' columns, in the order of ``columns``.
-
-    An mp table is built from its blocks (pandas' ``create_dataframe_from_blocks``):
-    one 2-D array per dtype of :data:`_MP_DTYPES` and the schemes' strings, the
-    blocks pandas itself would make, without its inspection of every value (half
-    the cost of a short study's table).  A float64 table goes through the constructor.
-    """
-    if not mp:
-        data = {c: [v for part in parts for v in part[c]] for c in columns}
-        return pd.DataFrame(data, copy=False)
-    n = sum(len(part["scheme"]) for part in parts)
-    blocks = []
-    for dtype, names in _mp_blocks(tuple(columns)):
-        block = np.empty((len(names), n), dtype=dtype)
-        for row, c in enumerate(names):
-            block[row] = [v for part in parts for v in part[c]]
-        blocks.append((block, np.array([columns.index(c) for c in names], dtype=np.intp)))
-    blocks.append((_strings([v for part in parts for v in part["scheme"]]),
-                   np.array([columns.index("scheme")], dtype=np.intp)))
-    return create_dataframe_from_blocks(blocks, pd.RangeIndex(n), _index(tuple(columns)))
-
-
-#: the string array pandas makes of a column of text (its default ``str`` dtype)
-_STRINGS = pd.array([""], dtype="str")
-
-
-def _strings(values: list):
-    """``values`` as the string array pandas would infer for them (its python-storage
-    array straight from an object array, without the type inspection of ``pd.array``)."""
-    if isinstance(_STRINGS, pd.arrays.StringArray):
-        return pd.arrays.StringArray(np.array(values, dtype=object), dtype=_STRINGS.dtype)
-    return pd.array(values, dtype="str")
-
-
-@lru_cache(maxsize=16)
-def _index(columns: tuple) -> pd.Index:
-    """The columns' index (an immutable object: one per column list serves every table)."""
-    return pd.Index(columns)
-
-
-@lru_cache(maxsize=16)
-def _mp_blocks(columns: tuple) -> list[tuple[object, list[str]]]:
-    """``(dtype, column names)`` of each numeric block of an mp table (:data:`_MP_DTYPES`)."""
-    blocks: dict = {}
-    for c in columns:
-        if c in _MP_DTYPES:
-            blocks.setdefault(_MP_DTYPES[c], []).append(c)
-    return list(blocks.items())
-
-
 def _attrs(request: _Request) -> dict:
-    exact_expr = request.exact_expr
     return {
         "formula": _formatted(request.expr),
         "wrt": ",".join(v.name for v in request.wrt_list) if request.wrt_list is not None else request.var.name,
         "point": {s.name: _text(v) for s, v in request.point.items()},
         "derivative": request.order,
-        "exact_derivative": _formatted(exact_expr) if not exact_expr.has(sp.Heaviside, sp.sign,
-                                                                          sp.DiracDelta) else str(exact_expr),
+        "exact_derivative": _derivative_text(request.exact_expr),
         "precision": request.precision,
         "dps": request.dps,
     }
@@ -575,6 +346,13 @@ def _predicted_errors(expr, var, point, st, eps_values, models: dict, values: di
 def _text(value: sp.Expr) -> str:
     """``str(value)``, memoised (sympy's printer is slow even for a rational)."""
     return str(value)
+
+
+@lru_cache(maxsize=1024)
+def _derivative_text(expr: sp.Expr) -> str:
+    """The exact derivative as text: its formatted form, or sympy's own where it holds
+    Heaviside, sign or DiracDelta (memoised: ``has`` walks the whole tree)."""
+    return str(expr) if expr.has(sp.Heaviside, sp.sign, sp.DiracDelta) else _formatted(expr)
 
 
 @lru_cache(maxsize=1024)
