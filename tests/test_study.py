@@ -154,3 +154,14 @@ def test_float64_fit_uses_only_the_truncation_arm():
     assert abs(fitted.loc["centered", "fitted_order"] - 2) < 0.05
     # centered's V bottoms out near 1e-5 .. 1e-6: steps 1e-1 … 1e-4 remain
     assert fitted.loc["centered", "steps_used"] == 4
+
+
+@pytest.mark.parametrize("precision", ["mp", "float64"])
+def test_tables_share_no_mutable_axis(precision):
+    """Naming one table's axes (``columns.name``, ``index.name``) leaves every other table
+    as it was: each table owns its axis objects."""
+    first = da.study("x**2", at={"x": "1"}, eps="1e-1,1e-2", schemes=["forward"], precision=precision)
+    second = da.study("x**3", at={"x": "1"}, eps="1e-1,1e-2", schemes=["forward"], precision=precision)
+    first.table.columns.name, first.table.index.name = "quantity", "row"
+    assert second.table.columns.name is None and second.table.index.name is None
+    assert list(second.table.columns) == list(first.table.columns)

@@ -281,8 +281,10 @@ def table_frame(parts: list[dict], columns: list[str], mp: bool) -> pd.DataFrame
     # validates every string; a copy of a validated one does not, and is the table's own)
     schemes = _scheme_array(tuple((part["scheme"][0], len(part["scheme"])) for part in parts if part["scheme"]))
     blocks.append((schemes.copy(), np.array([columns.index("scheme")], dtype=np.intp)))
-    # RangeIndex of a range: the same index, without the checks of RangeIndex(n)'s arguments
-    return create_dataframe_from_blocks(blocks, pd.RangeIndex(range(n)), _index(tuple(columns)))
+    # RangeIndex of a range: the same index, without the checks of RangeIndex(n)'s arguments;
+    # the columns a view of one shared index: its own object (a name set on one table's
+    # columns is that table's), the labels not copied
+    return create_dataframe_from_blocks(blocks, pd.RangeIndex(range(n)), _index(tuple(columns)).view())
 
 
 #: the string array pandas makes of a column of text (its default ``str`` dtype)

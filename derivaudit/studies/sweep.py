@@ -112,14 +112,12 @@ def _ball_formulas(request: _Request, kink: dict | None):
     each checked to be defined at the point."""
     variables = tuple(request.point)
     f = compile_balls(request.expr, variables)
-    with ball_precision(_CHECK_BITS):
-        args = f.arguments(request.point)  # the point as balls, for both checks (the same variables)
-    _require_defined(f, request.point, "the formula", args)
+    _require_defined(f, request.point, "the formula")
     if kink is not None:
         return f, None
     exact = compile_balls(request.exact_expr, variables)
     try:
-        _require_defined(exact, request.point, f"the derivative {_formatted(request.exact_expr)}", args)
+        _require_defined(exact, request.point, f"the derivative {_formatted(request.exact_expr)}")
     except DomainError:
         # on a switch whose pieces the ball cannot tell apart: the exact common one-sided value
         common = None if request.wrt_list is not None else value_on_switch(
@@ -142,15 +140,12 @@ def _require_typed_domain(formula, point, limits: Limits) -> None:
 _CHECK_BITS = 128
 
 
-def _require_defined(formula, point, what: str, args=None) -> None:
-    """DomainError when ``formula`` is surely undefined at the exact ``point`` (``args``:
-    the point's balls at :data:`_CHECK_BITS`, when the caller has them)."""
+def _require_defined(formula, point, what: str) -> None:
+    """DomainError when ``formula`` is surely undefined at the exact ``point``."""
+    if _finite_at(formula.expr, formula.variables, tuple(point[v] for v in formula.variables)):
+        return
     with ball_precision(_CHECK_BITS):
-        if args is None:
-            args = formula.arguments(point)
-        value = formula(*args)
-        if value.is_finite():
-            return
+        args = formula.arguments(point)
         where = "at " + ", ".join(f"{v.name}={p}" for v, p in point.items())
         try:
             explain_failure(formula, args, where, DEFAULT_LIMITS)
@@ -160,6 +155,16 @@ def _require_defined(formula, point, what: str, args=None) -> None:
     if exact.has(sp.zoo, sp.oo, -sp.oo, sp.nan, sp.I):
         raise DomainError(f"{what} is undefined or not real at "
                           + ", ".join(f"{v.name}={p}" for v, p in point.items()))
+
+
+@lru_cache(maxsize=4096)
+def _finite_at(expr: sp.Expr, variables: tuple, values: tuple) -> bool:
+    """Is the ball of ``expr`` at the exact point ``values`` finite at :data:`_CHECK_BITS`?
+    (Memoised: it depends on nothing else, and studies of one formula at one point, such
+    as a sweep of step ranges, ask it again.)"""
+    formula = compile_balls(expr, variables)
+    with ball_precision(_CHECK_BITS):
+        return formula(*formula.arguments(values)).is_finite()
 
 
 def _is_zero_by_sympy(expr: sp.Expr, point) -> object:
