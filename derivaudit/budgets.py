@@ -219,6 +219,12 @@ class _Watchdog:
         with self._cond:
             token.active = False
             token.frame = None
+            # drop the disarmed tokens at the front now: the watchdog sleeps until the first
+            # deadline, and a process running many short budgets would otherwise keep every
+            # token (and what it refers to) until its deadline had passed
+            heap = self._heap
+            while heap and not heap[0][2].active:
+                heapq.heappop(heap)
             return token.fired > 0
 
     def _run(self) -> None:

@@ -124,3 +124,14 @@ def test_the_leak_test_does_stop_blocks(watched):
     _budgeted_work(0.001, False, results)
     assert results == ["stopped", "stopped"]
     assert CAUGHT == [] and watched == []
+
+
+def test_finished_budgets_are_not_kept():
+    """A process running many short budgets keeps none of them once they are left: the
+    watchdog's queue drops disarmed budgets instead of holding each until its deadline."""
+    for _ in range(3000):
+        with time_budget(600, "a short block"):
+            with time_budget(600, "a shorter block inside it"):
+                pass
+    live = [o for o in gc.get_objects() if type(o).__name__ == "_Token"]
+    assert len(live) < 20
