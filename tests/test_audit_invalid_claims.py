@@ -124,6 +124,28 @@ def test_a_malformed_backward_intermediate_makes_the_claims_built_on_it_invalid(
     assert "first wrong step" not in text and f"dW invalid: <spec>: {inner}" in text
 
 
+def test_a_cycle_of_backward_intermediates_makes_only_the_claims_on_it_invalid():
+    # dA and dB use each other, dC uses itself, dW uses dA: W is invalid, b is still proved
+    spec = small(backward={"dA": "dB * 2", "dB": "dA / 2", "dC": "dC + dZ", "dW": "dA @ X.T"},
+                 claims={"W": "dW"})
+    result = da.audit(spec)
+    assert [(c.parameter, str(c.verdict)) for c in result.claims] == [("W", "invalid"), ("b", PROVED)]
+    cycle = "<spec>: [backward] dA: definitions form a cycle: dA -> dB -> dA"
+    checks = {b.name: b for b in result.backward}
+    assert checks["dA"].invalid == cycle
+    assert checks["dB"].invalid == "<spec>: [backward] dB: definitions form a cycle: dA -> dB -> dA"
+    assert checks["dC"].invalid == "<spec>: [backward] dC: definitions form a cycle: dC -> dC"
+    assert result["W"].message == ("<spec>: [claims] W: uses 'dW', which cannot be evaluated: [backward] dW: "
+                                   "uses 'dA', which cannot be evaluated: [backward] dA: definitions form a "
+                                   "cycle: dA -> dB -> dA")
+    assert result.exit_code is ExitCode.BAD_INPUT
+
+
+def test_a_cycle_in_the_model_still_stops_the_audit():
+    with pytest.raises(SpecError, match=r"\[forward\] Z: definitions form a cycle: Z -> A -> Z"):
+        da.audit(small(forward={"Z": "W @ X + b + A", "A": "tanh(Z)"}))
+
+
 def test_an_unused_malformed_intermediate_still_needs_fixing():
     result = da.audit(small(backward={"G": "dZ @ X"}))
     assert [str(c.verdict) for c in result.claims] == [PROVED, PROVED]

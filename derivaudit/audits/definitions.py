@@ -152,6 +152,14 @@ def dependency_order(defs: list[Definition], known: set[str], source: str,
             if malformed is None:
                 raise SpecError(problem.message)
             malformed[d.name] = problem
+    if malformed is not None:  # a cycle is malformed too: its members, and what uses them
+        for members, cycle in _cycles(by_name, known):
+            for name in members:
+                malformed[name] = Malformed(name, by_name[name].section, by_name[name].formula, escape_controls(
+                    spec_error(source, f"[{by_name[name].section}] {name}",
+                               f"definitions form a cycle: {' -> '.join(cycle)}")))
+                del by_name[name]
+        defs = [d for d in defs if d.name in by_name]
     ordered: list[Definition] = []
     done: set[str] = set()
     # depth-first, with an explicit stack: a chain of thousands of definitions must not recurse
@@ -234,3 +242,72 @@ def read_claims(table: dict, section: str, params: tuple, known: set, backward: 
         else:
             claims[param] = Definition(param, d.formula, section, d.uses)
     return claims, bad, tuple(keys.values())
+
+
+def _cycles(by_name: Mapping[str, Definition], known) -> list[tuple[list[str], list[str]]]:
+    """The cycles of the definitions' uses: each strongly connected part of more than one
+    definition, and each definition that uses itself, with a cycle through it as a path
+    ``[a, b, …, a]`` (Tarjan's algorithm, with an explicit stack).
+
+    >>> d = {n: Definition(n, f, "backward", frozenset(u)) for n, f, u in
+    ...      [("a", "b + 1", "b"), ("b", "2 * a", "a"), ("c", "c * x", "cx"), ("e", "a", "a")]}
+    >>> _cycles(d, {"x"})
+    [(['a', 'b'], ['a', 'b', 'a']), (['c'], ['c', 'c'])]
+    """
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: list[str] = []
+    cycles = []
+
+    def uses(name):
+        return iter(sorted(u for u in by_name[name].uses if u in by_name and u not in known))
+
+    for root in by_name:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        on_stack.append(root)
+        work = [(root, uses(root))]
+        while work:
+            name, todo = work[-1]
+            used = next(todo, None)
+            if used is not None:
+                if used not in index:
+                    index[used] = low[used] = len(index)
+                    on_stack.append(used)
+                    work.append((used, uses(used)))
+                elif used in on_stack:
+                    low[name] = min(low[name], index[used])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[name])
+            if low[name] == index[name]:
+                part = on_stack[on_stack.index(name):]
+                del on_stack[on_stack.index(name):]
+                if len(part) > 1 or name in by_name[name].uses:
+                    cycles.append((sorted(part), _path(part, by_name)))
+    return cycles
+
+
+def _path(part: list[str], by_name: Mapping[str, Definition]) -> list[str]:
+    """A cycle through every definition of a strongly connected ``part``, as ``[a, …, a]``
+    (the shortest walk back from the first, for the message)."""
+    members = set(part)
+    start = min(part)
+    previous = {start: None}
+    frontier = [start]
+    while frontier:  # breadth-first from start, back to start
+        nxt = []
+        for name in frontier:
+            for used in sorted(by_name[name].uses & members):
+                if used == start:
+                    path = [name]
+                    while previous[path[-1]] is not None:
+                        path.append(previous[path[-1]])
+                    return path[::-1] + [start]
+                if used not in previous:
+                    previous[used] = name
+                    nxt.append(used)
+        frontier = nxt
+    return [start, start]  # pragma: no cover - a strongly connected part has a cycle
