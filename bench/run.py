@@ -238,15 +238,17 @@ def mlp_audit(repeat: int) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="6 steps instead of 30, fewer repetitions: under a minute")
-    parser.add_argument("--repeat", type=int, help="repetitions per figure (default 5, quick 3)")
+                        help="6 steps instead of 30, the slow competitors once: under a minute")
+    parser.add_argument("--repeat", type=int,
+                        help="repetitions per figure (default 5; quick 9: its figures are tens of "
+                             "milliseconds, which a shared machine moves by ±20 %%)")
     parser.add_argument("--cpu", action="store_true",
                         help="time this process's CPU instead of the wall clock: steadier on a shared "
                              "machine (study_many's worker processes are then not counted)")
     args = parser.parse_args(argv)
     if args.cpu:
         CLOCK["clock"] = time.process_time
-    repeat = args.repeat or (3 if args.quick else 5)
+    repeat = args.repeat or (9 if args.quick else 5)
     naive_repeat = 1 if args.quick else 3       # the naive way takes ~100 s per repetition
     steps = parse_eps(QUICK_STEPS if args.quick else STEPS)
     cases = load_suite()
