@@ -109,3 +109,34 @@ def test_item13_floor_and_ceil_have_derivative_zero_off_their_jumps(capsys, form
 def test_item13_floor_and_ceil_are_not_differentiable_at_their_jumps(capsys, formula, at):
     code, out = _run(capsys, "check", formula, "--wrt", "x", "--claim", "0", "--at", at)
     assert "not differentiable" in out.lower(), out
+
+
+@pytest.mark.parametrize("command", [
+    ["study", "zeta(x + 2)", "--at", "x=0.3", "--eps", "1e-3"],
+    ["check", "zeta(x)", "--wrt", "x", "--claim", "0"],
+    ["check", "x*zeta(3, x)", "--wrt", "x", "--claim", "0"],
+])
+def test_item13_zeta_in_its_first_argument_is_one_clear_line(capsys, command):
+    """zeta(s, a) is differentiated in a only, as PyTorch does (docs/check.md): a formula
+    differentiated in s is refused in one line that says so, not with sympy's leftovers."""
+    if command[1] == "x*zeta(3, x)":  # in a: the derivative exists, and the claim 0 is wrong
+        code, out = _run(capsys, *command)
+        assert code == 1 and "WRONG" in out
+        return
+    assert main(command) == 2
+    out, err = capsys.readouterr()
+    assert err.strip().splitlines() == [
+        "derivaudit: error: the derivative of zeta(s, a) in s has no closed form derivaudit can "
+        "evaluate (it differentiates zeta in a only, as PyTorch does); keep the variables out of s"]
+
+
+def test_item13_an_audit_through_zeta_in_s_says_why_in_one_line(tmp_path, capsys):
+    """The reverse pass asks for the same derivative: the audit stops with that line, not with
+    'the model is undefined at 20 of 20 points' (the derivative's balls could not be made)."""
+    spec = tmp_path / "zeta.toml"
+    spec.write_text('[shapes]\nW = [2]\n[params]\nnames = ["W"]\n[forward]\nloss = "sum(zeta(W + 2))"\n'
+                    '[claims]\nW = "0*W"\n[audit]\npoints = 1\n', encoding="utf-8")
+    assert main(["audit", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("derivaudit: error: the derivative of zeta(s, a) in s has no closed form")
+    assert len(err.strip().splitlines()) == 1

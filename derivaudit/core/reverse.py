@@ -49,6 +49,7 @@ import sympy as sp
 from flint import arb
 
 from derivaudit.core.balls import compile_balls, exact_ball
+from derivaudit.core.symbolic import closed_form
 
 __all__ = ["ReverseGraph", "graph_nodes", "renamed", "local_partials"]
 
@@ -100,7 +101,7 @@ def local_partials(expr: sp.Expr, cache: dict) -> dict:
     template, symbols, holders = renamed(expr)
     partials = cache.get(template)
     if partials is None:
-        partials = cache[template] = [sp.diff(template, h) for h in holders]
+        partials = cache[template] = [closed_form(sp.diff(template, h)) for h in holders]
     back = dict(zip(holders, symbols))
     return {u: d.xreplace(back) for u, d in zip(symbols, partials)}
 
@@ -130,7 +131,7 @@ class _Template:
 
     def __init__(self, expr: sp.Expr, variables: tuple):
         self.value = compile_balls(expr, variables)
-        self.partials = [compile_balls(sp.diff(expr, v), variables) for v in variables]
+        self.partials = [compile_balls(closed_form(sp.diff(expr, v)), variables) for v in variables]
 
 
 class ReverseGraph:

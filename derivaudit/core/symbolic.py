@@ -18,7 +18,7 @@ from derivaudit.core.piecewise import piecewise_diff
 from derivaudit.limits import DEFAULT_LIMITS, Limits
 from derivaudit.lang.parse import free_variables, make_symbol
 
-__all__ = ["as_symbol", "derivative", "partial", "gradient", "default_variable"]
+__all__ = ["closed_form", "as_symbol", "derivative", "partial", "gradient", "default_variable"]
 
 
 def as_symbol(var: str | sp.Symbol) -> sp.Symbol:
@@ -115,7 +115,38 @@ def _differentiated(expr: sp.Expr, steps: tuple, limits: Limits) -> sp.Expr:
             if limits.max_expression_size and _tree_size(expr) > limits.max_expression_size:
                 raise LimitExceeded(f"the derivative grows beyond {limits.max_expression_size} "
                                     "terms and symbols (Limits.max_expression_size)")
-    return expr
+    return closed_form(expr)
+
+
+def closed_form(derivative: sp.Expr) -> sp.Expr:
+    """``derivative`` itself, unless sympy left a part of it unevaluated (a function it
+    has no rule for in that argument): then DerivauditError, which says so.
+
+    >>> s = sp.Symbol("s", real=True)
+    >>> closed_form(sp.diff(sp.zeta(3, s), s))
+    -3*zeta(4, s)
+    >>> closed_form(sp.diff(sp.zeta(s), s))
+    Traceback (most recent call last):
+    ...
+    derivaudit.errors.DerivauditError: the derivative of zeta(s, a) in s has no closed form \
+derivaudit can evaluate (it differentiates zeta in a only, as PyTorch does); keep the variables out of s
+    """
+    for left in derivative.atoms(sp.Derivative):
+        raise DerivauditError(_no_closed_form(left))
+    return derivative
+
+
+#: why a function has no derivative in one of its arguments, by name
+_ONE_SIDED_FUNCTIONS = {"zeta": "zeta(s, a) in s has no closed form derivaudit can evaluate (it "
+                                "differentiates zeta in a only, as PyTorch does); keep the variables out of s"}
+
+
+def _no_closed_form(left: sp.Derivative) -> str:
+    """The message for a derivative sympy left unevaluated (``Derivative(zeta(x), x)``)."""
+    function = left.expr.func.__name__ if isinstance(left.expr, sp.Function) else str(left.expr)
+    what = _ONE_SIDED_FUNCTIONS.get(function, f"{left.expr} in {', '.join(map(str, left.variables))} has no "
+                                    "closed form derivaudit can evaluate; rewrite the formula without it")
+    return f"the derivative of {what}"
 
 
 def derivative(expr: sp.Expr, wrt: str | sp.Symbol, order: int = 1,
