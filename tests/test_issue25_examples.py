@@ -140,3 +140,21 @@ def test_item13_an_audit_through_zeta_in_s_says_why_in_one_line(tmp_path, capsys
     err = capsys.readouterr().err
     assert err.startswith("derivaudit: error: the derivative of zeta(s, a) in s has no closed form")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_an_error_no_point_can_help_is_not_called_undefined(tmp_path, capsys, monkeypatch):
+    """The search for points where the model is defined skips a point where it is not (a
+    DomainError, a ZeroDivisionError, ...), but an error about the formula itself, such as an
+    unsupported function, is the audit's one line, not '20 of 20 points undefined'."""
+    from derivaudit.audits import points
+    from derivaudit.core.balls import UnsupportedFunction
+
+    def unsupported(*args):
+        raise UnsupportedFunction("the ball engine has no certified evaluation of f (in f(W))")
+    monkeypatch.setattr(points, "mp_values", unsupported)
+    spec = tmp_path / "model.toml"
+    spec.write_text('[shapes]\nW = [2]\n[params]\nnames = ["W"]\n[forward]\nloss = "sum(W**2)"\n'
+                    '[claims]\nW = "2*W"\n[audit]\npoints = 1\n', encoding="utf-8")
+    assert main(["audit", str(spec)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "derivaudit: error: the ball engine has no certified evaluation of f (in f(W))")

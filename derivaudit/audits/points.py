@@ -16,7 +16,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from derivaudit.errors import DomainError
+from derivaudit.errors import DerivauditError, DomainError
 from derivaudit.audits.spec import AuditSettings, random_rational
 
 __all__ = ["ExactPointFunction", "Outputs", "PointValues", "random_points", "defined_points", "mp_values", "in_parameter_layout",
@@ -132,6 +132,10 @@ def defined_points(function, inputs, outputs: Outputs, settings: AuditSettings, 
     def defined(point):
         try:
             vals = mp_values(function, point, wp)
+        except DerivauditError as exc:  # undefined here, or what no point can help (say it)
+            if isinstance(exc, DomainError):
+                return None
+            raise
         except (ZeroDivisionError, ValueError, OverflowError, TypeError):
             return None
         return vals if all(mpmath.isfinite(vals[i]) for i in required) else None
