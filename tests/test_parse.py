@@ -152,3 +152,21 @@ def test_comparisons_are_0_1_steps_as_the_tool_prints_them():
     assert parse_formula("(x >= 0)") == 1 - Step(-x)
     assert parse_formula("sign(x)") == sp.sign(x)
     assert parse_formula("Heaviside(x)") == sp.Heaviside(x)
+
+
+@pytest.mark.parametrize("text, name", [("EXP(x)", "exp"), ("SOFTPLUS(x)", "softplus"), ("Erfc(x)", "erfc"),
+                                        ("LOGADDEXP(x, 1)", "logaddexp")])
+def test_a_name_in_the_wrong_case_is_suggested_in_the_right_one(text, name):
+    with pytest.raises(ParseError) as info:
+        parse_formula(text)
+    assert str(info.value).endswith(f"; did you mean '{name}'?")
+
+
+def test_names_in_specs_and_methods_are_suggested_whatever_their_case():
+    from derivaudit.audits.definitions import suggest
+    from derivaudit.lang.array_walker import parse_array_formula
+    from derivaudit.lang.arrays import symbol_array
+    assert suggest("DZ1", ["dZ1", "dZ2", "W1"]) == " (did you mean 'dZ1'?)"
+    assert suggest("dz2", ["dZ1", "dZ2", "W1"]) == " (did you mean 'dZ2'?)"
+    with pytest.raises(ParseError, match=r"did you mean \.sum\(\)\?"):
+        parse_array_formula("X.SUM()", {"X": symbol_array("X", (2, 2))})

@@ -23,7 +23,6 @@ key that names no parameter and a cycle are the model's own errors and raise
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ from derivaudit.echo import escape_controls
 from derivaudit.errors import DerivauditError, SpecError
 from derivaudit.lang.array_walker import RESERVED_NAMES, formula_names
 from derivaudit.lang.functions import ALSO_VARIABLES, CONSTANTS, FUNCTIONS
+from derivaudit.lang.hints import closest_name
 from derivaudit.limits import Limits
 
 __all__ = ["Definition", "Malformed", "spec_error", "suggest", "check_name", "read_definitions", "unknown_name",
@@ -74,8 +74,8 @@ def spec_error(source: str, where: str, message: str) -> SpecError:
 
 def suggest(name: str, known) -> str:
     """`` (did you mean 'x'?)`` for the closest of ``known`` to a misspelt ``name``, or ""."""
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    close = closest_name(name, known)
+    return f" (did you mean '{close}'?)" if close else ""
 
 
 def check_name(name: str, source: str, where: str) -> None:

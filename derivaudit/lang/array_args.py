@@ -11,7 +11,6 @@ decide the shape of the result.
 from __future__ import annotations
 
 import ast
-import difflib
 import math
 
 import sympy as sp
@@ -19,6 +18,7 @@ import sympy as sp
 from derivaudit.errors import UnsafeExpressionError
 from derivaudit.lang.array_functions import REQUIRED, ArrayFunction
 from derivaudit.lang.arrays import MAX_ENTRIES, Array, Sizes
+from derivaudit.lang.hints import closest_name
 
 __all__ = ["ArgumentReader"]
 
@@ -80,10 +80,10 @@ class ArgumentReader:
                 raise self.error("'**' arguments are not allowed in a formula", kw.value, UnsafeExpressionError)
             if kw.arg not in names:
                 takes = ", ".join(f"{p.name}=" for p in params if p.default is not REQUIRED)
-                close = difflib.get_close_matches(kw.arg, names, n=1)
+                close = closest_name(kw.arg, names)
                 raise self.error(f"{fname}() got an unexpected keyword '{kw.arg}' "
                                  f"(it takes {takes or 'no keyword arguments'})", kw.value,
-                                 hint=f"did you mean {close[0]}=?" if close else "")
+                                 hint=f"did you mean {close}=?" if close else "")
             if kw.arg in given:
                 raise self.error(f"{fname}() got two values for '{kw.arg}'", kw.value)
             given[kw.arg] = kw.value

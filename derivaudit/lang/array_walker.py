@@ -18,7 +18,6 @@ static sizes of the value, known when the formula is read.
 from __future__ import annotations
 
 import ast
-import difflib
 import math
 from collections.abc import Mapping
 
@@ -34,7 +33,7 @@ from derivaudit.lang.array_reductions import cumsum_terms
 from derivaudit.lang.arrays import (MAX_TERMS, Array, Sizes, Value, binary, compare, elementwise, entries,
                                     is_boolean, nary, operands, shape_of, size_of)
 from derivaudit.lang.functions import ALSO_VARIABLES, CONSTANTS, FUNCTIONS
-from derivaudit.lang.hints import unknown_function_hint
+from derivaudit.lang.hints import closest_name, unknown_function_hint
 from derivaudit.lang.source import prepare
 from derivaudit.lang.walker import FormulaBuilder
 from derivaudit.limits import DEFAULT_LIMITS, Limits
@@ -218,9 +217,9 @@ class ArrayBuilder(FormulaBuilder):
             raise self.error(f"'{ident}' is a function; call it as {ident}(...)", node)
         if ident in _MODULES:
             raise self.error(f"'{ident}' is NumPy itself; call its functions, e.g. {ident}.exp(x)", node)
-        close = difflib.get_close_matches(ident, list(self.env), n=1)
+        close = closest_name(ident, self.env)
         raise self.error(f"unknown name '{ident}'", node,
-                         hint=f"did you mean '{close[0]}'?" if close else
+                         hint=f"did you mean '{close}'?" if close else
                          "declare it in [shapes] or [data], or define it before use")
 
     def attribute(self, node: ast.Attribute, depth: int):
@@ -241,8 +240,8 @@ class ArrayBuilder(FormulaBuilder):
         if self.is_module(node.value) and node.attr in spellings():
             hint = f"call it: {shown}(...)"
         else:
-            close = difflib.get_close_matches(node.attr, ["T", *_SIZE_ATTRIBUTES, *METHODS], n=1)
-            hint = (f"did you mean .{close[0]}?" if close else
+            close = closest_name(node.attr, ["T", *_SIZE_ATTRIBUTES, *METHODS])
+            hint = (f"did you mean .{close}?" if close else
                     "arrays have .T, .shape, .size, .ndim and the methods " +
                     ", ".join(f".{m}()" for m in METHODS))
         raise self.error(f"attribute access is not allowed in a formula ('{shown}' is not part of "
@@ -278,10 +277,10 @@ class ArrayBuilder(FormulaBuilder):
             if func.attr in REFUSED:
                 reason, hint = REFUSED[func.attr]
                 raise self.error(f"'{shown}()' is not part of the array language: {reason}", func, hint=hint)
-            close = difflib.get_close_matches(func.attr, list(METHODS), n=1)
+            close = closest_name(func.attr, METHODS)
             raise self.error(f"method '{shown}()' is not part of the array language", func,
                              UnsafeExpressionError,
-                             hint=f"did you mean .{close[0]}()?" if close else
+                             hint=f"did you mean .{close}()?" if close else
                              "methods are " + ", ".join(f".{m}()" for m in METHODS))
         raise self.error("only named functions can be called", func, UnsafeExpressionError,
                          hint="a product needs *: write (a)*(b), not (a)(b)")

@@ -9,7 +9,7 @@ import difflib
 import re
 from collections.abc import Iterable
 
-__all__ = ["FUNCTION_ALIASES", "unknown_function_hint", "syntax_hint"]
+__all__ = ["FUNCTION_ALIASES", "closest_name", "unknown_function_hint", "syntax_hint"]
 
 #: names from other notations → the formula language's name
 FUNCTION_ALIASES = {"ln": "log", "sgn": "sign", "arctg": "atan", "tg": "tan", "Exp": "exp", "Log": "log",
@@ -19,6 +19,28 @@ FUNCTION_ALIASES = {"ln": "log", "sgn": "sign", "arctg": "atan", "tg": "tan", "E
 _IMPLICIT_PRODUCT = re.compile(r"(?<![\w.])(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)(?=[A-Za-z_(])")
 #: a closing parenthesis right before a name, a number or an opening one: (x+1)(x-1), (x)y
 _ADJACENT_GROUPS = re.compile(r"\)\s*(?=[\w(])")
+
+
+def closest_name(name: str, known: Iterable[str]) -> str | None:
+    """The one of ``known`` a misspelt ``name`` most likely meant, or None: a name that
+    differs from it only in case first, then difflib's closest match, as written and
+    then case-folded (``EXP`` is ``exp``, however far apart difflib finds them).
+
+    >>> closest_name("EXP", ["exp", "expm1"]), closest_name("epx", ["log", "exp"])
+    ('exp', 'exp')
+    >>> closest_name("SOFTPLUS", ["softplus", "sign"]), closest_name("qqq", ["exp"]) is None
+    ('softplus', True)
+    """
+    known = list(known)
+    folded: dict[str, str] = {}
+    for candidate in known:
+        folded.setdefault(candidate.casefold(), candidate)
+    same = folded.get(name.casefold())
+    if same is not None:
+        return same
+    close = (difflib.get_close_matches(name, known, n=1)
+             or [folded[c] for c in difflib.get_close_matches(name.casefold(), list(folded), n=1)])
+    return close[0] if close else None
 
 
 def unknown_function_hint(name: str, known: Iterable[str]) -> str:
@@ -35,8 +57,8 @@ def unknown_function_hint(name: str, known: Iterable[str]) -> str:
         if name == "ln":
             return "write log(...): the natural logarithm is 'log'"
         return f"write {alias}(...)"
-    close = difflib.get_close_matches(name, known, n=1)
-    return f"did you mean '{close[0]}'?" if close else ""
+    close = closest_name(name, known)
+    return f"did you mean '{close}'?" if close else ""
 
 
 def syntax_hint(text: str) -> str:
