@@ -20,6 +20,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 
@@ -83,7 +84,44 @@ class _Terminated(BaseException):
 
 
 def _terminate(signum, frame):
+    _stop_listening()
     raise _Terminated()
+
+
+def _interrupt(signum, frame):
+    """Ctrl-C: stop the command (KeyboardInterrupt, as Python's own handler does) and
+    ignore every later Ctrl-C or SIGTERM, which would otherwise land in the cleanup of the
+    first (a half-removed report, a traceback, death by signal instead of exit 130)."""
+    _stop_listening()
+    raise KeyboardInterrupt
+
+
+def _stop_listening() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _listen() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _interrupt)
+
+
+_PYTHON_UNRAISABLE_HOOK = sys.unraisablehook
+
+
+def _unraisable(unraisable) -> None:
+    """Where Python swallows an exception (a callback, a fork hook: "Exception ignored
+    in ..."), an interrupt it swallowed is sent again, to land in the command's own code."""
+    stopped = unraisable.exc_type
+    if stopped is KeyboardInterrupt or stopped is _Terminated:
+        _listen()
+        # sent from another thread, a moment later: raised in this hook it would be swallowed too
+        again = threading.Timer(0.01, os.kill, (os.getpid(),
+                                                signal.SIGINT if stopped is KeyboardInterrupt else signal.SIGTERM))
+        again.daemon = True
+        again.start()
+        return
+    _PYTHON_UNRAISABLE_HOOK(unraisable)
 
 
 def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
@@ -488,8 +526,10 @@ def _closed_pipe() -> int:
 
 
 def console_main() -> None:
-    """Entry point of the ``derivaudit`` script: SIGTERM cleans up like Ctrl-C, then exits."""
-    signal.signal(signal.SIGTERM, _terminate)
+    """Entry point of the ``derivaudit`` script: SIGTERM cleans up like Ctrl-C, then exits;
+    once either has come, the cleanup runs to its end whatever else is pressed."""
+    _listen()
+    sys.unraisablehook = _unraisable
     sys.exit(main())
 
 

@@ -220,8 +220,9 @@ def test_cli_interrupt_leaves_no_csv_and_resumes(tmp_path):
         if journal.exists() and len(journal.read_text().splitlines()) >= 3:
             break
         time.sleep(0.05)
-    # a signal landing in a fork hook (the proof's worker process starting) is ignored by Python
-    # ("Exception ignored in _releaseLock"): press Ctrl-C again, as a user would
+    # a signal landing in a fork hook (the proof's worker process starting) is swallowed by Python
+    # ("Exception ignored in _releaseLock"); the command sends it again, and pressing Ctrl-C
+    # again, as a user would, changes nothing
     for _ in range(20):
         process.send_signal(signal.SIGINT)
         try:
@@ -240,6 +241,33 @@ def test_cli_interrupt_leaves_no_csv_and_resumes(tmp_path):
     assert document["reused"] == done_before and document["submissions"] == 39
     assert out.exists() and not journal.exists()
     assert [r["verdict"] for r in csv.DictReader(io.StringIO(out.read_text()))][2] == "correct (proved)"
+
+
+@pytest.mark.parametrize("second", [0.0, 0.001, 0.02, 0.1])
+def test_cli_ctrl_c_again_while_it_cleans_up_changes_nothing(tmp_path, second):
+    """A second SIGINT while the first one's cleanup runs (an impatient user; a busy machine
+    where the cleanup is slow) is ignored: exit 130, one line, no CSV, the journal kept."""
+    task = tmp_path / "task.toml"
+    task.write_text('[task]\nformula = "x**3*sin(x)"\nwrt = "x"\n[columns]\nid = "s"\nclaim = "a"\n')
+    answers = tmp_path / "answers.csv"
+    answers.write_text("s,a\n" + "".join(f"s{k},{k}*x**2*sin(x) + x**3*cos(x)\n" for k in range(1, 40)))
+    out = tmp_path / "out.csv"
+    journal = Path(str(out) + ".journal")
+    process = subprocess.Popen([sys.executable, "-m", "derivaudit", "grade", str(task), str(answers),
+                                "--workers", "1", "--csv", str(out), "-q"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        if journal.exists() and len(journal.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    time.sleep(second)
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert (process.returncode, err) == (130, "derivaudit: interrupted\n")
+    assert not out.exists() and journal.exists()
 
 
 # -- bad task files and CSVs: one line, exit 2 ----------------------------------------------------
