@@ -204,8 +204,9 @@ def test_journal_of_another_task_is_refused(tmp_path):
         grade(CUBE, rows("3*x**2"), workers=1, journal=journal, resume=True)
 
 
-def test_cli_interrupt_leaves_no_csv_and_resumes(tmp_path):
-    """SIGINT mid-batch: exit 130, no CSV, a journal; --resume completes it and removes the journal."""
+def _batch_under_way(tmp_path) -> tuple[list[str], subprocess.Popen, Path, Path]:
+    """A ``grade`` of 39 answers in its own process, once 2 of them are in the journal: the
+    command, the process, the CSV it is to write and its journal."""
     task = tmp_path / "task.toml"
     task.write_text('[task]\nformula = "x**3*sin(x)"\nwrt = "x"\n[columns]\nid = "s"\nclaim = "a"\n')
     answers = tmp_path / "answers.csv"
@@ -219,7 +220,13 @@ def test_cli_interrupt_leaves_no_csv_and_resumes(tmp_path):
     while time.monotonic() < deadline and process.poll() is None:
         if journal.exists() and len(journal.read_text().splitlines()) >= 3:
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
+    return command, process, out, journal
+
+
+def test_cli_interrupt_leaves_no_csv_and_resumes(tmp_path):
+    """SIGINT mid-batch: exit 130, no CSV, a journal; --resume completes it and removes the journal."""
+    command, process, out, journal = _batch_under_way(tmp_path)
     # a signal landing in a fork hook (the proof's worker process starting) is swallowed by Python
     # ("Exception ignored in _releaseLock"); the command sends it again, and pressing Ctrl-C
     # again, as a user would, changes nothing
@@ -247,20 +254,7 @@ def test_cli_interrupt_leaves_no_csv_and_resumes(tmp_path):
 def test_cli_ctrl_c_again_while_it_cleans_up_changes_nothing(tmp_path, second):
     """A second SIGINT while the first one's cleanup runs (an impatient user; a busy machine
     where the cleanup is slow) is ignored: exit 130, one line, no CSV, the journal kept."""
-    task = tmp_path / "task.toml"
-    task.write_text('[task]\nformula = "x**3*sin(x)"\nwrt = "x"\n[columns]\nid = "s"\nclaim = "a"\n')
-    answers = tmp_path / "answers.csv"
-    answers.write_text("s,a\n" + "".join(f"s{k},{k}*x**2*sin(x) + x**3*cos(x)\n" for k in range(1, 40)))
-    out = tmp_path / "out.csv"
-    journal = Path(str(out) + ".journal")
-    process = subprocess.Popen([sys.executable, "-m", "derivaudit", "grade", str(task), str(answers),
-                                "--workers", "1", "--csv", str(out), "-q"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and process.poll() is None:
-        if journal.exists() and len(journal.read_text().splitlines()) >= 3:
-            break
-        time.sleep(0.02)
+    _, process, out, journal = _batch_under_way(tmp_path)
     process.send_signal(signal.SIGINT)
     time.sleep(second)
     if process.poll() is None:
