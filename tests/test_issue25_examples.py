@@ -158,3 +158,47 @@ def test_an_error_no_point_can_help_is_not_called_undefined(tmp_path, capsys, mo
     assert main(["audit", str(spec)]) == 2
     assert capsys.readouterr().err.strip() == (
         "derivaudit: error: the ball engine has no certified evaluation of f (in f(W))")
+
+
+def test_an_audits_example_values_are_correctly_rounded_from_their_balls():
+    """"at the first random point, entry b2[0,0]: claim …, exact …" prints each value as the
+    correctly rounded 12-digit decimal of its ball, the precision raised until the ball
+    decides it: a source whose ball at the working precision straddles a rounding tie is
+    asked again at more bits, and the printed digits are the ball's rounding there."""
+    import sympy as sp
+    from flint import arb
+
+    from derivaudit.audits.points import Outputs, PointValues
+    from derivaudit.core.balls import ball_precision, digits_to_bits
+
+    tie = "1.234567890125"  # a tie of the 12th digit: 1.23456789012|5
+    asked = []
+
+    class Source:
+        def at_point(self, point, bits):
+            asked.append(bits)
+            # wide at first (it holds the tie), then just above it: rounds up, to ...013
+            with ball_precision(bits):
+                exact_tie = arb(1234567890125) / 10 ** 12
+                return [exact_tie + arb(0, 1e-20) if len(asked) == 1 else exact_tie + arb(10) ** -40]
+
+    outputs = Outputs()
+    outputs.add("exact:w", [sp.Symbol("w")])
+    values = PointValues(outputs, [[sp.Integer(1)]], [[mpmath.mpf(tie)]], 30, source=Source())
+    assert values.printed(0, "exact:w", 0) == "1.23456789013"
+    assert asked == [digits_to_bits(50), 2 * digits_to_bits(50)]
+    # without balls, the stored value's own rounding (the former text)
+    plain = PointValues(outputs, [[sp.Integer(1)]], [[mpmath.mpf(2) / 3]], 30)
+    assert plain.printed(0, "exact:w", 0) == "0.666666666667"
+
+
+def test_the_buggy_mlps_example_values_keep_their_digits(capsys):
+    """The shipped buggy MLP's notes (docs/audit.md): its balls decide both roundings at the
+    working precision, so the correctly rounded digits are the ones printed before."""
+    import re
+    from pathlib import Path
+    spec = Path(__file__).resolve().parent.parent / "examples" / "mlp_2layer_buggy.toml"
+    code, out = _run(capsys, "audit", str(spec))
+    notes = re.findall(r"entry (\w+)\[(\d+),(\d+)\]: claim (\S+), exact (\S+)", out)
+    assert code == 1 and len(notes) == 2
+    assert notes[0][3:] == ("-2.06430956836", "-0.258038696045")

@@ -144,12 +144,10 @@ def _transpose_notes(claim0, exact0, shape, layout: str, values: PointValues) ->
 
 
 def _entry_note(p: str, entry, flat: int, k: int, layout: str, claim_shape, values: PointValues) -> str:
-    exact = values.at(k, f"exact:{p}")[flat]
-    claim = in_parameter_layout(values.at(k, f"claim:{p}"), claim_shape, layout)[flat]
+    claim = in_parameter_layout(list(range(values.outputs.slots[f"claim:{p}"][1])), claim_shape, layout)[flat]
     where = "the first random point" if k == 0 else f"random point {k + 1}"
-    with mpmath.workdps(values.working_dps):
-        return (f"at {where}, entry {entry_label(p, entry)}: claim {mpmath.nstr(claim, 12)}, "
-                f"exact {mpmath.nstr(exact, 12)}")
+    return (f"at {where}, entry {entry_label(p, entry)}: claim {values.printed(k, f'claim:{p}', claim)}, "
+            f"exact {values.printed(k, f'exact:{p}', flat)}")
 
 
 def factor_note(k: Fraction) -> str:

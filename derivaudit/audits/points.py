@@ -16,6 +16,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from derivaudit.core.balls import digits_to_bits
+from derivaudit.core.rounding import decimal_mpf, rounded_decimal
 from derivaudit.errors import DerivauditError, DomainError
 from derivaudit.audits.spec import AuditSettings, random_rational
 
@@ -60,10 +62,30 @@ class PointValues:
     #: points moved inside the band of width h around a switch (issue 22 item 9): the certified
     #: comparison uses them; finite differences are taken at point 0, which is never one of them
     in_band: list[int] = field(default_factory=list)
+    #: what the values came from, when it has their balls (``at_point(point, bits)``): the
+    #: values :meth:`printed` shows are then the correctly rounded decimals of the balls
+    source: object = field(default=None, repr=False, compare=False)
 
     @property
     def working_dps(self) -> int:
         return self.dps + EVIDENCE_GUARD_DIGITS
+
+    def printed(self, k: int, key: str, index: int, digits: int = 12) -> str:
+        """Output ``index`` of group ``key`` at point ``k`` as ``digits`` significant digits:
+        the correctly rounded decimal of its ball (precision doubled, up to 3 times, until the
+        ball decides the rounding), or the stored value's rounding when there is no ball."""
+        first, _ = self.outputs.slots[key]
+        value = self.values[k][first + index]
+        at_point = getattr(self.source, "at_point", None)
+        if at_point is not None and mpmath.isfinite(value):
+            bits = digits_to_bits(self.working_dps)
+            for _ in range(4):
+                decided = rounded_decimal(at_point(self.points[k], bits)[first + index], digits)
+                if decided is not None:
+                    return mpmath.nstr(decimal_mpf(decided[0], decided[1], digits), digits)
+                bits *= 2
+        with mpmath.workdps(self.working_dps):
+            return mpmath.nstr(value, digits)
 
     def at(self, k: int, key: str) -> list:
         """The outputs of group ``key`` at point ``k``."""
@@ -152,10 +174,10 @@ def defined_points(function, inputs, outputs: Outputs, settings: AuditSettings, 
             taken.add(j)
             if len(pts) == settings.points:
                 return PointValues(outputs, pts, values, settings.dps, [],
-                                   _in_bands(pts, values, band, defined))
+                                   _in_bands(pts, values, band, defined), source=function)
     near = _fill_near_switch(candidates, taken, pts, values, with_draw, defined, straddled, settings.points)
     if len(pts) == settings.points:
-        return PointValues(outputs, pts, values, settings.dps, near)
+        return PointValues(outputs, pts, values, settings.dps, near, source=function)
     raise DomainError(f"the model is undefined (or not real) at {len(candidates) - len(pts)} of "
                       f"{len(candidates)} random points in [{settings.low}, {settings.high}]; "
                       "set [audit] range to where it is defined")
