@@ -168,13 +168,13 @@ def test_an_audits_example_values_are_correctly_rounded_from_their_balls():
     import sympy as sp
     from flint import arb
 
-    from derivaudit.audits.points import Outputs, PointValues
+    from derivaudit.audits.points import ExactPointFunction, Outputs, PointValues
     from derivaudit.core.balls import ball_precision, digits_to_bits
 
     tie = "1.234567890125"  # a tie of the 12th digit: 1.23456789012|5
     asked = []
 
-    class Source:
+    class Source(ExactPointFunction):
         def at_point(self, point, bits):
             asked.append(bits)
             # wide at first (it holds the tie), then just above it: rounds up, to ...013

@@ -62,9 +62,9 @@ class PointValues:
     #: points moved inside the band of width h around a switch (issue 22 item 9): the certified
     #: comparison uses them; finite differences are taken at point 0, which is never one of them
     in_band: list[int] = field(default_factory=list)
-    #: what the values came from, when it has their balls (``at_point(point, bits)``): the
-    #: values :meth:`printed` shows are then the correctly rounded decimals of the balls
-    source: object = field(default=None, repr=False, compare=False)
+    #: what the values came from, when it has their balls: the values :meth:`printed`
+    #: shows are then the correctly rounded decimals of the balls
+    source: ExactPointFunction | None = field(default=None, repr=False, compare=False)
 
     @property
     def working_dps(self) -> int:
@@ -76,11 +76,10 @@ class PointValues:
         ball decides the rounding), or the stored value's rounding when there is no ball."""
         first, _ = self.outputs.slots[key]
         value = self.values[k][first + index]
-        at_point = getattr(self.source, "at_point", None)
-        if at_point is not None and mpmath.isfinite(value):
+        if self.source is not None and mpmath.isfinite(value):
             bits = digits_to_bits(self.working_dps)
             for _ in range(4):
-                decided = rounded_decimal(at_point(self.points[k], bits)[first + index], digits)
+                decided = rounded_decimal(self.source.at_point(self.points[k], bits)[first + index], digits)
                 if decided is not None:
                     return mpmath.nstr(decimal_mpf(decided[0], decided[1], digits), digits)
                 bits *= 2
@@ -174,10 +173,10 @@ def defined_points(function, inputs, outputs: Outputs, settings: AuditSettings, 
             taken.add(j)
             if len(pts) == settings.points:
                 return PointValues(outputs, pts, values, settings.dps, [],
-                                   _in_bands(pts, values, band, defined), source=function)
+                                   _in_bands(pts, values, band, defined), source=_ball_source(function))
     near = _fill_near_switch(candidates, taken, pts, values, with_draw, defined, straddled, settings.points)
     if len(pts) == settings.points:
-        return PointValues(outputs, pts, values, settings.dps, near, source=function)
+        return PointValues(outputs, pts, values, settings.dps, near, source=_ball_source(function))
     raise DomainError(f"the model is undefined (or not real) at {len(candidates) - len(pts)} of "
                       f"{len(candidates)} random points in [{settings.low}, {settings.high}]; "
                       "set [audit] range to where it is defined")
@@ -228,6 +227,14 @@ class ExactPointFunction:
     def values(self, point, wp: int) -> list:  # pragma: no cover - the interface
         """The outputs at the exact ``point`` as mpmath numbers at ``wp`` digits (NaN where undefined)."""
         raise NotImplementedError
+
+    def at_point(self, point, bits: int) -> list:  # pragma: no cover - the interface
+        """The outputs at the exact ``point`` as balls, computed with at least ``bits`` bits."""
+        raise NotImplementedError
+
+
+def _ball_source(function) -> ExactPointFunction | None:
+    return function if isinstance(function, ExactPointFunction) else None
 
 
 def mp_values(function, point, wp: int) -> list:
