@@ -124,14 +124,18 @@ def blame_factors(checks: list[BackwardCheck], model: Model, values: PointValues
     return out
 
 
+def _claim_at_first_point(p: str, model: Model, values: PointValues, layout: str) -> list:
+    """The claim's values at the first point, in the parameter's layout."""
+    return in_parameter_layout(values.at(0, f"claim:{p}"), shape_of(model.claims[p]), layout)
+
+
 def _claim_is_exact(p: str, model: Model, values: PointValues, layout: str) -> bool:
-    claim = in_parameter_layout(values.at(0, f"claim:{p}"), shape_of(model.claims[p]), layout)
+    claim = _claim_at_first_point(p, model, values, layout)
     return not any(values.differs(c, e, 0) for c, e in zip(claim, values.at(0, f"exact:{p}")))
 
 
 def _claim_factor(p: str, model: Model, values: PointValues, layout: str) -> Fraction | None:
-    claim = in_parameter_layout(values.at(0, f"claim:{p}"), shape_of(model.claims[p]), layout)
-    return constant_factor(claim, values.at(0, f"exact:{p}"))
+    return constant_factor(_claim_at_first_point(p, model, values, layout), values.at(0, f"exact:{p}"))
 
 
 def _depends(names, target: str, uses: dict) -> bool:

@@ -216,12 +216,13 @@ class AuditResult(Result):
         widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
         lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()
                  for r in [head] + rows]
-        wrong, undecided, invalid = ([c for c in self.claims if c.verdict == v]
-                                     for v in (Verdict.WRONG, Verdict.UNDECIDED, Verdict.INVALID))
+        by_verdict = {v: [c for c in self.claims if c.verdict == v]
+                      for v in (Verdict.WRONG, Verdict.UNDECIDED, Verdict.INVALID)}
+        wrong, undecided, invalid = by_verdict.values()
         lines.append("")
         lines.append(f"{sum(c.correct for c in self.claims)} of {len(self.claims)} claims correct"
-                     + "".join(f"; {word}: {', '.join(c.parameter for c in which)}" for word, which in
-                               (("wrong", wrong), ("undecided", undecided), ("invalid", invalid)) if which))
+                     + "".join(f"; {v}: {', '.join(c.parameter for c in which)}"
+                               for v, which in by_verdict.items() if which))
         if any(c.verdict == Verdict.NUMERICAL for c in self.claims):
             s = self.settings
             lines.append(f"not proved: values certified to {s.dps} digits agree at {s.points} random points "

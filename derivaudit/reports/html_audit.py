@@ -136,9 +136,9 @@ def _backward_rows(backward) -> list[dict]:
     rows = []
     for b in backward:
         factor = f"{b.factor}" if b.correct and b.factor else ("1" if b.correct else "–")
-        word = "correct" if b.correct else ("invalid" if b.invalid else "wrong")
+        word = "correct" if b.correct else str(Verdict.INVALID if b.invalid else Verdict.WRONG)
         rows.append({"name": b.name, "of": b.of, "correct": b.correct, "verdict": word,
-                     "css": {"correct": "ok", "wrong": "wrong"}.get(word, "warn"), "factor": factor,
+                     "css": verdict_css(word), "factor": factor,
                      "reads": b.describe(), "wrong_entries": "none" if b.correct else (b.wrong_entries or "–")})
     return rows
 
@@ -150,7 +150,7 @@ def _page_verdict(result) -> dict:
                [f"the Hessian of {h.parameter}" for h in result.hessians if h.verdict is Verdict.INVALID] +
                [b.name for b in result.backward if b.invalid])
     if invalid:
-        return {"text": "invalid", "css": "warn",
+        return {"text": str(Verdict.INVALID), "css": verdict_css(Verdict.INVALID),
                 "detail": f"{sum(c.correct for c in claims)} of {len(claims)} claimed gradients correct; "
                           f"cannot be judged: {', '.join(invalid)}. The spec needs fixing: "
                           + " ".join(result.errors)}
